@@ -1,0 +1,83 @@
+// bootcfgd: settings -> store -> reloader -> HTTP server. All logic lives in lib/.
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+
+#include "assets/assets.hpp"
+#include "config/config.hpp"
+#include "http/http_server.hpp"
+#include "store/reloader.hpp"
+#include "store/store.hpp"
+
+namespace {
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "bootcfgd: %s\n", message.c_str());
+    return 2;
+}
+
+bool is_directory(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace bootcfg;
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    const auto parsed = parse_daemon_config(args, [](const char* n) { return std::getenv(n); });
+    if (!parsed.error.empty()) return usage_error(parsed.error);
+    const DaemonConfig& config = parsed.config;
+    if (config.help) {
+        std::fputs(daemon_usage().c_str(), stdout);
+        return 0;
+    }
+    if (config.version) {
+        std::printf("bootcfgd %s\n", BOOTCFG_VERSION);
+        return 0;
+    }
+    if (!is_directory(config.data_path))
+        return usage_error("data path " + config.data_path + " is not a readable directory");
+
+    spdlog::set_level(spdlog::level::from_str(config.log_level));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+
+    try {
+        std::unique_ptr<AssetRoot> assets;
+        if (!config.assets_path.empty()) assets = std::make_unique<AssetRoot>(config.assets_path);
+
+        DirectorySource source(config.data_path);
+        SnapshotHolder holder(load_snapshot(source, nullptr));
+
+        const auto hp = split_host_port(config.address);  // validated by the parser
+        HttpServerOptions options;
+        options.host = hp->host;
+        options.port = hp->port;
+        options.threads = config.threads;
+        options.idle_timeout = config.idle_timeout;
+        options.read_timeout = config.read_timeout;
+        options.write_timeout = config.write_timeout;
+        options.shutdown_grace = config.shutdown_timeout;
+        HttpServer server(options, holder, assets.get());
+        server.listen();
+
+        Reloader reloader(source, holder);
+        reloader.start();
+        server.run([&] {
+            spdlog::info("bootcfgd {} listening on http://{} (data {}, assets {})", BOOTCFG_VERSION,
+                         server.local_address(), config.data_path,
+                         config.assets_path.empty() ? "disabled" : config.assets_path);
+        });
+        spdlog::info("stopped");
+        return 0;
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+}

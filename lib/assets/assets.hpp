@@ -1,0 +1,62 @@
+// Assets: static files (kernels, initrds, images) under one root directory, opened so that no
+// request can reach outside it, plus the pure rules for conditional and range requests.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bootcfg {
+
+// URL path below /assets/ -> relative file path, or nullopt if it is not a safe plain path
+// (bad escapes, NUL, backslash, "." or ".." segments, empty segments, absolute).
+std::optional<std::string> asset_relative_path(std::string_view url_path);
+
+struct OpenAsset {
+    int fd = -1;
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+};
+
+// A directory handle; opens files beneath it only (symlinks may not lead out).
+class AssetRoot {
+public:
+    explicit AssetRoot(const std::string& dir);  // throws std::runtime_error if unusable
+    ~AssetRoot();
+    AssetRoot(const AssetRoot&) = delete;
+    AssetRoot& operator=(const AssetRoot&) = delete;
+
+    // A regular file beneath the root, or nullopt (missing, outside, not a file, unreadable).
+    std::optional<OpenAsset> open(const std::string& relative) const;
+
+private:
+    int dirfd_ = -1;
+};
+
+struct ConditionalHeaders {
+    std::string_view if_none_match;
+    std::string_view if_modified_since;
+    std::string_view range;
+    std::string_view if_range;
+};
+
+struct AssetPlan {
+    unsigned status = 200;  // 200, 206, 304, 416
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+    std::string content_range;  // for 206 and 416
+};
+
+std::string asset_etag(std::uint64_t size, std::int64_t mtime_ns);
+std::string http_date(std::time_t t);
+std::optional<std::time_t> parse_http_date(std::string_view text);
+
+// What to answer for a file of `size` bytes with the given validators and request headers.
+AssetPlan plan_asset(std::uint64_t size, std::int64_t mtime_ns, const ConditionalHeaders& h);
+
+// Content type by file extension; application/octet-stream when unknown.
+std::string_view asset_content_type(std::string_view path);
+
+}  // namespace bootcfg

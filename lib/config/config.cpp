@@ -1,0 +1,292 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace bootcfg {
+
+namespace {
+
+enum class Kind { string, boolean, duration, count, log_level, address };
+
+struct Flag {
+    const char* name;
+    const char* alias;  // or nullptr
+    Kind kind;
+    const char* help;
+};
+
+const Flag kFlags[] = {
+    {"address", nullptr, Kind::address, "HTTP listen address (host:port)"},
+    {"data-path", nullptr, Kind::string, "path to the data directory"},
+    {"assets-path", "images-path", Kind::string,
+     "path to static assets served under /assets/ and /images/ (empty disables)"},
+    {"log-level", nullptr, Kind::log_level, "debug, info, warn or error"},
+    {"config", nullptr, Kind::string, "YAML file with the same keys as these flags"},
+    {"threads", nullptr, Kind::count, "request threads (0: one per core)"},
+    {"idle-timeout", nullptr, Kind::duration, "close connections idle this long"},
+    {"read-timeout", nullptr, Kind::duration, "limit on receiving one request"},
+    {"write-timeout", nullptr, Kind::duration, "limit on a stalled response"},
+    {"shutdown-timeout", nullptr, Kind::duration, "grace for in-flight requests on SIGTERM"},
+    {"version", nullptr, Kind::boolean, "print the version and exit"},
+    {"help", nullptr, Kind::boolean, "print this help and exit"},
+};
+
+const Flag* find_flag(const std::string& name) {
+    for (const auto& f : kFlags)
+        if (name == f.name || (f.alias && name == f.alias)) return &f;
+    return nullptr;
+}
+
+std::optional<bool> parse_bool(const std::string& v) {
+    if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True") return true;
+    if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False")
+        return false;
+    return std::nullopt;
+}
+
+// Applies one setting; returns an error text (without the source) or "".
+std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
+    const std::string name = f.name;
+    switch (f.kind) {
+        case Kind::address:
+            if (!split_host_port(value)) return "expected host:port, got \"" + value + "\"";
+            c.address = value;
+            return "";
+        case Kind::log_level:
+            if (value != "debug" && value != "info" && value != "warn" && value != "error")
+                return "expected debug, info, warn or error, got \"" + value + "\"";
+            c.log_level = value;
+            return "";
+        case Kind::duration: {
+            auto d = parse_duration(value);
+            if (!d || d->count() <= 0)
+                return "expected a positive duration like 10s or 500ms, got \"" + value + "\"";
+            if (name == "idle-timeout") c.idle_timeout = *d;
+            if (name == "read-timeout") c.read_timeout = *d;
+            if (name == "write-timeout") c.write_timeout = *d;
+            if (name == "shutdown-timeout") c.shutdown_timeout = *d;
+            return "";
+        }
+        case Kind::count: {
+            if (value.empty() || value.size() > 4 ||
+                !std::all_of(value.begin(), value.end(), ::isdigit))
+                return "expected a whole number from 0 to 9999, got \"" + value + "\"";
+            c.threads = static_cast<unsigned>(std::stoul(value));
+            return "";
+        }
+        case Kind::boolean: {
+            auto b = parse_bool(value);
+            if (!b) return "expected true or false, got \"" + value + "\"";
+            if (name == "version") c.version = *b;
+            if (name == "help") c.help = *b;
+            return "";
+        }
+        case Kind::string:
+            if (name == "data-path") {
+                if (value.empty()) return "must not be empty";
+                c.data_path = value;
+            }
+            if (name == "assets-path") c.assets_path = value;
+            if (name == "config") c.config_file = value;
+            return "";
+    }
+    return "";
+}
+
+std::string env_name(const char* flag) {
+    std::string out = "BOOTCFG_";
+    for (const char* p = flag; *p; ++p) out += *p == '-' ? '_' : static_cast<char>(std::toupper(*p));
+    return out;
+}
+
+struct Setting {
+    const Flag* flag;
+    std::string value;
+    std::string spelled;  // as the user typed the flag name
+};
+
+}  // namespace
+
+std::optional<HostPort> split_host_port(const std::string& address) {
+    HostPort hp;
+    std::string port;
+    if (!address.empty() && address[0] == '[') {
+        const auto close = address.find(']');
+        if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':')
+            return std::nullopt;
+        hp.host = address.substr(1, close - 1);
+        port = address.substr(close + 2);
+    } else {
+        const auto colon = address.rfind(':');
+        if (colon == std::string::npos) return std::nullopt;
+        hp.host = address.substr(0, colon);
+        if (hp.host.find(':') != std::string::npos) return std::nullopt;  // v6 needs brackets
+        port = address.substr(colon + 1);
+    }
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+        std::stoul(port) > 65535)
+        return std::nullopt;
+    if (hp.host.empty()) hp.host = "0.0.0.0";
+    hp.port = port;
+    return hp;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    if (text == "0") return std::chrono::milliseconds(0);
+    double total_ms = 0;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t start = i;
+        while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+            ++i;
+        if (start == i) return std::nullopt;
+        double number = 0;
+        try {
+            number = std::stod(text.substr(start, i - start));
+        } catch (...) {
+            return std::nullopt;
+        }
+        std::size_t unit_start = i;
+        while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+        const std::string unit = text.substr(unit_start, i - unit_start);
+        double scale;
+        if (unit == "ms") scale = 1;
+        else if (unit == "s") scale = 1000;
+        else if (unit == "m") scale = 60000;
+        else if (unit == "h") scale = 3600000;
+        else return std::nullopt;
+        total_ms += number * scale;
+    }
+    return std::chrono::milliseconds(static_cast<long long>(total_ms));
+}
+
+ConfigResult parse_daemon_config(const std::vector<std::string>& args, const GetEnv& getenv) {
+    ConfigResult result;
+    // 1. Parse the command line fully first: it names the config file and wins over all else.
+    std::vector<Setting> cli;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg.size() < 2 || arg[0] != '-') {
+            result.error = "unexpected argument \"" + arg + "\" (flags look like -name=value)";
+            return result;
+        }
+        std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
+        if (body.empty()) {
+            result.error = "unexpected argument \"" + arg + "\"";
+            return result;
+        }
+        std::optional<std::string> value;
+        if (const auto eq = body.find('='); eq != std::string::npos) {
+            value = body.substr(eq + 1);
+            body.resize(eq);
+        }
+        const Flag* flag = find_flag(body);
+        if (!flag) {
+            result.error = "flag provided but not defined: -" + body + " (see -help)";
+            return result;
+        }
+        if (!value) {
+            if (flag->kind == Kind::boolean) {
+                value = "true";
+            } else if (i + 1 < args.size()) {
+                value = args[++i];
+            } else {
+                result.error = "flag needs an argument: -" + body;
+                return result;
+            }
+        }
+        cli.push_back({flag, *value, body});
+    }
+
+    DaemonConfig& c = result.config;
+    std::string config_file;
+    if (const char* env = getenv("BOOTCFG_CONFIG")) config_file = env;
+    for (const auto& s : cli)
+        if (std::string(s.flag->name) == "config") config_file = s.value;
+
+    // 2. The YAML file.
+    if (!config_file.empty()) {
+        YAML::Node doc;
+        try {
+            doc = YAML::LoadFile(config_file);
+        } catch (const YAML::BadFile&) {
+            result.error = "config file " + config_file + ": cannot be read";
+            return result;
+        } catch (const YAML::Exception& e) {
+            result.error = "config file " + config_file + ": line " +
+                           std::to_string(e.mark.line + 1) + ": " + e.msg;
+            return result;
+        }
+        if (doc && !doc.IsNull()) {
+            if (!doc.IsMap()) {
+                result.error = "config file " + config_file + ": expected a mapping of settings";
+                return result;
+            }
+            for (const auto& item : doc) {
+                std::string key = item.first.as<std::string>("");
+                std::replace(key.begin(), key.end(), '_', '-');
+                const Flag* flag = find_flag(key);
+                if (!flag || flag->kind == Kind::boolean || key == "config") {
+                    result.error = "config file " + config_file + ": line " +
+                                   std::to_string(item.first.Mark().line + 1) +
+                                   ": unknown setting \"" + key + "\"";
+                    return result;
+                }
+                if (!item.second.IsScalar()) {
+                    result.error = "config file " + config_file + ": setting \"" + key +
+                                   "\" must be a single value";
+                    return result;
+                }
+                if (auto err = apply(c, *flag, item.second.Scalar()); !err.empty()) {
+                    result.error = "config file " + config_file + ": " + key + ": " + err;
+                    return result;
+                }
+            }
+        }
+    }
+    c.config_file = config_file;
+
+    // 3. Environment.
+    for (const auto& f : kFlags) {
+        if (f.kind == Kind::boolean || std::string(f.name) == "config") continue;
+        for (const char* name : {f.name, f.alias}) {
+            if (!name) continue;
+            const std::string var = env_name(name);
+            if (const char* v = getenv(var.c_str())) {
+                if (auto err = apply(c, f, v); !err.empty()) {
+                    result.error = "invalid value for " + var + ": " + err;
+                    return result;
+                }
+            }
+        }
+    }
+
+    // 4. Command line.
+    for (const auto& s : cli) {
+        if (auto err = apply(c, *s.flag, s.value); !err.empty()) {
+            result.error = "invalid value for flag -" + s.spelled + ": " + err;
+            return result;
+        }
+    }
+    return result;
+}
+
+std::string daemon_usage() {
+    std::string out =
+        "Usage: bootcfgd [flags]\n\n"
+        "Serves network boot configs (iPXE, Pixiecore, cloud-config) and assets to machines.\n"
+        "Flags take -name=value, -name value or --name=value; each also reads BOOTCFG_<NAME>.\n\n";
+    for (const auto& f : kFlags) {
+        std::string name = std::string("  -") + f.name;
+        if (f.alias) name += ", -" + std::string(f.alias);
+        name.resize(std::max<std::size_t>(name.size() + 2, 34), ' ');
+        out += name + f.help + "\n";
+    }
+    return out;
+}
+
+}  // namespace bootcfg

@@ -1,0 +1,49 @@
+// bootcfgd's settings from (lowest to highest precedence) defaults, a YAML file (-config),
+// BOOTCFG_* environment variables, and Go-style command-line flags.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bootcfg {
+
+struct DaemonConfig {
+    std::string address = "127.0.0.1:8080";
+    std::string data_path = "./data";
+    std::string assets_path = "./images";  // empty: assets disabled
+    std::string log_level = "info";
+    std::string config_file;
+    unsigned threads = 0;
+    std::chrono::milliseconds idle_timeout{60000};
+    std::chrono::milliseconds read_timeout{10000};
+    std::chrono::milliseconds write_timeout{60000};
+    std::chrono::milliseconds shutdown_timeout{5000};
+    bool version = false;
+    bool help = false;
+};
+
+struct ConfigResult {
+    DaemonConfig config;
+    std::string error;  // one line naming the flag / variable / file and the problem
+};
+
+using GetEnv = std::function<const char*(const char* name)>;
+
+ConfigResult parse_daemon_config(const std::vector<std::string>& args, const GetEnv& getenv);
+
+std::string daemon_usage();
+
+// "host:port", "[v6]:port", ":port" -> host and port; nullopt if malformed.
+struct HostPort {
+    std::string host;
+    std::string port;
+};
+std::optional<HostPort> split_host_port(const std::string& address);
+
+// Go duration syntax: "300ms", "10s", "1m30s", "2h".
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
+
+}  // namespace bootcfg

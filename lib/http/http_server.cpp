@@ -1,0 +1,425 @@
+#include "http/http_server.hpp"
+
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <mutex>
+#include <optional>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "http/routes.hpp"
+
+namespace bootcfg {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+class Session;
+
+const std::string& date_now() {
+    thread_local std::time_t cached_at = 0;
+    thread_local std::string cached;
+    const std::time_t now = std::time(nullptr);
+    if (now != cached_at) {
+        cached_at = now;
+        cached = http_date(now);
+    }
+    return cached;
+}
+
+std::string format_endpoint(const tcp::endpoint& ep) {
+    const auto addr = ep.address();
+    const std::string host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+    return host + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+    Impl(HttpServerOptions o, const SnapshotHolder& s, const AssetRoot* a)
+        : options(std::move(o)), store(s), assets(a) {}
+
+    HttpServerOptions options;
+    const SnapshotHolder& store;
+    const AssetRoot* assets;
+
+    // Declared before the io_context: sessions destroyed with its pending handlers unregister here.
+    std::mutex sessions_mutex;
+    std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+    std::atomic<bool> stopping{false};
+
+    asio::io_context ioc;
+    asio::strand<asio::io_context::executor_type> control{asio::make_strand(ioc)};
+    tcp::acceptor acceptor{control};
+    asio::signal_set signals{control, SIGINT, SIGTERM};
+    asio::steady_timer grace_timer{control};
+    asio::steady_timer accept_retry{control};
+
+    void do_accept();
+    void begin_stop();
+    void add_session(Session* raw, std::weak_ptr<Session> weak);
+    void remove_session(Session* raw);
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(tcp::socket&& socket, HttpServer::Impl& server)
+        : stream_(std::move(socket)), server_(server), send_timer_(stream_.get_executor()) {
+        beast::error_code ec;
+        auto ep = stream_.socket().remote_endpoint(ec);
+        remote_ = ec ? "-" : format_endpoint(ep);
+    }
+
+    ~Session() {
+        if (file_fd_ >= 0) ::close(file_fd_);
+        server_.remove_session(this);
+    }
+
+    void start() {
+        server_.add_session(this, weak_from_this());
+        asio::dispatch(stream_.get_executor(),
+                       [self = shared_from_this()] { self->wait_for_request(); });
+    }
+
+    // When the server stops: an idle connection closes now; a busy one after its response.
+    void post_shutdown() {
+        asio::post(stream_.get_executor(), [self = shared_from_this()] { self->shutdown_if_idle(); });
+    }
+
+private:
+    void shutdown_if_idle() {
+        if (idle_) {
+            beast::error_code ec;
+            stream_.socket().cancel(ec);
+        }
+    }
+
+    void wait_for_request() {
+        if (server_.stopping) return close();
+        if (buffer_.size() > 0) return read_request();
+        idle_ = true;
+        stream_.expires_after(server_.options.idle_timeout);
+        stream_.async_read_some(
+            buffer_.prepare(4096),
+            beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
+    }
+
+    void on_first_bytes(beast::error_code ec, std::size_t n) {
+        idle_ = false;
+        if (ec) return close();
+        buffer_.commit(n);
+        read_request();
+    }
+
+    void read_request() {
+        started_ = Clock::now();
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+        stream_.expires_after(server_.options.read_timeout);
+        http::async_read(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&Session::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec == http::error::header_limit) {
+            // The request line alone past the target limit is a long URL; otherwise big headers.
+            const auto data = buffer_.data();
+            const std::string_view head(static_cast<const char*>(data.data()),
+                                        std::min(data.size(), server_.options.target_limit + 16));
+            if (head.find("\r\n") == std::string_view::npos)
+                return send_error(414, "request target too long", "-", "-");
+            return send_error(431, "request header fields too large", "-", "-");
+        }
+        if (ec == http::error::unexpected_body)
+            return send_error(413, "request bodies are not accepted here", method(), target());
+        if (ec.category() == http::make_error_code(http::error::bad_target).category())  // any other parse error
+            return send_error(400, "malformed HTTP request: " + ec.message(), "-", "-");
+        if (ec) return close();  // timeout, reset, end of stream
+
+        const auto& req = parser_->get();
+        if (req.target().size() > server_.options.target_limit)
+            return send_error(414, "request target too long", method(), "-");
+        keep_alive_ = req.keep_alive();
+        head_ = req.method() == http::verb::head;
+
+        MachineRequest request;
+        request.method = req.method_string();
+        request.target = req.target();
+        request.conditional.if_none_match = req[http::field::if_none_match];
+        request.conditional.if_modified_since = req[http::field::if_modified_since];
+        request.conditional.range = req[http::field::range];
+        request.conditional.if_range = req[http::field::if_range];
+        const auto snapshot = server_.store.get();
+        send(route(*snapshot, server_.assets, request));
+    }
+
+    std::string method() const {
+        return parser_ ? std::string(parser_->get().method_string()) : "-";
+    }
+    std::string target() const { return parser_ ? std::string(parser_->get().target()) : "-"; }
+
+    void send_error(unsigned status, std::string reason, std::string method, std::string target) {
+        keep_alive_ = false;
+        head_ = false;
+        log_method_ = std::move(method);
+        log_target_ = std::move(target);
+        send(error_reply(status, std::move(reason)));
+    }
+
+    template <class Message>
+    void fill_head(Message& m, const Reply& reply) {
+        m.result(static_cast<http::status>(reply.status));
+        m.version(parser_ && parser_->is_header_done() ? parser_->get().version() : 11);
+        m.set(http::field::server, "bootcfg");
+        m.set(http::field::date, date_now());
+        m.set(http::field::content_type, reply.content_type);
+        for (const auto& [name, value] : reply.headers) m.set(name, value);
+        m.keep_alive(keep_alive_ && !server_.stopping);
+    }
+
+    void send(Reply reply) {
+        status_ = reply.status;
+        selected_ = std::move(reply.selected);
+        if (log_method_.empty()) {
+            log_method_ = method();
+            log_target_ = target();
+        }
+        stream_.expires_after(server_.options.write_timeout);
+        if (reply.file) {
+            file_fd_ = reply.file->fd;
+            file_offset_ = static_cast<off_t>(reply.plan.offset);
+            file_left_ = head_ ? 0 : reply.plan.length;
+            file_head_ = {};
+            fill_head(file_head_, reply);
+            file_head_.content_length(reply.plan.length);
+            http::async_write(stream_, file_head_,
+                              beast::bind_front_handler(&Session::on_file_head, shared_from_this()));
+            return;
+        }
+        text_ = {};
+        fill_head(text_, reply);
+        text_.content_length(reply.body.size());
+        if (!head_) text_.body() = std::move(reply.body);
+        http::async_write(stream_, text_,
+                          beast::bind_front_handler(&Session::on_written, shared_from_this()));
+    }
+
+    void on_written(beast::error_code ec, std::size_t bytes) {
+        bytes_ += bytes;
+        if (ec) return finish(false);
+        finish(true);
+    }
+
+    void on_file_head(beast::error_code ec, std::size_t bytes) {
+        bytes_ += bytes;
+        if (ec) return finish(false);
+        stream_.expires_never();
+        beast::error_code ignored;
+        stream_.socket().native_non_blocking(true, ignored);
+        send_file_body();
+    }
+
+    // The body goes from the page cache to the socket with sendfile(2): no copy through user
+    // space, no buffer per connection.
+    void send_file_body() {
+        const int sock = stream_.socket().native_handle();
+        while (file_left_ > 0) {
+            const std::size_t chunk = std::min<std::uint64_t>(file_left_, 1 << 20);
+            const ssize_t n = ::sendfile(sock, file_fd_, &file_offset_, chunk);
+            if (n > 0) {
+                file_left_ -= static_cast<std::uint64_t>(n);
+                bytes_ += static_cast<std::size_t>(n);
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                send_timer_.expires_after(server_.options.write_timeout);
+                send_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+                    if (!ec) {
+                        beast::error_code ignored;
+                        self->stream_.socket().cancel(ignored);
+                    }
+                });
+                stream_.socket().async_wait(
+                    tcp::socket::wait_write,
+                    [self = shared_from_this()](beast::error_code ec) {
+                        self->send_timer_.cancel();
+                        if (ec) return self->finish(false);
+                        self->send_file_body();
+                    });
+                return;
+            }
+            // n == 0: the file shrank under us; the promised length cannot be kept.
+            return finish(false);
+        }
+        finish(true);
+    }
+
+    void finish(bool ok) {
+        if (file_fd_ >= 0) {
+            ::close(file_fd_);
+            file_fd_ = -1;
+        }
+        const auto us =
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
+        spdlog::info("{} {} {} {} {} {}us selected={}{}", remote_, log_method_, log_target_,
+                     status_, bytes_, us, selected_.empty() ? "-" : selected_,
+                     ok ? "" : " (aborted)");
+        log_method_.clear();
+        log_target_.clear();
+        selected_.clear();
+        bytes_ = 0;
+        parser_.reset();
+        if (!ok || !keep_alive_ || server_.stopping) return close();
+        wait_for_request();
+    }
+
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.socket().close(ec);
+    }
+
+    beast::tcp_stream stream_;
+    HttpServer::Impl& server_;
+    asio::steady_timer send_timer_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::empty_body>> parser_;
+    http::response<http::string_body> text_;
+    http::response<http::empty_body> file_head_;
+    std::string remote_;
+    bool idle_ = false;
+    bool keep_alive_ = false;
+    bool head_ = false;
+    int file_fd_ = -1;
+    off_t file_offset_ = 0;
+    std::uint64_t file_left_ = 0;
+    Clock::time_point started_ = Clock::now();
+    unsigned status_ = 0;
+    std::size_t bytes_ = 0;
+    std::string log_method_, log_target_, selected_;
+};
+
+}  // namespace
+
+void HttpServer::Impl::add_session(Session* raw, std::weak_ptr<Session> weak) {
+    std::lock_guard lock(sessions_mutex);
+    sessions.emplace(raw, std::move(weak));
+}
+
+void HttpServer::Impl::remove_session(Session* raw) {
+    std::lock_guard lock(sessions_mutex);
+    sessions.erase(raw);
+    if (stopping && sessions.empty())
+        asio::post(control, [this] { grace_timer.cancel(); });
+}
+
+void HttpServer::Impl::do_accept() {
+    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+        if (stopping || ec == asio::error::operation_aborted) return;
+        if (ec) {
+            // Typically EMFILE: back off briefly instead of spinning on the error.
+            spdlog::warn("accept failed: {}", ec.message());
+            accept_retry.expires_after(std::chrono::milliseconds(100));
+            accept_retry.async_wait([this](beast::error_code e) {
+                if (!e) do_accept();
+            });
+            return;
+        }
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        std::make_shared<Session>(std::move(socket), *this)->start();
+        do_accept();
+    });
+}
+
+void HttpServer::Impl::begin_stop() {
+    asio::dispatch(control, [this] {
+        if (stopping.exchange(true)) return;
+        spdlog::info("shutting down: no new connections, finishing in-flight requests");
+        beast::error_code ec;
+        acceptor.close(ec);
+        signals.cancel(ec);
+        accept_retry.cancel();
+        std::vector<std::shared_ptr<Session>> live;
+        {
+            std::lock_guard lock(sessions_mutex);
+            for (auto& [_, weak] : sessions)
+                if (auto s = weak.lock()) live.push_back(std::move(s));
+        }
+        if (live.empty()) return;
+        for (auto& s : live) s->post_shutdown();
+        grace_timer.expires_after(options.shutdown_grace);
+        grace_timer.async_wait([this](beast::error_code e) {
+            if (e) return;
+            spdlog::warn("shutdown grace period over; dropping remaining connections");
+            ioc.stop();
+        });
+    });
+}
+
+HttpServer::HttpServer(HttpServerOptions options, const SnapshotHolder& store,
+                       const AssetRoot* assets)
+    : impl_(std::make_unique<Impl>(std::move(options), store, assets)) {}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::listen() {
+    auto& im = *impl_;
+    beast::error_code ec;
+    tcp::resolver resolver(im.ioc);
+    auto results = resolver.resolve(im.options.host, im.options.port,
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    const std::string where = im.options.host + ":" + im.options.port;
+    if (ec || results.empty())
+        throw std::runtime_error("cannot resolve listen address " + where + ": " + ec.message());
+    const tcp::endpoint ep = results.begin()->endpoint();
+    im.acceptor.open(ep.protocol(), ec);
+    if (!ec) im.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) im.acceptor.bind(ep, ec);
+    if (!ec) im.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+}
+
+std::string HttpServer::local_address() const {
+    beast::error_code ec;
+    auto ep = impl_->acceptor.local_endpoint(ec);
+    return ec ? "-" : format_endpoint(ep);
+}
+
+void HttpServer::run(const std::function<void()>& on_ready) {
+    auto& im = *impl_;
+    im.signals.async_wait([this](beast::error_code ec, int) {
+        if (!ec) stop();
+    });
+    asio::dispatch(im.control, [&im] { im.do_accept(); });
+    if (on_ready) on_ready();
+    unsigned threads = im.options.threads ? im.options.threads : std::thread::hardware_concurrency();
+    if (threads == 0) threads = 1;
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&im] { im.ioc.run(); });
+    im.ioc.run();
+    for (auto& t : pool) t.join();
+}
+
+void HttpServer::stop() { impl_->begin_stop(); }
+
+}  // namespace bootcfg

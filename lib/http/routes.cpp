@@ -1,0 +1,139 @@
+#include "http/routes.hpp"
+
+#include <unistd.h>
+
+#include "labels/labels.hpp"
+#include "match/match.hpp"
+#include "render/render.hpp"
+
+namespace bootcfg {
+
+namespace {
+
+constexpr std::string_view kText = "text/plain; charset=utf-8";
+
+Reply text_reply(std::string body, std::string selected = {}) {
+    Reply r;
+    r.body = std::move(body);
+    r.selected = std::move(selected);
+    return r;
+}
+
+// Labels for a selection, or an error reply when the query is unusable.
+std::optional<Labels> query_labels(std::string_view query, Reply& error) {
+    auto parsed = labels_from_query(query);
+    if (!parsed.error.empty()) {
+        error = error_reply(400, parsed.error);
+        return std::nullopt;
+    }
+    return std::move(parsed.labels);
+}
+
+Reply ipxe(const Snapshot& snapshot, std::string_view query) {
+    Reply error;
+    auto labels = query_labels(query, error);
+    if (!labels) return error;
+    auto sel = select(snapshot, *labels, Part::boot);
+    if (!sel) return error_reply(404, sel.reason);
+    return text_reply(ipxe_script(sel.profile->boot), sel.group->id);
+}
+
+Reply cloud(const Snapshot& snapshot, std::string_view query) {
+    Reply error;
+    auto labels = query_labels(query, error);
+    if (!labels) return error;
+    auto sel = select(snapshot, *labels, Part::cloud);
+    if (!sel) return error_reply(404, sel.reason);
+    const std::string* config = snapshot.cloud_config(sel.profile->cloud_id);
+    if (!config)
+        return error_reply(404, "cloud-config '" + sel.profile->cloud_id + "' of profile '" +
+                                    sel.profile->id + "' does not exist");
+    return text_reply(*config, sel.group->id);
+}
+
+Reply pixiecore(const Snapshot& snapshot, std::string_view mac_text) {
+    auto decoded = percent_decode(mac_text, false);
+    auto mac = decoded ? normalize_mac(*decoded) : std::nullopt;
+    if (!mac) return error_reply(400, "malformed mac '" + std::string(mac_text) + "'");
+    Labels labels;
+    labels.set("mac", *mac);
+    auto sel = select(snapshot, labels, Part::boot);
+    if (!sel) return error_reply(404, sel.reason);
+    Reply r = text_reply(pixiecore_json(sel.profile->boot), sel.group->id);
+    r.content_type = "application/json";
+    return r;
+}
+
+Reply asset(const AssetRoot* assets, std::string_view rest, const ConditionalHeaders& cond) {
+    if (!assets) return error_reply(404, "serving assets is disabled (-assets-path is empty)");
+    auto relative = asset_relative_path(rest);
+    if (!relative) return error_reply(404, "no such asset");
+    auto file = assets->open(*relative);
+    if (!file) return error_reply(404, "no such asset");
+    Reply r;
+    r.plan = plan_asset(file->size, file->mtime_ns, cond);
+    r.selected = *relative;
+    r.headers.emplace_back("ETag", asset_etag(file->size, file->mtime_ns));
+    r.headers.emplace_back("Last-Modified",
+                           http_date(static_cast<std::time_t>(file->mtime_ns / 1000000000LL)));
+    r.headers.emplace_back("Accept-Ranges", "bytes");
+    r.status = r.plan.status;
+    if (!r.plan.content_range.empty()) r.headers.emplace_back("Content-Range", r.plan.content_range);
+    if (r.status == 200 || r.status == 206) {
+        r.content_type = asset_content_type(*relative);
+        r.file = *file;
+    } else {
+        ::close(file->fd);
+        if (r.status == 416) r.body = "range not satisfiable\n";
+    }
+    return r;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+Reply error_reply(unsigned status, std::string reason) {
+    Reply r;
+    r.status = status;
+    r.content_type = kText;
+    r.body = std::move(reason);
+    r.body += '\n';
+    return r;
+}
+
+Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequest& request) {
+    if (request.method != "GET" && request.method != "HEAD") {
+        Reply r = error_reply(405, "method " + std::string(request.method) + " not allowed");
+        r.headers.emplace_back("Allow", "GET, HEAD");
+        return r;
+    }
+    std::string_view target = request.target;
+    // Absolute-form (proxies): drop "scheme://authority".
+    if (const auto scheme = target.find("://");
+        scheme != std::string_view::npos && scheme < target.find('/')) {
+        const auto path_start = target.find('/', scheme + 3);
+        target = path_start == std::string_view::npos ? "/" : target.substr(path_start);
+    }
+    const auto qmark = target.find('?');
+    const std::string_view path = target.substr(0, qmark);
+    const std::string_view query =
+        qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+
+    if (path == "/ipxe") return ipxe(snapshot, query);
+    if (path == "/boot.ipxe" || path == "/boot.ipxe.0") return text_reply(chain_script());
+    if (path == "/cloud") return cloud(snapshot, query);
+    if (starts_with(path, "/pixiecore/v1/boot/"))
+        return pixiecore(snapshot, path.substr(std::string_view("/pixiecore/v1/boot/").size()));
+    if (starts_with(path, "/assets/"))
+        return asset(assets, path.substr(8), request.conditional);
+    if (starts_with(path, "/images/"))
+        return asset(assets, path.substr(8), request.conditional);
+    if (path == "/") return text_reply("bootcfg\n");
+    if (path == "/healthz") return text_reply("ok\n");
+    return error_reply(404, "no such endpoint " + std::string(path));
+}
+
+}  // namespace bootcfg

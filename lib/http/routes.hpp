@@ -1,0 +1,38 @@
+// Routing for machine endpoints: (snapshot, request line, a few headers) -> a reply to write.
+// No sockets here; the Beast shell in server.cpp only parses, calls route() and writes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "assets/assets.hpp"
+#include "store/store.hpp"
+
+namespace bootcfg {
+
+struct MachineRequest {
+    std::string_view method;
+    std::string_view target;
+    ConditionalHeaders conditional;
+};
+
+struct Reply {
+    unsigned status = 200;
+    std::string_view content_type = "text/plain; charset=utf-8";
+    std::string body;
+    std::vector<std::pair<std::string_view, std::string>> headers;  // extra header fields
+    std::optional<OpenAsset> file;  // body is file bytes [plan.offset, +plan.length)
+    AssetPlan plan;
+    std::string selected;  // which config answered, for the access log
+};
+
+// assets may be null (serving assets disabled).
+Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequest& request);
+
+// A one-line plain-text error reply.
+Reply error_reply(unsigned status, std::string reason);
+
+}  // namespace bootcfg

@@ -1,0 +1,142 @@
+#include "labels/labels.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace bootcfg {
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+}  // namespace
+
+void Labels::add(std::string key, std::string value) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                               [](const Entry& e, const std::string& k) { return e.first < k; });
+    if (it != entries_.end() && it->first == key) return;
+    entries_.emplace(it, std::move(key), std::move(value));
+}
+
+void Labels::set(std::string key, std::string value) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                               [](const Entry& e, const std::string& k) { return e.first < k; });
+    if (it != entries_.end() && it->first == key) {
+        it->second = std::move(value);
+        return;
+    }
+    entries_.emplace(it, std::move(key), std::move(value));
+}
+
+const std::string* Labels::find(std::string_view key) const {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                               [](const Entry& e, std::string_view k) { return e.first < k; });
+    if (it != entries_.end() && it->first == key) return &it->second;
+    return nullptr;
+}
+
+std::string Labels::to_string() const {
+    std::string out;
+    for (const auto& [k, v] : entries_) {
+        if (!out.empty()) out += ',';
+        out += k;
+        out += '=';
+        out += v;
+    }
+    return out;
+}
+
+std::optional<std::string> normalize_mac(std::string_view text) {
+    // Six hex pairs with one separator kind (':' or '-') used throughout.
+    if (text.size() != 17) return std::nullopt;
+    const char sep = text[2];
+    if (sep != ':' && sep != '-') return std::nullopt;
+    std::string out;
+    out.reserve(17);
+    for (std::size_t i = 0; i < 17; ++i) {
+        const char c = text[i];
+        if (i % 3 == 2) {
+            if (c != sep) return std::nullopt;
+            out += ':';
+        } else {
+            if (hex_value(c) < 0) return std::nullopt;
+            out += lower(c);
+        }
+    }
+    return out;
+}
+
+std::optional<std::string> normalize_uuid(std::string_view text) {
+    if (text.size() != 36) return std::nullopt;
+    std::string out;
+    out.reserve(36);
+    for (std::size_t i = 0; i < 36; ++i) {
+        const char c = text[i];
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : hex_value(c) < 0) return std::nullopt;
+        out += lower(c);
+    }
+    return out;
+}
+
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '%') {
+            if (i + 2 >= text.size()) return std::nullopt;
+            const int hi = hex_value(text[i + 1]);
+            const int lo = hex_value(text[i + 2]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+QueryLabels labels_from_query(std::string_view raw_query) {
+    QueryLabels result;
+    while (!raw_query.empty()) {
+        const auto amp = raw_query.find('&');
+        const auto pair = raw_query.substr(0, amp);
+        raw_query = amp == std::string_view::npos ? std::string_view{} : raw_query.substr(amp + 1);
+        if (pair.empty()) continue;
+        const auto eq = pair.find('=');
+        auto key = percent_decode(pair.substr(0, eq), true);
+        auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+        if (!key || !value) {
+            result.error = "malformed percent-encoding in query parameter '" +
+                           std::string(pair.substr(0, eq)) + "'";
+            return result;
+        }
+        if (key->empty() || value->empty() || result.labels.find(*key)) continue;
+        if (*key == "mac") {
+            auto mac = normalize_mac(*value);
+            if (!mac) {
+                result.error = "malformed mac '" + *value + "'";
+                return result;
+            }
+            value = std::move(mac);
+        } else if (*key == "uuid") {
+            // SMBIOS UUIDs are compared case-insensitively; anything else passes through as is.
+            if (auto uuid = normalize_uuid(*value)) value = std::move(uuid);
+        }
+        result.labels.add(std::move(*key), std::move(*value));
+    }
+    return result;
+}
+
+}  // namespace bootcfg

@@ -1,0 +1,45 @@
+// Machine labels: what a client says about itself (uuid, mac, hostname, ...), normalized.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bootcfg {
+
+// Sorted by key, unique keys. Small (a handful of entries), so a vector beats a map.
+class Labels {
+public:
+    using Entry = std::pair<std::string, std::string>;
+
+    // Keeps the first value of a key, like matchbox does for repeated query parameters.
+    void add(std::string key, std::string value);
+    void set(std::string key, std::string value);
+    const std::string* find(std::string_view key) const;
+    const std::vector<Entry>& entries() const { return entries_; }
+    bool empty() const { return entries_.empty(); }
+    std::string to_string() const;  // "mac=…,uuid=…" for logs and error messages
+
+private:
+    std::vector<Entry> entries_;
+};
+
+// "52-54-00-AB-cd-EF" or "52:54:00:ab:cd:ef" -> "52:54:00:ab:cd:ef"; nullopt if not a MAC.
+std::optional<std::string> normalize_mac(std::string_view text);
+// Lowercased; nullopt unless 8-4-4-4-12 hex digits.
+std::optional<std::string> normalize_uuid(std::string_view text);
+
+// Decodes %XX and '+' (as space). Returns nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
+
+struct QueryLabels {
+    Labels labels;
+    std::string error;  // non-empty: the request's labels are unusable (e.g. a malformed mac)
+};
+
+// Parses a raw query string into labels: first value wins, empty values are dropped
+// (iPXE sends "hostname=" when it has none), mac and uuid are normalized.
+QueryLabels labels_from_query(std::string_view raw_query);
+
+}  // namespace bootcfg

@@ -1,0 +1,67 @@
+#include "match/group_index.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace bootcfg {
+
+int selector_key_rank(const std::string& key) {
+    static const char* const ranked[] = {"uuid", "mac", "hostname", "serial"};
+    for (int i = 0; i < 4; ++i)
+        if (key == ranked[i]) return i;
+    return 4;
+}
+
+namespace {
+
+bool key_less(const std::string& a, const std::string& b) {
+    const int ra = selector_key_rank(a), rb = selector_key_rank(b);
+    return ra != rb ? ra < rb : a < b;
+}
+
+void append_value(std::string& out, const std::string& value) {
+    // Length-prefixed, so values containing any byte cannot collide across keys.
+    out += std::to_string(value.size());
+    out += ':';
+    out += value;
+}
+
+}  // namespace
+
+bool GroupIndex::values_key(const std::vector<std::string>& keys, const Labels& labels,
+                            std::string& out) {
+    out.clear();
+    for (const auto& k : keys) {
+        const std::string* v = labels.find(k);
+        if (!v) return false;
+        append_value(out, *v);
+    }
+    return true;
+}
+
+GroupIndex::GroupIndex(const std::vector<Group>& groups) {
+    std::map<std::vector<std::string>, std::size_t> by_keys;
+    for (std::uint32_t pos = 0; pos < groups.size(); ++pos) {
+        std::vector<std::string> keys;
+        for (const auto& entry : groups[pos].selector.entries()) keys.push_back(entry.first);
+        std::sort(keys.begin(), keys.end(), key_less);
+        auto [it, fresh] = by_keys.try_emplace(keys, signatures_.size());
+        if (fresh) signatures_.push_back(Signature{keys, {}});
+        Signature& sig = signatures_[it->second];
+        std::string value_key;
+        values_key(sig.keys, groups[pos].selector, value_key);
+        sig.groups[value_key].push_back(pos);
+    }
+    std::sort(signatures_.begin(), signatures_.end(), [](const Signature& a, const Signature& b) {
+        if (a.keys.size() != b.keys.size()) return a.keys.size() > b.keys.size();
+        return std::lexicographical_compare(a.keys.begin(), a.keys.end(), b.keys.begin(),
+                                            b.keys.end(), key_less);
+    });
+    for (auto& sig : signatures_)
+        for (auto& [_, positions] : sig.groups)
+            std::sort(positions.begin(), positions.end(), [&](std::uint32_t a, std::uint32_t b) {
+                return groups[a].id < groups[b].id;
+            });
+}
+
+}  // namespace bootcfg

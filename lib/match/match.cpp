@@ -1,0 +1,43 @@
+#include "match/match.hpp"
+
+namespace bootcfg {
+
+namespace {
+
+bool has_part(const Profile& p, Part part) {
+    return part == Part::boot ? p.has_boot : !p.cloud_id.empty();
+}
+
+const char* part_name(Part part) { return part == Part::boot ? "boot config" : "cloud-config"; }
+
+std::string describe(const Labels& labels) {
+    return labels.empty() ? "no labels" : "labels " + labels.to_string();
+}
+
+}  // namespace
+
+Selection select(const Snapshot& snapshot, const Labels& labels, Part part) {
+    Selection result;
+    const auto& groups = snapshot.groups();
+    snapshot.index().visit(labels, [&](std::uint32_t pos) {
+        const Group& group = groups[pos];
+        const Profile* profile = snapshot.profile(group.profile);
+        if (profile && has_part(*profile, part)) {
+            result.group = &group;
+            result.profile = profile;
+            return true;
+        }
+        if (group.falls_through) return false;
+        result.group = &group;
+        result.reason = profile ? "profile '" + group.profile + "' of group '" + group.id +
+                                      "' has no " + part_name(part)
+                                : "group '" + group.id + "' names missing profile '" +
+                                      group.profile + "'";
+        return true;
+    });
+    if (!result.profile && result.reason.empty())
+        result.reason = std::string("no ") + part_name(part) + " matches " + describe(labels);
+    return result;
+}
+
+}  // namespace bootcfg

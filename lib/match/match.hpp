@@ -1,0 +1,26 @@
+// Matching: request labels -> the group and profile that answer for one part (boot, cloud).
+#pragma once
+
+#include <string>
+
+#include "labels/labels.hpp"
+#include "store/store.hpp"
+
+namespace bootcfg {
+
+enum class Part { boot, cloud };
+
+struct Selection {
+    const Group* group = nullptr;
+    const Profile* profile = nullptr;
+    std::string reason;  // why nothing was selected (when profile is null)
+
+    explicit operator bool() const { return profile != nullptr; }
+};
+
+// The best matching group whose profile has `part`. Groups from the bootcfg layout fall through
+// to the next match when their profile lacks the part (uuid -> mac -> default, per part);
+// any other group is final, and a missing part is reported, not papered over.
+Selection select(const Snapshot& snapshot, const Labels& labels, Part part);
+
+}  // namespace bootcfg

@@ -1,0 +1,38 @@
+// The data model every store backend produces: profiles say what to boot, groups say who gets it.
+// It is matchbox's model; bootcfg's boot/ and cloud/ layout is expressed in it by the loader.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "labels/labels.hpp"
+
+namespace bootcfg {
+
+struct BootSpec {
+    std::string kernel;
+    std::vector<std::string> initrd;
+    std::vector<std::string> args;  // kernel command line, in order
+};
+
+struct Profile {
+    std::string id;
+    std::string name;
+    bool has_boot = false;
+    BootSpec boot;
+    std::string cloud_id;  // name of a cloud-config; empty: none
+    std::string source;    // file(s) it came from, for logs
+};
+
+struct Group {
+    std::string id;
+    std::string name;
+    std::string profile;
+    Labels selector;  // AND of key=value; empty: default group
+    // Groups synthesized from the bootcfg layout answer per part: a machine whose mac/ file has a
+    // boot config but no cloud-config falls through to the next group for /cloud.
+    bool falls_through = false;
+    std::string source;
+};
+
+}  // namespace bootcfg

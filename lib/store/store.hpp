@@ -1,0 +1,94 @@
+// The store: an immutable, indexed snapshot of the data directory, and the holder that swaps a
+// new snapshot in on change while readers keep the one they took.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "match/group_index.hpp"
+#include "model/model.hpp"
+
+namespace bootcfg {
+
+struct LoadProblem {
+    std::string path;
+    std::string reason;
+};
+
+// Everything a backend produced, before indexing.
+struct StoreContents {
+    std::vector<Profile> profiles;
+    std::vector<Group> groups;
+    std::unordered_map<std::string, std::string> cloud_configs;  // name -> bytes
+    std::vector<LoadProblem> problems;
+};
+
+class Snapshot;
+
+class Snapshot {
+public:
+    explicit Snapshot(StoreContents contents, std::uint64_t generation = 0);
+
+    const Profile* profile(const std::string& id) const;
+    const std::string* cloud_config(const std::string& name) const;
+    const std::vector<Group>& groups() const { return groups_; }
+    const GroupIndex& index() const { return index_; }
+    const std::vector<LoadProblem>& problems() const { return problems_; }
+    std::size_t profile_count() const { return profiles_.size(); }
+    std::size_t cloud_config_count() const { return cloud_configs_.size(); }
+    std::uint64_t generation() const { return generation_; }
+
+private:
+    std::unordered_map<std::string, Profile> profiles_;
+    std::vector<Group> groups_;
+    std::unordered_map<std::string, std::string> cloud_configs_;
+    std::vector<LoadProblem> problems_;
+    GroupIndex index_;
+    std::uint64_t generation_;
+};
+
+// A backend that can produce the store's contents: the data directory today, a key-value store
+// later. Must not throw; a source that cannot be read at all reports it as a problem. When an
+// entry that `previous` holds is now unreadable or broken, the source keeps the previous version
+// (and reports the problem) rather than letting the machine fall through to another config.
+class StoreSource {
+public:
+    virtual ~StoreSource() = default;
+    virtual StoreContents load(const Snapshot* previous) const = 0;
+    virtual std::string describe() const = 0;
+};
+
+// Reads the bootcfg data layout (boot/, cloud/) from a directory.
+class DirectorySource final : public StoreSource {
+public:
+    explicit DirectorySource(std::string root) : root_(std::move(root)) {}
+    StoreContents load(const Snapshot* previous) const override;
+    std::string describe() const override { return root_; }
+    const std::string& root() const { return root_; }
+
+private:
+    std::string root_;
+};
+
+// Shared, atomically swapped current snapshot. Readers hold their shared_ptr for the request, so
+// a swap never pulls data from under an in-flight request.
+class SnapshotHolder {
+public:
+    explicit SnapshotHolder(std::shared_ptr<const Snapshot> initial) : current_(std::move(initial)) {}
+    std::shared_ptr<const Snapshot> get() const { return current_.load(std::memory_order_acquire); }
+    void set(std::shared_ptr<const Snapshot> next) {
+        current_.store(std::move(next), std::memory_order_release);
+    }
+
+private:
+    std::atomic<std::shared_ptr<const Snapshot>> current_;
+};
+
+// Loads a snapshot from a source, logging each problem with its path.
+std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const Snapshot* previous);
+
+}  // namespace bootcfg
