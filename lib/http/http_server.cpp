@@ -140,13 +140,12 @@ private:
 
     void on_read(beast::error_code ec, std::size_t) {
         if (ec == http::error::header_limit) {
-            // The request line alone past the target limit is a long URL; otherwise big headers.
-            const auto data = buffer_.data();
-            const std::string_view head(static_cast<const char*>(data.data()),
-                                        std::min(data.size(), server_.options.target_limit + 16));
-            if (head.find("\r\n") == std::string_view::npos)
+            // Beast stores the target once the request line is complete: without one, the
+            // request line alone was too long.
+            const auto parsed_target = parser_->get().target();
+            if (parsed_target.empty() || parsed_target.size() > server_.options.target_limit)
                 return send_error(414, "request target too long", "-", "-");
-            return send_error(431, "request header fields too large", "-", "-");
+            return send_error(431, "request header fields too large", method(), "-");
         }
         if (ec == http::error::unexpected_body)
             return send_error(413, "request bodies are not accepted here", method(), target());

@@ -199,8 +199,8 @@ private:
             const std::string path = (dir / name).string();
             auto key = kind == "mac" ? normalize_mac(name) : normalize_uuid(name);
             if (!key) {
-                problem(path, "file name is not a " + std::string(kind == "mac" ? "MAC" : "UUID") +
-                                  " address");
+                problem(path, kind == "mac" ? "file name is not a MAC address"
+                                            : "file name is not a UUID");
                 continue;
             }
             Labels selector;

@@ -1,1 +1,98 @@
 #include <catch2/catch.hpp>
+#include <map>
+
+#include "config/config.hpp"
+#include "temp_dir.hpp"
+
+using namespace bootcfg;
+
+namespace {
+
+ConfigResult parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    return parse_daemon_config(args, [env](const char* name) -> const char* {
+        auto it = env.find(name);
+        return it == env.end() ? nullptr : it->second.c_str();
+    });
+}
+
+}  // namespace
+
+TEST_CASE("flags in Go style") {
+    for (auto args : std::vector<std::vector<std::string>>{{"-address=0.0.0.0:9000"},
+                                                          {"-address", "0.0.0.0:9000"},
+                                                          {"--address=0.0.0.0:9000"},
+                                                          {"--address", "0.0.0.0:9000"}}) {
+        auto r = parse(args);
+        CHECK(r.error.empty());
+        CHECK(r.config.address == "0.0.0.0:9000");
+    }
+    auto r = parse({"-images-path=/srv/img", "-version", "-log-level=debug", "-read-timeout=1m30s"});
+    CHECK(r.error.empty());
+    CHECK(r.config.assets_path == "/srv/img");
+    CHECK(r.config.version);
+    CHECK(r.config.log_level == "debug");
+    CHECK(r.config.read_timeout == std::chrono::milliseconds(90000));
+    CHECK(parse({"-assets-path="}).config.assets_path.empty());
+}
+
+TEST_CASE("defaults") {
+    auto c = parse({}).config;
+    CHECK(c.address == "127.0.0.1:8080");
+    CHECK(c.data_path == "./data");
+    CHECK(c.assets_path == "./images");
+    CHECK(c.log_level == "info");
+}
+
+TEST_CASE("bad flags give one clear line") {
+    CHECK(parse({"-nope"}).error == "flag provided but not defined: -nope (see -help)");
+    CHECK(parse({"-address"}).error == "flag needs an argument: -address");
+    CHECK(parse({"-address=nonsense"}).error ==
+          "invalid value for flag -address: expected host:port, got \"nonsense\"");
+    CHECK(parse({"-address=:99999"}).error.find("invalid value for flag -address") == 0);
+    CHECK(parse({"-log-level=loud"}).error ==
+          "invalid value for flag -log-level: expected debug, info, warn or error, got \"loud\"");
+    CHECK(parse({"-idle-timeout=soon"}).error.find("invalid value for flag -idle-timeout") == 0);
+    CHECK(parse({"stray"}).error.find("unexpected argument \"stray\"") == 0);
+}
+
+TEST_CASE("environment, then command line") {
+    auto r = parse({}, {{"BOOTCFG_DATA_PATH", "/env/data"}, {"BOOTCFG_ADDRESS", "0.0.0.0:1"}});
+    CHECK(r.config.data_path == "/env/data");
+    CHECK(r.config.address == "0.0.0.0:1");
+    r = parse({"-data-path=/cli"}, {{"BOOTCFG_DATA_PATH", "/env/data"}});
+    CHECK(r.config.data_path == "/cli");
+    r = parse({}, {{"BOOTCFG_IMAGES_PATH", "/img"}});
+    CHECK(r.config.assets_path == "/img");
+    CHECK(parse({}, {{"BOOTCFG_LOG_LEVEL", "x"}}).error.find("invalid value for BOOTCFG_LOG_LEVEL") == 0);
+}
+
+TEST_CASE("YAML config file below environment and flags") {
+    bootcfg::test::TempDir dir;
+    const auto file = dir.write("bootcfgd.yaml",
+                                "address: 0.0.0.0:8081\ndata-path: /yaml/data\nlog_level: warn\n");
+    auto r = parse({"-config", file.string()}, {{"BOOTCFG_DATA_PATH", "/env"}});
+    REQUIRE(r.error.empty());
+    CHECK(r.config.address == "0.0.0.0:8081");
+    CHECK(r.config.data_path == "/env");
+    CHECK(r.config.log_level == "warn");
+
+    const auto bad = dir.write("bad.yaml", "address: 1.2.3.4:80\nbogus: 1\n");
+    CHECK(parse({"-config=" + bad.string()}).error ==
+          "config file " + bad.string() + ": line 2: unknown setting \"bogus\"");
+    const auto broken = dir.write("broken.yaml", "address: [\n");
+    CHECK(parse({"-config=" + broken.string()}).error.find("config file " + broken.string() + ": line") == 0);
+    CHECK(parse({"-config=/nonexistent.yaml"}).error ==
+          "config file /nonexistent.yaml: cannot be read");
+}
+
+TEST_CASE("host:port and durations") {
+    CHECK(split_host_port("[::1]:8080")->host == "::1");
+    CHECK(split_host_port(":8080")->host == "0.0.0.0");
+    CHECK_FALSE(split_host_port("::1:8080"));
+    CHECK_FALSE(split_host_port("host"));
+    CHECK(parse_duration("500ms") == std::chrono::milliseconds(500));
+    CHECK(parse_duration("2h") == std::chrono::milliseconds(7200000));
+    CHECK(parse_duration("1.5s") == std::chrono::milliseconds(1500));
+    CHECK_FALSE(parse_duration("10"));
+    CHECK_FALSE(parse_duration("10x"));
+}

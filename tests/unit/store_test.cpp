@@ -1,1 +1,139 @@
 #include <catch2/catch.hpp>
+
+#include "match/match.hpp"
+#include "store/store.hpp"
+#include "temp_dir.hpp"
+
+using namespace bootcfg;
+using bootcfg::test::TempDir;
+
+namespace {
+
+const char* kBoot = R"({"kernel":"/k","initrd":["/i"],"cmdline":{"console":"ttyS0","quiet":""}})";
+
+std::shared_ptr<const Snapshot> load(const TempDir& dir, const Snapshot* previous = nullptr) {
+    DirectorySource source(dir.path().string());
+    return std::make_shared<const Snapshot>(source.load(previous));
+}
+
+std::string problems_text(const Snapshot& s) {
+    std::string out;
+    for (const auto& p : s.problems()) out += p.path + ": " + p.reason + "\n";
+    return out;
+}
+
+Labels mac(const char* m) {
+    Labels l;
+    l.set("mac", m);
+    return l;
+}
+
+}  // namespace
+
+TEST_CASE("loads the bootcfg layout with normalized file names") {
+    TempDir dir;
+    dir.write("boot/default", kBoot);
+    dir.write("boot/mac/52-54-00-AA-BB-CC", R"({"kernel":"/mac-kernel"})");
+    dir.write("boot/uuid/1CFF2CD8-F00A-42C8-9426-F55E6A1847F6", R"({"kernel":"/uuid-kernel"})");
+    dir.write("cloud/mac/52:54:00:aa:bb:cc", "#cloud-config\nmac: yes\n");
+    dir.write("cloud/default", "#cloud-config\n");
+    auto s = load(dir);
+    INFO(problems_text(*s));
+    CHECK(s->problems().empty());
+    CHECK(s->groups().size() == 3);
+
+    auto sel = select(*s, mac("52:54:00:aa:bb:cc"), Part::boot);
+    REQUIRE(sel);
+    CHECK(sel.profile->boot.kernel == "/mac-kernel");
+    CHECK(*s->cloud_config(select(*s, mac("52:54:00:aa:bb:cc"), Part::cloud).profile->cloud_id) ==
+          "#cloud-config\nmac: yes\n");
+    Labels u;
+    u.set("uuid", "1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
+    u.set("mac", "52:54:00:aa:bb:cc");
+    CHECK(select(*s, u, Part::boot).profile->boot.kernel == "/uuid-kernel");
+    // The uuid machine has no cloud-config of its own: it falls through to its mac's.
+    CHECK(select(*s, u, Part::cloud).group->id == "mac/52:54:00:aa:bb:cc");
+
+    const auto* def = s->profile("default");
+    REQUIRE(def);
+    CHECK(def->boot.args == std::vector<std::string>{"console=ttyS0", "quiet"});
+}
+
+TEST_CASE("cmdline keeps file order and handles bool and number values") {
+    TempDir dir;
+    dir.write("boot/default",
+              R"({"kernel":"/k","cmdline":{"z":"1","a":"","n":3,"yes":true,"no":false}})");
+    auto s = load(dir);
+    CHECK(s->profile("default")->boot.args ==
+          std::vector<std::string>{"z=1", "a", "n=3", "yes"});
+}
+
+TEST_CASE("broken files are reported with path and reason and skipped") {
+    TempDir dir;
+    dir.write("boot/default", kBoot);
+    const auto bad_json = dir.write("boot/mac/52:54:00:00:00:01", "{\"kernel\": ");
+    const auto no_kernel = dir.write("boot/mac/52:54:00:00:00:02", R"({"initrd":["/i"]})");
+    const auto bad_field = dir.write("boot/mac/52:54:00:00:00:03", R"({"kernel":"/k","cmd":{}})");
+    const auto bad_name = dir.write("boot/mac/not-a-mac", kBoot);
+    const auto bad_uuid = dir.write("boot/uuid/xyz", kBoot);
+    std::filesystem::create_directories(dir.path() / "boot/mac/52:54:00:00:00:04");
+    dir.write("boot/mac/.52:54:00:00:00:05.swp", "junk");  // editor files are ignored
+    auto s = load(dir);
+    const auto text = problems_text(*s);
+    INFO(text);
+    CHECK(s->problems().size() == 6);
+    CHECK_THAT(text, Catch::Contains(bad_json.string() + ": parse error at line 1, column 12"));
+    CHECK_THAT(text, Catch::Contains(no_kernel.string() + ": missing field 'kernel'"));
+    CHECK_THAT(text, Catch::Contains(bad_field.string() + ": unknown field 'cmd'"));
+    CHECK_THAT(text, Catch::Contains(bad_name.string() + ": file name is not a MAC address"));
+    CHECK_THAT(text, Catch::Contains(bad_uuid.string() + ": file name is not a UUID"));
+    CHECK_THAT(text, Catch::Contains("52:54:00:00:00:04: not a regular file"));
+    // Everything else is still served.
+    CHECK(select(*s, mac("52:54:00:00:00:01"), Part::boot).group->id == "default");
+}
+
+TEST_CASE("two spellings of one MAC: the first is kept, the second reported") {
+    TempDir dir;
+    dir.write("boot/mac/52-54-00-00-00-01", R"({"kernel":"/hyphen"})");
+    dir.write("boot/mac/52:54:00:00:00:01", R"({"kernel":"/colon"})");
+    auto s = load(dir);
+    REQUIRE(s->problems().size() == 1);
+    CHECK_THAT(s->problems()[0].reason, Catch::Contains("same machine as"));
+    CHECK(select(*s, mac("52:54:00:00:00:01"), Part::boot).profile->boot.kernel == "/hyphen");
+}
+
+TEST_CASE("a file that breaks on reload keeps its last good version") {
+    TempDir dir;
+    dir.write("boot/default", R"({"kernel":"/default"})");
+    dir.write("boot/mac/52:54:00:00:00:01", R"({"kernel":"/node1"})");
+    dir.write("cloud/mac/52:54:00:00:00:01", "#cloud-config\nv: 1\n");
+    auto first = load(dir);
+    dir.write("boot/mac/52:54:00:00:00:01", R"({"kernel": "/node1-new)");  // half written
+    auto second = load(dir, first.get());
+    REQUIRE(second->problems().size() == 1);
+    CHECK_THAT(second->problems()[0].reason, Catch::EndsWith("keeping the last good version"));
+    CHECK(select(*second, mac("52:54:00:00:00:01"), Part::boot).profile->boot.kernel == "/node1");
+    CHECK(select(*second, mac("52:54:00:00:00:01"), Part::cloud).group->id ==
+          "mac/52:54:00:00:00:01");
+
+    // Deleting the file is not breaking it: the machine falls back to the default.
+    std::filesystem::remove(dir.path() / "boot/mac/52:54:00:00:00:01");
+    auto third = load(dir, second.get());
+    CHECK(third->problems().empty());
+    CHECK(select(*third, mac("52:54:00:00:00:01"), Part::boot).profile->boot.kernel == "/default");
+}
+
+TEST_CASE("a missing data directory is a problem, not a crash") {
+    DirectorySource source("/nonexistent/bootcfg-data");
+    auto c = source.load(nullptr);
+    REQUIRE(c.problems.size() == 1);
+    CHECK(c.problems[0].path == "/nonexistent/bootcfg-data");
+}
+
+TEST_CASE("snapshot holder swaps atomically while readers keep theirs") {
+    SnapshotHolder holder(std::make_shared<const Snapshot>(StoreContents{}, 1));
+    auto held = holder.get();
+    holder.set(std::make_shared<const Snapshot>(StoreContents{}, 2));
+    CHECK(held->generation() == 1);
+    CHECK(holder.get()->generation() == 2);
+}

@@ -1,0 +1,80 @@
+# Helpers for integration tests: start the real bootcfgd on 127.0.0.1 with an ephemeral port,
+# make requests with curl, and clean up on exit. Source it; $1 of the test is the bootcfgd path.
+set -euo pipefail
+
+BOOTCFGD=${BOOTCFGD:?path to bootcfgd}
+WORK=$(mktemp -d /tmp/bootcfg-it.XXXXXX)
+PIDS=()
+FAILURES=0
+CHECKS=0
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start_bootcfgd NAME [flags...]: sets PORT, PID, LOG (log file) for that instance.
+start_bootcfgd() {
+    local name=$1
+    shift
+    LOG="$WORK/$name.log"
+    "$BOOTCFGD" -address=127.0.0.1:0 "$@" >"$LOG" 2>&1 &
+    PID=$!
+    PIDS+=("$PID")
+    for _ in $(seq 100); do
+        PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$' || true)
+        [[ -n "$PORT" ]] && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "bootcfgd did not start; log:" >&2
+    cat "$LOG" >&2
+    exit 1
+}
+
+url() { echo "http://127.0.0.1:$PORT$1"; }
+
+pass() { CHECKS=$((CHECKS + 1)); }
+fail() {
+    CHECKS=$((CHECKS + 1))
+    FAILURES=$((FAILURES + 1))
+    echo "FAIL: $*" >&2
+}
+
+# expect_eq DESCRIPTION EXPECTED ACTUAL
+expect_eq() {
+    if [[ "$2" == "$3" ]]; then pass; else fail "$1: expected [$2], got [$3]"; fi
+}
+
+# expect_contains DESCRIPTION NEEDLE HAYSTACK
+expect_contains() {
+    if [[ "$3" == *"$2"* ]]; then pass; else fail "$1: [$2] not in [$3]"; fi
+}
+
+# status PATH [curl args...]: the HTTP status code.
+status() {
+    local path=$1
+    shift
+    curl -s -o /dev/null -w '%{http_code}' "$@" "$(url "$path")"
+}
+
+# body PATH [curl args...]
+body() {
+    local path=$1
+    shift
+    curl -s "$@" "$(url "$path")"
+}
+
+# raw REQUEST-BYTES: send bytes over a plain TCP connection, print the reply.
+raw() {
+    exec 9<>"/dev/tcp/127.0.0.1/$PORT"
+    printf '%b' "$1" >&9
+    timeout 5 cat <&9 || true
+    exec 9<&-
+}
+
+finish() {
+    echo "$(basename "$0"): $((CHECKS - FAILURES)) passed, $FAILURES failed"
+    [[ $FAILURES -eq 0 ]]
+}
