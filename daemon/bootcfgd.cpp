@@ -48,6 +48,11 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(config.log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
 
+    spdlog::debug("settings: address={} data-path={} assets-path={} config={} threads={} "
+                  "idle-timeout={}ms read-timeout={}ms write-timeout={}ms shutdown-timeout={}ms",
+                  config.address, config.data_path, config.assets_path, config.config_file,
+                  config.threads, config.idle_timeout.count(), config.read_timeout.count(),
+                  config.write_timeout.count(), config.shutdown_timeout.count());
     try {
         std::unique_ptr<AssetRoot> assets;
         if (!config.assets_path.empty()) assets = std::make_unique<AssetRoot>(config.assets_path);
