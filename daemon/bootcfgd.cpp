@@ -44,18 +44,28 @@ int main(int argc, char** argv) {
     }
     if (!is_directory(config.data_path))
         return usage_error("data path " + config.data_path + " is not a readable directory");
+    std::string assets_path = config.assets_path;
+    if (!assets_path.empty() && !is_directory(assets_path)) {
+        if (config.assets_path_set)
+            return usage_error("assets path " + assets_path + " is not a readable directory");
+        assets_path.clear();
+    }
 
     spdlog::set_level(spdlog::level::from_str(config.log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
 
-    spdlog::debug("settings: address={} data-path={} assets-path={} config={} threads={} "
-                  "idle-timeout={}ms read-timeout={}ms write-timeout={}ms shutdown-timeout={}ms",
-                  config.address, config.data_path, config.assets_path, config.config_file,
-                  config.threads, config.idle_timeout.count(), config.read_timeout.count(),
-                  config.write_timeout.count(), config.shutdown_timeout.count());
+    spdlog::debug(
+        "settings: address={} data-path={} assets-path={} config={} threads={} "
+        "idle-timeout={}ms read-timeout={}ms write-timeout={}ms shutdown-timeout={}ms",
+        config.address, config.data_path, config.assets_path, config.config_file, config.threads,
+        config.idle_timeout.count(), config.read_timeout.count(), config.write_timeout.count(),
+        config.shutdown_timeout.count());
+    if (assets_path != config.assets_path)
+        spdlog::warn("default assets path {} does not exist; serving assets is disabled",
+                     config.assets_path);
     try {
         std::unique_ptr<AssetRoot> assets;
-        if (!config.assets_path.empty()) assets = std::make_unique<AssetRoot>(config.assets_path);
+        if (!assets_path.empty()) assets = std::make_unique<AssetRoot>(assets_path);
 
         DirectorySource source(config.data_path);
         SnapshotHolder holder(load_snapshot(source, nullptr));
@@ -77,12 +87,12 @@ int main(int argc, char** argv) {
         server.run([&] {
             spdlog::info("bootcfgd {} listening on http://{} (data {}, assets {})", BOOTCFG_VERSION,
                          server.local_address(), config.data_path,
-                         config.assets_path.empty() ? "disabled" : config.assets_path);
+                         assets_path.empty() ? "disabled" : assets_path);
         });
         spdlog::info("stopped");
         return 0;
     } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());
+        std::fprintf(stderr, "bootcfgd: %s\n", e.what());
         return 1;
     }
 }

@@ -35,8 +35,7 @@ std::optional<std::string> asset_relative_path(std::string_view url_path) {
 
 AssetRoot::AssetRoot(const std::string& dir) {
     dirfd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd_ < 0)
-        throw std::runtime_error("assets path " + dir + ": " + std::strerror(errno));
+    if (dirfd_ < 0) throw std::runtime_error("assets path " + dir + ": " + std::strerror(errno));
 }
 
 AssetRoot::~AssetRoot() {
@@ -85,7 +84,8 @@ std::optional<OpenAsset> AssetRoot::open(const std::string& relative) const {
     OpenAsset asset;
     asset.fd = fd;
     asset.size = static_cast<std::uint64_t>(st.st_size);
-    asset.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+    asset.mtime_ns =
+        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
     return asset;
 }
 
@@ -169,8 +169,9 @@ AssetPlan plan_asset(std::uint64_t size, std::int64_t mtime_ns, const Conditiona
     if (spec.empty() || spec.substr(0, 6) != "bytes=") return plan;
     if (!h.if_range.empty()) {
         const auto ir = trim(h.if_range);
-        const bool fresh = ir == etag || (!ir.empty() && ir.front() != '"' && ir.substr(0, 2) != "W/" &&
-                                          parse_http_date(ir) == std::optional<std::time_t>(mtime));
+        const bool fresh =
+            ir == etag || (!ir.empty() && ir.front() != '"' && ir.substr(0, 2) != "W/" &&
+                           parse_http_date(ir) == std::optional<std::time_t>(mtime));
         if (!fresh) return plan;
     }
     spec.remove_prefix(6);
@@ -191,7 +192,8 @@ AssetPlan plan_asset(std::uint64_t size, std::int64_t mtime_ns, const Conditiona
         }
     } else {
         auto f = parse_u64(first_text);
-        auto l = last_text.empty() ? std::optional<std::uint64_t>(UINT64_MAX) : parse_u64(last_text);
+        auto l =
+            last_text.empty() ? std::optional<std::uint64_t>(UINT64_MAX) : parse_u64(last_text);
         if (!f || !l || *l < *f) return plan;  // syntactically invalid: ignore the header
         if (*f >= size) {
             plan.status = 416;
@@ -218,13 +220,20 @@ std::string_view asset_content_type(std::string_view path) {
         std::string_view ext, type;
     };
     static constexpr Type types[] = {
-        {".ipxe", "text/plain; charset=utf-8"}, {".txt", "text/plain; charset=utf-8"},
-        {".cfg", "text/plain; charset=utf-8"},  {".json", "application/json"},
-        {".ign", "application/json"},           {".iso", "application/x-iso9660-image"},
-        {".gz", "application/gzip"},            {".xz", "application/x-xz"},
-        {".tar", "application/x-tar"},          {".zst", "application/zstd"},
-        {".efi", "application/efi"},            {".html", "text/html; charset=utf-8"},
-        {".sig", "application/pgp-signature"},  {".asc", "application/pgp-signature"},
+        {".ipxe", "text/plain; charset=utf-8"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".cfg", "text/plain; charset=utf-8"},
+        {".json", "application/json"},
+        {".ign", "application/json"},
+        {".iso", "application/x-iso9660-image"},
+        {".gz", "application/gzip"},
+        {".xz", "application/x-xz"},
+        {".tar", "application/x-tar"},
+        {".zst", "application/zstd"},
+        {".efi", "application/efi"},
+        {".html", "text/html; charset=utf-8"},
+        {".sig", "application/pgp-signature"},
+        {".asc", "application/pgp-signature"},
     };
     for (const auto& t : types)
         if (path.size() >= t.ext.size() && path.substr(path.size() - t.ext.size()) == t.ext)

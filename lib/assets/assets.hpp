@@ -22,7 +22,7 @@ struct OpenAsset {
 
 // A directory handle; opens files beneath it only (symlinks may not lead out).
 class AssetRoot {
-public:
+  public:
     explicit AssetRoot(const std::string& dir);  // throws std::runtime_error if unusable
     ~AssetRoot();
     AssetRoot(const AssetRoot&) = delete;
@@ -31,7 +31,7 @@ public:
     // A regular file beneath the root, or nullopt (missing, outside, not a file, unreadable).
     std::optional<OpenAsset> open(const std::string& relative) const;
 
-private:
+  private:
     int dirfd_ = -1;
 };
 

@@ -89,7 +89,10 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
                 if (value.empty()) return "must not be empty";
                 c.data_path = value;
             }
-            if (name == "assets-path") c.assets_path = value;
+            if (name == "assets-path") {
+                c.assets_path = value;
+                c.assets_path_set = true;
+            }
             if (name == "config") c.config_file = value;
             return "";
     }
@@ -98,7 +101,8 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
 
 std::string env_name(const char* flag) {
     std::string out = "BOOTCFG_";
-    for (const char* p = flag; *p; ++p) out += *p == '-' ? '_' : static_cast<char>(std::toupper(*p));
+    for (const char* p = flag; *p; ++p)
+        out += *p == '-' ? '_' : static_cast<char>(std::toupper(*p));
     return out;
 }
 
@@ -141,7 +145,8 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
     std::size_t i = 0;
     while (i < text.size()) {
         std::size_t start = i;
-        while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+        while (i < text.size() &&
+               (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
             ++i;
         if (start == i) return std::nullopt;
         double number = 0;
@@ -154,11 +159,16 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
         while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
         const std::string unit = text.substr(unit_start, i - unit_start);
         double scale;
-        if (unit == "ms") scale = 1;
-        else if (unit == "s") scale = 1000;
-        else if (unit == "m") scale = 60000;
-        else if (unit == "h") scale = 3600000;
-        else return std::nullopt;
+        if (unit == "ms")
+            scale = 1;
+        else if (unit == "s")
+            scale = 1000;
+        else if (unit == "m")
+            scale = 60000;
+        else if (unit == "h")
+            scale = 3600000;
+        else
+            return std::nullopt;
         total_ms += number * scale;
     }
     return std::chrono::milliseconds(static_cast<long long>(total_ms));

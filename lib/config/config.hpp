@@ -14,6 +14,7 @@ struct DaemonConfig {
     std::string address = "127.0.0.1:8080";
     std::string data_path = "./data";
     std::string assets_path = "./images";  // empty: assets disabled
+    bool assets_path_set = false;          // given by flag, env or file (not the default)
     std::string log_level = "info";
     std::string config_file;
     unsigned threads = 0;

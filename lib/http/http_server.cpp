@@ -6,13 +6,13 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <mutex>
 #include <optional>
-#include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -80,7 +80,7 @@ struct HttpServer::Impl {
 namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
-public:
+  public:
     Session(tcp::socket&& socket, HttpServer::Impl& server)
         : stream_(std::move(socket)), server_(server), send_timer_(stream_.get_executor()) {
         beast::error_code ec;
@@ -101,10 +101,11 @@ public:
 
     // When the server stops: an idle connection closes now; a busy one after its response.
     void post_shutdown() {
-        asio::post(stream_.get_executor(), [self = shared_from_this()] { self->shutdown_if_idle(); });
+        asio::post(stream_.get_executor(),
+                   [self = shared_from_this()] { self->shutdown_if_idle(); });
     }
 
-private:
+  private:
     void shutdown_if_idle() {
         if (idle_) {
             beast::error_code ec;
@@ -149,7 +150,8 @@ private:
         }
         if (ec == http::error::unexpected_body)
             return send_error(413, "request bodies are not accepted here", method(), target());
-        if (ec.category() == http::make_error_code(http::error::bad_target).category())  // any other parse error
+        if (ec.category() ==
+            http::make_error_code(http::error::bad_target).category())  // any other parse error
             return send_error(400, "malformed HTTP request: " + ec.message(), "-", "-");
         if (ec) return close();  // timeout, reset, end of stream
 
@@ -209,8 +211,9 @@ private:
             file_head_ = {};
             fill_head(file_head_, reply);
             file_head_.content_length(reply.plan.length);
-            http::async_write(stream_, file_head_,
-                              beast::bind_front_handler(&Session::on_file_head, shared_from_this()));
+            http::async_write(
+                stream_, file_head_,
+                beast::bind_front_handler(&Session::on_file_head, shared_from_this()));
             return;
         }
         text_ = {};
@@ -257,13 +260,12 @@ private:
                         self->stream_.socket().cancel(ignored);
                     }
                 });
-                stream_.socket().async_wait(
-                    tcp::socket::wait_write,
-                    [self = shared_from_this()](beast::error_code ec) {
-                        self->send_timer_.cancel();
-                        if (ec) return self->finish(false);
-                        self->send_file_body();
-                    });
+                stream_.socket().async_wait(tcp::socket::wait_write,
+                                            [self = shared_from_this()](beast::error_code ec) {
+                                                self->send_timer_.cancel();
+                                                if (ec) return self->finish(false);
+                                                self->send_file_body();
+                                            });
                 return;
             }
             // n == 0: the file shrank under us; the promised length cannot be kept.
@@ -327,8 +329,7 @@ void HttpServer::Impl::add_session(Session* raw, std::weak_ptr<Session> weak) {
 void HttpServer::Impl::remove_session(Session* raw) {
     std::lock_guard lock(sessions_mutex);
     sessions.erase(raw);
-    if (stopping && sessions.empty())
-        asio::post(control, [this] { grace_timer.cancel(); });
+    if (stopping && sessions.empty()) asio::post(control, [this] { grace_timer.cancel(); });
 }
 
 void HttpServer::Impl::do_accept() {
@@ -411,7 +412,8 @@ void HttpServer::run(const std::function<void()>& on_ready) {
     });
     asio::dispatch(im.control, [&im] { im.do_accept(); });
     if (on_ready) on_ready();
-    unsigned threads = im.options.threads ? im.options.threads : std::thread::hardware_concurrency();
+    unsigned threads =
+        im.options.threads ? im.options.threads : std::thread::hardware_concurrency();
     if (threads == 0) threads = 1;
     std::vector<std::thread> pool;
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&im] { im.ioc.run(); });
@@ -419,6 +421,8 @@ void HttpServer::run(const std::function<void()>& on_ready) {
     for (auto& t : pool) t.join();
 }
 
-void HttpServer::stop() { impl_->begin_stop(); }
+void HttpServer::stop() {
+    impl_->begin_stop();
+}
 
 }  // namespace bootcfg

@@ -15,8 +15,8 @@ namespace bootcfg {
 
 struct HttpServerOptions {
     std::string host = "127.0.0.1";
-    std::string port = "8080";  // "0": an ephemeral port
-    unsigned threads = 0;       // 0: one per core
+    std::string port = "8080";                       // "0": an ephemeral port
+    unsigned threads = 0;                            // 0: one per core
     std::chrono::milliseconds idle_timeout{60000};   // waiting for a request to start
     std::chrono::milliseconds read_timeout{10000};   // receiving one request once started
     std::chrono::milliseconds write_timeout{60000};  // without progress while sending
@@ -26,7 +26,7 @@ struct HttpServerOptions {
 };
 
 class HttpServer {
-public:
+  public:
     // assets may be null (assets disabled).
     HttpServer(HttpServerOptions options, const SnapshotHolder& store, const AssetRoot* assets);
     ~HttpServer();
@@ -43,7 +43,7 @@ public:
 
     struct Impl;  // opaque; public only so the .cpp's session type can name it
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

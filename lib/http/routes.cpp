@@ -78,7 +78,8 @@ Reply asset(const AssetRoot* assets, std::string_view rest, const ConditionalHea
                            http_date(static_cast<std::time_t>(file->mtime_ns / 1000000000LL)));
     r.headers.emplace_back("Accept-Ranges", "bytes");
     r.status = r.plan.status;
-    if (!r.plan.content_range.empty()) r.headers.emplace_back("Content-Range", r.plan.content_range);
+    if (!r.plan.content_range.empty())
+        r.headers.emplace_back("Content-Range", r.plan.content_range);
     if (r.status == 200 || r.status == 206) {
         r.content_type = asset_content_type(*relative);
         r.file = *file;
@@ -127,10 +128,8 @@ Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequ
     if (path == "/cloud") return cloud(snapshot, query);
     if (starts_with(path, "/pixiecore/v1/boot/"))
         return pixiecore(snapshot, path.substr(std::string_view("/pixiecore/v1/boot/").size()));
-    if (starts_with(path, "/assets/"))
-        return asset(assets, path.substr(8), request.conditional);
-    if (starts_with(path, "/images/"))
-        return asset(assets, path.substr(8), request.conditional);
+    if (starts_with(path, "/assets/")) return asset(assets, path.substr(8), request.conditional);
+    if (starts_with(path, "/images/")) return asset(assets, path.substr(8), request.conditional);
     if (path == "/") return text_reply("bootcfg\n");
     if (path == "/healthz") return text_reply("ok\n");
     return error_reply(404, "no such endpoint " + std::string(path));

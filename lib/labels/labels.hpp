@@ -10,7 +10,7 @@ namespace bootcfg {
 
 // Sorted by key, unique keys. Small (a handful of entries), so a vector beats a map.
 class Labels {
-public:
+  public:
     using Entry = std::pair<std::string, std::string>;
 
     // Keeps the first value of a key, like matchbox does for repeated query parameters.
@@ -21,7 +21,7 @@ public:
     bool empty() const { return entries_.empty(); }
     std::string to_string() const;  // "mac=…,uuid=…" for logs and error messages
 
-private:
+  private:
     std::vector<Entry> entries_;
 };
 

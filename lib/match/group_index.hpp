@@ -21,7 +21,7 @@ namespace bootcfg {
 // (uuid, mac, hostname, serial, then any other key alphabetically), compared key by key in rank
 // order; among identical selectors, by group id.
 class GroupIndex {
-public:
+  public:
     GroupIndex() = default;
     explicit GroupIndex(const std::vector<Group>& groups);
 
@@ -38,7 +38,7 @@ public:
         }
     }
 
-private:
+  private:
     struct Signature {
         std::vector<std::string> keys;  // in rank order
         std::unordered_map<std::string, std::vector<std::uint32_t>> groups;

@@ -8,7 +8,9 @@ bool has_part(const Profile& p, Part part) {
     return part == Part::boot ? p.has_boot : !p.cloud_id.empty();
 }
 
-const char* part_name(Part part) { return part == Part::boot ? "boot config" : "cloud-config"; }
+const char* part_name(Part part) {
+    return part == Part::boot ? "boot config" : "cloud-config";
+}
 
 std::string describe(const Labels& labels) {
     return labels.empty() ? "no labels" : "labels " + labels.to_string();
@@ -29,10 +31,10 @@ Selection select(const Snapshot& snapshot, const Labels& labels, Part part) {
         }
         if (group.falls_through) return false;
         result.group = &group;
-        result.reason = profile ? "profile '" + group.profile + "' of group '" + group.id +
-                                      "' has no " + part_name(part)
-                                : "group '" + group.id + "' names missing profile '" +
-                                      group.profile + "'";
+        result.reason =
+            profile ? "profile '" + group.profile + "' of group '" + group.id + "' has no " +
+                          part_name(part)
+                    : "group '" + group.id + "' names missing profile '" + group.profile + "'";
         return true;
     });
     if (!result.profile && result.reason.empty())

@@ -22,7 +22,9 @@ namespace {
 
 constexpr std::size_t kMaxDataFile = 16 * 1024 * 1024;
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 // Reads a whole regular file; on failure returns nullopt and sets reason.
 std::optional<std::string> read_data_file(const std::string& path, std::string& reason) {
@@ -148,7 +150,7 @@ bool hidden(const std::string& name) {
 }
 
 class LayoutLoader {
-public:
+  public:
     LayoutLoader(const std::string& root, const Snapshot* previous)
         : root_(root), previous_(previous) {}
 
@@ -163,7 +165,7 @@ public:
         return std::move(out_);
     }
 
-private:
+  private:
     void problem(const std::string& path, std::string reason) {
         out_.problems.push_back({path, std::move(reason)});
     }

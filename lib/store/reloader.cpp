@@ -6,12 +6,12 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
+#include <cstring>
 #include <filesystem>
 #include <functional>
-#include <spdlog/spdlog.h>
 #include <thread>
-#include <cstring>
 
 namespace bootcfg {
 
@@ -43,7 +43,9 @@ struct Reloader::Impl {
         std::error_code ec;
         const fs::path root = source.root();
         inotify_add_watch(inotify_fd, root.c_str(), mask);
-        for (fs::recursive_directory_iterator it(root, fs::directory_options::follow_directory_symlink, ec), end;
+        for (fs::recursive_directory_iterator
+                 it(root, fs::directory_options::follow_directory_symlink, ec),
+             end;
              !ec && it != end; it.increment(ec)) {
             if (it.depth() > 4) {
                 it.disable_recursion_pending();
@@ -98,7 +100,9 @@ Reloader::~Reloader() {
     if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-void Reloader::on_reload(std::function<void(bool)> hook) { impl_->hook = std::move(hook); }
+void Reloader::on_reload(std::function<void(bool)> hook) {
+    impl_->hook = std::move(hook);
+}
 
 void Reloader::start() {
     auto& im = *impl_;

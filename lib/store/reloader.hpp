@@ -11,7 +11,7 @@
 namespace bootcfg {
 
 class Reloader {
-public:
+  public:
     Reloader(const DirectorySource& source, SnapshotHolder& holder,
              std::chrono::milliseconds debounce = std::chrono::milliseconds(150));
     ~Reloader();  // stops the thread
@@ -22,7 +22,7 @@ public:
     // Called around each reload: for service managers (systemd's RELOADING=1 / READY=1).
     void on_reload(std::function<void(bool begin)> hook);
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -42,11 +42,11 @@ std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const S
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
-    spdlog::info("loaded {} (generation {}): {} groups, {} profiles, {} cloud-configs, {} problems "
-                 "in {} ms",
-                 source.describe(), generation, snapshot->groups().size(),
-                 snapshot->profile_count(), snapshot->cloud_config_count(),
-                 snapshot->problems().size(), ms);
+    spdlog::info(
+        "loaded {} (generation {}): {} groups, {} profiles, {} cloud-configs, {} problems "
+        "in {} ms",
+        source.describe(), generation, snapshot->groups().size(), snapshot->profile_count(),
+        snapshot->cloud_config_count(), snapshot->problems().size(), ms);
     return snapshot;
 }
 

@@ -30,7 +30,7 @@ struct StoreContents {
 class Snapshot;
 
 class Snapshot {
-public:
+  public:
     explicit Snapshot(StoreContents contents, std::uint64_t generation = 0);
 
     const Profile* profile(const std::string& id) const;
@@ -42,7 +42,7 @@ public:
     std::size_t cloud_config_count() const { return cloud_configs_.size(); }
     std::uint64_t generation() const { return generation_; }
 
-private:
+  private:
     std::unordered_map<std::string, Profile> profiles_;
     std::vector<Group> groups_;
     std::unordered_map<std::string, std::string> cloud_configs_;
@@ -56,7 +56,7 @@ private:
 // entry that `previous` holds is now unreadable or broken, the source keeps the previous version
 // (and reports the problem) rather than letting the machine fall through to another config.
 class StoreSource {
-public:
+  public:
     virtual ~StoreSource() = default;
     virtual StoreContents load(const Snapshot* previous) const = 0;
     virtual std::string describe() const = 0;
@@ -64,27 +64,28 @@ public:
 
 // Reads the bootcfg data layout (boot/, cloud/) from a directory.
 class DirectorySource final : public StoreSource {
-public:
+  public:
     explicit DirectorySource(std::string root) : root_(std::move(root)) {}
     StoreContents load(const Snapshot* previous) const override;
     std::string describe() const override { return root_; }
     const std::string& root() const { return root_; }
 
-private:
+  private:
     std::string root_;
 };
 
 // Shared, atomically swapped current snapshot. Readers hold their shared_ptr for the request, so
 // a swap never pulls data from under an in-flight request.
 class SnapshotHolder {
-public:
-    explicit SnapshotHolder(std::shared_ptr<const Snapshot> initial) : current_(std::move(initial)) {}
+  public:
+    explicit SnapshotHolder(std::shared_ptr<const Snapshot> initial)
+        : current_(std::move(initial)) {}
     std::shared_ptr<const Snapshot> get() const { return current_.load(std::memory_order_acquire); }
     void set(std::shared_ptr<const Snapshot> next) {
         current_.store(std::move(next), std::memory_order_release);
     }
 
-private:
+  private:
     std::atomic<std::shared_ptr<const Snapshot>> current_;
 };
 

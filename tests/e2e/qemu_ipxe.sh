@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# End to end with a real network-boot client: QEMU's iPXE ROM, inside a network namespace made
+# here, chainloads /boot.ipxe from bootcfgd, gets the config for its MAC (not the default),
+# downloads a Debian kernel and a busybox initramfs built here, and prints a marker with its
+# kernel command line on the serial console.
+# Exit 77 (skipped) only where network namespaces cannot be created.
+set -euo pipefail
+
+BOOTCFGD=$(realpath "${1:?path to bootcfgd}")
+MAC=52:54:00:12:34:56
+UUID=8e8b2fd2-4c5e-4a8a-9b52-0e2f7a1c0d01
+WORK=$(mktemp -d /tmp/bootcfg-e2e.XXXXXX)
+NS=bootcfg-e2e-$$
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    ip netns del "$NS" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [[ $(id -u) -ne 0 ]] || ! ip netns add "$NS" 2>/dev/null; then
+    echo "SKIP: cannot create a network namespace here (needs root and CAP_SYS_ADMIN)"
+    exit 77
+fi
+ip -n "$NS" link set lo up
+
+# --- guest kernel (Debian's) and a busybox initramfs that prints a marker
+assets="$WORK/assets"
+"$(dirname "$0")/../../scripts/lab-images" "$assets/lab"
+kernel="$assets/lab/vmlinuz"
+initrd="$assets/lab/initrd.img"
+
+# --- bootcfgd's data and assets
+data="$WORK/data"
+mkdir -p "$data/boot/mac"
+cat >"$data/boot/default" <<'JSON'
+{"kernel": "/assets/lab/vmlinuz", "initrd": ["/assets/lab/initrd.img"],
+ "cmdline": {"console": "ttyS0", "panic": "-1", "bootcfg.config": "default"}}
+JSON
+cat >"$data/boot/mac/${MAC//:/-}" <<'JSON'
+{"kernel": "/assets/lab/vmlinuz", "initrd": ["/assets/lab/initrd.img"],
+ "cmdline": {"console": "ttyS0", "panic": "-1", "bootcfg.config": "node1", "node.uuid": "${uuid}"}}
+JSON
+
+ip netns exec "$NS" "$BOOTCFGD" -address=127.0.0.1:8080 -data-path="$data" -assets-path="$assets" \
+    >"$WORK/bootcfgd.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
+grep -q 'listening on' "$WORK/bootcfgd.log" || { cat "$WORK/bootcfgd.log"; exit 1; }
+
+# --- accelerator: KVM only if a short direct boot actually works with it
+accel=tcg
+if [[ -r /dev/kvm && -w /dev/kvm ]]; then
+    if timeout 20 qemu-system-x86_64 -accel kvm -m 256 -nographic -monitor none -no-reboot -net none \
+        -serial file:"$WORK/probe.log" -kernel "$kernel" -initrd "$initrd" \
+        -append "console=ttyS0 panic=-1" >/dev/null 2>&1 && grep -q BOOTLAB-OK "$WORK/probe.log"; then
+        accel=kvm
+    fi
+fi
+echo "accelerator: $accel"
+
+# --- the real client: SeaBIOS + iPXE ROM, booting from the network
+serial="$WORK/serial.log"
+: >"$serial"
+ip netns exec "$NS" timeout 240 qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic \
+    -monitor none -no-reboot -serial file:"$serial" -uuid "$UUID" \
+    -netdev user,id=n0,bootfile=http://10.0.2.2:8080/boot.ipxe \
+    -device e1000,netdev=n0,mac="$MAC" -boot n >"$WORK/qemu.out" 2>&1 &
+qemu=$!
+PIDS+=("$qemu")
+start=$SECONDS
+while kill -0 "$qemu" 2>/dev/null; do
+    grep -q 'BOOTLAB-UUID' "$serial" && break
+    grep -qE 'No bootable device|Shell> ' "$serial" && break
+    sleep 0.5
+done
+sleep 1
+kill "$qemu" 2>/dev/null || true
+echo "client finished after $((SECONDS - start)) s"
+
+failures=0
+check() {  # check DESCRIPTION PATTERN FILE
+    if grep -qE "$2" "$3"; then
+        echo "ok: $1"
+    else
+        echo "FAIL: $1 (no /$2/ in $(basename "$3"))"
+        failures=$((failures + 1))
+    fi
+}
+check "iPXE fetched the chain script" 'GET /boot.ipxe 200' "$WORK/bootcfgd.log"
+check "iPXE reported its MAC in hexhyp form" "GET /ipxe\?uuid=$UUID&mac=${MAC//:/-}&.*arch=i386 200 .* selected=mac/$MAC" "$WORK/bootcfgd.log"
+check "kernel downloaded" 'GET /assets/lab/vmlinuz 200' "$WORK/bootcfgd.log"
+check "initrd downloaded" 'GET /assets/lab/initrd.img 200' "$WORK/bootcfgd.log"
+check "guest booted the kernel and ran /init" 'BOOTLAB-OK' "$serial"
+check "guest got the MAC-specific config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=node1' "$serial"
+check "iPXE expanded \${uuid} in the command line" "node\.uuid=$UUID" "$serial"
+check "guest is the machine we started" "BOOTLAB-UUID $UUID" "$serial"
+if [[ $failures -ne 0 ]]; then
+    echo "--- serial console"; tail -c 4000 "$serial" | tr -d '\r'
+    echo "--- bootcfgd log"; cat "$WORK/bootcfgd.log"
+    echo "--- qemu"; cat "$WORK/qemu.out"
+fi
+echo "qemu_ipxe: $((8 - failures)) passed, $failures failed"
+[[ $failures -eq 0 ]]

@@ -2,7 +2,7 @@
 # make requests with curl, and clean up on exit. Source it; $1 of the test is the bootcfgd path.
 set -euo pipefail
 
-BOOTCFGD=${BOOTCFGD:?path to bootcfgd}
+BOOTCFGD=$(realpath "${BOOTCFGD:?path to bootcfgd}")
 WORK=$(mktemp -d /tmp/bootcfg-it.XXXXXX)
 PIDS=()
 FAILURES=0

@@ -19,14 +19,15 @@ ConfigResult parse(std::vector<std::string> args, std::map<std::string, std::str
 
 TEST_CASE("flags in Go style") {
     for (auto args : std::vector<std::vector<std::string>>{{"-address=0.0.0.0:9000"},
-                                                          {"-address", "0.0.0.0:9000"},
-                                                          {"--address=0.0.0.0:9000"},
-                                                          {"--address", "0.0.0.0:9000"}}) {
+                                                           {"-address", "0.0.0.0:9000"},
+                                                           {"--address=0.0.0.0:9000"},
+                                                           {"--address", "0.0.0.0:9000"}}) {
         auto r = parse(args);
         CHECK(r.error.empty());
         CHECK(r.config.address == "0.0.0.0:9000");
     }
-    auto r = parse({"-images-path=/srv/img", "-version", "-log-level=debug", "-read-timeout=1m30s"});
+    auto r =
+        parse({"-images-path=/srv/img", "-version", "-log-level=debug", "-read-timeout=1m30s"});
     CHECK(r.error.empty());
     CHECK(r.config.assets_path == "/srv/img");
     CHECK(r.config.version);
@@ -63,7 +64,9 @@ TEST_CASE("environment, then command line") {
     CHECK(r.config.data_path == "/cli");
     r = parse({}, {{"BOOTCFG_IMAGES_PATH", "/img"}});
     CHECK(r.config.assets_path == "/img");
-    CHECK(parse({}, {{"BOOTCFG_LOG_LEVEL", "x"}}).error.find("invalid value for BOOTCFG_LOG_LEVEL") == 0);
+    CHECK(
+        parse({}, {{"BOOTCFG_LOG_LEVEL", "x"}}).error.find("invalid value for BOOTCFG_LOG_LEVEL") ==
+        0);
 }
 
 TEST_CASE("YAML config file below environment and flags") {
@@ -80,7 +83,8 @@ TEST_CASE("YAML config file below environment and flags") {
     CHECK(parse({"-config=" + bad.string()}).error ==
           "config file " + bad.string() + ": line 2: unknown setting \"bogus\"");
     const auto broken = dir.write("broken.yaml", "address: [\n");
-    CHECK(parse({"-config=" + broken.string()}).error.find("config file " + broken.string() + ": line") == 0);
+    CHECK(parse({"-config=" + broken.string()})
+              .error.find("config file " + broken.string() + ": line") == 0);
     CHECK(parse({"-config=/nonexistent.yaml"}).error ==
           "config file /nonexistent.yaml: cannot be read");
 }

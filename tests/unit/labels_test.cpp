@@ -38,7 +38,8 @@ TEST_CASE("query labels: first value wins, empty values dropped, mac and uuid no
     CHECK(*q.labels.find("uuid") == "1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
     CHECK(*q.labels.find("os") == "a");
     CHECK(q.labels.find("hostname") == nullptr);
-    CHECK(q.labels.to_string() == "mac=52:54:00:12:34:56,os=a,uuid=1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
+    CHECK(q.labels.to_string() ==
+          "mac=52:54:00:12:34:56,os=a,uuid=1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
 }
 
 TEST_CASE("query labels: a malformed mac is an error, not a silent fall-through") {

@@ -49,7 +49,7 @@ TEST_CASE("bootcfg layout order: uuid, then mac, then default") {
 
 TEST_CASE("bootcfg layout falls through per part") {
     StoreContents c;
-    c.profiles.push_back(boot_profile("mac/m1", true, ""));          // boot only
+    c.profiles.push_back(boot_profile("mac/m1", true, ""));           // boot only
     c.profiles.push_back(boot_profile("default", false, "cloud/d"));  // cloud only
     c.groups.push_back(group("mac/m1", "mac/m1", labels({{"mac", "m1"}}), true));
     c.groups.push_back(group("default", "default", {}, true));
@@ -99,8 +99,7 @@ TEST_CASE("more selectors win; ties follow key rank, then group id") {
           "by-mac-os");
     CHECK(select(s, labels({{"mac", "m"}, {"os", "other"}}), Part::boot).group->id == "by-mac");
     CHECK(select(s, labels({{"hostname", "h"}, {"mac", "m"}}), Part::boot).group->id == "by-mac");
-    CHECK(select(s, labels({{"hostname", "h"}, {"zone", "z"}}), Part::boot).group->id ==
-          "by-host");
+    CHECK(select(s, labels({{"hostname", "h"}, {"zone", "z"}}), Part::boot).group->id == "by-host");
     CHECK(select(s, labels({{"rack", "r"}}), Part::boot).group->id == "a-same");
 }
 

@@ -26,7 +26,8 @@ struct Fixture {
         assets = std::make_unique<AssetRoot>(assets_dir.path().string());
     }
 
-    Reply get(std::string_view target, ConditionalHeaders cond = {}, std::string_view method = "GET") {
+    Reply get(std::string_view target, ConditionalHeaders cond = {},
+              std::string_view method = "GET") {
         Reply r = route(*snapshot, assets.get(), MachineRequest{method, target, cond});
         if (r.file) ::close(r.file->fd);
         return r;
@@ -118,11 +119,13 @@ TEST_CASE("routes: assets under /assets and /images") {
     cond.if_none_match = etag;
     CHECK(f.get("/assets/lab/kernel.bin", cond).status == 304);
 
-    for (const char* bad : {"/assets/../boot/default", "/assets/%2e%2e/x", "/assets/lab/..%2f..%2fx",
-                            "/assets/lab", "/assets/", "/assets/lab/kernel.bin%00"})
+    for (const char* bad :
+         {"/assets/../boot/default", "/assets/%2e%2e/x", "/assets/lab/..%2f..%2fx", "/assets/lab",
+          "/assets/", "/assets/lab/kernel.bin%00"})
         CHECK(f.get(bad).status == 404);
 
-    auto disabled = route(*f.snapshot, nullptr, MachineRequest{"GET", "/assets/lab/kernel.bin", {}});
+    auto disabled =
+        route(*f.snapshot, nullptr, MachineRequest{"GET", "/assets/lab/kernel.bin", {}});
     CHECK(disabled.status == 404);
     CHECK_THAT(disabled.body, Catch::Contains("disabled"));
 }

@@ -64,8 +64,7 @@ TEST_CASE("cmdline keeps file order and handles bool and number values") {
     dir.write("boot/default",
               R"({"kernel":"/k","cmdline":{"z":"1","a":"","n":3,"yes":true,"no":false}})");
     auto s = load(dir);
-    CHECK(s->profile("default")->boot.args ==
-          std::vector<std::string>{"z=1", "a", "n=3", "yes"});
+    CHECK(s->profile("default")->boot.args == std::vector<std::string>{"z=1", "a", "n=3", "yes"});
 }
 
 TEST_CASE("broken files are reported with path and reason and skipped") {

@@ -9,9 +9,10 @@
 namespace bootcfg::test {
 
 class TempDir {
-public:
+  public:
     TempDir() {
-        std::string templ = (std::filesystem::temp_directory_path() / "bootcfg-test-XXXXXX").string();
+        std::string templ =
+            (std::filesystem::temp_directory_path() / "bootcfg-test-XXXXXX").string();
         path_ = ::mkdtemp(templ.data());
     }
     ~TempDir() {
@@ -26,7 +27,7 @@ public:
         return p;
     }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
