@@ -71,10 +71,12 @@ std::string json_reason(const std::exception& e) {
 }
 
 // {"kernel": "...", "initrd": [...], "cmdline": {"key": "value", "flag": ""}}
+// cmdline keys come out sorted: bootcfg v0.1 rendered the map with Go's template range, which
+// visits map keys in order, so sorted is what existing fleets boot with.
 std::optional<BootSpec> parse_boot_config(const std::string& text, std::string& reason) {
-    nlohmann::ordered_json doc;
+    nlohmann::json doc;
     try {
-        doc = nlohmann::ordered_json::parse(text);
+        doc = nlohmann::json::parse(text);
     } catch (const std::exception& e) {
         reason = json_reason(e);
         return std::nullopt;

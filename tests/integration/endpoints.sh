@@ -48,7 +48,7 @@ expect_eq "boot.ipxe ends in newline" "0a" "$(body /boot.ipxe | tail -c1 | od -A
 # --- /ipxe, as iPXE sends it
 q='uuid=00000000-0000-0000-0000-000000000000&mac=52-54-00-aa-bb-cc&domain=&hostname=&serial=&arch=i386'
 expect_eq "ipxe by mac" '#!ipxe
-kernel /images/lab/vmlinuz console=ttyS0 bootcfg.config=node1 quiet cloud-config-url=http://bootcfg:8080/cloud?uuid=${uuid}&mac=${mac:hexhyp}
+kernel /images/lab/vmlinuz bootcfg.config=node1 cloud-config-url=http://bootcfg:8080/cloud?uuid=${uuid}&mac=${mac:hexhyp} console=ttyS0 quiet
 initrd /images/lab/initrd.img
 initrd /images/lab/extra.img
 boot' "$(body "/ipxe?$q")"
@@ -58,7 +58,7 @@ expect_eq "ipxe uuid wins over mac" '#!ipxe
 kernel /images/lab/vmlinuz bootcfg.config=by-uuid
 boot' "$(body "/ipxe?uuid=1CFF2CD8-F00A-42C8-9426-F55E6A1847F6&mac=52:54:00:aa:bb:cc")"
 expect_eq "ipxe default" '#!ipxe
-kernel /images/lab/vmlinuz console=ttyS0 bootcfg.config=default
+kernel /images/lab/vmlinuz bootcfg.config=default console=ttyS0
 initrd /images/lab/initrd.img
 boot' "$(body "/ipxe?mac=52:54:00:00:00:01")"
 expect_eq "broken machine file: default, not a crash" "200" "$(status "/ipxe?mac=52:54:00:00:00:99")"
@@ -68,7 +68,7 @@ expect_eq "ipxe content type" "text/plain; charset=utf-8" \
     "$(curl -s -o /dev/null -w '%{content_type}' "$(url /ipxe?mac=52:54:00:aa:bb:cc)")"
 
 # --- /pixiecore/v1/boot/<mac>
-expect_eq "pixiecore" '{"kernel":"/images/lab/vmlinuz","initrd":["/images/lab/initrd.img","/images/lab/extra.img"],"cmdline":"console=ttyS0 bootcfg.config=node1 quiet cloud-config-url=http://bootcfg:8080/cloud?uuid=${uuid}&mac=${mac:hexhyp}"}' \
+expect_eq "pixiecore" '{"kernel":"/images/lab/vmlinuz","initrd":["/images/lab/initrd.img","/images/lab/extra.img"],"cmdline":"bootcfg.config=node1 cloud-config-url=http://bootcfg:8080/cloud?uuid=${uuid}&mac=${mac:hexhyp} console=ttyS0 quiet"}' \
     "$(body /pixiecore/v1/boot/52:54:00:aa:bb:cc)"
 expect_eq "pixiecore content type" "application/json" \
     "$(curl -s -o /dev/null -w '%{content_type}' "$(url /pixiecore/v1/boot/52:54:00:aa:bb:cc)")"

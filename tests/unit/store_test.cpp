@@ -59,7 +59,7 @@ TEST_CASE("loads the bootcfg layout with normalized file names") {
     CHECK(def->boot.args == std::vector<std::string>{"console=ttyS0", "quiet"});
 }
 
-TEST_CASE("cmdline keeps file order and handles bool and number values") {
+TEST_CASE("cmdline keys are sorted as bootcfg v0.1 rendered them; bool and number values") {
     TempDir dir;
     dir.write("boot/default",
               R"({"kernel":"/k","cmdline":{"z":"1","a":"","n":3,"yes":true,"no":false}})");
