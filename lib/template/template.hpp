@@ -1,0 +1,49 @@
+// Go text/template for users' cloud-configs, Ignition and generic templates, evaluated over JSON
+// data with Go's semantics (missingkey=error, float64 numbers from JSON, fmt's formatting), so a
+// template written for matchbox renders byte for byte the same here.
+//
+// Supported: text and actions with {{- -}} trimming, comments, pipelines, variables ($, $x :=,
+// $x =), field chains, parenthesized pipelines, if / else if / else, range (with $i, $e := and
+// else, break, continue), with / else, and the functions and or not eq ne lt le gt ge len index
+// print printf println urlquery js html. {{define}}, {{template}} and {{block}} are reported as
+// unsupported when the template is parsed.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace bootcfg {
+
+class TemplateError : public std::runtime_error {
+  public:
+    TemplateError(std::string message, int line)
+        : std::runtime_error(std::move(message)), line_(line) {}
+    int line() const { return line_; }  // 1-based line in the template, 0 if unknown
+
+  private:
+    int line_;
+};
+
+namespace template_detail {
+struct Tree;
+}
+
+class Template {
+  public:
+    // Throws TemplateError naming the line on a syntax error.
+    static Template parse(std::string_view text);
+
+    // Throws TemplateError on an execution error (missing key, bad comparison, ...).
+    std::string render(const nlohmann::json& data) const;
+
+  private:
+    std::shared_ptr<const template_detail::Tree> tree_;
+};
+
+// JSON decoded the way Go's encoding/json fills an interface{}: every number a float64.
+nlohmann::json as_go_json(nlohmann::json value);
+
+}  // namespace bootcfg
