@@ -20,8 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ $(id -u) -ne 0 ]] || ! ip netns add "$NS" 2>/dev/null; then
-    echo "SKIP: cannot create a network namespace here (needs root and CAP_SYS_ADMIN)"
+if [[ $(id -u) -ne 0 ]] || ! ip netns add "$NS" 2>/dev/null || ! ip netns exec "$NS" true 2>/dev/null; then
+    echo "SKIP: cannot create and enter a network namespace here (needs root and CAP_SYS_ADMIN)"
     exit 77
 fi
 ip -n "$NS" link set lo up

@@ -85,7 +85,7 @@ TEST_CASE("a non-falling-through group is final and its gap is reported") {
           "group 'broken' names missing profile 'nope'");
 }
 
-TEST_CASE("more selectors win; ties follow key rank, then group id") {
+TEST_CASE("more selectors win, ties follow key rank, then group id") {
     StoreContents c;
     c.profiles.push_back(boot_profile("p"));
     c.groups.push_back(group("by-mac", "p", labels({{"mac", "m"}})));
