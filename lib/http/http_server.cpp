@@ -197,6 +197,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     void send(Reply reply) {
+        if (!reply.log_detail.empty())
+            spdlog::warn("{} {}: {}", log_method_.empty() ? method() : log_method_,
+                         log_target_.empty() ? target() : log_target_, reply.log_detail);
         status_ = reply.status;
         selected_ = std::move(reply.selected);
         if (log_method_.empty()) {

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "labels/labels.hpp"
 #include "match/match.hpp"
 #include "render/render.hpp"
@@ -29,26 +31,82 @@ std::optional<Labels> query_labels(std::string_view query, Reply& error) {
     return std::move(parsed.labels);
 }
 
-Reply ipxe(const Snapshot& snapshot, std::string_view query) {
-    Reply error;
+struct Selected {
+    Labels labels;
+    Selection sel;
+};
+
+// Labels from the query, then the selection for `part`; or the error reply to send.
+std::optional<Selected> select_for(const Snapshot& snapshot, std::string_view query, Part part,
+                                   Reply& error) {
     auto labels = query_labels(query, error);
-    if (!labels) return error;
-    auto sel = select(snapshot, *labels, Part::boot);
-    if (!sel) return error_reply(404, sel.reason);
-    return text_reply(ipxe_script(sel.profile->boot), sel.group->id);
+    if (!labels) return std::nullopt;
+    auto sel = select(snapshot, *labels, part);
+    if (!sel) {
+        error = error_reply(404, sel.reason);
+        return std::nullopt;
+    }
+    return Selected{std::move(*labels), sel};
 }
 
-Reply cloud(const Snapshot& snapshot, std::string_view query) {
+Reply ipxe(const Snapshot& snapshot, std::string_view query) {
     Reply error;
-    auto labels = query_labels(query, error);
-    if (!labels) return error;
-    auto sel = select(snapshot, *labels, Part::cloud);
-    if (!sel) return error_reply(404, sel.reason);
-    const std::string* config = snapshot.cloud_config(sel.profile->cloud_id);
-    if (!config)
-        return error_reply(404, "cloud-config '" + sel.profile->cloud_id + "' of profile '" +
-                                    sel.profile->id + "' does not exist");
-    return text_reply(*config, sel.group->id);
+    auto s = select_for(snapshot, query, Part::boot, error);
+    if (!s) return error;
+    return text_reply(ipxe_script(s->sel.profile->boot), s->sel.group->id);
+}
+
+Reply grub(const Snapshot& snapshot, std::string_view query) {
+    Reply error;
+    auto s = select_for(snapshot, query, Part::boot, error);
+    if (!s) return error;
+    const std::string* arch = s->labels.find("arch");
+    const bool arm64 = arch && (*arch == "arm64" || *arch == "aarch64");
+    return text_reply(grub_config(s->sel.profile->boot, arm64), s->sel.group->id);
+}
+
+Reply metadata(const Snapshot& snapshot, std::string_view query) {
+    Reply error;
+    auto s = select_for(snapshot, query, Part::group, error);
+    if (!s) return error;
+    return text_reply(metadata_env(template_data(*s->sel.group, s->labels, query)), s->sel.group->id);
+}
+
+// /cloud, /ignition, /generic: the profile's named config, rendered with the group's data.
+Reply rendered(const Snapshot& snapshot, std::string_view query, Part part, TemplateKind kind) {
+    Reply error;
+    auto s = select_for(snapshot, query, part, error);
+    if (!s) return error;
+    const Profile& profile = *s->sel.profile;
+    const std::string& name = kind == TemplateKind::cloud      ? profile.cloud_id
+                              : kind == TemplateKind::ignition ? profile.ignition_id
+                                                               : profile.generic_id;
+    const TemplateEntry* entry = snapshot.template_entry(kind, name);
+    if (!entry)
+        return error_reply(404, std::string(template_dir(kind)) + " template '" + name +
+                                    "' of profile '" + profile.id + "' does not exist");
+    Reply r = text_reply({}, s->sel.group->id + " " + template_dir(kind) + "/" + name);
+    if (kind == TemplateKind::ignition) r.content_type = "application/json";
+    if (!entry->parsed) {
+        r.body = entry->text;  // raw: checked at load (Ignition JSON) or served as is
+        return r;
+    }
+    try {
+        r.body = entry->parsed->render(template_data(*s->sel.group, s->labels, query));
+    } catch (const TemplateError& e) {
+        Reply failed = error_reply(500, std::string("error rendering ") + template_dir(kind) +
+                                            " template '" + name + "'");
+        failed.selected = r.selected;
+        failed.log_detail = entry->source + ":" + std::to_string(e.line()) + ": " + e.what();
+        return failed;
+    }
+    if (kind == TemplateKind::ignition && !nlohmann::json::accept(r.body)) {
+        Reply failed = error_reply(500, "ignition template '" + name + "' did not render to JSON");
+        failed.selected = r.selected;
+        failed.log_detail = entry->source + ": rendered output is not valid JSON";
+        return failed;
+    }
+    return r;
 }
 
 Reply pixiecore(const Snapshot& snapshot, std::string_view mac_text) {
@@ -125,7 +183,11 @@ Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequ
 
     if (path == "/ipxe") return ipxe(snapshot, query);
     if (path == "/boot.ipxe" || path == "/boot.ipxe.0") return text_reply(chain_script());
-    if (path == "/cloud") return cloud(snapshot, query);
+    if (path == "/cloud") return rendered(snapshot, query, Part::cloud, TemplateKind::cloud);
+    if (path == "/ignition") return rendered(snapshot, query, Part::ignition, TemplateKind::ignition);
+    if (path == "/generic") return rendered(snapshot, query, Part::generic, TemplateKind::generic);
+    if (path == "/metadata") return metadata(snapshot, query);
+    if (path == "/grub") return grub(snapshot, query);
     if (starts_with(path, "/pixiecore/v1/boot/"))
         return pixiecore(snapshot, path.substr(std::string_view("/pixiecore/v1/boot/").size()));
     if (starts_with(path, "/assets/")) return asset(assets, path.substr(8), request.conditional);

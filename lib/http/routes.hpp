@@ -27,6 +27,7 @@ struct Reply {
     std::optional<OpenAsset> file;  // body is file bytes [plan.offset, +plan.length)
     AssetPlan plan;
     std::string selected;  // which config answered, for the access log
+    std::string log_detail;  // why a 5xx happened, for the log (the body stays short)
 };
 
 // assets may be null (serving assets disabled).

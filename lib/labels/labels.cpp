@@ -124,7 +124,9 @@ QueryLabels labels_from_query(std::string_view raw_query) {
                            std::string(pair.substr(0, eq)) + "'";
             return result;
         }
-        if (key->empty() || value->empty() || result.labels.find(*key)) continue;
+        if (key->empty() || result.labels.find(*key)) continue;
+        // An empty mac (a GRUB variable that was not set) is no mac at all, not a malformed one.
+        if (*key == "mac" && value->empty()) continue;
         if (*key == "mac") {
             auto mac = normalize_mac(*value);
             if (!mac) {

@@ -38,8 +38,8 @@ struct QueryLabels {
     std::string error;  // non-empty: the request's labels are unusable (e.g. a malformed mac)
 };
 
-// Parses a raw query string into labels: first value wins, empty values are dropped
-// (iPXE sends "hostname=" when it has none), mac and uuid are normalized.
+// Parses a raw query string into labels as matchbox does: first value wins, empty values are
+// kept (iPXE sends "hostname=" when it has none) except an empty mac, mac and uuid are normalized.
 QueryLabels labels_from_query(std::string_view raw_query);
 
 }  // namespace bootcfg

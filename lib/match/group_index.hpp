@@ -19,7 +19,8 @@ namespace bootcfg {
 //
 // Order (documented tie rule): more selector keys first; among equally many, by the keys' rank
 // (uuid, mac, hostname, serial, then any other key alphabetically), compared key by key in rank
-// order; among identical selectors, by group id.
+// order; among identical selectors, groups written as groups (matchbox layout) before those
+// synthesized from the bootcfg layout, then by group id.
 class GroupIndex {
   public:
     GroupIndex() = default;

@@ -23,6 +23,10 @@ Selection select(const Snapshot& snapshot, const Labels& labels, Part part) {
     const auto& groups = snapshot.groups();
     snapshot.index().visit(labels, [&](std::uint32_t pos) {
         const Group& group = groups[pos];
+        if (part == Part::group) {
+            result.group = &group;
+            return true;
+        }
         const Profile* profile = snapshot.profile(group.profile);
         if (profile && has_part(*profile, part)) {
             result.group = &group;
@@ -37,6 +41,10 @@ Selection select(const Snapshot& snapshot, const Labels& labels, Part part) {
                     : "group '" + group.id + "' names missing profile '" + group.profile + "'";
         return true;
     });
+    if (part == Part::group) {
+        if (!result.group) result.reason = "no group matches " + describe(labels);
+        return result;
+    }
     if (!result.profile && result.reason.empty())
         result.reason = std::string("no ") + part_name(part) + " matches " + describe(labels);
     return result;

@@ -8,14 +8,15 @@
 
 namespace bootcfg {
 
-enum class Part { boot, cloud };
+// What a request needs from the profile; `group` needs only a group (metadata).
+enum class Part { boot, cloud, ignition, generic, group };
 
 struct Selection {
     const Group* group = nullptr;
     const Profile* profile = nullptr;
     std::string reason;  // why nothing was selected (when profile is null)
 
-    explicit operator bool() const { return profile != nullptr; }
+    explicit operator bool() const { return profile != nullptr || (group && reason.empty()); }
 };
 
 // The best matching group whose profile has `part`. Groups from the bootcfg layout fall through

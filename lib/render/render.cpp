@@ -47,3 +47,82 @@ std::string pixiecore_json(const BootSpec& boot) {
 }
 
 }  // namespace bootcfg
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include "template/go_format.hpp"
+
+namespace bootcfg {
+
+std::string grub_config(const BootSpec& boot, bool arm64) {
+    std::string args;
+    for (const auto& a : boot.args) args += " " + a;
+    std::string initrds;
+    for (const auto& i : boot.initrd) initrds += " \"" + i + "\"";
+    auto entry = [&](const char* title, const char* linux_cmd, const char* initrd_cmd) {
+        return std::string("menuentry \"") + title + "\" {\necho \"Loading kernel\"\n" + linux_cmd +
+               " \"" + boot.kernel + "\"" + args + "\necho \"Loading initrd\"\n" + initrd_cmd + " " +
+               initrds + "\n}\n";
+    };
+    if (arm64) return "default=0\ntimeout=1\n" + entry("CoreOS (arm64)", "linux", "initrd");
+    return "default=0\nfallback=1\ntimeout=1\n" + entry("CoreOS (EFI)", "linuxefi", "initrdefi") +
+           entry("CoreOS (BIOS)", "linux", "initrd");
+}
+
+nlohmann::json template_data(const Group& group, const Labels& query, std::string_view raw_query) {
+    nlohmann::json data = group.metadata.is_object() ? group.metadata : nlohmann::json::object();
+    for (const auto& [key, value] : group.selector.entries()) {
+        std::string k = key;
+        std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return std::tolower(c); });
+        data[k] = value;
+    }
+    nlohmann::json q = nlohmann::json::object();
+    for (const auto& [key, value] : query.entries()) q[key] = value;
+    data["request"] = {{"query", q}, {"raw_query", std::string(raw_query)}};
+    return data;
+}
+
+namespace {
+
+bool shell_safe(const std::string& v) {
+    return std::all_of(v.begin(), v.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '/' || c == ':' ||
+               c == ',' || c == '@' || c == '%' || c == '+' || c == '=';
+    });
+}
+
+void flatten(const nlohmann::json& obj, const std::string& prefix,
+             std::vector<std::string>& lines) {
+    for (const auto& [key, value] : obj.items()) {
+        std::string name = prefix + key;
+        if (value.is_object()) {
+            flatten(value, name + "_", lines);
+            continue;
+        }
+        if (!value.is_string() && !value.is_boolean() && !value.is_number()) continue;
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return std::toupper(c); });
+        std::string v = template_detail::go_sprint_value(&value);
+        if (!shell_safe(v)) {
+            std::string quoted = "'";
+            for (char c : v) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+            v = quoted + "'";
+        }
+        lines.push_back(name + "=" + v);
+    }
+}
+
+}  // namespace
+
+std::string metadata_env(const nlohmann::json& data) {
+    std::vector<std::string> lines;
+    flatten(data, "", lines);
+    std::sort(lines.begin(), lines.end());
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+}
+
+}  // namespace bootcfg

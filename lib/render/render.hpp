@@ -1,7 +1,9 @@
 // Rendering: a profile's parts -> the bytes a client reads. Pure functions, no I/O.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "model/model.hpp"
 
@@ -18,5 +20,17 @@ std::string pixiecore_json(const BootSpec& boot);
 
 // Command line as one string: args joined by single spaces.
 std::string join_args(const BootSpec& boot);
+
+// matchbox's GRUB config (linuxefi/initrdefi, then linux/initrd entries). With arm64, where
+// linuxefi does not exist, one entry using linux/initrd.
+std::string grub_config(const BootSpec& boot, bool arm64);
+
+// Template data as matchbox builds it: the group's metadata, then its selectors with lowercased
+// keys, then "request": {"query": labels, "raw_query": raw query string}.
+nlohmann::json template_data(const Group& group, const Labels& query, std::string_view raw_query);
+
+// KEY=value lines, sorted; keys uppercased, nested maps joined with '_'; strings, bools and
+// numbers only; values single-quoted for the shell when they need it.
+std::string metadata_env(const nlohmann::json& data);
 
 }  // namespace bootcfg

@@ -1,5 +1,8 @@
-// Loads the bootcfg layout: {boot,cloud}/default, {boot,cloud}/uuid/<UUID>, {boot,cloud}/mac/<MAC>.
-// Each machine key (default, a uuid, a mac) becomes one profile and one group selecting it.
+// Loads a data directory into profiles, groups and templates. Two layouts, one model:
+//  - matchbox: profiles/*.json, groups/*.json, ignition/<name>, cloud/<name>, generic/<name>;
+//  - bootcfg v0.1: boot/{default,uuid/<UUID>,mac/<MAC>} and cloud/{default,uuid/<UUID>,mac/<MAC>},
+//    where each machine key becomes a profile "bootcfg:<key>" and a group selecting it that
+//    falls through per part (see match.hpp).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,26 +21,24 @@
 namespace bootcfg {
 
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 namespace {
 
 constexpr std::size_t kMaxDataFile = 16 * 1024 * 1024;
-
-std::string errno_text(int err) {
-    return std::strerror(err);
-}
+constexpr const char* kLayoutPrefix = "bootcfg:";
 
 // Reads a whole regular file; on failure returns nullopt and sets reason.
 std::optional<std::string> read_data_file(const std::string& path, std::string& reason) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
-        reason = errno_text(errno);
+        reason = std::strerror(errno);
         return std::nullopt;
     }
     struct stat st {};
     std::optional<std::string> out;
     if (::fstat(fd, &st) != 0) {
-        reason = errno_text(errno);
+        reason = std::strerror(errno);
     } else if (!S_ISREG(st.st_mode)) {
         reason = "not a regular file";
     } else if (static_cast<std::size_t>(st.st_size) > kMaxDataFile) {
@@ -60,85 +62,238 @@ std::optional<std::string> read_data_file(const std::string& path, std::string& 
     return out;
 }
 
-std::string json_reason(const std::exception& e) {
-    // nlohmann prefixes "[json.exception.parse_error.101] "; the rest is the useful part.
-    std::string what = e.what();
-    if (what.rfind("[json.exception.", 0) == 0) {
-        auto close = what.find("] ");
-        if (close != std::string::npos) what.erase(0, close + 2);
-    }
-    return what;
+bool hidden(const std::string& name) {
+    // Editors and atomic writers leave dotfiles and backups beside real configs.
+    return name.empty() || name[0] == '.' || name.back() == '~';
 }
 
-// {"kernel": "...", "initrd": [...], "cmdline": {"key": "value", "flag": ""}}
-// cmdline keys come out sorted: bootcfg v0.1 rendered the map with Go's template range, which
-// visits map keys in order, so sorted is what existing fleets boot with.
-std::optional<BootSpec> parse_boot_config(const std::string& text, std::string& reason) {
-    nlohmann::json doc;
+struct Failure {
+    int line = 0;
+    std::string reason;
+};
+
+// JSON text -> document, or a failure with the line of the syntax error.
+std::optional<json> parse_json(const std::string& text, Failure& failure) {
     try {
-        doc = nlohmann::json::parse(text);
-    } catch (const std::exception& e) {
-        reason = json_reason(e);
+        return json::parse(text);
+    } catch (const json::parse_error& e) {
+        const std::size_t upto = std::min<std::size_t>(e.byte, text.size());
+        failure.line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + upto, '\n'));
+        std::string what = e.what();
+        const auto colon = what.find(": ", what.find("parse error"));
+        failure.reason = "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2));
         return std::nullopt;
     }
-    if (!doc.is_object()) {
-        reason = "boot config must be a JSON object";
+}
+
+std::optional<std::string> string_field(const json& doc, const char* key, Failure& failure) {
+    auto it = doc.find(key);
+    if (it == doc.end() || it->is_null()) return std::string();
+    if (!it->is_string()) {
+        failure.reason = std::string("field '") + key + "' must be a string";
         return std::nullopt;
     }
-    BootSpec spec;
-    for (const auto& [key, value] : doc.items()) {
-        if (key == "kernel") {
-            if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
-                reason = "field 'kernel' must be a non-empty string";
-                return std::nullopt;
-            }
-            spec.kernel = value.get<std::string>();
-        } else if (key == "initrd") {
-            if (!value.is_array()) {
-                reason = "field 'initrd' must be a list of strings";
-                return std::nullopt;
-            }
-            for (const auto& item : value) {
-                if (!item.is_string()) {
-                    reason = "field 'initrd' must be a list of strings";
-                    return std::nullopt;
-                }
-                spec.initrd.push_back(item.get<std::string>());
-            }
-        } else if (key == "cmdline") {
-            if (!value.is_object()) {
-                reason = "field 'cmdline' must be an object of strings";
-                return std::nullopt;
-            }
-            for (const auto& [arg, arg_value] : value.items()) {
-                if (arg_value.is_string()) {
-                    const auto& s = arg_value.get_ref<const std::string&>();
-                    spec.args.push_back(s.empty() ? arg : arg + "=" + s);
-                } else if (arg_value.is_number() || arg_value.is_boolean()) {
-                    // true: bare flag; false: left out; numbers written as JSON writes them.
-                    if (arg_value.is_boolean()) {
-                        if (arg_value.get<bool>()) spec.args.push_back(arg);
-                    } else {
-                        spec.args.push_back(arg + "=" + arg_value.dump());
-                    }
-                } else {
-                    reason = "cmdline value for '" + arg + "' must be a string";
-                    return std::nullopt;
-                }
-            }
+    return it->get<std::string>();
+}
+
+bool string_list(const json& value, const char* key, std::vector<std::string>& out, Failure& failure) {
+    if (value.is_null()) return true;
+    if (!value.is_array()) {
+        failure.reason = std::string("field '") + key + "' must be a list of strings";
+        return false;
+    }
+    for (const auto& item : value) {
+        if (!item.is_string()) {
+            failure.reason = std::string("field '") + key + "' must be a list of strings";
+            return false;
+        }
+        out.push_back(item.get<std::string>());
+    }
+    return true;
+}
+
+// The bootcfg v0.1 "cmdline" map: key sorted (Go's template range over a map), empty value or
+// true gives a bare flag, false leaves the key out.
+bool cmdline_map(const json& value, std::vector<std::string>& args, Failure& failure) {
+    if (value.is_null()) return true;
+    if (!value.is_object()) {
+        failure.reason = "field 'cmdline' must be an object of strings";
+        return false;
+    }
+    for (const auto& [arg, v] : value.items()) {
+        if (v.is_string()) {
+            const auto& s = v.get_ref<const std::string&>();
+            args.push_back(s.empty() ? arg : arg + "=" + s);
+        } else if (v.is_boolean()) {
+            if (v.get<bool>()) args.push_back(arg);
+        } else if (v.is_number()) {
+            args.push_back(arg + "=" + v.dump());
         } else {
-            reason = "unknown field '" + key + "' (expected kernel, initrd, cmdline)";
-            return std::nullopt;
+            failure.reason = "cmdline value for '" + arg + "' must be a string";
+            return false;
         }
     }
-    if (spec.kernel.empty()) {
-        reason = "missing field 'kernel'";
+    return true;
+}
+
+bool unknown_fields(const json& doc, std::initializer_list<const char*> known, Failure& failure) {
+    for (const auto& [key, _] : doc.items()) {
+        bool ok = false;
+        for (const char* k : known) ok = ok || key == k;
+        if (!ok) {
+            std::string list;
+            for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
+            failure.reason = "unknown field '" + key + "' (expected " + list + ")";
+            return true;
+        }
+    }
+    return false;
+}
+
+// bootcfg v0.1 boot config: {"kernel", "initrd": [...], "cmdline": {...}}.
+std::optional<BootSpec> parse_layout_boot(const std::string& text, Failure& failure) {
+    auto doc = parse_json(text, failure);
+    if (!doc) return std::nullopt;
+    if (!doc->is_object()) {
+        failure.reason = "boot config must be a JSON object";
         return std::nullopt;
     }
+    if (unknown_fields(*doc, {"kernel", "initrd", "cmdline"}, failure)) return std::nullopt;
+    BootSpec spec;
+    auto kernel = string_field(*doc, "kernel", failure);
+    if (!kernel) return std::nullopt;
+    if (kernel->empty()) {
+        failure.reason = "missing field 'kernel'";
+        return std::nullopt;
+    }
+    spec.kernel = *kernel;
+    if (!string_list(doc->value("initrd", json()), "initrd", spec.initrd, failure)) return std::nullopt;
+    if (!cmdline_map(doc->value("cmdline", json()), spec.args, failure)) return std::nullopt;
     return spec;
 }
 
-struct MachineEntry {
+// matchbox profile: {"id", "name", "boot": {"kernel", "initrd", "args", "cmdline"},
+// "ignition_id", "cloud_id", "generic_id"}.
+std::optional<Profile> parse_profile(const std::string& text, Failure& failure) {
+    auto doc = parse_json(text, failure);
+    if (!doc) return std::nullopt;
+    if (!doc->is_object()) {
+        failure.reason = "profile must be a JSON object";
+        return std::nullopt;
+    }
+    if (unknown_fields(*doc, {"id", "name", "boot", "ignition_id", "cloud_id", "generic_id"}, failure))
+        return std::nullopt;
+    Profile p;
+    auto id = string_field(*doc, "id", failure);
+    auto name = id ? string_field(*doc, "name", failure) : std::nullopt;
+    auto ign = name ? string_field(*doc, "ignition_id", failure) : std::nullopt;
+    auto cloud = ign ? string_field(*doc, "cloud_id", failure) : std::nullopt;
+    auto generic = cloud ? string_field(*doc, "generic_id", failure) : std::nullopt;
+    if (!generic) return std::nullopt;
+    if (id->empty()) {
+        failure.reason = "missing field 'id'";
+        return std::nullopt;
+    }
+    p.id = *id;
+    p.name = *name;
+    p.ignition_id = *ign;
+    p.cloud_id = *cloud;
+    p.generic_id = *generic;
+    const json boot = doc->value("boot", json());
+    if (!boot.is_null()) {
+        if (!boot.is_object()) {
+            failure.reason = "field 'boot' must be an object";
+            return std::nullopt;
+        }
+        Failure inner;
+        if (unknown_fields(boot, {"kernel", "initrd", "args", "cmdline"}, inner)) {
+            failure.reason = "boot: " + inner.reason;
+            return std::nullopt;
+        }
+        auto kernel = string_field(boot, "kernel", failure);
+        if (!kernel) return std::nullopt;
+        p.boot.kernel = *kernel;
+        if (!string_list(boot.value("initrd", json()), "initrd", p.boot.initrd, failure) ||
+            !string_list(boot.value("args", json()), "args", p.boot.args, failure) ||
+            !cmdline_map(boot.value("cmdline", json()), p.boot.args, failure))
+            return std::nullopt;
+        p.has_boot = !p.boot.kernel.empty();
+        if (!p.has_boot && (!p.boot.initrd.empty() || !p.boot.args.empty())) {
+            failure.reason = "boot has initrd or args but no 'kernel'";
+            return std::nullopt;
+        }
+    }
+    return p;
+}
+
+// matchbox group: {"id", "name", "profile", "selector": {...}, "metadata": {...}}.
+std::optional<Group> parse_group(const std::string& text, Failure& failure) {
+    auto doc = parse_json(text, failure);
+    if (!doc) return std::nullopt;
+    if (!doc->is_object()) {
+        failure.reason = "group must be a JSON object";
+        return std::nullopt;
+    }
+    if (unknown_fields(*doc, {"id", "name", "profile", "selector", "metadata"}, failure))
+        return std::nullopt;
+    Group g;
+    auto id = string_field(*doc, "id", failure);
+    auto name = id ? string_field(*doc, "name", failure) : std::nullopt;
+    auto profile = name ? string_field(*doc, "profile", failure) : std::nullopt;
+    if (!profile) return std::nullopt;
+    if (id->empty()) {
+        failure.reason = "missing field 'id'";
+        return std::nullopt;
+    }
+    if (profile->empty()) {
+        failure.reason = "missing field 'profile'";
+        return std::nullopt;
+    }
+    g.id = *id;
+    g.name = *name;
+    g.profile = *profile;
+    const json selector = doc->value("selector", json());
+    if (!selector.is_null() && !selector.is_object()) {
+        failure.reason = "field 'selector' must be an object of strings";
+        return std::nullopt;
+    }
+    if (selector.is_object()) {
+        for (const auto& [key, value] : selector.items()) {
+            if (!value.is_string()) {
+                failure.reason = "selector '" + key + "' must be a string";
+                return std::nullopt;
+            }
+            std::string v = value.get<std::string>();
+            if (key == "mac") {
+                auto mac = normalize_mac(v);
+                if (!mac) {
+                    failure.reason = "selector mac '" + v + "' is not a MAC address";
+                    return std::nullopt;
+                }
+                v = *mac;
+            } else if (key == "uuid") {
+                if (auto uuid = normalize_uuid(v)) v = *uuid;
+            }
+            g.selector.set(key, v);
+        }
+    }
+    const json metadata = doc->value("metadata", json::object());
+    if (!metadata.is_object() && !metadata.is_null()) {
+        failure.reason = "field 'metadata' must be an object";
+        return std::nullopt;
+    }
+    if (metadata.is_object()) g.metadata = as_go_json(metadata);
+    return g;
+}
+
+bool is_raw_ignition(const std::string& name) {
+    auto ends = [&](std::string_view suffix) {
+        return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    return ends(".ign") || ends(".ignition");
+}
+
+struct LayoutEntry {
     Labels selector;
     std::optional<BootSpec> boot;
     std::string boot_source;
@@ -146,71 +301,39 @@ struct MachineEntry {
     std::string cloud_source;
 };
 
-bool hidden(const std::string& name) {
-    // Editors and atomic writers leave dotfiles and backups beside real configs.
-    return name.empty() || name[0] == '.' || name.back() == '~';
-}
-
-class LayoutLoader {
-  public:
-    LayoutLoader(const std::string& root, const Snapshot* previous)
+class DataDirLoader {
+public:
+    DataDirLoader(const std::string& root, const Snapshot* previous)
         : root_(root), previous_(previous) {}
 
     StoreContents load() {
         std::error_code ec;
         if (!fs::is_directory(root_, ec)) {
-            problem(root_, ec ? ec.message() : "not a directory");
+            problem(root_, 0, ec ? ec.message() : "not a directory");
             return std::move(out_);
         }
-        for (const char* section : {"boot", "cloud"}) load_section(section);
-        for (auto& [id, entry] : entries_) emit(id, entry);
+        load_layout_section("boot");
+        load_layout_section("cloud");
+        for (auto& [key, entry] : layout_) emit_layout(key, entry);
+        for (auto kind : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic})
+            load_templates(kind);
+        load_profiles();
+        load_groups();
+        check();
         return std::move(out_);
     }
 
-  private:
-    void problem(const std::string& path, std::string reason) {
-        out_.problems.push_back({path, std::move(reason)});
+private:
+    void problem(const std::string& path, int line, std::string reason) {
+        out_.problems.push_back({path, line, std::move(reason)});
     }
 
-    void load_section(const std::string& section) {
-        const fs::path dir = fs::path(root_) / section;
-        std::error_code ec;
-        if (!fs::exists(dir, ec)) return;
-        if (!fs::is_directory(dir, ec)) {
-            problem(dir.string(), "expected a directory");
-            return;
-        }
-        for (const auto& name : sorted_names(dir)) {
-            const fs::path path = dir / name;
-            if (name == "default") {
-                add(section, path.string(), "default", Labels{});
-            } else if (name == "uuid" || name == "mac") {
-                load_keyed(section, name, path);
-            } else if (!hidden(name)) {
-                problem(path.string(), "unexpected entry (expected default, uuid/, mac/)");
-            }
-        }
-    }
-
-    void load_keyed(const std::string& section, const std::string& kind, const fs::path& dir) {
-        std::error_code ec;
-        if (!fs::is_directory(dir, ec)) {
-            problem(dir.string(), "expected a directory");
-            return;
-        }
-        for (const auto& name : sorted_names(dir)) {
-            if (hidden(name)) continue;
-            const std::string path = (dir / name).string();
-            auto key = kind == "mac" ? normalize_mac(name) : normalize_uuid(name);
-            if (!key) {
-                problem(path, kind == "mac" ? "file name is not a MAC address"
-                                            : "file name is not a UUID");
-                continue;
-            }
-            Labels selector;
-            selector.set(kind, *key);
-            add(section, path, kind + "/" + *key, std::move(selector));
-        }
+    // Reports a broken file; when the previous snapshot had a good version from this same path,
+    // keeps that (restore returns true) and says so.
+    void failed(const std::string& path, const Failure& f, const std::function<bool()>& restore) {
+        std::string reason = f.reason;
+        if (previous_ && restore && restore()) reason += "; keeping the last good version";
+        problem(path, f.line, std::move(reason));
     }
 
     std::vector<std::string> sorted_names(const fs::path& dir) {
@@ -218,48 +341,116 @@ class LayoutLoader {
         std::error_code ec;
         for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
             names.push_back(it->path().filename().string());
-        if (ec) problem(dir.string(), ec.message());
+        if (ec) problem(dir.string(), 0, ec.message());
         std::sort(names.begin(), names.end());
         return names;
     }
 
-    void add(const std::string& section, const std::string& path, const std::string& id,
-             Labels selector) {
-        MachineEntry& entry = entries_[id];
-        entry.selector = std::move(selector);
-        std::string reason;
-        auto data = read_data_file(path, reason);
-        if (!data) return failed(section, path, id, reason);
-        const std::string& earlier = section == "boot" ? entry.boot_source : entry.cloud_source;
-        if (!earlier.empty()) {
-            problem(path, "same machine as " + earlier + " (names differ only in form); ignored");
-            return;
-        }
-        if (section == "boot") {
-            auto spec = parse_boot_config(*data, reason);
-            if (!spec) return failed(section, path, id, reason);
-            entry.boot = std::move(*spec);
-            entry.boot_source = path;
-        } else {
-            entry.cloud_name = "cloud/" + id;
-            entry.cloud_source = path;
-            out_.cloud_configs[entry.cloud_name] = std::move(*data);
+    bool directory(const fs::path& dir) {
+        std::error_code ec;
+        if (!fs::exists(dir, ec)) return false;
+        if (fs::is_directory(dir, ec)) return true;
+        problem(dir.string(), 0, "expected a directory");
+        return false;
+    }
+
+    std::optional<std::string> read(const std::string& path, const std::function<bool()>& restore) {
+        Failure f;
+        auto data = read_data_file(path, f.reason);
+        if (!data) failed(path, f, restore);
+        return data;
+    }
+
+    // ---- bootcfg layout
+
+    void load_layout_section(const std::string& section) {
+        const fs::path dir = fs::path(root_) / section;
+        if (!directory(dir)) return;
+        for (const auto& name : sorted_names(dir)) {
+            const fs::path path = dir / name;
+            if (name == "default") {
+                add_layout(section, path.string(), "default", Labels{});
+            } else if (name == "uuid" || name == "mac") {
+                load_layout_keyed(section, name, path);
+            } else if (section == "boot" && !hidden(name)) {
+                problem(path.string(), 0, "unexpected entry (expected default, uuid/, mac/)");
+            }
         }
     }
 
-    void emit(const std::string& id, MachineEntry& entry) {
+    void load_layout_keyed(const std::string& section, const std::string& kind, const fs::path& dir) {
+        if (!directory(dir)) return;
+        for (const auto& name : sorted_names(dir)) {
+            if (hidden(name)) continue;
+            const std::string path = (dir / name).string();
+            auto key = kind == "mac" ? normalize_mac(name) : normalize_uuid(name);
+            if (!key) {
+                problem(path, 0, kind == "mac" ? "file name is not a MAC address" : "file name is not a UUID");
+                continue;
+            }
+            Labels selector;
+            selector.set(kind, *key);
+            add_layout(section, path, kind + "/" + *key, std::move(selector));
+        }
+    }
+
+    void add_layout(const std::string& section, const std::string& path, const std::string& key,
+                    Labels selector) {
+        LayoutEntry& entry = layout_[key];
+        entry.selector = std::move(selector);
+        const std::string& earlier = section == "boot" ? entry.boot_source : entry.cloud_source;
+        if (!earlier.empty()) {
+            problem(path, 0, "same machine as " + earlier + " (names differ only in form); ignored");
+            return;
+        }
+        const std::string id = kLayoutPrefix + key;
+        if (section == "boot") {
+            auto restore = [&] {
+                const Profile* old = previous_->profile(id);
+                if (!old || !old->has_boot || old->source != path) return false;
+                entry.boot = old->boot;
+                entry.boot_source = path;
+                return true;
+            };
+            auto data = read(path, restore);
+            if (!data) return;
+            Failure f;
+            auto spec = parse_layout_boot(*data, f);
+            if (!spec) return failed(path, f, restore);
+            entry.boot = std::move(*spec);
+            entry.boot_source = path;
+        } else {
+            auto restore = [&] {
+                const TemplateEntry* old = previous_->template_entry(TemplateKind::cloud, key);
+                if (!old || old->source != path) return false;
+                entry.cloud_name = key;
+                entry.cloud_source = path;
+                out_.templates[static_cast<int>(TemplateKind::cloud)][key] = *old;
+                return true;
+            };
+            auto data = read(path, restore);
+            if (!data) return;
+            entry.cloud_name = key;
+            entry.cloud_source = path;
+            // bootcfg v0.1 served cloud-configs as they are; they may hold Jinja or other "{{".
+            out_.templates[static_cast<int>(TemplateKind::cloud)][key] =
+                TemplateEntry{key, std::move(*data), nullptr, path};
+        }
+    }
+
+    void emit_layout(const std::string& key, LayoutEntry& entry) {
         if (!entry.boot && entry.cloud_name.empty()) return;
         Profile profile;
-        profile.id = id;
-        profile.name = id;
+        profile.id = kLayoutPrefix + key;
+        profile.name = profile.id;
         profile.has_boot = entry.boot.has_value();
         if (entry.boot) profile.boot = std::move(*entry.boot);
         profile.cloud_id = entry.cloud_name;
         profile.source = entry.boot_source.empty() ? entry.cloud_source : entry.boot_source;
         Group group;
-        group.id = id;
-        group.name = id;
-        group.profile = id;
+        group.id = profile.id;
+        group.name = profile.id;
+        group.profile = profile.id;
         group.selector = std::move(entry.selector);
         group.falls_through = true;
         group.source = profile.source;
@@ -267,44 +458,163 @@ class LayoutLoader {
         out_.groups.push_back(std::move(group));
     }
 
-    // The previous snapshot's version of a machine's part, when it came from this same file.
-    bool keep_previous(const std::string& section, const std::string& path, const std::string& id,
-                       MachineEntry& entry) {
-        if (!previous_) return false;
-        const Profile* old = previous_->profile(id);
-        if (!old) return false;
-        if (section == "boot") {
-            if (!old->has_boot || old->source != path) return false;
-            entry.boot = old->boot;
-            entry.boot_source = path;
-            return true;
+    // ---- matchbox layout
+
+    void load_templates(TemplateKind kind) {
+        const fs::path dir = fs::path(root_) / template_dir(kind);
+        if (!directory(dir)) return;
+        auto& map = out_.templates[static_cast<int>(kind)];
+        for (const auto& name : sorted_names(dir)) {
+            if (hidden(name)) continue;
+            // cloud/default, cloud/uuid/ and cloud/mac/ belong to the bootcfg layout.
+            if (kind == TemplateKind::cloud && (name == "default" || name == "uuid" || name == "mac"))
+                continue;
+            const std::string path = (dir / name).string();
+            std::error_code ec;
+            if (fs::is_directory(path, ec)) continue;  // only the top level, like matchbox
+            auto restore = [&] {
+                const TemplateEntry* old = previous_->template_entry(kind, name);
+                if (!old || old->source != path) return false;
+                map[name] = *old;
+                return true;
+            };
+            auto data = read(path, restore);
+            if (!data) continue;
+            TemplateEntry entry{name, std::move(*data), nullptr, path};
+            if (kind == TemplateKind::ignition && is_raw_ignition(name)) {
+                Failure f;
+                if (!parse_json(entry.text, f)) {
+                    failed(path, f, restore);
+                    continue;
+                }
+            } else {
+                try {
+                    entry.parsed = std::make_shared<const Template>(Template::parse(entry.text));
+                } catch (const TemplateError& e) {
+                    failed(path, Failure{e.line(), std::string("template: ") + e.what()}, restore);
+                    continue;
+                }
+            }
+            map[name] = std::move(entry);
         }
-        const std::string name = "cloud/" + id;
-        const std::string* text = previous_->cloud_config(name);
-        if (!text) return false;
-        entry.cloud_name = name;
-        entry.cloud_source = path;
-        out_.cloud_configs[name] = *text;
-        return true;
     }
 
-    void failed(const std::string& section, const std::string& path, const std::string& id,
-                std::string reason) {
-        MachineEntry& entry = entries_[id];
-        if (keep_previous(section, path, id, entry)) reason += "; keeping the last good version";
-        problem(path, std::move(reason));
+    template <class T, class Parse, class Restore>
+    void load_json_dir(const char* dirname, Parse parse, Restore restore_from, std::vector<T>& into) {
+        const fs::path dir = fs::path(root_) / dirname;
+        if (!directory(dir)) return;
+        for (const auto& name : sorted_names(dir)) {
+            if (hidden(name)) continue;
+            const std::string path = (dir / name).string();
+            std::error_code ec;
+            if (fs::is_directory(path, ec)) continue;
+            if (fs::path(name).extension() != ".json") {
+                problem(path, 0, "ignored: not a .json file");
+                continue;
+            }
+            auto restore = [&] {
+                if (auto old = restore_from(path)) {
+                    into.push_back(*old);
+                    return true;
+                }
+                return false;
+            };
+            auto data = read(path, restore);
+            if (!data) continue;
+            Failure f;
+            auto item = parse(*data, f);
+            if (!item) {
+                failed(path, f, restore);
+                continue;
+            }
+            item->source = path;
+            into.push_back(std::move(*item));
+        }
+    }
+
+    void load_profiles() {
+        load_json_dir<Profile>(
+            "profiles", parse_profile,
+            [&](const std::string& path) -> std::optional<Profile> {
+                for (const auto& [_, p] : previous_->profiles())
+                    if (p.source == path) return p;
+                return std::nullopt;
+            },
+            out_.profiles);
+    }
+
+    void load_groups() {
+        load_json_dir<Group>(
+            "groups", parse_group,
+            [&](const std::string& path) -> std::optional<Group> {
+                for (const auto& g : previous_->groups())
+                    if (g.source == path) return g;
+                return std::nullopt;
+            },
+            out_.groups);
+    }
+
+    // Cross-file checks: duplicate ids, dangling references, ambiguous groups.
+    void check() {
+        std::map<std::string, std::string> profile_sources;
+        std::vector<Profile> unique_profiles;
+        for (auto& p : out_.profiles) {
+            auto [it, fresh] = profile_sources.emplace(p.id, p.source);
+            if (!fresh) {
+                problem(p.source, 0, "profile id '" + p.id + "' is already defined in " + it->second + "; ignored");
+                continue;
+            }
+            const auto stem = fs::path(p.source).stem().string();
+            if (p.id.rfind(kLayoutPrefix, 0) != 0 && stem != p.id)
+                problem(p.source, 0, "profile id '" + p.id + "' differs from its file name (matchbox looks profiles up as profiles/<id>.json)");
+            for (auto [kind, ref] : {std::pair{TemplateKind::ignition, &p.ignition_id},
+                                     std::pair{TemplateKind::cloud, &p.cloud_id},
+                                     std::pair{TemplateKind::generic, &p.generic_id}})
+                if (!ref->empty() && !out_.templates[static_cast<int>(kind)].count(*ref))
+                    problem(p.source, 0, std::string(template_dir(kind)) + " template '" + *ref + "' does not exist (" +
+                                             template_dir(kind) + "/" + *ref + ")");
+            unique_profiles.push_back(std::move(p));
+        }
+        out_.profiles = std::move(unique_profiles);
+
+        std::map<std::string, std::string> group_sources;
+        std::map<std::string, std::string> by_selector;
+        std::vector<Group> unique_groups;
+        for (auto& g : out_.groups) {
+            if (g.falls_through) {
+                unique_groups.push_back(std::move(g));
+                continue;
+            }
+            auto [it, fresh] = group_sources.emplace(g.id, g.source);
+            if (!fresh) {
+                problem(g.source, 0, "group id '" + g.id + "' is already defined in " + it->second + "; ignored");
+                continue;
+            }
+            if (!profile_sources.count(g.profile))
+                problem(g.source, 0, "group '" + g.id + "' names missing profile '" + g.profile + "'");
+            const std::string key = g.selector.to_string();
+            auto [sit, new_selector] = by_selector.emplace(key, g.source);
+            if (!new_selector) {
+                problem(g.source, 0, g.selector.empty()
+                                         ? "second default group (no selector) besides " + sit->second +
+                                               "; the one with the smaller id wins"
+                                         : "same selector as " + sit->second + "; the one with the smaller id wins");
+            }
+            unique_groups.push_back(std::move(g));
+        }
+        out_.groups = std::move(unique_groups);
     }
 
     std::string root_;
     const Snapshot* previous_;
     StoreContents out_;
-    std::map<std::string, MachineEntry> entries_;
+    std::map<std::string, LayoutEntry> layout_;
 };
 
 }  // namespace
 
 StoreContents DirectorySource::load(const Snapshot* previous) const {
-    return LayoutLoader(root_, previous).load();
+    return DataDirLoader(root_, previous).load();
 }
 
 }  // namespace bootcfg

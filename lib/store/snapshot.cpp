@@ -4,10 +4,10 @@ namespace bootcfg {
 
 Snapshot::Snapshot(StoreContents contents, std::uint64_t generation)
     : groups_(std::move(contents.groups)),
-      cloud_configs_(std::move(contents.cloud_configs)),
       problems_(std::move(contents.problems)),
       index_(groups_),
       generation_(generation) {
+    for (int k = 0; k < 3; ++k) templates_[k] = std::move(contents.templates[k]);
     profiles_.reserve(contents.profiles.size());
     for (auto& p : contents.profiles) {
         std::string id = p.id;
@@ -20,9 +20,27 @@ const Profile* Snapshot::profile(const std::string& id) const {
     return it == profiles_.end() ? nullptr : &it->second;
 }
 
-const std::string* Snapshot::cloud_config(const std::string& name) const {
-    auto it = cloud_configs_.find(name);
-    return it == cloud_configs_.end() ? nullptr : &it->second;
+const TemplateEntry* Snapshot::template_entry(TemplateKind kind, const std::string& name) const {
+    const auto& map = templates_[static_cast<int>(kind)];
+    auto it = map.find(name);
+    return it == map.end() ? nullptr : &it->second;
+}
+
+std::size_t Snapshot::template_count() const {
+    return templates_[0].size() + templates_[1].size() + templates_[2].size();
+}
+
+std::string LoadProblem::to_string() const {
+    return path + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + reason;
+}
+
+const char* template_dir(TemplateKind kind) {
+    switch (kind) {
+        case TemplateKind::ignition: return "ignition";
+        case TemplateKind::cloud: return "cloud";
+        case TemplateKind::generic: return "generic";
+    }
+    return "";
 }
 
 }  // namespace bootcfg
@@ -36,17 +54,17 @@ namespace bootcfg {
 std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const Snapshot* previous) {
     const auto start = std::chrono::steady_clock::now();
     auto contents = source.load(previous);
-    for (const auto& p : contents.problems) spdlog::warn("data: {}: {}", p.path, p.reason);
+    for (const auto& p : contents.problems) spdlog::warn("data: {}", p.to_string());
     const std::uint64_t generation = previous ? previous->generation() + 1 : 1;
     auto snapshot = std::make_shared<const Snapshot>(std::move(contents), generation);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
     spdlog::info(
-        "loaded {} (generation {}): {} groups, {} profiles, {} cloud-configs, {} problems "
+        "loaded {} (generation {}): {} groups, {} profiles, {} templates, {} problems "
         "in {} ms",
         source.describe(), generation, snapshot->groups().size(), snapshot->profile_count(),
-        snapshot->cloud_config_count(), snapshot->problems().size(), ms);
+        snapshot->template_count(), snapshot->problems().size(), ms);
     return snapshot;
 }
 

@@ -11,19 +11,30 @@
 
 #include "match/group_index.hpp"
 #include "model/model.hpp"
+#include "template/template.hpp"
 
 namespace bootcfg {
 
 struct LoadProblem {
     std::string path;
+    int line = 0;  // 0: the file as a whole
     std::string reason;
+    std::string to_string() const;  // "path:line: reason" or "path: reason"
+};
+
+// A named config file from ignition/, cloud/ or generic/ (or the bootcfg layout's cloud/).
+struct TemplateEntry {
+    std::string name;
+    std::string text;
+    std::shared_ptr<const Template> parsed;  // null: served as stored (raw)
+    std::string source;
 };
 
 // Everything a backend produced, before indexing.
 struct StoreContents {
     std::vector<Profile> profiles;
     std::vector<Group> groups;
-    std::unordered_map<std::string, std::string> cloud_configs;  // name -> bytes
+    std::unordered_map<std::string, TemplateEntry> templates[3];  // by TemplateKind
     std::vector<LoadProblem> problems;
 };
 
@@ -34,18 +45,19 @@ class Snapshot {
     explicit Snapshot(StoreContents contents, std::uint64_t generation = 0);
 
     const Profile* profile(const std::string& id) const;
-    const std::string* cloud_config(const std::string& name) const;
+    const TemplateEntry* template_entry(TemplateKind kind, const std::string& name) const;
     const std::vector<Group>& groups() const { return groups_; }
     const GroupIndex& index() const { return index_; }
     const std::vector<LoadProblem>& problems() const { return problems_; }
+    const std::unordered_map<std::string, Profile>& profiles() const { return profiles_; }
     std::size_t profile_count() const { return profiles_.size(); }
-    std::size_t cloud_config_count() const { return cloud_configs_.size(); }
+    std::size_t template_count() const;
     std::uint64_t generation() const { return generation_; }
 
   private:
     std::unordered_map<std::string, Profile> profiles_;
     std::vector<Group> groups_;
-    std::unordered_map<std::string, std::string> cloud_configs_;
+    std::unordered_map<std::string, TemplateEntry> templates_[3];
     std::vector<LoadProblem> problems_;
     GroupIndex index_;
     std::uint64_t generation_;
@@ -62,7 +74,8 @@ class StoreSource {
     virtual std::string describe() const = 0;
 };
 
-// Reads the bootcfg data layout (boot/, cloud/) from a directory.
+// Reads a data directory: matchbox's layout (profiles/, groups/, ignition/, cloud/, generic/) and
+// bootcfg's (boot/, cloud/{default,uuid,mac}), both expressed as profiles and groups.
 class DirectorySource final : public StoreSource {
   public:
     explicit DirectorySource(std::string root) : root_(std::move(root)) {}

@@ -90,7 +90,7 @@ check() {  # check DESCRIPTION PATTERN FILE
     fi
 }
 check "iPXE fetched the chain script" 'GET /boot.ipxe 200' "$WORK/bootcfgd.log"
-check "iPXE reported its MAC in hexhyp form" "GET /ipxe\?uuid=$UUID&mac=${MAC//:/-}&.*arch=i386 200 .* selected=mac/$MAC" "$WORK/bootcfgd.log"
+check "iPXE reported its MAC in hexhyp form" "GET /ipxe\?uuid=$UUID&mac=${MAC//:/-}&.*arch=i386 200 .* selected=bootcfg:mac/$MAC" "$WORK/bootcfgd.log"
 check "kernel downloaded" 'GET /assets/lab/vmlinuz 200' "$WORK/bootcfgd.log"
 check "initrd downloaded" 'GET /assets/lab/initrd.img 200' "$WORK/bootcfgd.log"
 check "guest booted the kernel and ran /init" 'BOOTLAB-OK' "$serial"

@@ -32,7 +32,7 @@ start_bootcfgd main -data-path="$data" -assets-path="$assets"
 MAIN_LOG=$LOG
 
 # --- the broken data file is reported with its path, everything else served
-expect_contains "broken file logged" "data: $data/boot/mac/52:54:00:00:00:99: " "$(cat "$LOG")"
+expect_contains "broken file logged" "data: $data/boot/mac/52:54:00:00:00:99:2: invalid JSON: " "$(cat "$LOG")"
 
 # --- / and /healthz
 expect_eq "banner" "bootcfg" "$(body /)"
@@ -53,7 +53,7 @@ initrd /images/lab/initrd.img
 initrd /images/lab/extra.img
 boot' "$(body "/ipxe?$q")"
 expect_contains "access log names the selection" "GET /ipxe?$q 200" "$(cat "$LOG")"
-expect_contains "access log selected=" "selected=mac/52:54:00:aa:bb:cc" "$(cat "$LOG")"
+expect_contains "access log selected=" "selected=bootcfg:mac/52:54:00:aa:bb:cc" "$(cat "$LOG")"
 expect_eq "ipxe uuid wins over mac" '#!ipxe
 kernel /images/lab/vmlinuz bootcfg.config=by-uuid
 boot' "$(body "/ipxe?uuid=1CFF2CD8-F00A-42C8-9426-F55E6A1847F6&mac=52:54:00:aa:bb:cc")"

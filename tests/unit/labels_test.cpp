@@ -30,16 +30,17 @@ TEST_CASE("percent decoding") {
     CHECK_FALSE(percent_decode("%zz", false));
 }
 
-TEST_CASE("query labels: first value wins, empty values dropped, mac and uuid normalized") {
+TEST_CASE("query labels: first value wins, empty values kept, mac and uuid normalized") {
     auto q = labels_from_query(
         "uuid=1CFF2CD8-F00A-42C8-9426-F55E6A1847F6&mac=52-54-00-12-34-56&hostname=&os=a&os=b");
     REQUIRE(q.error.empty());
     CHECK(*q.labels.find("mac") == "52:54:00:12:34:56");
     CHECK(*q.labels.find("uuid") == "1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
     CHECK(*q.labels.find("os") == "a");
-    CHECK(q.labels.find("hostname") == nullptr);
+    CHECK(*q.labels.find("hostname") == "");
     CHECK(q.labels.to_string() ==
-          "mac=52:54:00:12:34:56,os=a,uuid=1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
+          "hostname=,mac=52:54:00:12:34:56,os=a,uuid=1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
+    CHECK(labels_from_query("mac=&uuid=").labels.find("mac") == nullptr);  // unset GRUB variable
 }
 
 TEST_CASE("query labels: a malformed mac is an error, not a silent fall-through") {

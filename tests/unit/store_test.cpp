@@ -18,7 +18,7 @@ std::shared_ptr<const Snapshot> load(const TempDir& dir, const Snapshot* previou
 
 std::string problems_text(const Snapshot& s) {
     std::string out;
-    for (const auto& p : s.problems()) out += p.path + ": " + p.reason + "\n";
+    for (const auto& p : s.problems()) out += p.to_string() + "\n";
     return out;
 }
 
@@ -45,26 +45,30 @@ TEST_CASE("loads the bootcfg layout with normalized file names") {
     auto sel = select(*s, mac("52:54:00:aa:bb:cc"), Part::boot);
     REQUIRE(sel);
     CHECK(sel.profile->boot.kernel == "/mac-kernel");
-    CHECK(*s->cloud_config(select(*s, mac("52:54:00:aa:bb:cc"), Part::cloud).profile->cloud_id) ==
-          "#cloud-config\nmac: yes\n");
+    const auto* cloud = s->template_entry(
+        TemplateKind::cloud, select(*s, mac("52:54:00:aa:bb:cc"), Part::cloud).profile->cloud_id);
+    REQUIRE(cloud);
+    CHECK(cloud->text == "#cloud-config\nmac: yes\n");
+    CHECK(cloud->parsed == nullptr);  // bootcfg layout cloud-configs are served as they are
     Labels u;
     u.set("uuid", "1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
     u.set("mac", "52:54:00:aa:bb:cc");
     CHECK(select(*s, u, Part::boot).profile->boot.kernel == "/uuid-kernel");
     // The uuid machine has no cloud-config of its own: it falls through to its mac's.
-    CHECK(select(*s, u, Part::cloud).group->id == "mac/52:54:00:aa:bb:cc");
+    CHECK(select(*s, u, Part::cloud).group->id == "bootcfg:mac/52:54:00:aa:bb:cc");
 
-    const auto* def = s->profile("default");
+    const auto* def = s->profile("bootcfg:default");
     REQUIRE(def);
     CHECK(def->boot.args == std::vector<std::string>{"console=ttyS0", "quiet"});
 }
 
-TEST_CASE("cmdline keys are sorted as bootcfg v0.1 rendered them; bool and number values") {
+TEST_CASE("cmdline keys are sorted as bootcfg v0.1 rendered them, with bool and number values") {
     TempDir dir;
     dir.write("boot/default",
               R"({"kernel":"/k","cmdline":{"z":"1","a":"","n":3,"yes":true,"no":false}})");
     auto s = load(dir);
-    CHECK(s->profile("default")->boot.args == std::vector<std::string>{"z=1", "a", "n=3", "yes"});
+    CHECK(s->profile("bootcfg:default")->boot.args ==
+          std::vector<std::string>{"a", "n=3", "yes", "z=1"});
 }
 
 TEST_CASE("broken files are reported with path and reason and skipped") {
@@ -81,14 +85,14 @@ TEST_CASE("broken files are reported with path and reason and skipped") {
     const auto text = problems_text(*s);
     INFO(text);
     CHECK(s->problems().size() == 6);
-    CHECK_THAT(text, Catch::Contains(bad_json.string() + ": parse error at line 1, column 12"));
+    CHECK_THAT(text, Catch::Contains(bad_json.string() + ":1: invalid JSON: syntax error"));
     CHECK_THAT(text, Catch::Contains(no_kernel.string() + ": missing field 'kernel'"));
     CHECK_THAT(text, Catch::Contains(bad_field.string() + ": unknown field 'cmd'"));
     CHECK_THAT(text, Catch::Contains(bad_name.string() + ": file name is not a MAC address"));
     CHECK_THAT(text, Catch::Contains(bad_uuid.string() + ": file name is not a UUID"));
     CHECK_THAT(text, Catch::Contains("52:54:00:00:00:04: not a regular file"));
     // Everything else is still served.
-    CHECK(select(*s, mac("52:54:00:00:00:01"), Part::boot).group->id == "default");
+    CHECK(select(*s, mac("52:54:00:00:00:01"), Part::boot).group->id == "bootcfg:default");
 }
 
 TEST_CASE("two spellings of one MAC: the first is kept, the second reported") {
@@ -113,7 +117,7 @@ TEST_CASE("a file that breaks on reload keeps its last good version") {
     CHECK_THAT(second->problems()[0].reason, Catch::EndsWith("keeping the last good version"));
     CHECK(select(*second, mac("52:54:00:00:00:01"), Part::boot).profile->boot.kernel == "/node1");
     CHECK(select(*second, mac("52:54:00:00:00:01"), Part::cloud).group->id ==
-          "mac/52:54:00:00:00:01");
+          "bootcfg:mac/52:54:00:00:00:01");
 
     // Deleting the file is not breaking it: the machine falls back to the default.
     std::filesystem::remove(dir.path() / "boot/mac/52:54:00:00:00:01");
