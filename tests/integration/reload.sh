@@ -46,7 +46,7 @@ wait_for "new directory watched" "/cloud?mac=52:54:00:00:00:03" "node: 3"
 echo '{"kernel": "/k/node1-v3"' >"$data/boot/mac/52:54:00:00:00:01"
 sleep 0.5
 expect_contains "broken file keeps last good" "/k/node1-v2" "$(body "/ipxe?mac=52:54:00:00:00:01")"
-expect_contains "broken file logged" "$data/boot/mac/52:54:00:00:00:01:1: invalid JSON" "$(cat "$LOG")"
+expect_contains "broken file logged" "$data/boot/mac/52:54:00:00:00:01:2: invalid JSON" "$(cat "$LOG")"
 expect_contains "kept version logged" "keeping the last good version" "$(cat "$LOG")"
 # Deleting a file drops the machine back to the default.
 rm "$data/boot/mac/52-54-00-00-00-02"
