@@ -44,6 +44,14 @@ int main(int argc, char** argv) {
     }
     if (!is_directory(config.data_path))
         return usage_error("data path " + config.data_path + " is not a readable directory");
+    if (config.validate) {
+        const Snapshot snapshot(DirectorySource(config.data_path).load(nullptr));
+        for (const auto& p : snapshot.problems()) std::printf("%s\n", p.to_string().c_str());
+        std::printf("%s: %zu groups, %zu profiles, %zu templates, %zu problems\n",
+                    config.data_path.c_str(), snapshot.groups().size(), snapshot.profile_count(),
+                    snapshot.template_count(), snapshot.problems().size());
+        return snapshot.problems().empty() ? 0 : 1;
+    }
     std::string assets_path = config.assets_path;
     if (!assets_path.empty() && !is_directory(assets_path)) {
         if (config.assets_path_set)

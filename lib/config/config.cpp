@@ -30,6 +30,8 @@ const Flag kFlags[] = {
     {"read-timeout", nullptr, Kind::duration, "limit on receiving one request"},
     {"write-timeout", nullptr, Kind::duration, "limit on a stalled response"},
     {"shutdown-timeout", nullptr, Kind::duration, "grace for in-flight requests on SIGTERM"},
+    {"validate", nullptr, Kind::boolean,
+     "load the data directory, print each problem as path:line: reason, exit 1 if any"},
     {"version", nullptr, Kind::boolean, "print the version and exit"},
     {"help", nullptr, Kind::boolean, "print this help and exit"},
 };
@@ -81,6 +83,7 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
             auto b = parse_bool(value);
             if (!b) return "expected true or false, got \"" + value + "\"";
             if (name == "version") c.version = *b;
+            if (name == "validate") c.validate = *b;
             if (name == "help") c.help = *b;
             return "";
         }

@@ -24,6 +24,7 @@ struct DaemonConfig {
     std::chrono::milliseconds shutdown_timeout{5000};
     bool version = false;
     bool help = false;
+    bool validate = false;  // load the data dir, print problems, exit
 };
 
 struct ConfigResult {

@@ -69,7 +69,8 @@ Reply metadata(const Snapshot& snapshot, std::string_view query) {
     Reply error;
     auto s = select_for(snapshot, query, Part::group, error);
     if (!s) return error;
-    return text_reply(metadata_env(template_data(*s->sel.group, s->labels, query)), s->sel.group->id);
+    return text_reply(metadata_env(template_data(*s->sel.group, s->labels, query)),
+                      s->sel.group->id);
 }
 
 // /cloud, /ignition, /generic: the profile's named config, rendered with the group's data.
@@ -94,8 +95,8 @@ Reply rendered(const Snapshot& snapshot, std::string_view query, Part part, Temp
     try {
         r.body = entry->parsed->render(template_data(*s->sel.group, s->labels, query));
     } catch (const TemplateError& e) {
-        Reply failed = error_reply(500, std::string("error rendering ") + template_dir(kind) +
-                                            " template '" + name + "'");
+        Reply failed = error_reply(
+            500, std::string("error rendering ") + template_dir(kind) + " template '" + name + "'");
         failed.selected = r.selected;
         failed.log_detail = entry->source + ":" + std::to_string(e.line()) + ": " + e.what();
         return failed;
@@ -184,7 +185,8 @@ Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequ
     if (path == "/ipxe") return ipxe(snapshot, query);
     if (path == "/boot.ipxe" || path == "/boot.ipxe.0") return text_reply(chain_script());
     if (path == "/cloud") return rendered(snapshot, query, Part::cloud, TemplateKind::cloud);
-    if (path == "/ignition") return rendered(snapshot, query, Part::ignition, TemplateKind::ignition);
+    if (path == "/ignition")
+        return rendered(snapshot, query, Part::ignition, TemplateKind::ignition);
     if (path == "/generic") return rendered(snapshot, query, Part::generic, TemplateKind::generic);
     if (path == "/metadata") return metadata(snapshot, query);
     if (path == "/grub") return grub(snapshot, query);

@@ -26,7 +26,7 @@ struct Reply {
     std::vector<std::pair<std::string_view, std::string>> headers;  // extra header fields
     std::optional<OpenAsset> file;  // body is file bytes [plan.offset, +plan.length)
     AssetPlan plan;
-    std::string selected;  // which config answered, for the access log
+    std::string selected;    // which config answered, for the access log
     std::string log_detail;  // why a 5xx happened, for the log (the body stays short)
 };
 

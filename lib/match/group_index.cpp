@@ -60,7 +60,8 @@ GroupIndex::GroupIndex(const std::vector<Group>& groups) {
     for (auto& sig : signatures_)
         for (auto& [_, positions] : sig.groups)
             std::sort(positions.begin(), positions.end(), [&](std::uint32_t a, std::uint32_t b) {
-                if (groups[a].falls_through != groups[b].falls_through) return !groups[a].falls_through;
+                if (groups[a].falls_through != groups[b].falls_through)
+                    return !groups[a].falls_through;
                 return groups[a].id < groups[b].id;
             });
 }

@@ -5,11 +5,35 @@ namespace bootcfg {
 namespace {
 
 bool has_part(const Profile& p, Part part) {
-    return part == Part::boot ? p.has_boot : !p.cloud_id.empty();
+    switch (part) {
+        case Part::boot:
+            return p.has_boot;
+        case Part::cloud:
+            return !p.cloud_id.empty();
+        case Part::ignition:
+            return !p.ignition_id.empty();
+        case Part::generic:
+            return !p.generic_id.empty();
+        case Part::group:
+            return true;
+    }
+    return false;
 }
 
 const char* part_name(Part part) {
-    return part == Part::boot ? "boot config" : "cloud-config";
+    switch (part) {
+        case Part::boot:
+            return "boot config";
+        case Part::cloud:
+            return "cloud-config";
+        case Part::ignition:
+            return "Ignition config";
+        case Part::generic:
+            return "generic config";
+        case Part::group:
+            return "group";
+    }
+    return "";
 }
 
 std::string describe(const Labels& labels) {

@@ -31,7 +31,7 @@ struct Group {
     std::string id;
     std::string name;
     std::string profile;
-    Labels selector;  // AND of key=value; empty: default group
+    Labels selector;                                     // AND of key=value; empty: default group
     nlohmann::json metadata = nlohmann::json::object();  // decoded as Go would: numbers float64
     // Groups synthesized from the bootcfg layout answer per part: a machine whose mac/ file has a
     // boot config but no cloud-config falls through to the next group for /cloud.

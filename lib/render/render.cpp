@@ -63,8 +63,8 @@ std::string grub_config(const BootSpec& boot, bool arm64) {
     for (const auto& i : boot.initrd) initrds += " \"" + i + "\"";
     auto entry = [&](const char* title, const char* linux_cmd, const char* initrd_cmd) {
         return std::string("menuentry \"") + title + "\" {\necho \"Loading kernel\"\n" + linux_cmd +
-               " \"" + boot.kernel + "\"" + args + "\necho \"Loading initrd\"\n" + initrd_cmd + " " +
-               initrds + "\n}\n";
+               " \"" + boot.kernel + "\"" + args + "\necho \"Loading initrd\"\n" + initrd_cmd +
+               " " + initrds + "\n}\n";
     };
     if (arm64) return "default=0\ntimeout=1\n" + entry("CoreOS (arm64)", "linux", "initrd");
     return "default=0\nfallback=1\ntimeout=1\n" + entry("CoreOS (EFI)", "linuxefi", "initrdefi") +
@@ -75,7 +75,8 @@ nlohmann::json template_data(const Group& group, const Labels& query, std::strin
     nlohmann::json data = group.metadata.is_object() ? group.metadata : nlohmann::json::object();
     for (const auto& [key, value] : group.selector.entries()) {
         std::string k = key;
-        std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(k.begin(), k.end(), k.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
         data[k] = value;
     }
     nlohmann::json q = nlohmann::json::object();

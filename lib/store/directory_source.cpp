@@ -81,7 +81,8 @@ std::optional<json> parse_json(const std::string& text, Failure& failure) {
         failure.line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + upto, '\n'));
         std::string what = e.what();
         const auto colon = what.find(": ", what.find("parse error"));
-        failure.reason = "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2));
+        failure.reason =
+            "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2));
         return std::nullopt;
     }
 }
@@ -96,7 +97,8 @@ std::optional<std::string> string_field(const json& doc, const char* key, Failur
     return it->get<std::string>();
 }
 
-bool string_list(const json& value, const char* key, std::vector<std::string>& out, Failure& failure) {
+bool string_list(const json& value, const char* key, std::vector<std::string>& out,
+                 Failure& failure) {
     if (value.is_null()) return true;
     if (!value.is_array()) {
         failure.reason = std::string("field '") + key + "' must be a list of strings";
@@ -167,7 +169,8 @@ std::optional<BootSpec> parse_layout_boot(const std::string& text, Failure& fail
         return std::nullopt;
     }
     spec.kernel = *kernel;
-    if (!string_list(doc->value("initrd", json()), "initrd", spec.initrd, failure)) return std::nullopt;
+    if (!string_list(doc->value("initrd", json()), "initrd", spec.initrd, failure))
+        return std::nullopt;
     if (!cmdline_map(doc->value("cmdline", json()), spec.args, failure)) return std::nullopt;
     return spec;
 }
@@ -181,7 +184,8 @@ std::optional<Profile> parse_profile(const std::string& text, Failure& failure) 
         failure.reason = "profile must be a JSON object";
         return std::nullopt;
     }
-    if (unknown_fields(*doc, {"id", "name", "boot", "ignition_id", "cloud_id", "generic_id"}, failure))
+    if (unknown_fields(*doc, {"id", "name", "boot", "ignition_id", "cloud_id", "generic_id"},
+                       failure))
         return std::nullopt;
     Profile p;
     auto id = string_field(*doc, "id", failure);
@@ -288,7 +292,8 @@ std::optional<Group> parse_group(const std::string& text, Failure& failure) {
 
 bool is_raw_ignition(const std::string& name) {
     auto ends = [&](std::string_view suffix) {
-        return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+        return name.size() >= suffix.size() &&
+               name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
     return ends(".ign") || ends(".ignition");
 }
@@ -302,7 +307,7 @@ struct LayoutEntry {
 };
 
 class DataDirLoader {
-public:
+  public:
     DataDirLoader(const std::string& root, const Snapshot* previous)
         : root_(root), previous_(previous) {}
 
@@ -323,7 +328,7 @@ public:
         return std::move(out_);
     }
 
-private:
+  private:
     void problem(const std::string& path, int line, std::string reason) {
         out_.problems.push_back({path, line, std::move(reason)});
     }
@@ -378,14 +383,17 @@ private:
         }
     }
 
-    void load_layout_keyed(const std::string& section, const std::string& kind, const fs::path& dir) {
+    void load_layout_keyed(const std::string& section, const std::string& kind,
+                           const fs::path& dir) {
         if (!directory(dir)) return;
         for (const auto& name : sorted_names(dir)) {
             if (hidden(name)) continue;
             const std::string path = (dir / name).string();
             auto key = kind == "mac" ? normalize_mac(name) : normalize_uuid(name);
             if (!key) {
-                problem(path, 0, kind == "mac" ? "file name is not a MAC address" : "file name is not a UUID");
+                problem(
+                    path, 0,
+                    kind == "mac" ? "file name is not a MAC address" : "file name is not a UUID");
                 continue;
             }
             Labels selector;
@@ -400,7 +408,8 @@ private:
         entry.selector = std::move(selector);
         const std::string& earlier = section == "boot" ? entry.boot_source : entry.cloud_source;
         if (!earlier.empty()) {
-            problem(path, 0, "same machine as " + earlier + " (names differ only in form); ignored");
+            problem(path, 0,
+                    "same machine as " + earlier + " (names differ only in form); ignored");
             return;
         }
         const std::string id = kLayoutPrefix + key;
@@ -467,7 +476,8 @@ private:
         for (const auto& name : sorted_names(dir)) {
             if (hidden(name)) continue;
             // cloud/default, cloud/uuid/ and cloud/mac/ belong to the bootcfg layout.
-            if (kind == TemplateKind::cloud && (name == "default" || name == "uuid" || name == "mac"))
+            if (kind == TemplateKind::cloud &&
+                (name == "default" || name == "uuid" || name == "mac"))
                 continue;
             const std::string path = (dir / name).string();
             std::error_code ec;
@@ -500,7 +510,8 @@ private:
     }
 
     template <class T, class Parse, class Restore>
-    void load_json_dir(const char* dirname, Parse parse, Restore restore_from, std::vector<T>& into) {
+    void load_json_dir(const char* dirname, Parse parse, Restore restore_from,
+                       std::vector<T>& into) {
         const fs::path dir = fs::path(root_) / dirname;
         if (!directory(dir)) return;
         for (const auto& name : sorted_names(dir)) {
@@ -561,18 +572,24 @@ private:
         for (auto& p : out_.profiles) {
             auto [it, fresh] = profile_sources.emplace(p.id, p.source);
             if (!fresh) {
-                problem(p.source, 0, "profile id '" + p.id + "' is already defined in " + it->second + "; ignored");
+                problem(
+                    p.source, 0,
+                    "profile id '" + p.id + "' is already defined in " + it->second + "; ignored");
                 continue;
             }
             const auto stem = fs::path(p.source).stem().string();
             if (p.id.rfind(kLayoutPrefix, 0) != 0 && stem != p.id)
-                problem(p.source, 0, "profile id '" + p.id + "' differs from its file name (matchbox looks profiles up as profiles/<id>.json)");
+                problem(p.source, 0,
+                        "profile id '" + p.id +
+                            "' differs from its file name (matchbox looks profiles up as "
+                            "profiles/<id>.json)");
             for (auto [kind, ref] : {std::pair{TemplateKind::ignition, &p.ignition_id},
                                      std::pair{TemplateKind::cloud, &p.cloud_id},
                                      std::pair{TemplateKind::generic, &p.generic_id}})
                 if (!ref->empty() && !out_.templates[static_cast<int>(kind)].count(*ref))
-                    problem(p.source, 0, std::string(template_dir(kind)) + " template '" + *ref + "' does not exist (" +
-                                             template_dir(kind) + "/" + *ref + ")");
+                    problem(p.source, 0,
+                            std::string(template_dir(kind)) + " template '" + *ref +
+                                "' does not exist (" + template_dir(kind) + "/" + *ref + ")");
             unique_profiles.push_back(std::move(p));
         }
         out_.profiles = std::move(unique_profiles);
@@ -587,18 +604,22 @@ private:
             }
             auto [it, fresh] = group_sources.emplace(g.id, g.source);
             if (!fresh) {
-                problem(g.source, 0, "group id '" + g.id + "' is already defined in " + it->second + "; ignored");
+                problem(
+                    g.source, 0,
+                    "group id '" + g.id + "' is already defined in " + it->second + "; ignored");
                 continue;
             }
             if (!profile_sources.count(g.profile))
-                problem(g.source, 0, "group '" + g.id + "' names missing profile '" + g.profile + "'");
+                problem(g.source, 0,
+                        "group '" + g.id + "' names missing profile '" + g.profile + "'");
             const std::string key = g.selector.to_string();
             auto [sit, new_selector] = by_selector.emplace(key, g.source);
             if (!new_selector) {
-                problem(g.source, 0, g.selector.empty()
-                                         ? "second default group (no selector) besides " + sit->second +
-                                               "; the one with the smaller id wins"
-                                         : "same selector as " + sit->second + "; the one with the smaller id wins");
+                problem(g.source, 0,
+                        g.selector.empty() ? "second default group (no selector) besides " +
+                                                 sit->second + "; the one with the smaller id wins"
+                                           : "same selector as " + sit->second +
+                                                 "; the one with the smaller id wins");
             }
             unique_groups.push_back(std::move(g));
         }

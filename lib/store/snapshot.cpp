@@ -36,9 +36,12 @@ std::string LoadProblem::to_string() const {
 
 const char* template_dir(TemplateKind kind) {
     switch (kind) {
-        case TemplateKind::ignition: return "ignition";
-        case TemplateKind::cloud: return "cloud";
-        case TemplateKind::generic: return "generic";
+        case TemplateKind::ignition:
+            return "ignition";
+        case TemplateKind::cloud:
+            return "cloud";
+        case TemplateKind::generic:
+            return "generic";
     }
     return "";
 }

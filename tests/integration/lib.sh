@@ -78,3 +78,16 @@ finish() {
     echo "$(basename "$0"): $((CHECKS - FAILURES)) passed, $FAILURES failed"
     [[ $FAILURES -eq 0 ]]
 }
+
+# expect_body DESCRIPTION PATH < EXPECTED: the body must equal stdin byte for byte.
+expect_body() {
+    local want="$WORK/want.$CHECKS" got="$WORK/got.$CHECKS"
+    cat >"$want"
+    curl -s -o "$got" "$(url "$2")"
+    if cmp -s "$want" "$got"; then
+        pass
+    else
+        fail "$1: body differs"
+        diff -u "$want" "$got" >&2 || true
+    fi
+}
