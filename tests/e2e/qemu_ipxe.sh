@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# End to end with a real network-boot client: QEMU's iPXE ROM, inside a network namespace made
+# End to end with real network-boot clients: QEMU's iPXE ROM, inside a network namespace made
 # here, chainloads /boot.ipxe from bootcfgd, gets the config for its MAC (not the default),
 # downloads a Debian kernel and a busybox initramfs built here, and prints a marker with its
-# kernel command line on the serial console.
+# kernel command line on the serial console. Two clients: one matched by the bootcfg layout
+# (boot/mac/<MAC>), one by a matchbox group selecting its MAC (profiles/ and groups/).
 # Exit 77 (skipped) only where network namespaces cannot be created.
 set -euo pipefail
 
 BOOTCFGD=$(realpath "${1:?path to bootcfgd}")
 MAC=52:54:00:12:34:56
 UUID=8e8b2fd2-4c5e-4a8a-9b52-0e2f7a1c0d01
+GROUP_MAC=52:54:00:65:43:21
+GROUP_UUID=3b9b3c43-7d0e-4f55-8a4c-3c1f0a6b2e02
 WORK=$(mktemp -d /tmp/bootcfg-e2e.XXXXXX)
 NS=bootcfg-e2e-$$
 PIDS=()
@@ -43,6 +46,15 @@ cat >"$data/boot/mac/${MAC//:/-}" <<'JSON'
 {"kernel": "/assets/lab/vmlinuz", "initrd": ["/assets/lab/initrd.img"],
  "cmdline": {"console": "ttyS0", "panic": "-1", "bootcfg.config": "node1", "node.uuid": "${uuid}"}}
 JSON
+mkdir -p "$data/profiles" "$data/groups"
+cat >"$data/profiles/lab-node.json" <<'JSON'
+{"id": "lab-node", "name": "lab node via a matchbox group",
+ "boot": {"kernel": "/assets/lab/vmlinuz", "initrd": ["/assets/lab/initrd.img"],
+          "args": ["console=ttyS0", "panic=-1", "bootcfg.config=group-node2", "node.uuid=${uuid}"]}}
+JSON
+cat >"$data/groups/node2.json" <<JSON
+{"id": "node2", "profile": "lab-node", "selector": {"mac": "${GROUP_MAC//:/-}"}}
+JSON
 
 ip netns exec "$NS" "$BOOTCFGD" -address=127.0.0.1:8080 -data-path="$data" -assets-path="$assets" \
     >"$WORK/bootcfgd.log" 2>&1 &
@@ -61,27 +73,10 @@ if [[ -r /dev/kvm && -w /dev/kvm ]]; then
 fi
 echo "accelerator: $accel"
 
-# --- the real client: SeaBIOS + iPXE ROM, booting from the network
-serial="$WORK/serial.log"
-: >"$serial"
-ip netns exec "$NS" timeout 240 qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic \
-    -monitor none -no-reboot -serial file:"$serial" -uuid "$UUID" \
-    -netdev user,id=n0,bootfile=http://10.0.2.2:8080/boot.ipxe \
-    -device e1000,netdev=n0,mac="$MAC" -boot n >"$WORK/qemu.out" 2>&1 &
-qemu=$!
-PIDS+=("$qemu")
-start=$SECONDS
-while kill -0 "$qemu" 2>/dev/null; do
-    grep -q 'BOOTLAB-UUID' "$serial" && break
-    grep -qE 'No bootable device|Shell> ' "$serial" && break
-    sleep 0.5
-done
-sleep 1
-kill "$qemu" 2>/dev/null || true
-echo "client finished after $((SECONDS - start)) s"
-
 failures=0
+checks=0
 check() {  # check DESCRIPTION PATTERN FILE
+    checks=$((checks + 1))
     if grep -qE "$2" "$3"; then
         echo "ok: $1"
     else
@@ -89,18 +84,50 @@ check() {  # check DESCRIPTION PATTERN FILE
         failures=$((failures + 1))
     fi
 }
-check "iPXE fetched the chain script" 'GET /boot.ipxe 200' "$WORK/bootcfgd.log"
-check "iPXE reported its MAC in hexhyp form" "GET /ipxe\?uuid=$UUID&mac=${MAC//:/-}&.*arch=i386 200 .* selected=bootcfg:mac/$MAC" "$WORK/bootcfgd.log"
-check "kernel downloaded" 'GET /assets/lab/vmlinuz 200' "$WORK/bootcfgd.log"
-check "initrd downloaded" 'GET /assets/lab/initrd.img 200' "$WORK/bootcfgd.log"
-check "guest booted the kernel and ran /init" 'BOOTLAB-OK' "$serial"
-check "guest got the MAC-specific config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=node1' "$serial"
-check "iPXE expanded \${uuid} in the command line" "node\.uuid=$UUID" "$serial"
-check "guest is the machine we started" "BOOTLAB-UUID $UUID" "$serial"
+
+# boot_client NAME MAC UUID: one real client, SeaBIOS + iPXE ROM, booting from the network.
+boot_client() {
+    local name=$1 mac=$2 uuid=$3
+    local serial="$WORK/$name.serial.log"
+    : >"$serial"
+    ip netns exec "$NS" timeout 240 qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic \
+        -monitor none -no-reboot -serial file:"$serial" -uuid "$uuid" \
+        -netdev user,id=n0,bootfile=http://10.0.2.2:8080/boot.ipxe \
+        -device e1000,netdev=n0,mac="$mac" -boot n >"$WORK/$name.qemu.out" 2>&1 &
+    local qemu=$!
+    PIDS+=("$qemu")
+    local start=$SECONDS
+    while kill -0 "$qemu" 2>/dev/null; do
+        grep -q 'BOOTLAB-UUID' "$serial" && break
+        grep -qE 'No bootable device|Shell> ' "$serial" && break
+        sleep 0.5
+    done
+    sleep 1
+    kill "$qemu" 2>/dev/null || true
+    echo "$name: client finished after $((SECONDS - start)) s"
+}
+
+boot_client layout "$MAC" "$UUID"
+boot_client group "$GROUP_MAC" "$GROUP_UUID"
+
+log="$WORK/bootcfgd.log"
+check "iPXE fetched the chain script" 'GET /boot.ipxe 200' "$log"
+check "layout client reported its MAC in hexhyp form" "GET /ipxe\?uuid=$UUID&mac=${MAC//:/-}&.*arch=i386 200 .* selected=bootcfg:mac/$MAC" "$log"
+check "kernel downloaded" 'GET /assets/lab/vmlinuz 200' "$log"
+check "initrd downloaded" 'GET /assets/lab/initrd.img 200' "$log"
+check "layout guest booted the kernel and ran /init" 'BOOTLAB-OK' "$WORK/layout.serial.log"
+check "layout guest got its MAC's config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=node1' "$WORK/layout.serial.log"
+check "iPXE expanded \${uuid} in the command line" "node\.uuid=$UUID" "$WORK/layout.serial.log"
+check "layout guest is the machine we started" "BOOTLAB-UUID $UUID" "$WORK/layout.serial.log"
+check "group client matched group node2" "GET /ipxe\?uuid=$GROUP_UUID&mac=${GROUP_MAC//:/-}&.* 200 .* selected=node2" "$log"
+check "group guest booted the group's profile" 'BOOTLAB-OK cmdline=.*bootcfg\.config=group-node2' "$WORK/group.serial.log"
+check "group guest command line has its uuid" "node\.uuid=$GROUP_UUID" "$WORK/group.serial.log"
 if [[ $failures -ne 0 ]]; then
-    echo "--- serial console"; tail -c 4000 "$serial" | tr -d '\r'
-    echo "--- bootcfgd log"; cat "$WORK/bootcfgd.log"
-    echo "--- qemu"; cat "$WORK/qemu.out"
+    for name in layout group; do
+        echo "--- $name serial console"; tail -c 3000 "$WORK/$name.serial.log" | tr -d '\r'
+        echo "--- $name qemu"; cat "$WORK/$name.qemu.out"
+    done
+    echo "--- bootcfgd log"; cat "$log"
 fi
-echo "qemu_ipxe: $((8 - failures)) passed, $failures failed"
+echo "qemu_ipxe: $((checks - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]

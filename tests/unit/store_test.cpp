@@ -140,3 +140,62 @@ TEST_CASE("snapshot holder swaps atomically while readers keep theirs") {
     CHECK(held->generation() == 1);
     CHECK(holder.get()->generation() == 2);
 }
+
+TEST_CASE("matchbox layout: profiles, groups, templates") {
+    TempDir dir;
+    dir.write("profiles/p.json",
+              R"({"id":"p","boot":{"kernel":"/k","initrd":["/i"],"args":["a=1"],"cmdline":{"z":"","b":"2"}},)"
+              R"("cloud_id":"c.yaml","ignition_id":"i.ign","generic_id":"g"})");
+    dir.write("groups/g.json",
+              R"({"id":"g","profile":"p","selector":{"mac":"52-54-00-AA-BB-CC","os":"installed"},)"
+              R"("metadata":{"n":3,"s":"x"}})");
+    dir.write("cloud/c.yaml", "#cloud-config\nname: {{.s}}\n");
+    dir.write("ignition/i.ign", R"({"ignition":{"version":"3.3.0"}})");
+    dir.write("generic/g", "{{.n}}");
+    auto s = load(dir);
+    INFO(problems_text(*s));
+    CHECK(s->problems().empty());
+    const Profile* p = s->profile("p");
+    REQUIRE(p);
+    CHECK(p->boot.args == std::vector<std::string>{"a=1", "b=2", "z"});
+    REQUIRE(s->groups().size() == 1);
+    CHECK(*s->groups()[0].selector.find("mac") == "52:54:00:aa:bb:cc");
+    CHECK(s->groups()[0].metadata["n"].is_number_float());  // as Go decodes JSON
+    CHECK(s->template_entry(TemplateKind::cloud, "c.yaml")->parsed != nullptr);
+    CHECK(s->template_entry(TemplateKind::ignition, "i.ign")->parsed == nullptr);
+    CHECK(s->template_entry(TemplateKind::generic, "g")->parsed->render(s->groups()[0].metadata) ==
+          "3");
+}
+
+TEST_CASE("matchbox layout: broken profile, group and template keep their last good version") {
+    TempDir dir;
+    dir.write("profiles/p.json", R"({"id":"p","boot":{"kernel":"/good"},"generic_id":"g"})");
+    dir.write("groups/g.json", R"({"id":"g","profile":"p","selector":{"rack":"1"}})");
+    dir.write("generic/g", "good");
+    auto first = load(dir);
+    REQUIRE(first->problems().empty());
+    dir.write("profiles/p.json", R"({"id":"p","boot":{"kernel":)");
+    dir.write("groups/g.json", R"({"id":"g")");
+    dir.write("generic/g", "{{if}}");
+    auto second = load(dir, first.get());
+    CHECK(second->problems().size() == 3);
+    for (const auto& p : second->problems())
+        CHECK_THAT(p.reason, Catch::EndsWith("keeping the last good version"));
+    Labels rack;
+    rack.set("rack", "1");
+    auto sel = select(*second, rack, Part::generic);
+    REQUIRE(sel);
+    CHECK(sel.profile->boot.kernel == "/good");
+    CHECK(second->template_entry(TemplateKind::generic, "g")->text == "good");
+}
+
+TEST_CASE("matchbox layout: ties prefer groups over the bootcfg layout, then smaller ids") {
+    TempDir dir;
+    dir.write("profiles/p.json", R"({"id":"p","boot":{"kernel":"/group"}})");
+    dir.write("groups/b.json", R"({"id":"b","profile":"p","selector":{"mac":"52:54:00:00:00:01"}})");
+    dir.write("groups/a.json", R"({"id":"a","profile":"p","selector":{"mac":"52:54:00:00:00:01"}})");
+    dir.write("boot/mac/52:54:00:00:00:01", R"({"kernel":"/layout"})");
+    auto s = load(dir);
+    CHECK(s->problems().size() == 1);  // identical selectors of a and b
+    CHECK(select(*s, mac("52:54:00:00:00:01"), Part::boot).group->id == "a");
+}
