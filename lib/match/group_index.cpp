@@ -1,7 +1,7 @@
 #include "match/group_index.hpp"
 
 #include <algorithm>
-#include <map>
+#include <unordered_map>
 
 namespace bootcfg {
 
@@ -40,14 +40,21 @@ bool GroupIndex::values_key(const std::vector<std::string>& keys, const Labels& 
 }
 
 GroupIndex::GroupIndex(const std::vector<Group>& groups) {
-    std::map<std::vector<std::string>, std::size_t> by_keys;
+    // Labels keep keys sorted, so the joined keys name a signature; only a new one is ranked.
+    std::unordered_map<std::string, std::size_t> by_keys;
+    std::string joined;
     for (std::uint32_t pos = 0; pos < groups.size(); ++pos) {
-        std::vector<std::string> keys;
-        for (const auto& entry : groups[pos].selector.entries()) keys.push_back(entry.first);
-        std::sort(keys.begin(), keys.end(), key_less);
-        auto [it, fresh] = by_keys.try_emplace(keys, signatures_.size());
-        if (fresh) signatures_.push_back(Signature{keys, {}});
+        joined.clear();
+        for (const auto& entry : groups[pos].selector.entries()) append_value(joined, entry.first);
+        auto [it, fresh] = by_keys.try_emplace(joined, signatures_.size());
+        if (fresh) {
+            std::vector<std::string> keys;
+            for (const auto& entry : groups[pos].selector.entries()) keys.push_back(entry.first);
+            std::sort(keys.begin(), keys.end(), key_less);
+            signatures_.push_back(Signature{std::move(keys), {}});
+        }
         Signature& sig = signatures_[it->second];
+
         std::string value_key;
         values_key(sig.keys, groups[pos].selector, value_key);
         sig.groups[value_key].push_back(pos);
