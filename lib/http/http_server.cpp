@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -31,6 +32,74 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 class Session;
+
+// What bootcfgd uses of a request; strings keep their capacity from request to request.
+struct RequestHead {
+    http::verb verb = http::verb::unknown;
+    int version = 11;
+    std::string method, target, if_none_match, if_modified_since, range, if_range;
+};
+
+// A request parser that keeps only the fields routing needs, without allocating a field list
+// per request, and refuses bodies (machine endpoints take none).
+class RequestParser final : public http::basic_parser<true> {
+  public:
+    explicit RequestParser(RequestHead& head) : head_(head) {
+        head_.verb = http::verb::unknown;
+        head_.version = 11;
+        for (auto* s : {&head_.method, &head_.target, &head_.if_none_match,
+                        &head_.if_modified_since, &head_.range, &head_.if_range})
+            s->clear();
+    }
+
+  private:
+    void on_request_impl(http::verb verb, std::string_view method, std::string_view target,
+                         int version, beast::error_code&) override {
+        head_.verb = verb;
+        head_.method.assign(method);
+        head_.target.assign(target);
+        head_.version = version;
+    }
+    void on_response_impl(int, std::string_view, int, beast::error_code&) override {}
+    void on_field_impl(http::field name, std::string_view, std::string_view value,
+                       beast::error_code&) override {
+        std::string* into = nullptr;
+        switch (name) {
+            case http::field::if_none_match:
+                into = &head_.if_none_match;
+                break;
+            case http::field::if_modified_since:
+                into = &head_.if_modified_since;
+                break;
+            case http::field::range:
+                into = &head_.range;
+                break;
+            case http::field::if_range:
+                into = &head_.if_range;
+                break;
+            default:
+                return;
+        }
+        if (!into->empty()) *into += ", ";
+        into->append(value);
+    }
+    void on_header_impl(beast::error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                           beast::error_code& ec) override {
+        if (!length || *length > 0) ec = http::error::unexpected_body;
+    }
+    std::size_t on_body_impl(std::string_view body, beast::error_code&) override {
+        return body.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, std::string_view, beast::error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, std::string_view body,
+                                   beast::error_code&) override {
+        return body.size();
+    }
+    void on_finish_impl(beast::error_code&) override {}
+
+    RequestHead& head_;
+};
 
 const std::string& date_now() {
     thread_local std::time_t cached_at = 0;
@@ -132,7 +201,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void read_request() {
         started_ = Clock::now();
-        parser_.emplace();
+        parser_.emplace(head_fields_);
         parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
         stream_.expires_after(server_.options.read_timeout);
         http::async_read(stream_, buffer_, *parser_,
@@ -141,89 +210,108 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void on_read(beast::error_code ec, std::size_t) {
         if (ec == http::error::header_limit) {
-            // Beast stores the target once the request line is complete: without one, the
-            // request line alone was too long.
-            const auto parsed_target = parser_->get().target();
-            if (parsed_target.empty() || parsed_target.size() > server_.options.target_limit)
-                return send_error(414, "request target too long", "-", "-");
-            return send_error(431, "request header fields too large", method(), "-");
+            // The parser records the target once the request line is complete: without one,
+            // the request line alone was too long.
+            const auto& t = head_fields_.target;
+            if (t.empty() || t.size() > server_.options.target_limit)
+                return send_error(414, "request target too long", false);
+            return send_error(431, "request header fields too large", false);
         }
         if (ec == http::error::unexpected_body)
-            return send_error(413, "request bodies are not accepted here", method(), target());
+            return send_error(413, "request bodies are not accepted here", true);
         if (ec.category() ==
             http::make_error_code(http::error::bad_target).category())  // any other parse error
-            return send_error(400, "malformed HTTP request: " + ec.message(), "-", "-");
+            return send_error(400, "malformed HTTP request: " + ec.message(), false);
         if (ec) return close();  // timeout, reset, end of stream
 
-        const auto& req = parser_->get();
-        if (req.target().size() > server_.options.target_limit)
-            return send_error(414, "request target too long", method(), "-");
-        keep_alive_ = req.keep_alive();
-        head_ = req.method() == http::verb::head;
+        if (head_fields_.target.size() > server_.options.target_limit)
+            return send_error(414, "request target too long", false);
+        keep_alive_ = parser_->keep_alive();
+        head_ = head_fields_.verb == http::verb::head;
 
         MachineRequest request;
-        request.method = req.method_string();
-        request.target = req.target();
-        request.conditional.if_none_match = req[http::field::if_none_match];
-        request.conditional.if_modified_since = req[http::field::if_modified_since];
-        request.conditional.range = req[http::field::range];
-        request.conditional.if_range = req[http::field::if_range];
-        const auto snapshot = server_.store.get();
-        send(route(*snapshot, server_.assets, request));
+        request.method = head_fields_.method;
+        request.target = head_fields_.target;
+        request.conditional.if_none_match = head_fields_.if_none_match;
+        request.conditional.if_modified_since = head_fields_.if_modified_since;
+        request.conditional.range = head_fields_.range;
+        request.conditional.if_range = head_fields_.if_range;
+        send(route(current_snapshot(), server_.assets, request));
     }
 
-    std::string method() const {
-        return parser_ ? std::string(parser_->get().method_string()) : "-";
+    // The snapshot for this request. Each thread keeps its own reference and re-fetches only
+    // when the holder's version moves, so the request path takes no lock and no shared
+    // reference count.
+    const Snapshot& current_snapshot() const {
+        thread_local const SnapshotHolder* holder = nullptr;
+        thread_local std::uint64_t version = 0;
+        thread_local std::shared_ptr<const Snapshot> snapshot;
+        const std::uint64_t now = server_.store.version();
+        if (holder != &server_.store || now != version || !snapshot) {
+            snapshot = server_.store.get();
+            version = now;
+            holder = &server_.store;
+        }
+        return *snapshot;
     }
-    std::string target() const { return parser_ ? std::string(parser_->get().target()) : "-"; }
 
-    void send_error(unsigned status, std::string reason, std::string method, std::string target) {
+    void send_error(unsigned status, std::string reason, bool request_line_known) {
         keep_alive_ = false;
         head_ = false;
-        log_method_ = std::move(method);
-        log_target_ = std::move(target);
+        if (!request_line_known) head_fields_.target.clear();
         send(error_reply(status, std::move(reason)));
     }
 
-    template <class Message>
-    void fill_head(Message& m, const Reply& reply) {
-        m.result(static_cast<http::status>(reply.status));
-        m.version(parser_ && parser_->is_header_done() ? parser_->get().version() : 11);
-        m.set(http::field::server, "bootcfg");
-        m.set(http::field::date, date_now());
-        m.set(http::field::content_type, reply.content_type);
-        for (const auto& [name, value] : reply.headers) m.set(name, value);
-        m.keep_alive(keep_alive_ && !server_.stopping);
+    // Status line and header fields into out_head_ (its capacity is reused across requests).
+    void format_head(const Reply& reply, std::uint64_t content_length) {
+        const bool keep = keep_alive_ && !server_.stopping;
+        const int version = head_fields_.version;
+        std::string& h = out_head_;
+        h.clear();
+        h += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+        h += std::to_string(reply.status);
+        h += ' ';
+        h += http::obsolete_reason(static_cast<http::status>(reply.status));
+        h += "\r\nServer: bootcfg\r\nDate: ";
+        h += date_now();
+        h += "\r\nContent-Type: ";
+        h += reply.content_type;
+        h += "\r\nContent-Length: ";
+        h += std::to_string(content_length);
+        for (const auto& [name, value] : reply.headers) {
+            h += "\r\n";
+            h += name;
+            h += ": ";
+            h += value;
+        }
+        if (!keep && version != 10) h += "\r\nConnection: close";
+        if (keep && version == 10) h += "\r\nConnection: keep-alive";
+        h += "\r\n\r\n";
+        keep_alive_ = keep;
     }
 
     void send(Reply reply) {
         if (!reply.log_detail.empty())
-            spdlog::warn("{} {}: {}", log_method_.empty() ? method() : log_method_,
-                         log_target_.empty() ? target() : log_target_, reply.log_detail);
+            spdlog::warn("{} {}: {}", head_fields_.method, head_fields_.target, reply.log_detail);
         status_ = reply.status;
         selected_ = std::move(reply.selected);
-        if (log_method_.empty()) {
-            log_method_ = method();
-            log_target_ = target();
-        }
         stream_.expires_after(server_.options.write_timeout);
         if (reply.file) {
             file_fd_ = reply.file->fd;
             file_offset_ = static_cast<off_t>(reply.plan.offset);
             file_left_ = head_ ? 0 : reply.plan.length;
-            file_head_ = {};
-            fill_head(file_head_, reply);
-            file_head_.content_length(reply.plan.length);
-            http::async_write(
-                stream_, file_head_,
+            format_head(reply, reply.plan.length);
+            asio::async_write(
+                stream_, asio::buffer(out_head_),
                 beast::bind_front_handler(&Session::on_file_head, shared_from_this()));
             return;
         }
-        text_ = {};
-        fill_head(text_, reply);
-        text_.content_length(reply.body.size());
-        if (!head_) text_.body() = std::move(reply.body);
-        http::async_write(stream_, text_,
+        format_head(reply, reply.body.size());
+        out_body_ = std::move(reply.body);
+        if (head_) out_body_.clear();
+        const std::array<asio::const_buffer, 2> buffers{asio::buffer(out_head_),
+                                                        asio::buffer(out_body_)};
+        asio::async_write(stream_, buffers,
                           beast::bind_front_handler(&Session::on_written, shared_from_this()));
     }
 
@@ -284,11 +372,10 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         const auto us =
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
-        spdlog::info("{} {} {} {} {} {}us selected={}{}", remote_, log_method_, log_target_,
-                     status_, bytes_, us, selected_.empty() ? "-" : selected_,
-                     ok ? "" : " (aborted)");
-        log_method_.clear();
-        log_target_.clear();
+        spdlog::info("{} {} {} {} {} {}us selected={}{}", remote_,
+                     head_fields_.method.empty() ? "-" : head_fields_.method,
+                     head_fields_.target.empty() ? "-" : head_fields_.target, status_, bytes_, us,
+                     selected_.empty() ? "-" : selected_, ok ? "" : " (aborted)");
         selected_.clear();
         bytes_ = 0;
         parser_.reset();
@@ -306,9 +393,10 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpServer::Impl& server_;
     asio::steady_timer send_timer_;
     beast::flat_buffer buffer_;
-    std::optional<http::request_parser<http::empty_body>> parser_;
-    http::response<http::string_body> text_;
-    http::response<http::empty_body> file_head_;
+    RequestHead head_fields_;
+    std::optional<RequestParser> parser_;
+    std::string out_head_;
+    std::string out_body_;
     std::string remote_;
     bool idle_ = false;
     bool keep_alive_ = false;
@@ -319,7 +407,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Clock::time_point started_ = Clock::now();
     unsigned status_ = 0;
     std::size_t bytes_ = 0;
-    std::string log_method_, log_target_, selected_;
+    std::string selected_;
 };
 
 }  // namespace

@@ -96,10 +96,14 @@ class SnapshotHolder {
     std::shared_ptr<const Snapshot> get() const { return current_.load(std::memory_order_acquire); }
     void set(std::shared_ptr<const Snapshot> next) {
         current_.store(std::move(next), std::memory_order_release);
+        version_.fetch_add(1, std::memory_order_release);
     }
+    // Bumped after each set(): hot paths keep their own copy and re-fetch only on change.
+    std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
   private:
     std::atomic<std::shared_ptr<const Snapshot>> current_;
+    std::atomic<std::uint64_t> version_{0};
 };
 
 // Loads a snapshot from a source, logging each problem with its path.
