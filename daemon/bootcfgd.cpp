@@ -1,5 +1,8 @@
 // bootcfgd: settings -> store -> reloader -> HTTP server. All logic lives in lib/.
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -59,8 +62,15 @@ int main(int argc, char** argv) {
         assets_path.clear();
     }
 
+    // Request threads hand log lines to one writer thread; if stdout stalls (a slow journal or
+    // pipe), the oldest queued lines are dropped instead of blocking requests.
+    spdlog::init_thread_pool(65536, 1);
+    auto logger = std::make_shared<spdlog::async_logger>(
+        "bootcfgd", std::make_shared<spdlog::sinks::stdout_sink_mt>(), spdlog::thread_pool(),
+        spdlog::async_overflow_policy::overrun_oldest);
+    spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::from_str(config.log_level));
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
 
     spdlog::debug(
         "settings: address={} data-path={} assets-path={} config={} threads={} "
@@ -98,8 +108,10 @@ int main(int argc, char** argv) {
                          assets_path.empty() ? "disabled" : assets_path);
         });
         spdlog::info("stopped");
+        spdlog::shutdown();
         return 0;
     } catch (const std::exception& e) {
+        spdlog::shutdown();
         std::fprintf(stderr, "bootcfgd: %s\n", e.what());
         return 1;
     }

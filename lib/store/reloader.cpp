@@ -5,6 +5,9 @@
 
 #include <dirent.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
 #include <sys/stat.h>
 
 #include <unistd.h>
@@ -126,7 +129,12 @@ void Reloader::start() {
         im.wait_events();
     }
     im.wait_hup();
-    im.thread = std::thread([&im] { im.ioc.run(); });
+    im.thread = std::thread([&im] {
+        // Reloads run beside live traffic: at nice 10 (inherited by the parse threads) they take
+        // the CPU that requests leave idle instead of competing with them.
+        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+        im.ioc.run();
+    });
 }
 
 }  // namespace bootcfg

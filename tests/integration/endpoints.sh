@@ -32,7 +32,7 @@ start_bootcfgd main -data-path="$data" -assets-path="$assets"
 MAIN_LOG=$LOG
 
 # --- the broken data file is reported with its path, everything else served
-expect_contains "broken file logged" "data: $data/boot/mac/52:54:00:00:00:99:2: invalid JSON: " "$(cat "$LOG")"
+expect_log "broken file logged" "data: $data/boot/mac/52:54:00:00:00:99:2: invalid JSON: "
 
 # --- / and /healthz
 expect_eq "banner" "bootcfg" "$(body /)"
@@ -52,8 +52,8 @@ kernel /images/lab/vmlinuz bootcfg.config=node1 cloud-config-url=http://bootcfg:
 initrd /images/lab/initrd.img
 initrd /images/lab/extra.img
 boot' "$(body "/ipxe?$q")"
-expect_contains "access log names the selection" "GET /ipxe?$q 200" "$(cat "$LOG")"
-expect_contains "access log selected=" "selected=bootcfg:mac/52:54:00:aa:bb:cc" "$(cat "$LOG")"
+expect_log "access log names the selection" "GET /ipxe?$q 200"
+expect_log "access log selected=" "selected=bootcfg:mac/52:54:00:aa:bb:cc"
 expect_eq "ipxe uuid wins over mac" '#!ipxe
 kernel /images/lab/vmlinuz bootcfg.config=by-uuid
 boot' "$(body "/ipxe?uuid=1CFF2CD8-F00A-42C8-9426-F55E6A1847F6&mac=52:54:00:aa:bb:cc")"
@@ -129,7 +129,7 @@ expect_eq "asset after HEAD on same connection" "200" "$(curl -s -o /dev/null -w
 curl -s --max-time 0.3 --limit-rate 1M -o /dev/null "$(url /assets/lab/big.img)" || true
 sleep 0.2
 expect_eq "still serving after aborted download" "ok" "$(body /healthz)"
-expect_contains "aborted download logged" "(aborted)" "$(cat "$LOG")"
+expect_log "aborted download logged" "(aborted)"
 
 # --- path traversal: nothing outside the assets root, ever
 for p in '/assets/../boot/default' '/assets/%2e%2e/outside/secret' '/assets/lab/..%2f..%2foutside%2fsecret' \
@@ -179,6 +179,6 @@ kill -0 "$PID" 2>/dev/null && fail "bootcfgd still running 6s after SIGTERM" || 
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [[ $elapsed_ms -lt 5000 ]] && pass || fail "shutdown took ${elapsed_ms}ms"
 exec 8<&-
-expect_contains "stopped logged" "stopped" "$(cat "$LOG")"
+expect_log "stopped logged" "stopped"
 
 finish

@@ -46,7 +46,7 @@ expect_eq "port in use message" "bootcfgd: cannot listen on 127.0.0.1:$taken: Ad
 cd "$WORK"
 start_bootcfgd noassets -data-path="$data"
 cd - >/dev/null
-expect_contains "missing default assets dir warns" "default assets path ./images does not exist" "$(cat "$WORK/noassets.log")"
+expect_log "missing default assets dir warns" "default assets path ./images does not exist" "$WORK/noassets.log"
 
 # Environment and YAML; the command line wins over both.
 printf 'data-path: %s\nlog-level: debug\nassets-path: ""\n' "$WORK/nowhere" >"$WORK/bootcfgd.yaml"
@@ -55,9 +55,9 @@ BOOTCFG_DATA_PATH="$data" BOOTCFG_CONFIG="$WORK/bootcfgd.yaml" "$BOOTCFGD" -addr
 PID=$!
 PIDS+=("$PID")
 for _ in $(seq 100); do grep -q 'listening on' "$LOG" && break; sleep 0.05; done
-expect_contains "env beats YAML data-path" "data $data," "$(cat "$LOG")"
-expect_contains "YAML log-level applied" "debug settings: address=127.0.0.1:0" "$(cat "$LOG")"
-expect_contains "YAML disables assets" "assets disabled" "$(cat "$LOG")"
+expect_log "env beats YAML data-path" "data $data,"
+expect_log "YAML log-level applied" "debug settings: address=127.0.0.1:0"
+expect_log "YAML disables assets" "assets disabled"
 printf 'adress: 1\n' >"$WORK/typo.yaml"
 run_cli -config "$WORK/typo.yaml"
 expect_eq "YAML typo exit" "2" "$RC"

@@ -91,3 +91,16 @@ expect_body() {
         diff -u "$want" "$got" >&2 || true
     fi
 }
+
+# expect_log DESCRIPTION NEEDLE [LOGFILE]: the log gets the line within 3 s (logging is async).
+expect_log() {
+    local file=${3:-$LOG}
+    for _ in $(seq 60); do
+        if grep -qF -- "$2" "$file"; then
+            pass
+            return
+        fi
+        sleep 0.05
+    done
+    fail "$1: [$2] not in log $file"
+}

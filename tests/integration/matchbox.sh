@@ -132,9 +132,9 @@ echo 'this is {{.role}}, not JSON' >"$data/ignition/not-json.tmpl"
 start_bootcfgd errors -data-path="$data" -assets-path=
 expect_eq "template error is 500" "500" "$(status "/generic?role=broken")"
 expect_eq "template error body is short" "error rendering generic template 'needs-key'" "$(body "/generic?role=broken")"
-expect_contains "template error reason in the log" "$data/generic/needs-key:1: map has no entry for key \"not_there\"" "$(cat "$LOG")"
+expect_log "template error reason in the log" "$data/generic/needs-key:1: map has no entry for key \"not_there\""
 expect_eq "non-JSON ignition is 500" "500" "$(status "/ignition?role=broken")"
-expect_contains "non-JSON ignition logged" "rendered output is not valid JSON" "$(cat "$LOG")"
+expect_log "non-JSON ignition logged" "rendered output is not valid JSON"
 expect_eq "other machines unaffected" "200" "$(status "/ignition?$ipxe_q")"
 
 # --- validation: problems reported with path and line, the rest still served

@@ -46,8 +46,8 @@ wait_for "new directory watched" "/cloud?mac=52:54:00:00:00:03" "node: 3"
 echo '{"kernel": "/k/node1-v3"' >"$data/boot/mac/52:54:00:00:00:01"
 sleep 0.5
 expect_contains "broken file keeps last good" "/k/node1-v2" "$(body "/ipxe?mac=52:54:00:00:00:01")"
-expect_contains "broken file logged" "$data/boot/mac/52:54:00:00:00:01:2: invalid JSON" "$(cat "$LOG")"
-expect_contains "kept version logged" "keeping the last good version" "$(cat "$LOG")"
+expect_log "broken file logged" "$data/boot/mac/52:54:00:00:00:01:2: invalid JSON"
+expect_log "kept version logged" "keeping the last good version"
 # Deleting a file drops the machine back to the default.
 rm "$data/boot/mac/52-54-00-00-00-02"
 wait_for "deleted file falls back to default" "/ipxe?mac=52:54:00:00:00:02" "/k/default"
@@ -56,7 +56,7 @@ wait_for "deleted file falls back to default" "/ipxe?mac=52:54:00:00:00:02" "/k/
 echo '{"kernel": "/k/node1-v4"}' >"$data/boot/mac/52:54:00:00:00:01"
 kill -HUP "$PID"
 wait_for "SIGHUP reload" "/ipxe?mac=52:54:00:00:00:01" "/k/node1-v4"
-expect_contains "SIGHUP logged" "SIGHUP: reloading" "$(cat "$LOG")"
+expect_log "SIGHUP logged" "SIGHUP: reloading"
 
 wait "$load_pid"
 total=$(wc -l <"$WORK/statuses")
