@@ -12,6 +12,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -120,27 +121,48 @@ std::string format_endpoint(const tcp::endpoint& ep) {
 
 }  // namespace
 
+// One single-threaded io_context per core, all accepting on the same listening socket: a
+// connection lives on one thread for good, so sessions need no strand and the schedulers no
+// cross-thread hand-offs on the request path.
+
+struct Worker {
+    asio::io_context ioc{1};
+    tcp::acceptor acceptor{ioc};
+    asio::steady_timer accept_retry{ioc};
+};
+
 struct HttpServer::Impl {
     Impl(HttpServerOptions o, const SnapshotHolder& s, const AssetRoot* a)
-        : options(std::move(o)), store(s), assets(a) {}
+        : options(std::move(o)), store(s), assets(a) {
+        unsigned n = options.threads ? options.threads : std::thread::hardware_concurrency();
+        for (unsigned i = 0; i < std::max(1u, n); ++i)
+            workers.push_back(std::make_unique<Worker>());
+    }
 
     HttpServerOptions options;
     const SnapshotHolder& store;
     const AssetRoot* assets;
 
-    // Declared before the io_context: sessions destroyed with its pending handlers unregister here.
+    // Declared before the workers: sessions destroyed with their pending handlers unregister here.
     std::mutex sessions_mutex;
     std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
     std::atomic<bool> stopping{false};
+    // Set while the workers are destroyed: sessions freed with their io_context's pending
+    // handlers must not post to a context that may already be gone.
+    bool tearing_down = false;
 
-    asio::io_context ioc;
-    asio::strand<asio::io_context::executor_type> control{asio::make_strand(ioc)};
-    tcp::acceptor acceptor{control};
-    asio::signal_set signals{control, SIGINT, SIGTERM};
-    asio::steady_timer grace_timer{control};
-    asio::steady_timer accept_retry{control};
+    ~Impl() {
+        std::lock_guard lock(sessions_mutex);
+        tearing_down = true;
+    }
 
-    void do_accept();
+    std::vector<std::unique_ptr<Worker>> workers;
+    // Signals and the shutdown timer live on the first worker.
+    asio::io_context& control() { return workers[0]->ioc; }
+    std::optional<asio::signal_set> signals;
+    std::optional<asio::steady_timer> grace_timer;
+
+    void do_accept(Worker& w);
     void begin_stop();
     void add_session(Session* raw, std::weak_ptr<Session> weak);
     void remove_session(Session* raw);
@@ -420,36 +442,44 @@ void HttpServer::Impl::add_session(Session* raw, std::weak_ptr<Session> weak) {
 void HttpServer::Impl::remove_session(Session* raw) {
     std::lock_guard lock(sessions_mutex);
     sessions.erase(raw);
-    if (stopping && sessions.empty()) asio::post(control, [this] { grace_timer.cancel(); });
+    if (stopping && sessions.empty() && !tearing_down)
+
+        asio::post(control(), [this] {
+            if (grace_timer) grace_timer->cancel();
+        });
 }
 
-void HttpServer::Impl::do_accept() {
-    acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+void HttpServer::Impl::do_accept(Worker& w) {
+    w.acceptor.async_accept([this, &w](beast::error_code ec, tcp::socket socket) {
         if (stopping || ec == asio::error::operation_aborted) return;
         if (ec) {
             // Typically EMFILE: back off briefly instead of spinning on the error.
             spdlog::warn("accept failed: {}", ec.message());
-            accept_retry.expires_after(std::chrono::milliseconds(100));
-            accept_retry.async_wait([this](beast::error_code e) {
-                if (!e) do_accept();
+            w.accept_retry.expires_after(std::chrono::milliseconds(100));
+            w.accept_retry.async_wait([this, &w](beast::error_code e) {
+                if (!e) do_accept(w);
             });
             return;
         }
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         std::make_shared<Session>(std::move(socket), *this)->start();
-        do_accept();
+        do_accept(w);
     });
 }
 
 void HttpServer::Impl::begin_stop() {
-    asio::dispatch(control, [this] {
+    asio::post(control(), [this] {
         if (stopping.exchange(true)) return;
         spdlog::info("shutting down: no new connections, finishing in-flight requests");
         beast::error_code ec;
-        acceptor.close(ec);
-        signals.cancel(ec);
-        accept_retry.cancel();
+        if (signals) signals->cancel(ec);
+        for (auto& w : workers)
+            asio::post(w->ioc, [&w = *w] {
+                beast::error_code e;
+                w.acceptor.close(e);
+                w.accept_retry.cancel();
+            });
         std::vector<std::shared_ptr<Session>> live;
         {
             std::lock_guard lock(sessions_mutex);
@@ -458,11 +488,12 @@ void HttpServer::Impl::begin_stop() {
         }
         if (live.empty()) return;
         for (auto& s : live) s->post_shutdown();
-        grace_timer.expires_after(options.shutdown_grace);
-        grace_timer.async_wait([this](beast::error_code e) {
+        grace_timer.emplace(control());
+        grace_timer->expires_after(options.shutdown_grace);
+        grace_timer->async_wait([this](beast::error_code e) {
             if (e) return;
             spdlog::warn("shutdown grace period over; dropping remaining connections");
-            ioc.stop();
+            for (auto& w : workers) w->ioc.stop();
         });
     });
 }
@@ -476,39 +507,48 @@ HttpServer::~HttpServer() = default;
 void HttpServer::listen() {
     auto& im = *impl_;
     beast::error_code ec;
-    tcp::resolver resolver(im.ioc);
+    tcp::resolver resolver(im.control());
     auto results = resolver.resolve(im.options.host, im.options.port,
                                     tcp::resolver::passive | tcp::resolver::numeric_service, ec);
     const std::string where = im.options.host + ":" + im.options.port;
     if (ec || results.empty())
         throw std::runtime_error("cannot resolve listen address " + where + ": " + ec.message());
     const tcp::endpoint ep = results.begin()->endpoint();
-    im.acceptor.open(ep.protocol(), ec);
-    if (!ec) im.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) im.acceptor.bind(ep, ec);
-    if (!ec) im.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    auto& first = im.workers[0]->acceptor;
+    first.open(ep.protocol(), ec);
+    if (!ec) first.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) first.bind(ep, ec);
+    if (!ec) first.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+    // The other workers accept on duplicates of the same socket (not SO_REUSEPORT, which would
+    // let a second bootcfgd silently share a port that is already taken).
+    for (std::size_t i = 1; i < im.workers.size(); ++i) {
+        const int fd = ::dup(first.native_handle());
+        if (fd < 0)
+            throw std::runtime_error("cannot listen on " + where + ": " + std::strerror(errno));
+        im.workers[i]->acceptor.assign(ep.protocol(), fd, ec);
+        if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
+    }
 }
 
 std::string HttpServer::local_address() const {
     beast::error_code ec;
-    auto ep = impl_->acceptor.local_endpoint(ec);
+    auto ep = impl_->workers[0]->acceptor.local_endpoint(ec);
     return ec ? "-" : format_endpoint(ep);
 }
 
 void HttpServer::run(const std::function<void()>& on_ready) {
     auto& im = *impl_;
-    im.signals.async_wait([this](beast::error_code ec, int) {
+    im.signals.emplace(im.control(), SIGINT, SIGTERM);
+    im.signals->async_wait([this](beast::error_code ec, int) {
         if (!ec) stop();
     });
-    asio::dispatch(im.control, [&im] { im.do_accept(); });
+    for (auto& w : im.workers) im.do_accept(*w);
     if (on_ready) on_ready();
-    unsigned threads =
-        im.options.threads ? im.options.threads : std::thread::hardware_concurrency();
-    if (threads == 0) threads = 1;
     std::vector<std::thread> pool;
-    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&im] { im.ioc.run(); });
-    im.ioc.run();
+    for (std::size_t i = 1; i < im.workers.size(); ++i)
+        pool.emplace_back([w = im.workers[i].get()] { w->ioc.run(); });
+    im.workers[0]->ioc.run();
     for (auto& t : pool) t.join();
 }
 

@@ -181,4 +181,21 @@ elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 exec 8<&-
 expect_log "stopped logged" "stopped"
 
+# --- a download that outlasts -shutdown-timeout is cut off, and the process still exits cleanly
+start_bootcfgd grace -data-path="$data" -assets-path="$assets" -shutdown-timeout=1s
+curl -s --limit-rate 1M -o /dev/null "$(url /assets/lab/big.img)" &
+slow_pid=$!
+exec 8<>"/dev/tcp/127.0.0.1/$PORT"
+sleep 0.3
+kill -TERM "$PID"
+set +e
+wait "$PID"
+grace_rc=$?
+set -e
+exec 8<&-
+kill "$slow_pid" 2>/dev/null || true
+expect_eq "exit status after the grace period" "0" "$grace_rc"
+expect_log "grace period logged" "shutdown grace period over"
+
+
 finish

@@ -39,7 +39,15 @@ expect_eq "missing assets dir message" "bootcfgd: assets path $WORK/missing-asse
 start_bootcfgd spaced --data-path "$data" -assets-path ""
 expect_eq "space-separated flags" "ok" "$(body /healthz)"
 taken=$PORT
-run_cli -data-path="$data" -assets-path= -address="127.0.0.1:$taken"
+# Bounded: a second server that silently shares the port would otherwise run forever.
+run_cli_bounded() {
+    set +e
+    OUT=$(timeout 5 "$BOOTCFGD" "$@" 2>&1)
+    RC=$?
+    set -e
+}
+run_cli_bounded -data-path="$data" -assets-path= -address="127.0.0.1:$taken"
+
 expect_eq "port in use exit" "1" "$RC"
 expect_eq "port in use message" "bootcfgd: cannot listen on 127.0.0.1:$taken: Address already in use" "$(grep -v ' info ' <<<"$OUT")"
 # The default assets dir may be absent: a warning, assets off, still serving.
