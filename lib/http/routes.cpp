@@ -69,8 +69,7 @@ Reply metadata(const Snapshot& snapshot, std::string_view query) {
     Reply error;
     auto s = select_for(snapshot, query, Part::group, error);
     if (!s) return error;
-    return text_reply(metadata_env(template_data(*s->sel.group, s->labels, query)),
-                      s->sel.group->id);
+    return text_reply(metadata_env(*s->sel.group, s->labels, query), s->sel.group->id);
 }
 
 // /cloud, /ignition, /generic: the profile's named config, rendered with the group's data.

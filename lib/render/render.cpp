@@ -94,36 +94,78 @@ bool shell_safe(const std::string& v) {
     });
 }
 
+void add_line(std::string name, const std::string& value, std::vector<std::string>& lines) {
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
+    name += '=';
+    if (shell_safe(value)) {
+        name += value;
+    } else {
+        name += '\'';
+        for (char c : value) name += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        name += '\'';
+    }
+    lines.push_back(std::move(name));
+}
+
+void flatten_value(const std::string& name, const nlohmann::json& value,
+                   std::vector<std::string>& lines);
+
 void flatten(const nlohmann::json& obj, const std::string& prefix,
              std::vector<std::string>& lines) {
-    for (const auto& [key, value] : obj.items()) {
-        std::string name = prefix + key;
-        if (value.is_object()) {
-            flatten(value, name + "_", lines);
-            continue;
-        }
-        if (!value.is_string() && !value.is_boolean() && !value.is_number()) continue;
-        std::transform(name.begin(), name.end(), name.begin(),
-                       [](unsigned char c) { return std::toupper(c); });
-        std::string v = template_detail::go_sprint_value(&value);
-        if (!shell_safe(v)) {
-            std::string quoted = "'";
-            for (char c : v) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-            v = quoted + "'";
-        }
-        lines.push_back(name + "=" + v);
+    for (const auto& [key, value] : obj.items()) flatten_value(prefix + key, value, lines);
+}
+
+void flatten_value(const std::string& name, const nlohmann::json& value,
+                   std::vector<std::string>& lines) {
+    if (value.is_object()) return flatten(value, name + "_", lines);
+    if (!value.is_string() && !value.is_boolean() && !value.is_number()) return;
+    add_line(name, template_detail::go_sprint_value(&value), lines);
+}
+
+std::string joined(std::vector<std::string>& lines) {
+    std::sort(lines.begin(), lines.end());
+    std::string out;
+    for (const auto& l : lines) {
+        out += l;
+        out += '\n';
     }
+    return out;
+}
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
 }
 
 }  // namespace
 
+// The same lines as metadata_env(template_data(...)), without building that JSON per request:
+// metadata keys that a selector (lowercased) or "request" replaces are skipped whole.
+std::string metadata_env(const Group& group, const Labels& query, std::string_view raw_query) {
+    std::vector<std::string> lines;
+    std::vector<std::string> selector_keys;
+    for (const auto& [key, value] : group.selector.entries()) selector_keys.push_back(lower(key));
+    if (group.metadata.is_object()) {
+        for (const auto& [key, value] : group.metadata.items()) {
+            if (key == "request" ||
+                std::find(selector_keys.begin(), selector_keys.end(), key) != selector_keys.end())
+                continue;
+            flatten_value(key, value, lines);
+        }
+    }
+    std::size_t i = 0;
+    for (const auto& [key, value] : group.selector.entries())
+        add_line(selector_keys[i++], value, lines);
+    for (const auto& [key, value] : query.entries()) add_line("request_query_" + key, value, lines);
+    add_line("request_raw_query", std::string(raw_query), lines);
+    return joined(lines);
+}
+
 std::string metadata_env(const nlohmann::json& data) {
     std::vector<std::string> lines;
     flatten(data, "", lines);
-    std::sort(lines.begin(), lines.end());
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
+    return joined(lines);
 }
 
 }  // namespace bootcfg

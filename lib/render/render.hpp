@@ -32,5 +32,8 @@ nlohmann::json template_data(const Group& group, const Labels& query, std::strin
 // KEY=value lines, sorted; keys uppercased, nested maps joined with '_'; strings, bools and
 // numbers only; values single-quoted for the shell when they need it.
 std::string metadata_env(const nlohmann::json& data);
+// The same for a group and request, without building the template data (the /metadata path).
+std::string metadata_env(const Group& group, const Labels& query, std::string_view raw_query);
+
 
 }  // namespace bootcfg

@@ -41,9 +41,10 @@ TEST_CASE("metadata env: the reference example") {
     Labels q;
     q.set("mac", "52:54:00:a1:9c:ae");
     q.set("foo", "bar");
-    CHECK(metadata_env(template_data(g, q, "mac=52-54-00-a1-9c-ae&foo=bar")) ==
-          "ETCD_NAME=node1\nMAC=52:54:00:a1:9c:ae\nREQUEST_QUERY_FOO=bar\n"
-          "REQUEST_QUERY_MAC=52:54:00:a1:9c:ae\nREQUEST_RAW_QUERY='mac=52-54-00-a1-9c-ae&foo=bar'\n");
+    CHECK(
+        metadata_env(template_data(g, q, "mac=52-54-00-a1-9c-ae&foo=bar")) ==
+        "ETCD_NAME=node1\nMAC=52:54:00:a1:9c:ae\nREQUEST_QUERY_FOO=bar\n"
+        "REQUEST_QUERY_MAC=52:54:00:a1:9c:ae\nREQUEST_RAW_QUERY='mac=52-54-00-a1-9c-ae&foo=bar'\n");
 }
 
 TEST_CASE("metadata env: nested maps, dropped lists and nulls, Go numbers, quoting") {
@@ -54,6 +55,23 @@ TEST_CASE("metadata env: nested maps, dropped lists and nulls, Go numbers, quoti
                        {"t", true},
                        {"q", "it's"},
                        {"empty", ""}};
-    CHECK(metadata_env(data) ==
-          "A_B_C=deep\nEMPTY=\nN=1e+08\nQ='it'\\''s'\nT=true\n");
+    CHECK(metadata_env(data) == "A_B_C=deep\nEMPTY=\nN=1e+08\nQ='it'\\''s'\nT=true\n");
+}
+
+TEST_CASE("metadata env from a group equals the template-data path, overrides included") {
+    Group g;
+    g.metadata = {{"mac", {{"nested", "replaced by the selector"}}},
+                  {"request", "replaced by the request"},
+                  {"zone", "a"},
+                  {"deep", {{"x", {{"y", 1.5}}}}},
+                  {"list", {1, 2}},
+                  {"q", "needs 'quotes' & more"}};
+    g.selector.set("mac", "52:54:00:a1:9c:ae");
+    g.selector.set("Rack", "r1");
+    Labels q;
+    q.set("mac", "52:54:00:a1:9c:ae");
+    q.set("hostname", "");
+    const std::string raw = "mac=52-54-00-a1-9c-ae&hostname=";
+    CHECK(metadata_env(g, q, raw) == metadata_env(template_data(g, q, raw)));
+    CHECK(metadata_env(g, q, raw).find("MAC_NESTED") == std::string::npos);
 }
