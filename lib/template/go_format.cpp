@@ -44,24 +44,6 @@ std::string exp_suffix(int exp) {
     return buf;
 }
 
-void append_rune(std::string& out, unsigned long r) {
-    if (r < 0x80) {
-        out += static_cast<char>(r);
-    } else if (r < 0x800) {
-        out += static_cast<char>(0xC0 | (r >> 6));
-        out += static_cast<char>(0x80 | (r & 0x3F));
-    } else if (r < 0x10000) {
-        out += static_cast<char>(0xE0 | (r >> 12));
-        out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (r & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (r >> 18));
-        out += static_cast<char>(0x80 | ((r >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (r & 0x3F));
-    }
-}
-
 // Decodes one UTF-8 rune at s[i]; returns its length, 0 if invalid.
 int decode_rune(const std::string& s, std::size_t i, unsigned long& r) {
     const auto c = static_cast<unsigned char>(s[i]);
@@ -271,6 +253,24 @@ std::string sprint_container(const json* v, char verb) {
 
 }  // namespace
 
+void append_rune(std::string& out, unsigned long r) {
+    if (r < 0x80) {
+        out += static_cast<char>(r);
+    } else if (r < 0x800) {
+        out += static_cast<char>(0xC0 | (r >> 6));
+        out += static_cast<char>(0x80 | (r & 0x3F));
+    } else if (r < 0x10000) {
+        out += static_cast<char>(0xE0 | (r >> 12));
+        out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (r & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (r >> 18));
+        out += static_cast<char>(0x80 | ((r >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (r & 0x3F));
+    }
+}
+
 std::string go_format_float(double f) {
     if (std::isnan(f)) return "NaN";
     if (std::isinf(f)) return f > 0 ? "+Inf" : "-Inf";
@@ -464,7 +464,7 @@ std::string go_quote(const std::string& s) {
         if (rune_printable(r)) {
             out.append(s, i, len);
         } else {
-            char buf[16];
+            char buf[32];
             if (r < 0x10000)
                 std::snprintf(buf, sizeof buf, "\\u%04lx", r);
             else

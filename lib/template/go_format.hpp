@@ -24,5 +24,7 @@ std::string go_type_name(const nlohmann::json* v);
 std::string go_format_float(double f);
 // strconv.Quote.
 std::string go_quote(const std::string& s);
+// Appends code point r as UTF-8.
+void append_rune(std::string& out, unsigned long r);
 
 }  // namespace bootcfg::template_detail

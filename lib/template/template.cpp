@@ -293,7 +293,7 @@ class Lexer {
                     if (e == 'x')
                         value += static_cast<char>(v);
                     else
-                        append_utf8(value, v);
+                        append_rune(value, v);
                     break;
                 }
                 default:
@@ -342,26 +342,6 @@ class Lexer {
         if (i >= in_.size() || in_[i] != '\'') fail(line, "unterminated character constant");
         out_.push_back({Tok::number, "'" + std::to_string(rune), line});
         pos_ = i + 1;
-    }
-
-    static void append_utf8(std::string& out, unsigned long r) {
-        std::vector<const json*> none;
-        json s = std::string();
-        if (r < 0x80)
-            out += static_cast<char>(r);
-        else if (r < 0x800) {
-            out += static_cast<char>(0xC0 | (r >> 6));
-            out += static_cast<char>(0x80 | (r & 0x3F));
-        } else if (r < 0x10000) {
-            out += static_cast<char>(0xE0 | (r >> 12));
-            out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (r & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (r >> 18));
-            out += static_cast<char>(0x80 | ((r >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (r & 0x3F));
-        }
     }
 
     std::string_view in_;
