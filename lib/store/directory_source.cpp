@@ -90,6 +90,36 @@ void parallel_for(std::size_t n, Fn fn) {
     for (auto& th : pool) th.join();
 }
 
+// Reads a file readdir already reported as regular: no fstat, since one short read of a
+// regular file means end of file (one syscall fewer per machine in a 100,000-file directory).
+std::optional<std::string> read_regular_file(int dirfd, const char* name, std::string& reason) {
+    const int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        reason = std::strerror(errno);
+        return std::nullopt;
+    }
+    std::string data;
+    char buf[65536];
+    while (true) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            reason = std::strerror(errno);
+            ::close(fd);
+            return std::nullopt;
+        }
+        data.append(buf, static_cast<std::size_t>(n));
+        if (data.size() > kMaxDataFile) {
+            reason = "file is larger than 16 MiB";
+            ::close(fd);
+            return std::nullopt;
+        }
+        if (n < static_cast<ssize_t>(sizeof buf)) break;
+    }
+    ::close(fd);
+    return data;
+}
+
 bool hidden(const std::string& name) {
     // Editors and atomic writers leave dotfiles and backups beside real configs.
     return name.empty() || name[0] == '.' || name.back() == '~';
@@ -372,6 +402,7 @@ class DataDirLoader {
     struct DirEntry {
         std::string name;
         bool is_dir;
+        bool is_regular;
         bool operator<(const DirEntry& o) const { return name < o.name; }
     };
 
@@ -388,11 +419,14 @@ class DataDirLoader {
             const std::string name = e->d_name;
             if (name == "." || name == "..") continue;
             bool is_dir = e->d_type == DT_DIR;
+            bool is_regular = e->d_type == DT_REG;
             if (e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) {
                 struct stat st {};
-                is_dir = ::fstatat(::dirfd(d), e->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+                const bool ok = ::fstatat(::dirfd(d), e->d_name, &st, 0) == 0;
+                is_dir = ok && S_ISDIR(st.st_mode);
+                is_regular = ok && S_ISREG(st.st_mode);
             }
-            entries.push_back({name, is_dir});
+            entries.push_back({name, is_dir, is_regular});
         }
         ::closedir(d);
         std::sort(entries.begin(), entries.end());
@@ -579,6 +613,10 @@ class DataDirLoader {
                 problem(path, 0, "ignored: not a .json file");
                 continue;
             }
+            if (!e.is_regular) {
+                problem(path, 0, "not a regular file");
+                continue;
+            }
             paths.push_back(std::move(path));
         }
         struct Outcome {
@@ -590,7 +628,7 @@ class DataDirLoader {
         const std::size_t name_at = dir.native().size() + 1;
         parallel_for(paths.size(), [&](std::size_t i) {
             Outcome& o = outcomes[i];
-            auto data = read_data_file(dirfd, paths[i].c_str() + name_at, o.failure.reason);
+            auto data = read_regular_file(dirfd, paths[i].c_str() + name_at, o.failure.reason);
             if (data) o.item = parse(*data, o.failure);
         });
         if (dirfd >= 0) ::close(dirfd);
