@@ -100,7 +100,16 @@ pipelined=$(raw 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /boot.ipxe HTTP/1.1
 expect_contains "pipelined: first answered" "ok" "$pipelined"
 expect_eq "pipelined: both answered in order" "2" "$(grep -c '^HTTP/1.1 200' <<<"$pipelined")"
 
+# --- HTTP/1.0: answered in kind; closed unless the client asks for keep-alive
+http10=$(raw 'GET /healthz HTTP/1.0\r\n\r\n')
+expect_contains "HTTP/1.0 status line" "HTTP/1.0 200 OK" "$http10"
+expect_contains "HTTP/1.0 body, then close" $'\r\n\r\nok' "$http10"
+http10ka=$(curl -s -0 -v -H 'Connection: keep-alive' -o /dev/null -o /dev/null "$(url /healthz)" "$(url /healthz)" 2>&1)
+expect_contains "HTTP/1.0 keep-alive honoured" "Connection: keep-alive" "$http10ka"
+expect_contains "HTTP/1.0 keep-alive reuses the connection" "Re-using existing connection" "$http10ka"
+
 # --- keep-alive: several requests on one connection
+
 reuse=$(curl -s -v -o /dev/null -o /dev/null "$(url /healthz)" "$(url /boot.ipxe)" 2>&1)
 expect_contains "keep-alive reuse" "Re-using existing connection" "$reuse"
 
