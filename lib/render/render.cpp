@@ -1,6 +1,11 @@
 #include "render/render.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
+#include <vector>
+
+#include "template/go_format.hpp"
 
 namespace bootcfg {
 
@@ -45,16 +50,6 @@ std::string pixiecore_json(const BootSpec& boot) {
     doc["cmdline"] = join_args(boot);
     return doc.dump() + "\n";
 }
-
-}  // namespace bootcfg
-
-#include <algorithm>
-#include <cctype>
-#include <vector>
-
-#include "template/go_format.hpp"
-
-namespace bootcfg {
 
 std::string grub_config(const BootSpec& boot, bool arm64) {
     std::string args;

@@ -35,5 +35,4 @@ std::string metadata_env(const nlohmann::json& data);
 // The same for a group and request, without building the template data (the /metadata path).
 std::string metadata_env(const Group& group, const Labels& query, std::string_view raw_query);
 
-
 }  // namespace bootcfg

@@ -31,41 +31,6 @@ namespace {
 constexpr std::size_t kMaxDataFile = 16 * 1024 * 1024;
 constexpr const char* kLayoutPrefix = "bootcfg:";
 
-// Reads a whole regular file (relative to dirfd, or absolute with AT_FDCWD); on failure returns
-// nullopt and sets reason.
-std::optional<std::string> read_data_file(int dirfd, const char* name, std::string& reason) {
-    const int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        reason = std::strerror(errno);
-        return std::nullopt;
-    }
-    struct stat st {};
-    std::optional<std::string> out;
-    if (::fstat(fd, &st) != 0) {
-        reason = std::strerror(errno);
-    } else if (!S_ISREG(st.st_mode)) {
-        reason = "not a regular file";
-    } else if (static_cast<std::size_t>(st.st_size) > kMaxDataFile) {
-        reason = "file is larger than 16 MiB";
-    } else {
-        std::string data(static_cast<std::size_t>(st.st_size), '\0');
-        std::size_t got = 0;
-        while (got < data.size()) {
-            const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            got += static_cast<std::size_t>(n);
-        }
-        if (got != data.size()) {
-            reason = "file changed size while being read";
-        } else {
-            out = std::move(data);
-        }
-    }
-    ::close(fd);
-    return out;
-}
-
 // A member of a JSON object without copying it; null when absent.
 const json& member(const json& doc, const char* key) {
     static const json null;
@@ -90,14 +55,9 @@ void parallel_for(std::size_t n, Fn fn) {
     for (auto& th : pool) th.join();
 }
 
-// Reads a file readdir already reported as regular: no fstat, since one short read of a
-// regular file means end of file (one syscall fewer per machine in a 100,000-file directory).
-std::optional<std::string> read_regular_file(int dirfd, const char* name, std::string& reason) {
-    const int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        reason = std::strerror(errno);
-        return std::nullopt;
-    }
+// Reads an open file to its end (at most 16 MiB) and closes it. Regular files only: one short
+// read means end of file.
+std::optional<std::string> read_to_end(int fd, std::string& reason) {
     std::string data;
     char buf[65536];
     while (true) {
@@ -120,6 +80,35 @@ std::optional<std::string> read_regular_file(int dirfd, const char* name, std::s
     return data;
 }
 
+int open_at(int dirfd, const char* name, std::string& reason) {
+    const int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) reason = std::strerror(errno);
+    return fd;
+}
+
+// A file readdir already reported as regular: no fstat (one syscall fewer per machine in a
+// 100,000-file directory).
+std::optional<std::string> read_regular_file(int dirfd, const char* name, std::string& reason) {
+    const int fd = open_at(dirfd, name, reason);
+    if (fd < 0) return std::nullopt;
+    return read_to_end(fd, reason);
+}
+
+// Any path (relative to dirfd, or absolute with AT_FDCWD): checked to be a regular file first.
+std::optional<std::string> read_data_file(int dirfd, const char* name, std::string& reason) {
+    const int fd = open_at(dirfd, name, reason);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        reason = std::strerror(errno);
+    } else if (!S_ISREG(st.st_mode)) {
+        reason = "not a regular file";
+    } else {
+        return read_to_end(fd, reason);
+    }
+    ::close(fd);
+    return std::nullopt;
+}
 bool hidden(const std::string& name) {
     // Editors and atomic writers leave dotfiles and backups beside real configs.
     return name.empty() || name[0] == '.' || name.back() == '~';

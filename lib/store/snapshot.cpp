@@ -1,5 +1,9 @@
 #include "store/store.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
 namespace bootcfg {
 
 Snapshot::Snapshot(StoreContents contents, std::uint64_t generation)
@@ -45,14 +49,6 @@ const char* template_dir(TemplateKind kind) {
     }
     return "";
 }
-
-}  // namespace bootcfg
-
-#include <spdlog/spdlog.h>
-
-#include <chrono>
-
-namespace bootcfg {
 
 std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const Snapshot* previous) {
     const auto start = std::chrono::steady_clock::now();

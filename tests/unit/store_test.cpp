@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include "match/match.hpp"
@@ -143,9 +145,10 @@ TEST_CASE("snapshot holder swaps atomically while readers keep theirs") {
 
 TEST_CASE("matchbox layout: profiles, groups, templates") {
     TempDir dir;
-    dir.write("profiles/p.json",
-              R"({"id":"p","boot":{"kernel":"/k","initrd":["/i"],"args":["a=1"],"cmdline":{"z":"","b":"2"}},)"
-              R"("cloud_id":"c.yaml","ignition_id":"i.ign","generic_id":"g"})");
+    dir.write(
+        "profiles/p.json",
+        R"({"id":"p","boot":{"kernel":"/k","initrd":["/i"],"args":["a=1"],"cmdline":{"z":"","b":"2"}},)"
+        R"("cloud_id":"c.yaml","ignition_id":"i.ign","generic_id":"g"})");
     dir.write("groups/g.json",
               R"({"id":"g","profile":"p","selector":{"mac":"52-54-00-AA-BB-CC","os":"installed"},)"
               R"("metadata":{"n":3,"s":"x"}})");
@@ -192,10 +195,23 @@ TEST_CASE("matchbox layout: broken profile, group and template keep their last g
 TEST_CASE("matchbox layout: ties prefer groups over the bootcfg layout, then smaller ids") {
     TempDir dir;
     dir.write("profiles/p.json", R"({"id":"p","boot":{"kernel":"/group"}})");
-    dir.write("groups/b.json", R"({"id":"b","profile":"p","selector":{"mac":"52:54:00:00:00:01"}})");
-    dir.write("groups/a.json", R"({"id":"a","profile":"p","selector":{"mac":"52:54:00:00:00:01"}})");
+    dir.write("groups/b.json",
+              R"({"id":"b","profile":"p","selector":{"mac":"52:54:00:00:00:01"}})");
+    dir.write("groups/a.json",
+              R"({"id":"a","profile":"p","selector":{"mac":"52:54:00:00:00:01"}})");
     dir.write("boot/mac/52:54:00:00:00:01", R"({"kernel":"/layout"})");
     auto s = load(dir);
     CHECK(s->problems().size() == 1);  // identical selectors of a and b
     CHECK(select(*s, mac("52:54:00:00:00:01"), Part::boot).group->id == "a");
+}
+
+TEST_CASE("a FIFO or directory among group files is reported, never read") {
+    TempDir dir;
+    dir.write("profiles/p.json", R"({"id":"p","boot":{"kernel":"/k"}})");
+    dir.write("groups/g.json", R"({"id":"g","profile":"p"})");
+    REQUIRE(::mkfifo((dir.path() / "groups/fifo.json").c_str(), 0600) == 0);
+    auto s = load(dir);  // would block forever if the FIFO were opened for reading
+    const auto text = problems_text(*s);
+    CHECK_THAT(text, Catch::Contains("groups/fifo.json: not a regular file"));
+    CHECK(s->groups().size() == 1);
 }
