@@ -73,14 +73,12 @@ Reply metadata(const Snapshot& snapshot, std::string_view query) {
 }
 
 // /cloud, /ignition, /generic: the profile's named config, rendered with the group's data.
-Reply rendered(const Snapshot& snapshot, std::string_view query, Part part, TemplateKind kind) {
+Reply rendered(const Snapshot& snapshot, std::string_view query, TemplateKind kind) {
     Reply error;
-    auto s = select_for(snapshot, query, part, error);
+    auto s = select_for(snapshot, query, template_part(kind), error);
     if (!s) return error;
     const Profile& profile = *s->sel.profile;
-    const std::string& name = kind == TemplateKind::cloud      ? profile.cloud_id
-                              : kind == TemplateKind::ignition ? profile.ignition_id
-                                                               : profile.generic_id;
+    const std::string& name = template_id(profile, kind);
     const TemplateEntry* entry = snapshot.template_entry(kind, name);
     if (!entry)
         return error_reply(404, std::string(template_dir(kind)) + " template '" + name +
@@ -91,21 +89,23 @@ Reply rendered(const Snapshot& snapshot, std::string_view query, Part part, Temp
         r.body = entry->text;  // raw: checked at load (Ignition JSON) or served as is
         return r;
     }
+    // A short body for the client; the file and reason go to the log.
+    auto server_error = [&](std::string body, std::string detail) {
+        Reply failed = error_reply(500, std::move(body));
+        failed.selected = r.selected;
+        failed.log_detail = entry->source + detail;
+        return failed;
+    };
     try {
         r.body = entry->parsed->render(template_data(*s->sel.group, s->labels, query));
     } catch (const TemplateError& e) {
-        Reply failed = error_reply(
-            500, std::string("error rendering ") + template_dir(kind) + " template '" + name + "'");
-        failed.selected = r.selected;
-        failed.log_detail = entry->source + ":" + std::to_string(e.line()) + ": " + e.what();
-        return failed;
+        return server_error(
+            std::string("error rendering ") + template_dir(kind) + " template '" + name + "'",
+            ":" + std::to_string(e.line()) + ": " + e.what());
     }
-    if (kind == TemplateKind::ignition && !nlohmann::json::accept(r.body)) {
-        Reply failed = error_reply(500, "ignition template '" + name + "' did not render to JSON");
-        failed.selected = r.selected;
-        failed.log_detail = entry->source + ": rendered output is not valid JSON";
-        return failed;
-    }
+    if (kind == TemplateKind::ignition && !nlohmann::json::accept(r.body))
+        return server_error("ignition template '" + name + "' did not render to JSON",
+                            ": rendered output is not valid JSON");
     return r;
 }
 
@@ -183,10 +183,10 @@ Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequ
 
     if (path == "/ipxe") return ipxe(snapshot, query);
     if (path == "/boot.ipxe" || path == "/boot.ipxe.0") return text_reply(chain_script());
-    if (path == "/cloud") return rendered(snapshot, query, Part::cloud, TemplateKind::cloud);
-    if (path == "/ignition")
-        return rendered(snapshot, query, Part::ignition, TemplateKind::ignition);
-    if (path == "/generic") return rendered(snapshot, query, Part::generic, TemplateKind::generic);
+    if (path == "/cloud") return rendered(snapshot, query, TemplateKind::cloud);
+    if (path == "/ignition") return rendered(snapshot, query, TemplateKind::ignition);
+    if (path == "/generic") return rendered(snapshot, query, TemplateKind::generic);
+
     if (path == "/metadata") return metadata(snapshot, query);
     if (path == "/grub") return grub(snapshot, query);
     if (starts_with(path, "/pixiecore/v1/boot/"))

@@ -5,14 +5,15 @@
 
 namespace bootcfg {
 
+namespace {
+
+// Rank of a selector key in the tie rule (lower wins).
 int selector_key_rank(const std::string& key) {
     static const char* const ranked[] = {"uuid", "mac", "hostname", "serial"};
     for (int i = 0; i < 4; ++i)
         if (key == ranked[i]) return i;
     return 4;
 }
-
-namespace {
 
 bool key_less(const std::string& a, const std::string& b) {
     const int ra = selector_key_rank(a), rb = selector_key_rank(b);

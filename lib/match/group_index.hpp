@@ -50,7 +50,4 @@ class GroupIndex {
     std::vector<Signature> signatures_;
 };
 
-// Rank of a selector key in the tie rule above (lower wins).
-int selector_key_rank(const std::string& key);
-
 }  // namespace bootcfg

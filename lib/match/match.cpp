@@ -9,11 +9,12 @@ bool has_part(const Profile& p, Part part) {
         case Part::boot:
             return p.has_boot;
         case Part::cloud:
-            return !p.cloud_id.empty();
+            return !template_id(p, TemplateKind::cloud).empty();
         case Part::ignition:
-            return !p.ignition_id.empty();
+            return !template_id(p, TemplateKind::ignition).empty();
         case Part::generic:
-            return !p.generic_id.empty();
+            return !template_id(p, TemplateKind::generic).empty();
+
         case Part::group:
             return true;
     }
@@ -41,6 +42,18 @@ std::string describe(const Labels& labels) {
 }
 
 }  // namespace
+
+Part template_part(TemplateKind kind) {
+    switch (kind) {
+        case TemplateKind::ignition:
+            return Part::ignition;
+        case TemplateKind::cloud:
+            return Part::cloud;
+        case TemplateKind::generic:
+            return Part::generic;
+    }
+    return Part::cloud;
+}
 
 Selection select(const Snapshot& snapshot, const Labels& labels, Part part) {
     Selection result;

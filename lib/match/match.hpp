@@ -11,6 +11,9 @@ namespace bootcfg {
 // What a request needs from the profile; `group` needs only a group (metadata).
 enum class Part { boot, cloud, ignition, generic, group };
 
+// The part a template kind answers for (/cloud, /ignition, /generic).
+Part template_part(TemplateKind kind);
+
 struct Selection {
     const Group* group = nullptr;
     const Profile* profile = nullptr;

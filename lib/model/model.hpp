@@ -43,4 +43,7 @@ enum class TemplateKind { ignition, cloud, generic };
 
 const char* template_dir(TemplateKind kind);  // "ignition", "cloud", "generic"
 
+// The profile's template name of that kind (ignition_id, cloud_id or generic_id); empty: none.
+const std::string& template_id(const Profile& profile, TemplateKind kind);
+
 }  // namespace bootcfg

@@ -679,13 +679,14 @@ class DataDirLoader {
                         "profile id '" + p.id +
                             "' differs from its file name (matchbox looks profiles up as "
                             "profiles/<id>.json)");
-            for (auto [kind, ref] : {std::pair{TemplateKind::ignition, &p.ignition_id},
-                                     std::pair{TemplateKind::cloud, &p.cloud_id},
-                                     std::pair{TemplateKind::generic, &p.generic_id}})
-                if (!ref->empty() && !out_.templates[static_cast<int>(kind)].count(*ref))
+            for (auto kind : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic}) {
+                const std::string& ref = template_id(p, kind);
+                if (!ref.empty() && !out_.templates[static_cast<int>(kind)].count(ref))
                     problem(p.source, 0,
-                            std::string(template_dir(kind)) + " template '" + *ref +
-                                "' does not exist (" + template_dir(kind) + "/" + *ref + ")");
+                            std::string(template_dir(kind)) + " template '" + ref +
+                                "' does not exist (" + template_dir(kind) + "/" + ref + ")");
+            }
+
             unique_profiles.push_back(std::move(p));
         }
         out_.profiles = std::move(unique_profiles);

@@ -38,6 +38,18 @@ std::string LoadProblem::to_string() const {
     return path + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + reason;
 }
 
+const std::string& template_id(const Profile& profile, TemplateKind kind) {
+    switch (kind) {
+        case TemplateKind::ignition:
+            return profile.ignition_id;
+        case TemplateKind::cloud:
+            return profile.cloud_id;
+        case TemplateKind::generic:
+            return profile.generic_id;
+    }
+    return profile.cloud_id;
+}
+
 const char* template_dir(TemplateKind kind) {
     switch (kind) {
         case TemplateKind::ignition:
