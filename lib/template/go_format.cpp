@@ -2,7 +2,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 
 namespace bootcfg::template_detail {
 
@@ -69,13 +71,13 @@ bool rune_printable(unsigned long r) {
     return true;
 }
 
-std::string sprint_container(const json* v, char verb);
-
 struct Spec {
     bool minus = false, plus = false, sharp = false, space = false, zero = false;
     int width = -1, precision = -1;
     char verb = 'v';
 };
+
+std::string sprint_container(const json* v, const Spec& spec);
 
 std::string pad(std::string s, const Spec& spec, bool numeric) {
     if (spec.width < 0) return s;
@@ -95,9 +97,14 @@ std::string pad(std::string s, const Spec& spec, bool numeric) {
     return std::string(n, ' ') + s;
 }
 
-std::string bad_verb(char verb, const json* v) {
-    if (is_nil(v)) return std::string("%!") + verb + "(<nil>)";
-    return std::string("%!") + verb + "(" + go_type_name(v) + "=" + go_sprint_value(v) + ")";
+std::string format_one(const json* v, const Spec& spec);
+
+// Go prints the operand as %v with the directive's flags, width and precision.
+std::string bad_verb(const Spec& spec, const json* v) {
+    if (is_nil(v)) return std::string("%!") + spec.verb + "(<nil>)";
+    Spec as_v = spec;
+    as_v.verb = 'v';
+    return std::string("%!") + spec.verb + "(" + go_type_name(v) + "=" + format_one(v, as_v) + ")";
 }
 
 std::string format_int(long long n, const Spec& spec, int base, bool upper) {
@@ -120,6 +127,48 @@ std::string format_int(long long n, const Spec& spec, int base, bool upper) {
     return digits;
 }
 
+// strconv.FormatFloat(f, 'x', prec, 64): -0x1.8p+01. prec < 0: as few hex digits as needed.
+std::string hex_float(double f, int prec, bool upper) {
+    const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+    std::string s = std::signbit(f) ? "-" : "";
+    s += upper ? "0X" : "0x";
+    int exp = 0;
+    std::uint64_t mant = 0;  // 1 integer bit at bit 60, 60 fraction bits
+    if (f != 0) {
+        const double m = std::frexp(std::fabs(f), &exp);  // m in [0.5, 1)
+        mant = static_cast<std::uint64_t>(std::ldexp(m, 61));
+        --exp;
+    }
+    if (prec >= 0 && prec < 15) {
+        const unsigned shift = static_cast<unsigned>(prec) * 4;
+        const std::uint64_t extra = (mant << shift) & ((std::uint64_t{1} << 60) - 1);
+        mant >>= 60 - shift;
+        if ((extra | (mant & 1)) > (std::uint64_t{1} << 59)) ++mant;
+        mant <<= 60 - shift;
+        if (mant & (std::uint64_t{1} << 61)) {
+            mant >>= 1;
+            ++exp;
+        }
+    }
+    s += digits[(mant >> 60) & 1];
+    mant <<= 4;  // drop the integer bit; fraction digits now start at bit 63
+    std::string frac;
+    const int n = prec < 0 ? 15 : prec;
+    for (int i = 0; i < n; ++i) {
+        frac += i < 15 ? digits[(mant >> 60) & 15] : '0';
+        mant <<= 4;
+    }
+    if (prec < 0)
+        while (!frac.empty() && frac.back() == '0') frac.pop_back();
+    if (!frac.empty()) s += "." + frac;
+    s += upper ? 'P' : 'p';
+    s += exp < 0 ? '-' : '+';
+    const int e = std::abs(exp);
+    if (e < 10) s += '0';
+    s += std::to_string(e);
+    return s;
+}
+
 std::string format_float(double f, const Spec& spec) {
     char verb = spec.verb == 'v' ? 'g' : spec.verb;
     std::string s;
@@ -131,12 +180,14 @@ std::string format_float(double f, const Spec& spec) {
         s = go_format_float(f);
         if (verb == 'G')
             for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    } else if (verb == 'x' || verb == 'X') {
+        s = hex_float(f, spec.precision, verb == 'X');
     } else {
         char fmt[16];
         std::snprintf(fmt, sizeof fmt, "%%.%d%c", spec.precision < 0 ? 6 : spec.precision, verb);
-        char buf[512];
-        std::snprintf(buf, sizeof buf, fmt, f);
-        s = buf;
+        // Precision goes up to 1e6 (Go's limit), so size the buffer from the first pass.
+        s.resize(static_cast<std::size_t>(std::snprintf(nullptr, 0, fmt, f)));
+        std::snprintf(s.data(), s.size() + 1, fmt, f);
     }
     if (!s.empty() && s[0] != '-' && s[0] != '+') {
         if (spec.plus)
@@ -149,11 +200,8 @@ std::string format_float(double f, const Spec& spec) {
 
 std::string format_one(const json* v, const Spec& spec) {
     const char verb = spec.verb;
-    if (v && (v->is_array() || v->is_object())) {
-        if (verb == 'v' || verb == 's' || verb == 'd' || verb == 'q' || verb == 'x' ||
-            verb == 'X' || verb == 'f' || verb == 'e' || verb == 'g' || verb == 't')
-            return sprint_container(v, verb);
-    }
+    // Go formats each element with the directive (any verb, width included).
+    if (v && (v->is_array() || v->is_object())) return sprint_container(v, spec);
     switch (verb) {
         case 'v':
             if (is_float(v)) return pad(format_float(v->get<double>(), spec), spec, true);
@@ -175,7 +223,7 @@ std::string format_one(const json* v, const Spec& spec) {
                 }
                 return pad(s, spec, false);
             }
-            return bad_verb(verb, v);
+            return bad_verb(spec, v);
         case 'q':
             if (v && v->is_string()) return pad(go_quote(v->get<std::string>()), spec, false);
             if (is_int(v)) {
@@ -184,13 +232,15 @@ std::string format_one(const json* v, const Spec& spec) {
                 std::string q = go_quote(r);
                 return pad("'" + q.substr(1, q.size() - 2) + "'", spec, false);
             }
-            return bad_verb(verb, v);
+            return bad_verb(spec, v);
         case 'd':
             if (is_int(v)) return pad(format_int(as_int(v), spec, 10, false), spec, true);
-            return bad_verb(verb, v);
+            return bad_verb(spec, v);
         case 'x':
         case 'X':
             if (is_int(v)) return pad(format_int(as_int(v), spec, 16, verb == 'X'), spec, true);
+            if (is_float(v)) return pad(format_float(v->get<double>(), spec), spec, true);
+
             if (v && v->is_string()) {
                 std::string out;
                 const char* set = verb == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -200,7 +250,7 @@ std::string format_one(const json* v, const Spec& spec) {
                 }
                 return pad(out, spec, false);
             }
-            return bad_verb(verb, v);
+            return bad_verb(spec, v);
         case 'f':
         case 'F':
         case 'e':
@@ -208,25 +258,27 @@ std::string format_one(const json* v, const Spec& spec) {
         case 'g':
         case 'G':
             if (is_float(v)) return pad(format_float(v->get<double>(), spec), spec, true);
-            return bad_verb(verb, v);
+            return bad_verb(spec, v);
         case 't':
             if (v && v->is_boolean()) return pad(v->get<bool>() ? "true" : "false", spec, false);
-            return bad_verb(verb, v);
+            return bad_verb(spec, v);
         case 'c':
             if (is_int(v)) {
                 std::string r;
                 append_rune(r, static_cast<unsigned long>(as_int(v)));
                 return pad(r, spec, false);
             }
-            return bad_verb(verb, v);
+            return bad_verb(spec, v);
         default:
-            return bad_verb(verb, v);
+            return bad_verb(spec, v);
     }
 }
 
-std::string sprint_container(const json* v, char verb) {
-    Spec inner;
-    inner.verb = verb;
+std::string sprint_container(const json* v, const Spec& spec) {
+    // A nil element prints as <nil> whatever the verb (fmt's printValue for interface values).
+    auto element = [&](const json& e) {
+        return e.is_null() ? std::string("<nil>") : format_one(&e, spec);
+    };
     std::string out;
     if (v->is_array()) {
         out = "[";
@@ -234,7 +286,7 @@ std::string sprint_container(const json* v, char verb) {
         for (const auto& e : *v) {
             if (!first) out += ' ';
             first = false;
-            out += format_one(&e, inner);
+            out += element(e);
         }
         return out + "]";
     }
@@ -244,9 +296,9 @@ std::string sprint_container(const json* v, char verb) {
         if (!first) out += ' ';
         first = false;
         json key = k;
-        out += format_one(&key, inner);
+        out += element(key);
         out += ':';
-        out += format_one(&e, inner);
+        out += element(e);
     }
     return out + "]";
 }
@@ -308,7 +360,9 @@ std::string go_sprint_value(const json* v) {
     if (v->is_boolean()) return v->get<bool>() ? "true" : "false";
     if (is_int(v)) return std::to_string(as_int(v));
     if (is_float(v)) return go_format_float(v->get<double>());
-    return sprint_container(v, 'v');
+    Spec plain;
+    plain.verb = 'v';
+    return sprint_container(v, plain);
 }
 
 std::string go_sprint(const std::vector<const json*>& args) {
@@ -357,29 +411,60 @@ std::string go_sprintf(const std::string& format, const std::vector<const json*>
             else
                 break;
         }
-        auto read_number = [&](int& into) {
+        // Go's fmt: numbers beyond +-1e6 are "crazy": a literal one swallows the rest of the
+        // format (then NOVERB), one from an argument reads as BADWIDTH / BADPREC.
+        auto too_large = [](long long x) { return x > 1000000 || x < -1000000; };
+        auto number_from_arg = [&](int& into) {
+            bool ok = false;
+            if (arg < args.size()) {
+                if (is_int(args[arg]) && !too_large(as_int(args[arg]))) {
+                    into = static_cast<int>(as_int(args[arg]));
+                    ok = true;
+                }
+                ++arg;
+            }
+            return ok;
+        };
+        auto literal_number = [&](int& into) {
+            long long n = -1;
+            while (i < format.size() && format[i] >= '0' && format[i] <= '9') {
+                if (too_large(n)) {
+                    i = format.size();
+                    n = -1;
+                    break;
+                }
+                n = (n < 0 ? 0 : n * 10) + (format[i++] - '0');
+            }
+            into = static_cast<int>(n);
+        };
+        if (i < format.size() && format[i] == '*') {
+            ++i;
+            if (!number_from_arg(spec.width)) {
+                spec.width = -1;
+                out += "%!(BADWIDTH)";
+            }
+            if (spec.width < -1) {
+                spec.minus = true;
+                spec.zero = false;
+                spec.width = -spec.width;
+            }
+        } else {
+            literal_number(spec.width);
+        }
+        if (i + 1 < format.size() && format[i] == '.') {
+            ++i;
             if (i < format.size() && format[i] == '*') {
                 ++i;
-                if (arg < args.size() && is_int(args[arg]))
-                    into = static_cast<int>(as_int(args[arg]));
-                ++arg;
-                return;
+                if (!number_from_arg(spec.precision) || spec.precision < 0) {
+                    spec.precision = -1;
+                    out += "%!(BADPREC)";
+                }
+            } else {
+                literal_number(spec.precision);
+                if (spec.precision < 0) spec.precision = 0;
             }
-            int n = -1;
-            while (i < format.size() && format[i] >= '0' && format[i] <= '9')
-                n = (n < 0 ? 0 : n * 10) + (format[i++] - '0');
-            into = n;
-        };
-        read_number(spec.width);
-        if (spec.width < -1) {
-            spec.minus = true;
-            spec.width = -spec.width;
         }
-        if (i < format.size() && format[i] == '.') {
-            ++i;
-            read_number(spec.precision);
-            if (spec.precision < 0) spec.precision = 0;
-        }
+
         if (i >= format.size()) {
             out += "%!(NOVERB)";
             break;

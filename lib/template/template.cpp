@@ -129,7 +129,9 @@ class Lexer {
         while (true) {
             if (pos_ >= in_.size()) fail(line_, "unclosed action");
             bool trim = false;
-            if (const auto skip = at_right(trim); skip && parens == 0) {
+            if (const auto skip = at_right(trim)) {
+                // Go checks " -}}" here too; letting it through left the space loop stuck.
+                if (parens > 0) fail(line_, "unclosed left paren");
                 count_lines(in_.substr(pos_, skip));
                 pos_ += skip;
                 out_.push_back({Tok::right, "}}", line_});
@@ -148,7 +150,7 @@ class Lexer {
                 if (pos_ > start) out_.push_back({Tok::space, " ", line});
                 continue;
             }
-            if (in_.substr(pos_, 2) == "}}" && parens > 0) fail(line, "unclosed left paren");
+
             switch (c) {
                 case '=':
                     emit(Tok::assign, 1);

@@ -215,3 +215,25 @@ TEST_CASE("a FIFO or directory among group files is reported, never read") {
     CHECK_THAT(text, Catch::Contains("groups/fifo.json: not a regular file"));
     CHECK(s->groups().size() == 1);
 }
+
+// Found by fuzz_data_files: nlohmann's out_of_range escaped the loader and ended the process.
+TEST_CASE("a number beyond float64 is a reported problem, not a crash") {
+    TempDir dir;
+    dir.write("boot/default", kBoot);
+    const auto boot =
+        dir.write("boot/mac/52:54:00:00:00:01", R"({"kernel":"/k","cmdline":{"a":1e400}})");
+    const auto group =
+        dir.write("groups/g.json", R"({"id":"g","profile":"p","metadata":{"n":-1e999}})");
+    const auto profile =
+        dir.write("profiles/p.json", R"({"id":"p","boot":{"kernel":"/k","args":[1e400]}})");
+    auto s = load(dir);
+    const auto text = problems_text(*s);
+    INFO(text);
+    CHECK(s->problems().size() == 3);
+    CHECK_THAT(text,
+               Catch::Contains(boot.string() + ": invalid JSON: number overflow parsing '1e400'"));
+    CHECK_THAT(
+        text, Catch::Contains(group.string() + ": invalid JSON: number overflow parsing '-1e999'"));
+    CHECK_THAT(text, Catch::Contains(profile.string() + ": invalid JSON: number overflow"));
+    CHECK(select(*s, mac("52:54:00:00:00:01"), Part::boot).group->id == "bootcfg:default");
+}

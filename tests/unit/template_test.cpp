@@ -33,7 +33,11 @@ TEST_CASE("templates: syntax errors name the line at parse time") {
     CHECK_THROWS_WITH(Template::parse("{{nope}}"), "function \"nope\" not defined");
     CHECK_THROWS_WITH(Template::parse("{{$x}}"), "undefined variable \"$x\"");
     CHECK_THROWS_WITH(Template::parse("{{define \"a\"}}{{end}}"), "{{define}} is not supported");
+    // Found by fuzz_template: " -}}" inside parentheses made the lexer loop forever.
+    CHECK_THROWS_WITH(Template::parse("{{(1 -}}"), "unclosed left paren");
+    CHECK_THROWS_WITH(Template::parse("{{(1}}"), "unclosed left paren");
 }
+
 
 TEST_CASE("templates: missingkey=error and execution errors carry the line") {
     const auto t = Template::parse("line1\n{{.missing}}");

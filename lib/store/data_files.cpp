@@ -1,0 +1,252 @@
+// Parsing and validating data files (profiles, groups, bootcfg-layout boot configs): one set of
+// rules for files read from the data dir and documents written through the admin API.
+#include "store/data_files.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "labels/labels.hpp"
+#include "template/template.hpp"
+
+namespace bootcfg {
+
+using nlohmann::json;
+
+namespace {
+
+// A member of a JSON object without copying it; null when absent.
+const json& member(const json& doc, const char* key) {
+    static const json null;
+    auto it = doc.find(key);
+    return it == doc.end() ? null : *it;
+}
+
+std::optional<std::string> string_field(const json& doc, const char* key, Failure& failure) {
+    auto it = doc.find(key);
+    if (it == doc.end() || it->is_null()) return std::string();
+    if (!it->is_string()) {
+        failure.reason = std::string("field '") + key + "' must be a string";
+        return std::nullopt;
+    }
+    return it->get<std::string>();
+}
+
+bool string_list(const json& value, const char* key, std::vector<std::string>& out,
+                 Failure& failure) {
+    if (value.is_null()) return true;
+    if (!value.is_array()) {
+        failure.reason = std::string("field '") + key + "' must be a list of strings";
+        return false;
+    }
+    for (const auto& item : value) {
+        if (!item.is_string()) {
+            failure.reason = std::string("field '") + key + "' must be a list of strings";
+            return false;
+        }
+        out.push_back(item.get<std::string>());
+    }
+    return true;
+}
+
+// The bootcfg v0.1 "cmdline" map: key sorted (Go's template range over a map), empty value or
+// true gives a bare flag, false leaves the key out.
+bool cmdline_map(const json& value, std::vector<std::string>& args, Failure& failure) {
+    if (value.is_null()) return true;
+    if (!value.is_object()) {
+        failure.reason = "field 'cmdline' must be an object of strings";
+        return false;
+    }
+    for (const auto& [arg, v] : value.items()) {
+        if (v.is_string()) {
+            const auto& s = v.get_ref<const std::string&>();
+            args.push_back(s.empty() ? arg : arg + "=" + s);
+        } else if (v.is_boolean()) {
+            if (v.get<bool>()) args.push_back(arg);
+        } else if (v.is_number()) {
+            args.push_back(arg + "=" + v.dump());
+        } else {
+            failure.reason = "cmdline value for '" + arg + "' must be a string";
+            return false;
+        }
+    }
+    return true;
+}
+
+bool unknown_fields(const json& doc, std::initializer_list<const char*> known, Failure& failure) {
+    for (const auto& [key, _] : doc.items()) {
+        bool ok = false;
+        for (const char* k : known) ok = ok || key == k;
+        if (!ok) {
+            std::string list;
+            for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
+            failure.reason = "unknown field '" + key + "' (expected " + list + ")";
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+// JSON text -> document, or a failure with the line of the syntax error.
+std::optional<json> parse_json(const std::string& text, Failure& failure) {
+    try {
+        return json::parse(text);
+    } catch (const json::parse_error& e) {
+        const std::size_t upto = std::min<std::size_t>(e.byte, text.size());
+        failure.line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + upto, '\n'));
+        std::string what = e.what();
+        const auto colon = what.find(": ", what.find("parse error"));
+        failure.reason =
+            "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2));
+        return std::nullopt;
+    } catch (const json::exception& e) {
+        // Not a syntax error but still unusable, e.g. a number beyond float64 ("1e400").
+        std::string what = e.what();
+        const auto close = what.find("] ");
+        failure.reason =
+            "invalid JSON: " + (close == std::string::npos ? what : what.substr(close + 2));
+        return std::nullopt;
+    }
+}
+
+// bootcfg v0.1 boot config: {"kernel", "initrd": [...], "cmdline": {...}}.
+std::optional<BootSpec> parse_layout_boot(const std::string& text, Failure& failure) {
+    auto doc = parse_json(text, failure);
+    if (!doc) return std::nullopt;
+    if (!doc->is_object()) {
+        failure.reason = "boot config must be a JSON object";
+        return std::nullopt;
+    }
+    if (unknown_fields(*doc, {"kernel", "initrd", "cmdline"}, failure)) return std::nullopt;
+    BootSpec spec;
+    auto kernel = string_field(*doc, "kernel", failure);
+    if (!kernel) return std::nullopt;
+    if (kernel->empty()) {
+        failure.reason = "missing field 'kernel'";
+        return std::nullopt;
+    }
+    spec.kernel = *kernel;
+    if (!string_list(member(*doc, "initrd"), "initrd", spec.initrd, failure)) return std::nullopt;
+    if (!cmdline_map(member(*doc, "cmdline"), spec.args, failure)) return std::nullopt;
+    return spec;
+}
+
+// matchbox profile: {"id", "name", "boot": {"kernel", "initrd", "args", "cmdline"},
+// "ignition_id", "cloud_id", "generic_id"}.
+std::optional<Profile> parse_profile(const std::string& text, Failure& failure) {
+    auto doc = parse_json(text, failure);
+    if (!doc) return std::nullopt;
+    if (!doc->is_object()) {
+        failure.reason = "profile must be a JSON object";
+        return std::nullopt;
+    }
+    if (unknown_fields(*doc, {"id", "name", "boot", "ignition_id", "cloud_id", "generic_id"},
+                       failure))
+        return std::nullopt;
+    Profile p;
+    auto id = string_field(*doc, "id", failure);
+    auto name = id ? string_field(*doc, "name", failure) : std::nullopt;
+    auto ign = name ? string_field(*doc, "ignition_id", failure) : std::nullopt;
+    auto cloud = ign ? string_field(*doc, "cloud_id", failure) : std::nullopt;
+    auto generic = cloud ? string_field(*doc, "generic_id", failure) : std::nullopt;
+    if (!generic) return std::nullopt;
+    if (id->empty()) {
+        failure.reason = "missing field 'id'";
+        return std::nullopt;
+    }
+    p.id = *id;
+    p.name = *name;
+    p.ignition_id = *ign;
+    p.cloud_id = *cloud;
+    p.generic_id = *generic;
+    const json& boot = member(*doc, "boot");
+    if (!boot.is_null()) {
+        if (!boot.is_object()) {
+            failure.reason = "field 'boot' must be an object";
+            return std::nullopt;
+        }
+        Failure inner;
+        if (unknown_fields(boot, {"kernel", "initrd", "args", "cmdline"}, inner)) {
+            failure.reason = "boot: " + inner.reason;
+            return std::nullopt;
+        }
+        auto kernel = string_field(boot, "kernel", failure);
+        if (!kernel) return std::nullopt;
+        p.boot.kernel = *kernel;
+        if (!string_list(member(boot, "initrd"), "initrd", p.boot.initrd, failure) ||
+            !string_list(member(boot, "args"), "args", p.boot.args, failure) ||
+            !cmdline_map(member(boot, "cmdline"), p.boot.args, failure))
+            return std::nullopt;
+        p.has_boot = !p.boot.kernel.empty();
+        if (!p.has_boot && (!p.boot.initrd.empty() || !p.boot.args.empty())) {
+            failure.reason = "boot has initrd or args but no 'kernel'";
+            return std::nullopt;
+        }
+    }
+    return p;
+}
+
+// matchbox group: {"id", "name", "profile", "selector": {...}, "metadata": {...}}.
+std::optional<Group> parse_group(const std::string& text, Failure& failure) {
+    auto doc = parse_json(text, failure);
+    if (!doc) return std::nullopt;
+    if (!doc->is_object()) {
+        failure.reason = "group must be a JSON object";
+        return std::nullopt;
+    }
+    if (unknown_fields(*doc, {"id", "name", "profile", "selector", "metadata"}, failure))
+        return std::nullopt;
+    Group g;
+    auto id = string_field(*doc, "id", failure);
+    auto name = id ? string_field(*doc, "name", failure) : std::nullopt;
+    auto profile = name ? string_field(*doc, "profile", failure) : std::nullopt;
+    if (!profile) return std::nullopt;
+    if (id->empty()) {
+        failure.reason = "missing field 'id'";
+        return std::nullopt;
+    }
+    if (profile->empty()) {
+        failure.reason = "missing field 'profile'";
+        return std::nullopt;
+    }
+    g.id = *id;
+    g.name = *name;
+    g.profile = *profile;
+    const json& selector = member(*doc, "selector");
+    if (!selector.is_null() && !selector.is_object()) {
+        failure.reason = "field 'selector' must be an object of strings";
+        return std::nullopt;
+    }
+    if (selector.is_object()) {
+        for (const auto& [key, value] : selector.items()) {
+            if (!value.is_string()) {
+                failure.reason = "selector '" + key + "' must be a string";
+                return std::nullopt;
+            }
+            std::string v = value.get<std::string>();
+            if (key == "mac") {
+                auto mac = normalize_mac(v);
+                if (!mac) {
+                    failure.reason = "selector mac '" + v + "' is not a MAC address";
+                    return std::nullopt;
+                }
+                v = *mac;
+            } else if (key == "uuid") {
+                if (auto uuid = normalize_uuid(v)) v = *uuid;
+            }
+            g.selector.set(key, v);
+        }
+    }
+    json& metadata = (*doc)["metadata"];
+    if (!metadata.is_object() && !metadata.is_null()) {
+        failure.reason = "field 'metadata' must be an object";
+        return std::nullopt;
+    }
+    if (metadata.is_object()) g.metadata = as_go_json(std::move(metadata));
+
+    return g;
+}
+
+}  // namespace bootcfg
