@@ -3,8 +3,10 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,6 +29,21 @@ int usage_error(const std::string& message) {
 bool is_directory(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Like Go programs (matchbox included), take the whole open-file allowance, then size the
+// connection limit to it: a connection may hold a socket and an asset file, and reloads and
+// logging need a reserve.
+std::size_t connections_for_fd_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1000;
+    if (lim.rlim_cur < lim.rlim_max) {
+        rlimit raised = lim;
+        raised.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    if (lim.rlim_cur == RLIM_INFINITY) return 100000;
+    return lim.rlim_cur > 512 ? (lim.rlim_cur - 256) / 2 : std::max<rlim_t>(lim.rlim_cur / 4, 1);
 }
 
 }  // namespace
@@ -97,15 +114,22 @@ int main(int argc, char** argv) {
         options.read_timeout = config.read_timeout;
         options.write_timeout = config.write_timeout;
         options.shutdown_grace = config.shutdown_timeout;
+        const std::size_t fd_budget = connections_for_fd_limit();
+        options.max_connections = config.max_connections ? config.max_connections : fd_budget;
+        if (options.max_connections > fd_budget)
+            spdlog::warn("-max-connections={} exceeds what the open-file limit allows ({})",
+                         options.max_connections, fd_budget);
+
         HttpServer server(options, holder, assets.get());
         server.listen();
 
         Reloader reloader(source, holder);
         reloader.start();
         server.run([&] {
-            spdlog::info("bootcfgd {} listening on http://{} (data {}, assets {})", BOOTCFG_VERSION,
-                         server.local_address(), config.data_path,
-                         assets_path.empty() ? "disabled" : assets_path);
+            spdlog::info(
+                "bootcfgd {} listening on http://{} (data {}, assets {}, max {} connections)",
+                BOOTCFG_VERSION, server.local_address(), config.data_path,
+                assets_path.empty() ? "disabled" : assets_path, options.max_connections);
         });
         spdlog::info("stopped");
         spdlog::shutdown();

@@ -25,7 +25,10 @@ const Flag kFlags[] = {
      "path to static assets served under /assets/ and /images/ (empty disables)"},
     {"log-level", nullptr, Kind::log_level, "debug, info, warn or error"},
     {"config", nullptr, Kind::string, "YAML file with the same keys as these flags"},
-    {"threads", nullptr, Kind::count, "request threads (0: one per core)"},
+    {"threads", nullptr, Kind::count, "request threads (0: one per core, at most 1024)"},
+    {"max-connections", nullptr, Kind::count,
+     "connections open at once; beyond it a client gets 503 and a close (0: from the open-file "
+     "limit)"},
     {"idle-timeout", nullptr, Kind::duration, "close connections idle this long"},
     {"read-timeout", nullptr, Kind::duration, "limit on receiving one request"},
     {"write-timeout", nullptr, Kind::duration, "limit on a stalled response"},
@@ -73,10 +76,15 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
             return "";
         }
         case Kind::count: {
-            if (value.empty() || value.size() > 4 ||
+            if (value.empty() || value.size() > 7 ||
                 !std::all_of(value.begin(), value.end(), ::isdigit))
-                return "expected a whole number from 0 to 9999, got \"" + value + "\"";
-            c.threads = static_cast<unsigned>(std::stoul(value));
+                return "expected a whole number from 0 to 9999999, got \"" + value + "\"";
+            const auto n = static_cast<unsigned>(std::stoul(value));
+            if (name == "threads") {
+                if (n > 1024) return "expected at most 1024 threads, got " + value;
+                c.threads = n;
+            }
+            if (name == "max-connections") c.max_connections = n;
             return "";
         }
         case Kind::boolean: {

@@ -18,6 +18,8 @@ struct DaemonConfig {
     std::string log_level = "info";
     std::string config_file;
     unsigned threads = 0;
+    unsigned max_connections = 0;  // 0: derived from the open-file limit
+
     std::chrono::milliseconds idle_timeout{60000};
     std::chrono::milliseconds read_timeout{10000};
     std::chrono::milliseconds write_timeout{60000};

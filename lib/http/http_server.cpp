@@ -79,6 +79,9 @@ struct HttpServer::Impl {
     // Declared before the workers: sessions destroyed with their pending handlers unregister here.
     std::mutex sessions_mutex;
     std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+    std::atomic<std::size_t> connections{0};
+    std::atomic<std::uint64_t> shed{0};  // connections refused at max_connections
+    std::atomic<std::int64_t> shed_logged_at{0};
     std::atomic<bool> stopping{false};
     // Set while the workers are destroyed: sessions freed with their io_context's pending
     // handlers must not post to a context that may already be gone.
@@ -96,6 +99,7 @@ struct HttpServer::Impl {
     std::optional<asio::steady_timer> grace_timer;
 
     void do_accept(Worker& w);
+    void shed_connection(tcp::socket socket);
     void begin_stop();
     void add_session(Session* raw, std::weak_ptr<Session> weak);
     void remove_session(Session* raw);
@@ -368,11 +372,13 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::add_session(Session* raw, std::weak_ptr<Session> weak) {
+    connections.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(sessions_mutex);
     sessions.emplace(raw, std::move(weak));
 }
 
 void HttpServer::Impl::remove_session(Session* raw) {
+    connections.fetch_sub(1, std::memory_order_relaxed);
     std::lock_guard lock(sessions_mutex);
     sessions.erase(raw);
     if (stopping && sessions.empty() && !tearing_down)
@@ -380,6 +386,27 @@ void HttpServer::Impl::remove_session(Session* raw) {
         asio::post(control(), [this] {
             if (grace_timer) grace_timer->cancel();
         });
+}
+
+// Over max_connections: a short 503 and a close, written without waiting (a new socket's send
+// buffer takes it whole), so an overloaded server stays answerable and keeps fds for the rest.
+void HttpServer::Impl::shed_connection(tcp::socket socket) {
+    static constexpr std::string_view kReply =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Length: 21\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        "too many connections\n";
+    beast::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(kReply.data(), kReply.size()), ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    socket.close(ignored);
+    const auto n = shed.fetch_add(1, std::memory_order_relaxed) + 1;
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+    auto last = shed_logged_at.load(std::memory_order_relaxed);
+    if (now != last && shed_logged_at.compare_exchange_strong(last, now))
+        spdlog::warn("at -max-connections={}: {} connections refused with 503 so far",
+                     options.max_connections, n);
 }
 
 void HttpServer::Impl::do_accept(Worker& w) {
@@ -395,8 +422,12 @@ void HttpServer::Impl::do_accept(Worker& w) {
             return;
         }
         beast::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        std::make_shared<Session>(std::move(socket), *this)->start();
+        if (connections.load(std::memory_order_relaxed) >= options.max_connections) {
+            shed_connection(std::move(socket));
+        } else {
+            socket.set_option(tcp::no_delay(true), ignored);
+            std::make_shared<Session>(std::move(socket), *this)->start();
+        }
         do_accept(w);
     });
 }

@@ -23,6 +23,7 @@ struct HttpServerOptions {
     std::chrono::milliseconds shutdown_grace{5000};  // in-flight requests after SIGTERM
     std::size_t header_limit = 16 * 1024;
     std::size_t target_limit = 8 * 1024;
+    std::size_t max_connections = 10000;  // beyond it: 503 and close, instead of running out of fds
 };
 
 class HttpServer {
