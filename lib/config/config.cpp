@@ -182,6 +182,9 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
             return std::nullopt;
         total_ms += number * scale;
     }
+    // Go's time.Duration (int64 nanoseconds) ends near 292 years; beyond it is an error there too.
+    if (!(total_ms <= 9.2e12)) return std::nullopt;
+
     return std::chrono::milliseconds(static_cast<long long>(total_ms));
 }
 

@@ -195,7 +195,19 @@ class Session : public std::enable_shared_from_this<Session> {
         request.conditional.if_modified_since = head_fields_.if_modified_since;
         request.conditional.range = head_fields_.range;
         request.conditional.if_range = head_fields_.if_range;
-        send(route(current_snapshot(), server_.assets, request));
+        send(route_or_500(request));
+    }
+
+    // route() is pure and reports known failures as replies; anything else thrown is a bug,
+    // which must cost one request, not the worker thread and every connection on it.
+    Reply route_or_500(const MachineRequest& request) {
+        try {
+            return route(current_snapshot(), server_.assets, request);
+        } catch (const std::exception& e) {
+            Reply r = error_reply(500, "internal error");
+            r.log_detail = std::string("unexpected exception: ") + e.what();
+            return r;
+        }
     }
 
     // The snapshot for this request. Each thread keeps its own reference and re-fetches only

@@ -351,6 +351,10 @@ class DataDirLoader {
                 } catch (const TemplateError& e) {
                     failed(path, Failure{e.line(), std::string("template: ") + e.what()}, restore);
                     continue;
+                } catch (const std::exception& e) {  // a bug in the engine: report, don't die
+                    failed(path, Failure{0, std::string("template: internal error: ") + e.what()},
+                           restore);
+                    continue;
                 }
             }
             map[name] = std::move(entry);

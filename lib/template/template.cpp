@@ -365,7 +365,9 @@ struct Arg {
     std::string text() const {
         std::string base = kind == kVariable || kind == kFunction ? name : kind == kDot ? "." : "";
         if (kind == kPipe) base = "(...)";
-        if (kind == kLiteral) base = literal.dump();
+        // For error messages only; a string literal may hold any bytes.
+        if (kind == kLiteral) base = literal.dump(-1, ' ', false, json::error_handler_t::replace);
+
         if (kind == kNil) base = "nil";
         for (const auto& f : fields) base += "." + f;
         return base;

@@ -97,6 +97,11 @@ TEST_CASE("host:port and durations") {
     CHECK(parse_duration("500ms") == std::chrono::milliseconds(500));
     CHECK(parse_duration("2h") == std::chrono::milliseconds(7200000));
     CHECK(parse_duration("1.5s") == std::chrono::milliseconds(1500));
+    // Found by fuzz_data_files (YAML config): the conversion overflowed (undefined behaviour).
+    CHECK_FALSE(parse_duration("1m" + std::string(60, '6') + "s"));
+    CHECK_FALSE(parse_duration("3000000h"));
+    CHECK(parse_duration("2000000h") == std::chrono::milliseconds(7200000000000LL));
+
     CHECK_FALSE(parse_duration("10"));
     CHECK_FALSE(parse_duration("10x"));
 }

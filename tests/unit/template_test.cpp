@@ -36,8 +36,10 @@ TEST_CASE("templates: syntax errors name the line at parse time") {
     // Found by fuzz_template: " -}}" inside parentheses made the lexer loop forever.
     CHECK_THROWS_WITH(Template::parse("{{(1 -}}"), "unclosed left paren");
     CHECK_THROWS_WITH(Template::parse("{{(1}}"), "unclosed left paren");
+    // Found by fuzz_template: invalid UTF-8 in a literal threw json's type_error, not ours.
+    CHECK_THROWS_WITH(Template::parse("{{\"\xff\".x}}"),
+                      Catch::Contains("unexpected . after term"));
 }
-
 
 TEST_CASE("templates: missingkey=error and execution errors carry the line") {
     const auto t = Template::parse("line1\n{{.missing}}");
