@@ -168,11 +168,15 @@ class DataDirLoader {
 
     // Entries of a directory in name order. The type comes from readdir, so a large directory
     // costs no stat per file (only symlinks and unknown types are resolved).
-    std::vector<DirEntry> sorted_entries(const fs::path& dir) {
+    // An unreadable directory is reported unless `unreadable` is given to take the reason.
+    std::vector<DirEntry> sorted_entries(const fs::path& dir, std::string* unreadable = nullptr) {
         std::vector<DirEntry> entries;
         DIR* d = ::opendir(dir.c_str());
         if (!d) {
-            problem(dir.string(), 0, std::strerror(errno));
+            if (unreadable)
+                *unreadable = std::strerror(errno);
+            else
+                problem(dir.string(), 0, std::strerror(errno));
             return entries;
         }
         while (const dirent* e = ::readdir(d)) {
@@ -363,25 +367,48 @@ class DataDirLoader {
 
     // Reads and parses every .json file of a directory on all cores (fleets keep one file per
     // machine, so this is most of the start-up time), then records results in name order.
-    template <class T, class Parse, class Restore>
-    void load_json_dir(const char* dirname, Parse parse, Restore restore_from,
+    // for_each_previous(fn) calls fn on each item of the previous snapshot.
+    template <class T, class Parse, class ForEachPrevious>
+    void load_json_dir(const char* dirname, Parse parse, ForEachPrevious for_each_previous,
                        std::vector<T>& into) {
         const fs::path dir = fs::path(root_) / dirname;
         if (!directory(dir)) return;
-        std::vector<std::string> paths;
         const std::string prefix = dir.native() + "/";
-        for (const auto& e : sorted_entries(dir)) {
-            if (hidden(e.name) || e.is_dir) continue;
+        // Last good versions, by the file they came from.
+        auto keep_previous = [&](auto wanted) {
+            bool kept = false;
+            if (previous_)
+                for_each_previous([&](const T& item) {
+                    if (wanted(item.source)) {
+                        into.push_back(item);
+                        kept = true;
+                    }
+                });
+            return kept;
+        };
+        std::string unreadable;
+        const auto entries = sorted_entries(dir, &unreadable);
+        if (!unreadable.empty()) {
+            const bool kept = keep_previous(
+                [&](const std::string& source) { return source.starts_with(prefix); });
+            problem(dir.string(), 0,
+                    unreadable + (kept ? "; keeping the last good versions of its files" : ""));
+            return;
+        }
+        std::vector<std::string> paths;
+        std::vector<char> regular;  // a FIFO or directory named *.json is reported, never opened
+        for (const auto& e : entries) {
+            if (hidden(e.name)) continue;
+            const bool json_name =
+                e.name.size() >= 5 && e.name.compare(e.name.size() - 5, 5, ".json") == 0;
+            if (e.is_dir && !json_name) continue;  // operators keep notes and archives in subdirs
             std::string path = prefix + e.name;
-            if (e.name.size() < 5 || e.name.compare(e.name.size() - 5, 5, ".json") != 0) {
+            if (!json_name) {
                 problem(path, 0, "ignored: not a .json file");
                 continue;
             }
-            if (!e.is_regular) {
-                problem(path, 0, "not a regular file");
-                continue;
-            }
             paths.push_back(std::move(path));
+            regular.push_back(e.is_regular);
         }
         struct Outcome {
             std::optional<T> item;
@@ -392,6 +419,10 @@ class DataDirLoader {
         const std::size_t name_at = dir.native().size() + 1;
         parallel_for(paths.size(), [&](std::size_t i) {
             Outcome& o = outcomes[i];
+            if (!regular[i]) {
+                o.failure.reason = "not a regular file";
+                return;
+            }
             auto data = read_regular_file(dirfd, paths[i].c_str() + name_at, o.failure.reason);
             if (data) o.item = parse(*data, o.failure);
         });
@@ -401,11 +432,8 @@ class DataDirLoader {
             Outcome& o = outcomes[i];
             if (!o.item) {
                 failed(paths[i], o.failure, [&] {
-                    if (auto old = restore_from(paths[i])) {
-                        into.push_back(*old);
-                        return true;
-                    }
-                    return false;
+                    return keep_previous(
+                        [&](const std::string& source) { return source == paths[i]; });
                 });
                 continue;
             }
@@ -417,10 +445,8 @@ class DataDirLoader {
     void load_profiles() {
         load_json_dir<Profile>(
             "profiles", parse_profile,
-            [&](const std::string& path) -> std::optional<Profile> {
-                for (const auto& [_, p] : previous_->profiles())
-                    if (p.source == path) return p;
-                return std::nullopt;
+            [&](const auto& fn) {
+                for (const auto& [_, p] : previous_->profiles()) fn(p);
             },
             out_.profiles);
     }
@@ -428,10 +454,8 @@ class DataDirLoader {
     void load_groups() {
         load_json_dir<Group>(
             "groups", parse_group,
-            [&](const std::string& path) -> std::optional<Group> {
-                for (const auto& g : previous_->groups())
-                    if (g.source == path) return g;
-                return std::nullopt;
+            [&](const auto& fn) {
+                for (const auto& g : previous_->groups()) fn(g);
             },
             out_.groups);
     }
