@@ -16,6 +16,8 @@
 #include "assets/assets.hpp"
 #include "config/config.hpp"
 #include "http/http_server.hpp"
+#include "service/systemd_notify.hpp"
+
 #include "store/reloader.hpp"
 #include "store/store.hpp"
 
@@ -123,15 +125,30 @@ int main(int argc, char** argv) {
         HttpServer server(options, holder, assets.get());
         server.listen();
 
+        // Type=notify: systemd starts dependents once the port is open, and knows when reloads
+        // begin and end.
+        const ServiceNotifier notifier = ServiceNotifier::from_environment();
+        auto tell = [&](const std::string& state) {
+            if (!notifier.notify(state))
+                spdlog::warn("NOTIFY_SOCKET: cannot notify the service manager: {}",
+                             std::strerror(errno));
+        };
+        const auto status = [&] { return "serving http://" + server.local_address(); };
         Reloader reloader(source, holder);
+        reloader.on_reload([&](bool begin) {
+            tell(begin ? ServiceNotifier::reloading() : ServiceNotifier::ready(status()));
+        });
         reloader.start();
         server.run([&] {
             spdlog::info(
                 "bootcfgd {} listening on http://{} (data {}, assets {}, max {} connections)",
                 BOOTCFG_VERSION, server.local_address(), config.data_path,
                 assets_path.empty() ? "disabled" : assets_path, options.max_connections);
+            tell(ServiceNotifier::ready(status()));
         });
+        tell(ServiceNotifier::stopping());
         spdlog::info("stopped");
+
         spdlog::shutdown();
         return 0;
     } catch (const std::exception& e) {

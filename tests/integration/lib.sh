@@ -9,7 +9,11 @@ FAILURES=0
 CHECKS=0
 
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true  # reaped quietly: no "Killed" job notices
+    done
+
     rm -rf "$WORK"
 }
 trap cleanup EXIT
