@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The Dockerfiles without a Docker engine: every path they COPY exists (build outputs mapped onto
+# this build tree), the runtime stage installs a package for every shared library the binary
+# needs beyond debian:12-slim's own, and the default command line is accepted by the binary.
+# Usage: docker.sh BOOTCFGD REPO_ROOT BUILD_DIR
+set -euo pipefail
+bootcfgd=$1 repo=$2 build=$3
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+work=$(mktemp -d /tmp/bootcfg-docker.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+for dockerfile in "$repo"/dockerfiles/*/Dockerfile; do
+    name=${dockerfile#"$repo"/}
+    # COPY SRC... DEST: sources from the context (repo root) or from the build stage's /src.
+    while read -r -a words; do
+        [[ ${words[0]} == COPY ]] || continue
+        srcs=("${words[@]:1:${#words[@]}-2}")
+        for src in "${srcs[@]}"; do
+            [[ $src == --* ]] && continue
+            case $src in
+                /src/build-release/*) path=$build/${src#/src/build-release/} ;;
+                /src/*) path=$repo/${src#/src/} ;;
+                /*) fail "$name: COPY from an unknown absolute path $src"; continue ;;
+                *) path=$repo/$src ;;
+            esac
+            [[ -e $path ]] || fail "$name: COPY source $src does not exist (looked at $path)"
+        done
+    done < <(grep -E '^COPY ' "$dockerfile")
+done
+
+dockerfile=$repo/dockerfiles/bootcfgd/Dockerfile
+runtime=$(sed -n 's/^# runtime-packages: //p' "$dockerfile")
+[[ -n $runtime ]] || fail "no '# runtime-packages:' line in $dockerfile"
+for p in $runtime; do
+    grep -q -- "--no-install-recommends.* $p" "$dockerfile" || fail "runtime package $p is listed but not installed"
+done
+# Packages debian:12-slim already has (it is built from them; apt itself needs libstdc++6).
+base="libc6 libgcc-s1 libstdc++6"
+while read -r lib; do
+    # The sanitizer build's runtimes are not part of the image's Release build.
+    [[ $(basename "$lib") == lib[at]san* || $(basename "$lib") == libubsan* ]] && continue
+    dir=$(basename "$(dirname "$lib")")
+    pkg=$(dpkg -S "*/$dir/$(basename "$lib")" 2>/dev/null | head -1 | cut -d: -f1)
+
+    [[ -n $pkg ]] || { fail "no Debian package ships $lib"; continue; }
+    [[ " $runtime $base " == *" $pkg "* ]] || fail "bootcfgd needs $lib from $pkg, which the runtime stage does not install"
+    echo "docker: $lib <- $pkg"
+done < <(ldd "$bootcfgd" | awk '$3 ~ /^\// {print $3}')
+
+# ENTRYPOINT + CMD, with the image's paths mapped to temp dirs, must pass flag parsing and load.
+mapfile -t cmd < <(sed -n 's/^CMD \[\(.*\)\]$/\1/p' "$dockerfile" | tr ',' '\n' | sed 's/^ *"//; s/"$//')
+[[ $(sed -n 's/^ENTRYPOINT \[\(.*\)\]$/\1/p' "$dockerfile") == '"bootcfgd"' ]] || fail "ENTRYPOINT is not [\"bootcfgd\"]"
+mkdir -p "$work/data" "$work/assets"
+cp -r "$repo/data/." "$work/data/"
+args=()
+for a in "${cmd[@]}"; do args+=("${a//\/var\/lib\/bootcfg/$work}"); done
+if out=$("$bootcfgd" "${args[@]}" -validate 2>&1); then
+    echo "docker: default command accepted: bootcfgd ${cmd[*]}"
+else
+    fail "default command rejected: bootcfgd ${args[*]} -validate: $out"
+fi
+grep -q '^EXPOSE 8080$' "$dockerfile" || fail "EXPOSE 8080 missing"
+grep -q '^USER bootcfg$' "$dockerfile" || fail "not running as the bootcfg user"
+grep -q 'HEALTHCHECK.*/healthz' "$dockerfile" || fail "no HEALTHCHECK on /healthz"
+echo "docker.sh: $failures failed"
+[[ $failures -eq 0 ]]
