@@ -52,17 +52,10 @@ if ! command -v strace >/dev/null; then
     exit
 fi
 trace="$WORK/strace.log"
-LOG="$WORK/traced.log"
-strace -f -y -qq -e trace=open,openat,openat2,creat,readlink,readlinkat -o "$trace" \
-    "$BOOTCFGD" -address=127.0.0.1:0 -data-path="$data" -assets-path="$assets" >"$LOG" 2>&1 &
-PID=$!
-PIDS+=("$PID")
-for _ in $(seq 200); do
-    PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$' || true)
-    [[ -n "$PORT" ]] && break
-    sleep 0.05
-done
-[[ -n "$PORT" ]] || { cat "$LOG"; exit 1; }
+WRAPPER=(strace -f -y -qq -e trace=open,openat,openat2,creat,readlink,readlinkat -o "$trace")
+start_bootcfgd traced -data-path="$data" -assets-path="$assets"
+WRAPPER=()
+
 expect_eq "traced bootcfgd serves" "200" "$(status /assets/lab/vmlinuz)"
 sleep 0.5
 start_line=$(wc -l <"$trace")

@@ -18,15 +18,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_bootcfgd NAME [flags...]: sets PORT, PID, LOG (log file) for that instance.
+# start_bootcfgd NAME [flags...]: sets PORT, PID, LOG (log file) for that instance. With the
+# array WRAPPER set (e.g. WRAPPER=(strace -o f)), bootcfgd runs under it and PID is the wrapper's.
+WRAPPER=()
 start_bootcfgd() {
     local name=$1
     shift
     LOG="$WORK/$name.log"
-    "$BOOTCFGD" -address=127.0.0.1:0 "$@" >"$LOG" 2>&1 &
+    "${WRAPPER[@]}" "$BOOTCFGD" -address=127.0.0.1:0 "$@" >"$LOG" 2>&1 &
     PID=$!
     PIDS+=("$PID")
-    for _ in $(seq 100); do
+    for _ in $(seq 200); do
+
         PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$' || true)
         [[ -n "$PORT" ]] && return 0
         kill -0 "$PID" 2>/dev/null || break

@@ -111,16 +111,10 @@ kill "$PID"
 
 # --- permission denied (as an unprivileged user: root reads everything)
 if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
-    LOG="$WORK/nobody.log"
-    setpriv --reuid=nobody --regid=nogroup --clear-groups \
-        "$BOOTCFGD" -address=127.0.0.1:0 -data-path="$data" -assets-path= >"$LOG" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
-    for _ in $(seq 100); do
-        PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$' || true)
-        [[ -n "$PORT" ]] && break
-        sleep 0.05
-    done
+    WRAPPER=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    start_bootcfgd nobody -data-path="$data" -assets-path=
+    WRAPPER=()
+
     expect_eq "as nobody: p2 served" "$(script /k/p2-v1)" "$(ipxe 2)"
     chmod 000 "$data/profiles/p2.json"
     reload
