@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The classic chainload, end to end, as operators run it: a bridge and tap devices in a network
+# namespace made here, dnsmasq with the configuration scripts/dnsmasq-conf ships, bootcfgd on the
+# bridge address, and two real firmware clients:
+#   bios: SeaBIOS + QEMU's iPXE ROM (already iPXE: dnsmasq sends it straight to /boot.ipxe);
+#   uefi: OVMF's own PXE client (virtio-net, no option ROM) -> TFTP snponly.efi -> iPXE ->
+#         /boot.ipxe -> /ipxe -> kernel + initrd -> marker on the serial console.
+# Exit 77 (skipped) only where network namespaces cannot be created.
+set -euo pipefail
+
+BOOTCFGD=$(realpath "${1:?path to bootcfgd}")
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+BIOS_MAC=52:54:00:77:00:01
+UEFI_MAC=52:54:00:77:00:02
+WORK=$(mktemp -d /tmp/bootcfg-chain.XXXXXX)
+NS=bootcfg-chain-$$
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+
+    ip netns del "$NS" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [[ $(id -u) -ne 0 ]] || ! ip netns add "$NS" 2>/dev/null || ! ip netns exec "$NS" true 2>/dev/null; then
+    echo "SKIP: cannot create and enter a network namespace here (needs root and CAP_SYS_ADMIN)"
+    exit 77
+fi
+for f in /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi /usr/share/OVMF/OVMF_CODE_4M.fd; do
+    [[ -f $f ]] || { echo "FAIL: $f missing (scripts/deps --test installs ipxe and ovmf)"; exit 1; }
+done
+command -v dnsmasq >/dev/null || { echo "FAIL: dnsmasq missing (scripts/deps --test installs dnsmasq-base)"; exit 1; }
+
+# --- the lab network: br0 192.168.77.1/24 with one tap per client
+ip -n "$NS" link set lo up
+ip -n "$NS" link add br0 type bridge
+ip -n "$NS" addr add 192.168.77.1/24 dev br0
+ip -n "$NS" addr add fd77::1/64 dev br0 nodad
+for tap in tap0 tap1; do
+    ip -n "$NS" tuntap add dev "$tap" mode tap
+    ip -n "$NS" link set "$tap" master br0 up
+done
+ip -n "$NS" link set br0 up
+
+# --- bootcfgd: one config per client, so each proves it got its own
+assets="$WORK/assets"
+"$repo/scripts/lab-images" "$assets/lab"
+data="$WORK/data"
+mkdir -p "$data/boot/mac"
+for pair in "bios:$BIOS_MAC" "uefi:$UEFI_MAC"; do
+    name=${pair%%:*} mac=${pair#*:}
+    # iPXE for UEFI needs initrd=<name> on the command line to hand the initrd to the kernel.
+    cat >"$data/boot/mac/${mac//:/-}" <<JSON
+{"kernel": "/assets/lab/vmlinuz", "initrd": ["/assets/lab/initrd.img"],
+ "cmdline": {"console": "ttyS0", "panic": "-1", "initrd": "initrd.img", "bootcfg.config": "chain-$name"}}
+JSON
+done
+ip netns exec "$NS" "$BOOTCFGD" -address=192.168.77.1:8080 -data-path="$data" -assets-path="$assets" \
+    >"$WORK/bootcfgd.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
+grep -q 'listening on' "$WORK/bootcfgd.log" || { cat "$WORK/bootcfgd.log"; exit 1; }
+
+# --- dnsmasq with the shipped configuration
+"$repo/scripts/dnsmasq-conf" --bootcfgd http://192.168.77.1:8080 --interface br0 \
+    --range 192.168.77.100,192.168.77.150,255.255.255.0,1h --ipv6-prefix fd77:: >"$WORK/dnsmasq.conf"
+dnsmasq --test --conf-file="$WORK/dnsmasq.conf" >/dev/null 2>&1 || { dnsmasq --test --conf-file="$WORK/dnsmasq.conf"; exit 1; }
+ip netns exec "$NS" dnsmasq --no-daemon --conf-file="$WORK/dnsmasq.conf" --user=root \
+    --dhcp-leasefile="$WORK/leases" --pid-file="$WORK/dnsmasq.pid" --log-dhcp \
+    >"$WORK/dnsmasq.log" 2>&1 &
+PIDS+=($!)
+sleep 0.5
+
+accel=tcg
+[[ -r /dev/kvm && -w /dev/kvm ]] && timeout 20 qemu-system-x86_64 -accel kvm -m 256 -nographic -monitor none \
+    -no-reboot -net none -serial file:"$WORK/probe.log" -kernel "$assets/lab/vmlinuz" \
+    -initrd "$assets/lab/initrd.img" -append "console=ttyS0 panic=-1" >/dev/null 2>&1 &&
+    grep -q BOOTLAB-OK "$WORK/probe.log" && accel=kvm
+echo "accelerator: $accel"
+
+# client NAME TAP MAC QEMU-ARGS...: boots until the marker, a firmware dead end, or the timeout.
+client() {
+    local name=$1 tap=$2 mac=$3
+    shift 3
+    local serial="$WORK/$name.serial.log"
+    : >"$serial"
+    ip netns exec "$NS" timeout 300 qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic \
+        -monitor none -no-reboot -serial file:"$serial" \
+        -netdev tap,id=n0,ifname="$tap",script=no,downscript=no "$@" >"$WORK/$name.qemu.out" 2>&1 &
+    local qemu=$!
+    PIDS+=("$qemu")
+    local start=$SECONDS
+    while kill -0 "$qemu" 2>/dev/null; do
+        grep -q 'BOOTLAB-UUID' "$serial" && break
+        grep -qE 'No bootable device|Shell> ' "$serial" && break
+        sleep 0.5
+    done
+    sleep 1
+    kill "$qemu" 2>/dev/null || true
+    echo "$name: client finished after $((SECONDS - start)) s"
+}
+
+cp /usr/share/OVMF/OVMF_VARS_4M.fd "$WORK/uefi-vars.fd"
+client bios tap0 "$BIOS_MAC" -device e1000,netdev=n0,mac="$BIOS_MAC" -boot n &
+bios=$!
+client uefi tap1 "$UEFI_MAC" -machine q35 \
+    -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
+    -drive if=pflash,format=raw,file="$WORK/uefi-vars.fd" \
+    -device virtio-net-pci,netdev=n0,mac="$UEFI_MAC",romfile= &
+uefi=$!
+wait "$bios" "$uefi"
+
+failures=0 checks=0
+check() {  # check DESCRIPTION PATTERN FILE
+    checks=$((checks + 1))
+    if grep -qE "$2" "$3"; then echo "ok: $1"; else echo "FAIL: $1 (no /$2/ in $(basename "$3"))"; failures=$((failures + 1)); fi
+}
+log="$WORK/bootcfgd.log"
+check "dnsmasq leased the BIOS client an address" "DHCPACK\(br0\) 192\.168\.77\.[0-9]+ $BIOS_MAC" "$WORK/dnsmasq.log"
+check "BIOS iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${BIOS_MAC//:/-}.*arch=i386 200 .*selected=bootcfg:mac/$BIOS_MAC" "$log"
+check "BIOS guest booted its config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=chain-bios' "$WORK/bios.serial.log"
+check "UEFI firmware got snponly.efi over TFTP" "sent /usr/lib/ipxe/snponly.efi to 192\.168\.77\.[0-9]+" "$WORK/dnsmasq.log"
+check "UEFI iPXE fetched the chain script" "GET /boot.ipxe 200" "$log"
+check "UEFI iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${UEFI_MAC//:/-}.*arch=x86_64 200 .*selected=bootcfg:mac/$UEFI_MAC" "$log"
+check "UEFI guest booted its config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=chain-uefi' "$WORK/uefi.serial.log"
+if [[ $failures -ne 0 ]]; then
+    for name in bios uefi; do
+        echo "--- $name serial console"; tail -c 3000 "$WORK/$name.serial.log" | tr -d '\r'
+        echo "--- $name qemu"; cat "$WORK/$name.qemu.out"
+    done
+    echo "--- dnsmasq"; tail -50 "$WORK/dnsmasq.log"
+    echo "--- bootcfgd"; cat "$log"
+fi
+echo "dnsmasq_chainload: $((checks - failures)) passed, $failures failed"
+[[ $failures -eq 0 ]]
