@@ -63,5 +63,25 @@ fi
 grep -q '^EXPOSE 8080$' "$dockerfile" || fail "EXPOSE 8080 missing"
 grep -q '^USER bootcfg$' "$dockerfile" || fail "not running as the bootcfg user"
 grep -q 'HEALTHCHECK.*/healthz' "$dockerfile" || fail "no HEALTHCHECK on /healthz"
+# The dnsmasq images' entrypoint, with the real dnsmasq checking what it writes (--test).
+mkdir -p "$work/bin"
+ln -s "$repo/scripts/dnsmasq-conf" "$work/bin/dnsmasq-conf"
+entry=$repo/dockerfiles/ipxe/entrypoint
+if command -v dnsmasq >/dev/null; then
+    for mode in ipxe dhcp; do
+        out=$(PATH=$work/bin:$PATH CONF=$work/$mode.conf BOOTCFGD_URL=http://172.17.0.2:8080 \
+            DHCP_RANGE=172.17.0.43,172.17.0.99,255.255.0.0,1h DHCP_ONLY=$([[ $mode == dhcp ]] && echo 1) \
+            "$entry" --test 2>&1) || fail "$mode entrypoint: $out"
+        [[ $out == *"syntax check OK"* ]] || fail "$mode entrypoint: dnsmasq did not accept the config: $out"
+    done
+    grep -q 'dhcp-boot=tag:ipxe,http://172.17.0.2:8080/boot.ipxe' "$work/ipxe.conf" || fail "ipxe config lacks the chain URL"
+    grep -q 'dhcp-boot' "$work/dhcp.conf" && fail "dhcp-only config has boot options"
+    out=$(PATH=$work/bin:$PATH CONF=$work/x.conf "$entry" 2>&1) && fail "entrypoint without DHCP_RANGE succeeded"
+    [[ $out == *"set DHCP_RANGE"* ]] || fail "entrypoint without DHCP_RANGE: $out"
+    echo "docker: ipxe and dhcp entrypoints write configs dnsmasq accepts"
+else
+    fail "dnsmasq missing (scripts/deps --test installs dnsmasq-base)"
+fi
 echo "docker.sh: $failures failed"
+
 [[ $failures -eq 0 ]]
