@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -134,8 +135,11 @@ int main(int argc, char** argv) {
                              std::strerror(errno));
         };
         const auto status = [&] { return "serving http://" + server.local_address(); };
+        std::atomic<bool> stopping{false};
         Reloader reloader(source, holder);
         reloader.on_reload([&](bool begin) {
+            if (stopping)
+                return;  // a reload finishing during shutdown: no READY=1 after STOPPING=1
             tell(begin ? ServiceNotifier::reloading() : ServiceNotifier::ready(status()));
         });
         reloader.start();
@@ -146,14 +150,17 @@ int main(int argc, char** argv) {
                 assets_path.empty() ? "disabled" : assets_path, options.max_connections);
             tell(ServiceNotifier::ready(status()));
         });
+        stopping = true;
         tell(ServiceNotifier::stopping());
-        spdlog::info("stopped");
-
-        spdlog::shutdown();
-        return 0;
+        // Leaving this scope joins the reloader's thread, which may be mid-reload and logging.
     } catch (const std::exception& e) {
         spdlog::shutdown();
         std::fprintf(stderr, "bootcfgd: %s\n", e.what());
         return 1;
     }
+    // Only now that no thread can log any more may the loggers go (a reload logging after
+    // spdlog::shutdown() dereferenced a null default logger).
+    spdlog::info("stopped");
+    spdlog::shutdown();
+    return 0;
 }

@@ -64,5 +64,23 @@ bad=$(grep -vc '^200$' "$WORK/statuses" || true)
 [[ $total -gt 200 ]] && pass || fail "load made only $total requests"
 expect_eq "requests failed during reloads (of $total)" "0" "$bad"
 kill -0 "$PID" && pass || fail "bootcfgd died"
+kill "$PID"
+
+# SIGTERM while a reload is still running and logging a problem: a clean exit. (Found by
+# scripts/soak: the loggers were torn down before the reloader's thread was joined, and the
+# reload's warning crashed bootcfgd at exit.)
+big="$WORK/big"
+"$(dirname "$0")/../../scripts/gen-data" 20000 "$big"
+echo '{"id": "broken"' >"$big/groups/broken.json"
+for round in 1 2 3 4 5; do
+    start_bootcfgd "term$round" -data-path="$big" -assets-path=
+    kill -HUP "$PID"
+    sleep 0.$((round * 2))
+    kill -TERM "$PID"
+    wait "$PID" && code=0 || code=$?
+    expect_eq "round $round: exit status of SIGTERM during a reload" "0" "$code"
+    expect_log "round $round: stopped cleanly" "stopped"
+done
 
 finish
+
