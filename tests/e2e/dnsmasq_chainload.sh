@@ -76,50 +76,26 @@ ip netns exec "$NS" dnsmasq --no-daemon --conf-file="$WORK/dnsmasq.conf" --user=
 PIDS+=($!)
 sleep 0.5
 
-accel=tcg
-[[ -r /dev/kvm && -w /dev/kvm ]] && timeout 20 qemu-system-x86_64 -accel kvm -m 256 -nographic -monitor none \
-    -no-reboot -net none -serial file:"$WORK/probe.log" -kernel "$assets/lab/vmlinuz" \
-    -initrd "$assets/lab/initrd.img" -append "console=ttyS0 panic=-1" >/dev/null 2>&1 &&
-    grep -q BOOTLAB-OK "$WORK/probe.log" && accel=kvm
-echo "accelerator: $accel"
+source "$here/lib.sh"
+pick_accel "$assets/lab/vmlinuz" "$assets/lab/initrd.img"
 
-# client NAME TAP MAC QEMU-ARGS...: boots until the marker, a firmware dead end, or the timeout.
+# client NAME TAP QEMU-ARGS...: a client on one of the bridge's taps.
 client() {
-    local name=$1 tap=$2 mac=$3
-    shift 3
-    local serial="$WORK/$name.serial.log"
-    : >"$serial"
-    ip netns exec "$NS" timeout 300 qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic \
-        -monitor none -no-reboot -serial file:"$serial" \
-        -netdev tap,id=n0,ifname="$tap",script=no,downscript=no "$@" >"$WORK/$name.qemu.out" 2>&1 &
-    local qemu=$!
-    PIDS+=("$qemu")
-    local start=$SECONDS
-    while kill -0 "$qemu" 2>/dev/null; do
-        grep -q 'BOOTLAB-UUID' "$serial" && break
-        grep -qE 'No bootable device|Shell> ' "$serial" && break
-        sleep 0.5
-    done
-    sleep 1
-    kill "$qemu" 2>/dev/null || true
-    echo "$name: client finished after $((SECONDS - start)) s"
+    local name=$1 tap=$2
+    shift 2
+    boot_vm "$name" -netdev tap,id=n0,ifname="$tap",script=no,downscript=no "$@"
 }
 
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$WORK/uefi-vars.fd"
-client bios tap0 "$BIOS_MAC" -device e1000,netdev=n0,mac="$BIOS_MAC" -boot n &
+client bios tap0 -device e1000,netdev=n0,mac="$BIOS_MAC" -boot n &
 bios=$!
-client uefi tap1 "$UEFI_MAC" -machine q35 \
+client uefi tap1 -machine q35 \
     -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
     -drive if=pflash,format=raw,file="$WORK/uefi-vars.fd" \
     -device virtio-net-pci,netdev=n0,mac="$UEFI_MAC",romfile= &
 uefi=$!
 wait "$bios" "$uefi"
 
-failures=0 checks=0
-check() {  # check DESCRIPTION PATTERN FILE
-    checks=$((checks + 1))
-    if grep -qE "$2" "$3"; then echo "ok: $1"; else echo "FAIL: $1 (no /$2/ in $(basename "$3"))"; failures=$((failures + 1)); fi
-}
 log="$WORK/bootcfgd.log"
 check "dnsmasq leased the BIOS client an address" "DHCPACK\(br0\) 192\.168\.77\.[0-9]+ $BIOS_MAC" "$WORK/dnsmasq.log"
 check "BIOS iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${BIOS_MAC//:/-}.*arch=i386 200 .*selected=bootcfg:mac/$BIOS_MAC" "$log"

@@ -17,7 +17,11 @@ NS=bootcfg-e2e-$$
 PIDS=()
 
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+
     ip netns del "$NS" 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -62,49 +66,13 @@ PIDS+=($!)
 for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
 grep -q 'listening on' "$WORK/bootcfgd.log" || { cat "$WORK/bootcfgd.log"; exit 1; }
 
-# --- accelerator: KVM only if a short direct boot actually works with it
-accel=tcg
-if [[ -r /dev/kvm && -w /dev/kvm ]]; then
-    if timeout 20 qemu-system-x86_64 -accel kvm -m 256 -nographic -monitor none -no-reboot -net none \
-        -serial file:"$WORK/probe.log" -kernel "$kernel" -initrd "$initrd" \
-        -append "console=ttyS0 panic=-1" >/dev/null 2>&1 && grep -q BOOTLAB-OK "$WORK/probe.log"; then
-        accel=kvm
-    fi
-fi
-echo "accelerator: $accel"
-
-failures=0
-checks=0
-check() {  # check DESCRIPTION PATTERN FILE
-    checks=$((checks + 1))
-    if grep -qE "$2" "$3"; then
-        echo "ok: $1"
-    else
-        echo "FAIL: $1 (no /$2/ in $(basename "$3"))"
-        failures=$((failures + 1))
-    fi
-}
+source "$(dirname "$0")/lib.sh"
+pick_accel "$kernel" "$initrd"
 
 # boot_client NAME MAC UUID: one real client, SeaBIOS + iPXE ROM, booting from the network.
 boot_client() {
-    local name=$1 mac=$2 uuid=$3
-    local serial="$WORK/$name.serial.log"
-    : >"$serial"
-    ip netns exec "$NS" timeout 240 qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic \
-        -monitor none -no-reboot -serial file:"$serial" -uuid "$uuid" \
-        -netdev user,id=n0,bootfile=http://10.0.2.2:8080/boot.ipxe \
-        -device e1000,netdev=n0,mac="$mac" -boot n >"$WORK/$name.qemu.out" 2>&1 &
-    local qemu=$!
-    PIDS+=("$qemu")
-    local start=$SECONDS
-    while kill -0 "$qemu" 2>/dev/null; do
-        grep -q 'BOOTLAB-UUID' "$serial" && break
-        grep -qE 'No bootable device|Shell> ' "$serial" && break
-        sleep 0.5
-    done
-    sleep 1
-    kill "$qemu" 2>/dev/null || true
-    echo "$name: client finished after $((SECONDS - start)) s"
+    boot_vm "$1" -uuid "$3" -netdev user,id=n0,bootfile=http://10.0.2.2:8080/boot.ipxe \
+        -device e1000,netdev=n0,mac="$2" -boot n
 }
 
 boot_client layout "$MAC" "$UUID"

@@ -1,0 +1,49 @@
+# Helpers shared by the QEMU end-to-end tests. Source it after setting NS (the network namespace),
+# WORK (a temp dir) and the PIDS array (processes the test's trap kills).
+
+# pick_accel KERNEL INITRD: sets accel to kvm only if a short direct boot really works with it.
+pick_accel() {
+    accel=tcg
+    if [[ -r /dev/kvm && -w /dev/kvm ]] &&
+        timeout 20 qemu-system-x86_64 -accel kvm -m 256 -nographic -monitor none -no-reboot -net none \
+            -serial file:"$WORK/probe.log" -kernel "$1" -initrd "$2" \
+            -append "console=ttyS0 panic=-1" >/dev/null 2>&1 && grep -q BOOTLAB-OK "$WORK/probe.log"; then
+        accel=kvm
+    fi
+    echo "accelerator: $accel"
+}
+
+# boot_vm NAME QEMU-ARGS...: one client in the namespace, serial console in $WORK/NAME.serial.log,
+# until the guest's marker, a firmware dead end (no boot device, UEFI shell) or 300 s.
+boot_vm() {
+    local name=$1
+    shift
+    local serial="$WORK/$name.serial.log"
+    : >"$serial"
+    ip netns exec "$NS" timeout 300 qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic \
+        -monitor none -no-reboot -serial file:"$serial" "$@" >"$WORK/$name.qemu.out" 2>&1 &
+    local qemu=$!
+    PIDS+=("$qemu")
+    local start=$SECONDS
+    while kill -0 "$qemu" 2>/dev/null; do
+        grep -q 'BOOTLAB-UUID' "$serial" && break
+        grep -qE 'No bootable device|Shell> ' "$serial" && break
+        sleep 0.5
+    done
+    sleep 1
+    kill "$qemu" 2>/dev/null || true
+    echo "$name: client finished after $((SECONDS - start)) s"
+}
+
+failures=0
+checks=0
+# check DESCRIPTION PATTERN FILE: the file has a line matching the extended regex.
+check() {
+    checks=$((checks + 1))
+    if grep -qE "$2" "$3"; then
+        echo "ok: $1"
+    else
+        echo "FAIL: $1 (no /$2/ in $(basename "$3"))"
+        failures=$((failures + 1))
+    fi
+}
