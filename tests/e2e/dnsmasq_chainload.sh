@@ -13,31 +13,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 BIOS_MAC=52:54:00:77:00:01
 UEFI_MAC=52:54:00:77:00:02
-WORK=$(mktemp -d /tmp/bootcfg-chain.XXXXXX)
-NS=bootcfg-chain-$$
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-
-    ip netns del "$NS" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if [[ $(id -u) -ne 0 ]] || ! ip netns add "$NS" 2>/dev/null || ! ip netns exec "$NS" true 2>/dev/null; then
-    echo "SKIP: cannot create and enter a network namespace here (needs root and CAP_SYS_ADMIN)"
-    exit 77
-fi
+source "$(dirname "$0")/lib.sh"
+enter_lab chain
 for f in /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi /usr/share/OVMF/OVMF_CODE_4M.fd; do
     [[ -f $f ]] || { echo "FAIL: $f missing (scripts/deps --test installs ipxe and ovmf)"; exit 1; }
 done
 command -v dnsmasq >/dev/null || { echo "FAIL: dnsmasq missing (scripts/deps --test installs dnsmasq-base)"; exit 1; }
 
 # --- the lab network: br0 192.168.77.1/24 with one tap per client
-ip -n "$NS" link set lo up
 ip -n "$NS" link add br0 type bridge
 ip -n "$NS" addr add 192.168.77.1/24 dev br0
 ip -n "$NS" addr add fd77::1/64 dev br0 nodad
@@ -76,7 +59,6 @@ ip netns exec "$NS" dnsmasq --no-daemon --conf-file="$WORK/dnsmasq.conf" --user=
 PIDS+=($!)
 sleep 0.5
 
-source "$here/lib.sh"
 pick_accel "$assets/lab/vmlinuz" "$assets/lab/initrd.img"
 
 # client NAME TAP QEMU-ARGS...: a client on one of the bridge's taps.

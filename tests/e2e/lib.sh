@@ -1,5 +1,28 @@
-# Helpers shared by the QEMU end-to-end tests. Source it after setting NS (the network namespace),
-# WORK (a temp dir) and the PIDS array (processes the test's trap kills).
+# Helpers shared by the QEMU end-to-end tests. Source it, then call enter_lab first.
+
+PIDS=()  # processes the test started; killed on exit
+
+# enter_lab NAME: WORK (a temp dir) and NS (a network namespace with lo up), both removed on exit
+# with every process in PIDS. Exits 77 (skipped) where namespaces cannot be created.
+enter_lab() {
+    WORK=$(mktemp -d "/tmp/bootcfg-$1.XXXXXX")
+    NS=bootcfg-$1-$$
+    trap leave_lab EXIT
+    if [[ $(id -u) -ne 0 ]] || ! ip netns add "$NS" 2>/dev/null || ! ip netns exec "$NS" true 2>/dev/null; then
+        echo "SKIP: cannot create and enter a network namespace here (needs root and CAP_SYS_ADMIN)"
+        exit 77
+    fi
+    ip -n "$NS" link set lo up
+}
+
+leave_lab() {
+    for pid in "${PIDS[@]}"; do
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true  # reaped quietly: no "Killed" job notices
+    done
+    ip netns del "$NS" 2>/dev/null || true
+    rm -rf "$WORK"
+}
 
 # pick_accel KERNEL INITRD: sets accel to kvm only if a short direct boot really works with it.
 pick_accel() {

@@ -12,26 +12,8 @@ MAC=52:54:00:12:34:56
 UUID=8e8b2fd2-4c5e-4a8a-9b52-0e2f7a1c0d01
 GROUP_MAC=52:54:00:65:43:21
 GROUP_UUID=3b9b3c43-7d0e-4f55-8a4c-3c1f0a6b2e02
-WORK=$(mktemp -d /tmp/bootcfg-e2e.XXXXXX)
-NS=bootcfg-e2e-$$
-PIDS=()
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-
-    ip netns del "$NS" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if [[ $(id -u) -ne 0 ]] || ! ip netns add "$NS" 2>/dev/null || ! ip netns exec "$NS" true 2>/dev/null; then
-    echo "SKIP: cannot create and enter a network namespace here (needs root and CAP_SYS_ADMIN)"
-    exit 77
-fi
-ip -n "$NS" link set lo up
+source "$(dirname "$0")/lib.sh"
+enter_lab e2e
 
 # --- guest kernel (Debian's) and a busybox initramfs that prints a marker
 assets="$WORK/assets"
@@ -66,7 +48,6 @@ PIDS+=($!)
 for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
 grep -q 'listening on' "$WORK/bootcfgd.log" || { cat "$WORK/bootcfgd.log"; exit 1; }
 
-source "$(dirname "$0")/lib.sh"
 pick_accel "$kernel" "$initrd"
 
 # boot_client NAME MAC UUID: one real client, SeaBIOS + iPXE ROM, booting from the network.
