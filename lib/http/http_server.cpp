@@ -5,6 +5,7 @@
 
 #include <sys/sendfile.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <spdlog/spdlog.h>
 #include <array>
@@ -476,7 +477,11 @@ void HttpServer::Impl::begin_stop() {
 
 HttpServer::HttpServer(HttpServerOptions options, const SnapshotHolder& store,
                        const AssetRoot* assets)
-    : impl_(std::make_unique<Impl>(std::move(options), store, assets)) {}
+    : impl_(std::make_unique<Impl>(std::move(options), store, assets)) {
+    // sendfile(2) has no MSG_NOSIGNAL: a client resetting a download would raise SIGPIPE, whose
+    // default action ends the process. EPIPE from the call is handled like any write error.
+    ::signal(SIGPIPE, SIG_IGN);
+}
 
 HttpServer::~HttpServer() = default;
 

@@ -38,7 +38,17 @@ cat "$WORK/shed.txt"
 expect_log "shedding logged" "at -max-connections=100: "
 kill "$PID"
 
+# --- clients that reset the connection in the middle of an asset download (found by the soak:
+# sendfile() on a reset socket raised SIGPIPE, which ended bootcfgd)
+truncate -s 256M "$assets/lab/big.img"
+start_bootcfgd abort -data-path="$data" -assets-path="$assets"
+if python3 "$here/hostile_clients.py" abort "$PORT" /assets/lab/big.img 50 >"$WORK/abort.txt" 2>&1; then pass; else fail "aborted downloads"; fi
+cat "$WORK/abort.txt"
+kill -0 "$PID" 2>/dev/null && pass || { wait "$PID" && code=0 || code=$?; fail "bootcfgd ended with status $code during aborted downloads"; }
+kill "$PID" 2>/dev/null || true
+
 # --- garbage: 400 and the connection is closed
+
 start_bootcfgd garbage -data-path="$data" -assets-path="$assets"
 reply=$(raw 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nBLAH\x01\x02 /x HTTP/9.9\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n')
 expect_eq "garbage after a good request: 200, then 400, then nothing" "200 400" \

@@ -6,11 +6,16 @@
       idle and slow clients must be closed by the server after its timeouts.
   shed PORT MAX PID: MAX connections held open, then more: each extra one gets a 503 and a close,
       bootcfgd's open files stay bounded, and a normal request works once the holders leave.
+  abort PORT PATH N: N downloads of PATH, each reset (RST) by the client after the first bytes;
+      bootcfgd must keep serving.
 Prints one line per check; exits 1 if any failed.
+
 """
 import resource
 import os
 import socket
+import struct
+
 import sys
 import time
 
@@ -180,6 +185,18 @@ def shed(port, max_conn, pid):
     check(timed_requests(port, 5) is not None, "after the holders leave, requests are answered")
 
 
+def aborted_downloads(port, path, n):
+    """n downloads of a large file, each reset by the client after the first bytes."""
+    for _ in range(n):
+        s = connect(port)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.recv(65536)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # RST: the server's next sendfile() hits a dead socket
+    time.sleep(0.5)
+    check(timed_requests(port, 5) is not None, f"{n} downloads reset mid-file: still serving")
+
+
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -188,6 +205,8 @@ def main():
         storm(port, int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
     elif mode == "shed":
         shed(port, int(sys.argv[3]), int(sys.argv[4]))
+    elif mode == "abort":
+        aborted_downloads(port, sys.argv[3], int(sys.argv[4]))
     else:
         sys.exit(f"unknown mode {mode}")
     sys.exit(1 if failures else 0)
