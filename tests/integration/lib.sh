@@ -76,7 +76,10 @@ body() {
 # raw REQUEST-BYTES: send bytes over a plain TCP connection, print the reply.
 raw() {
     exec 9<>"/dev/tcp/127.0.0.1/$PORT"
-    printf '%b' "$1" >&9
+    # The server may answer and close before all bytes are written (garbage after a good
+    # request): that EPIPE must not end the test with SIGPIPE.
+    (trap '' PIPE; printf '%b' "$1" >&9) 2>/dev/null || true
+
     timeout 5 cat <&9 || true
     exec 9<&-
 }
