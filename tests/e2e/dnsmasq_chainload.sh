@@ -86,13 +86,4 @@ check "UEFI firmware got snponly.efi over TFTP" "sent /usr/lib/ipxe/snponly.efi 
 check "UEFI iPXE fetched the chain script" "GET /boot.ipxe 200" "$log"
 check "UEFI iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${UEFI_MAC//:/-}.*arch=x86_64 200 .*selected=bootcfg:mac/$UEFI_MAC" "$log"
 check "UEFI guest booted its config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=chain-uefi' "$WORK/uefi.serial.log"
-if [[ $failures -ne 0 ]]; then
-    for name in bios uefi; do
-        echo "--- $name serial console"; tail -c 3000 "$WORK/$name.serial.log" | tr -d '\r'
-        echo "--- $name qemu"; cat "$WORK/$name.qemu.out"
-    done
-    echo "--- dnsmasq"; tail -50 "$WORK/dnsmasq.log"
-    echo "--- bootcfgd"; cat "$log"
-fi
-echo "dnsmasq_chainload: $((checks - failures)) passed, $failures failed"
-[[ $failures -eq 0 ]]
+finish_lab dnsmasq_chainload "bios uefi" "$WORK/dnsmasq.log" "$log"

@@ -70,3 +70,19 @@ check() {
         failures=$((failures + 1))
     fi
 }
+
+# finish_lab TEST CLIENTS LOGS...: on failure, each client's serial console and QEMU output, then
+# the given logs; prints the tally and returns its status.
+finish_lab() {
+    local test=$1 clients=$2
+    shift 2
+    if [[ $failures -ne 0 ]]; then
+        for name in $clients; do
+            echo "--- $name serial console"; tail -c 3000 "$WORK/$name.serial.log" | tr -d '\r'
+            echo "--- $name qemu"; cat "$WORK/$name.qemu.out"
+        done
+        for f in "$@"; do echo "--- $(basename "$f")"; cat "$f"; done
+    fi
+    echo "$test: $((checks - failures)) passed, $failures failed"
+    [[ $failures -eq 0 ]]
+}

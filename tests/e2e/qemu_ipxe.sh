@@ -71,12 +71,4 @@ check "layout guest is the machine we started" "BOOTLAB-UUID $UUID" "$WORK/layou
 check "group client matched group node2" "GET /ipxe\?uuid=$GROUP_UUID&mac=${GROUP_MAC//:/-}&.* 200 .* selected=node2" "$log"
 check "group guest booted the group's profile" 'BOOTLAB-OK cmdline=.*bootcfg\.config=group-node2' "$WORK/group.serial.log"
 check "group guest command line has its uuid" "node\.uuid=$GROUP_UUID" "$WORK/group.serial.log"
-if [[ $failures -ne 0 ]]; then
-    for name in layout group; do
-        echo "--- $name serial console"; tail -c 3000 "$WORK/$name.serial.log" | tr -d '\r'
-        echo "--- $name qemu"; cat "$WORK/$name.qemu.out"
-    done
-    echo "--- bootcfgd log"; cat "$log"
-fi
-echo "qemu_ipxe: $((checks - failures)) passed, $failures failed"
-[[ $failures -eq 0 ]]
+finish_lab qemu_ipxe "layout group" "$log"
