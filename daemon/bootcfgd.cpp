@@ -18,8 +18,8 @@
 #include "config/config.hpp"
 #include "http/http_server.hpp"
 #include "service/systemd_notify.hpp"
-
 #include "store/reloader.hpp"
+
 #include "store/store.hpp"
 
 namespace {
