@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The classic chainload, end to end, as operators run it: a bridge and tap devices in a network
-# namespace made here, dnsmasq with the configuration scripts/dnsmasq-conf ships, bootcfgd on the
-# bridge address, and two real firmware clients:
+# The classic chainload, end to end, as operators run it: in a network namespace made here, a
+# bridge and client VMs made with scripts/qemu-lab, dnsmasq with the configuration
+# scripts/dnsmasq-conf ships, bootcfgd on the bridge address, and two real firmware clients:
 #   bios: SeaBIOS + QEMU's iPXE ROM (already iPXE: dnsmasq sends it straight to /boot.ipxe);
 #   uefi: OVMF's own PXE client (virtio-net, no option ROM) -> TFTP snponly.efi -> iPXE ->
 #         /boot.ipxe -> /ipxe -> kernel + initrd -> marker on the serial console.
@@ -20,15 +20,10 @@ for f in /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi /usr/share/OVMF/O
 done
 command -v dnsmasq >/dev/null || { echo "FAIL: dnsmasq missing (scripts/deps --test installs dnsmasq-base)"; exit 1; }
 
-# --- the lab network: br0 192.168.77.1/24 with one tap per client
-ip -n "$NS" link add br0 type bridge
-ip -n "$NS" addr add 192.168.77.1/24 dev br0
+# --- the lab network, made by the script operators use by hand: br0 192.168.77.1/24
+lab="$repo/scripts/qemu-lab"
+"$lab" network --netns "$NS" --bridge br0 --address 192.168.77.1/24
 ip -n "$NS" addr add fd77::1/64 dev br0 nodad
-for tap in tap0 tap1; do
-    ip -n "$NS" tuntap add dev "$tap" mode tap
-    ip -n "$NS" link set "$tap" master br0 up
-done
-ip -n "$NS" link set br0 up
 
 # --- bootcfgd: one config per client, so each proves it got its own
 assets="$WORK/assets"
@@ -61,20 +56,15 @@ sleep 0.5
 
 pick_accel "$assets/lab/vmlinuz" "$assets/lab/initrd.img"
 
-# client NAME TAP QEMU-ARGS...: a client on one of the bridge's taps.
+# client NAME MAC FIRMWARE: a scripts/qemu-lab client on the bridge.
 client() {
-    local name=$1 tap=$2
-    shift 2
-    boot_vm "$name" -netdev tap,id=n0,ifname="$tap",script=no,downscript=no "$@"
+    watch_client "$1" "$lab" client --netns "$NS" --bridge br0 --mac "$2" --firmware "$3" \
+        --accel "$accel" --serial "$WORK/$1.serial.log"
 }
 
-cp /usr/share/OVMF/OVMF_VARS_4M.fd "$WORK/uefi-vars.fd"
-client bios tap0 -device e1000,netdev=n0,mac="$BIOS_MAC" -boot n &
+client bios "$BIOS_MAC" bios &
 bios=$!
-client uefi tap1 -machine q35 \
-    -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
-    -drive if=pflash,format=raw,file="$WORK/uefi-vars.fd" \
-    -device virtio-net-pci,netdev=n0,mac="$UEFI_MAC",romfile= &
+client uefi "$UEFI_MAC" uefi &
 uefi=$!
 wait "$bios" "$uefi"
 
@@ -86,4 +76,8 @@ check "UEFI firmware got snponly.efi over TFTP" "sent /usr/lib/ipxe/snponly.efi 
 check "UEFI iPXE fetched the chain script" "GET /boot.ipxe 200" "$log"
 check "UEFI iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${UEFI_MAC//:/-}.*arch=x86_64 200 .*selected=bootcfg:mac/$UEFI_MAC" "$log"
 check "UEFI guest booted its config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=chain-uefi' "$WORK/uefi.serial.log"
+echo "taps left: $(ip -n "$NS" -o link show | grep -c ': bcl' || true)" >"$WORK/taps.log"
+check "each qemu-lab client removed its tap when stopped" "taps left: 0" "$WORK/taps.log"
+"$lab" down --netns "$NS" --bridge br0 >"$WORK/down.log"
+check "qemu-lab down removed the bridge" "removed br0" "$WORK/down.log"
 finish_lab dnsmasq_chainload "bios uefi" "$WORK/dnsmasq.log" "$log"

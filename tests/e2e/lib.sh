@@ -36,25 +36,33 @@ pick_accel() {
     echo "accelerator: $accel"
 }
 
-# boot_vm NAME QEMU-ARGS...: one client in the namespace, serial console in $WORK/NAME.serial.log,
-# until the guest's marker, a firmware dead end (no boot device, UEFI shell) or 300 s.
+# boot_vm NAME QEMU-ARGS...: one client in the namespace, serial console in $WORK/NAME.serial.log.
 boot_vm() {
+    local name=$1
+    shift
+    watch_client "$name" ip netns exec "$NS" qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic \
+        -monitor none -no-reboot -serial file:"$WORK/$name.serial.log" "$@"
+}
+
+# watch_client NAME COMMAND...: runs a client whose serial console goes to $WORK/NAME.serial.log
+# until the guest's marker, a firmware dead end (no boot device, UEFI shell) or 300 s.
+watch_client() {
     local name=$1
     shift
     local serial="$WORK/$name.serial.log"
     : >"$serial"
-    ip netns exec "$NS" timeout 300 qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic \
-        -monitor none -no-reboot -serial file:"$serial" "$@" >"$WORK/$name.qemu.out" 2>&1 &
-    local qemu=$!
-    PIDS+=("$qemu")
+    timeout 300 "$@" >"$WORK/$name.qemu.out" 2>&1 &
+    local client=$!
+    PIDS+=("$client")
     local start=$SECONDS
-    while kill -0 "$qemu" 2>/dev/null; do
+    while kill -0 "$client" 2>/dev/null; do
         grep -q 'BOOTLAB-UUID' "$serial" && break
         grep -qE 'No bootable device|Shell> ' "$serial" && break
         sleep 0.5
     done
     sleep 1
-    kill "$qemu" 2>/dev/null || true
+    kill "$client" 2>/dev/null || true
+    wait "$client" 2>/dev/null || true
     echo "$name: client finished after $((SECONDS - start)) s"
 }
 
