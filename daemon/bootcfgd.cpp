@@ -14,6 +14,8 @@
 #include <exception>
 #include <memory>
 
+#include "admin/admin_server.hpp"
+#include "admin/api.hpp"
 #include "assets/assets.hpp"
 #include "config/config.hpp"
 #include "http/http_server.hpp"
@@ -143,6 +145,22 @@ int main(int argc, char** argv) {
             tell(begin ? ServiceNotifier::reloading() : ServiceNotifier::ready(status()));
         });
         reloader.start();
+
+        // The admin API: its own listener, never the machines' one.
+        std::unique_ptr<admin::AdminApi> admin_api;
+        std::unique_ptr<admin::AdminServer> admin_server;
+        if (!config.admin_address.empty()) {
+            admin_api = std::make_unique<admin::AdminApi>(config.data_path, holder,
+                                                          [&] { reloader.reload_now(); });
+            admin_server = std::make_unique<admin::AdminServer>(
+                admin::AdminServerOptions{config.admin_address, config.cert_file, config.key_file,
+                                          config.ca_file, config.admin_token_file},
+                *admin_api);
+            admin_server->listen();
+            admin_server->start();
+            spdlog::info("admin API listening on {} ({})", admin_server->local_address(),
+                         admin_server->security());
+        }
         server.run([&] {
             spdlog::info(
                 "bootcfgd {} listening on http://{} (data {}, assets {}, max {} connections)",
@@ -152,6 +170,7 @@ int main(int argc, char** argv) {
         });
         stopping = true;
         tell(ServiceNotifier::stopping());
+        if (admin_server) admin_server->stop();
         // Leaving this scope joins the reloader's thread, which may be mid-reload and logging.
     } catch (const std::exception& e) {
         spdlog::shutdown();

@@ -33,6 +33,12 @@ const Flag kFlags[] = {
     {"read-timeout", nullptr, Kind::duration, "limit on receiving one request"},
     {"write-timeout", nullptr, Kind::duration, "limit on a stalled response"},
     {"shutdown-timeout", nullptr, Kind::duration, "grace for in-flight requests on SIGTERM"},
+    {"admin-address", nullptr, Kind::string,
+     "admin API listener, host:port or unix:/path (off when empty)"},
+    {"cert-file", nullptr, Kind::string, "admin API TLS certificate (PEM, with its chain)"},
+    {"key-file", nullptr, Kind::string, "admin API TLS private key (PEM)"},
+    {"ca-file", nullptr, Kind::string, "admin API: require client certificates from this CA"},
+    {"admin-token-file", nullptr, Kind::string, "admin API bearer tokens, one 'NAME TOKEN' a line"},
     {"validate", nullptr, Kind::boolean,
      "load the data directory, print each problem as path:line: reason, exit 1 if any"},
     {"version", nullptr, Kind::boolean, "print the version and exit"},
@@ -105,6 +111,15 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
                 c.assets_path_set = true;
             }
             if (name == "config") c.config_file = value;
+            if (name == "admin-address") {
+                if (!value.empty() && !value.starts_with("unix:") && !split_host_port(value))
+                    return "expected host:port or unix:/path, got \"" + value + "\"";
+                c.admin_address = value;
+            }
+            if (name == "cert-file") c.cert_file = value;
+            if (name == "key-file") c.key_file = value;
+            if (name == "ca-file") c.ca_file = value;
+            if (name == "admin-token-file") c.admin_token_file = value;
             return "";
     }
     return "";

@@ -19,6 +19,9 @@ struct DaemonConfig {
     std::string config_file;
     unsigned threads = 0;
     unsigned max_connections = 0;  // 0: derived from the open-file limit
+    // The admin API: off unless admin_address is set ("host:port" or "unix:/path").
+    std::string admin_address;
+    std::string cert_file, key_file, ca_file, admin_token_file;
 
     std::chrono::milliseconds idle_timeout{60000};
     std::chrono::milliseconds read_timeout{10000};

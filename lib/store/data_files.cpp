@@ -26,6 +26,7 @@ std::optional<std::string> string_field(const json& doc, const char* key, Failur
     auto it = doc.find(key);
     if (it == doc.end() || it->is_null()) return std::string();
     if (!it->is_string()) {
+        failure.field = key;
         failure.reason = std::string("field '") + key + "' must be a string";
         return std::nullopt;
     }
@@ -36,11 +37,13 @@ bool string_list(const json& value, const char* key, std::vector<std::string>& o
                  Failure& failure) {
     if (value.is_null()) return true;
     if (!value.is_array()) {
+        failure.field = key;
         failure.reason = std::string("field '") + key + "' must be a list of strings";
         return false;
     }
     for (const auto& item : value) {
         if (!item.is_string()) {
+            failure.field = key;
             failure.reason = std::string("field '") + key + "' must be a list of strings";
             return false;
         }
@@ -54,6 +57,7 @@ bool string_list(const json& value, const char* key, std::vector<std::string>& o
 bool cmdline_map(const json& value, std::vector<std::string>& args, Failure& failure) {
     if (value.is_null()) return true;
     if (!value.is_object()) {
+        failure.field = "cmdline";
         failure.reason = "field 'cmdline' must be an object of strings";
         return false;
     }
@@ -66,6 +70,7 @@ bool cmdline_map(const json& value, std::vector<std::string>& args, Failure& fai
         } else if (v.is_number()) {
             args.push_back(arg + "=" + v.dump());
         } else {
+            failure.field = "cmdline." + arg;
             failure.reason = "cmdline value for '" + arg + "' must be a string";
             return false;
         }
@@ -80,6 +85,7 @@ bool unknown_fields(const json& doc, std::initializer_list<const char*> known, F
         if (!ok) {
             std::string list;
             for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
+            failure.field = key;
             failure.reason = "unknown field '" + key + "' (expected " + list + ")";
             return true;
         }
@@ -124,6 +130,7 @@ std::optional<BootSpec> parse_layout_boot(const std::string& text, Failure& fail
     auto kernel = string_field(*doc, "kernel", failure);
     if (!kernel) return std::nullopt;
     if (kernel->empty()) {
+        failure.field = "kernel";
         failure.reason = "missing field 'kernel'";
         return std::nullopt;
     }
@@ -153,6 +160,7 @@ std::optional<Profile> parse_profile(const std::string& text, Failure& failure) 
     auto generic = cloud ? string_field(*doc, "generic_id", failure) : std::nullopt;
     if (!generic) return std::nullopt;
     if (id->empty()) {
+        failure.field = "id";
         failure.reason = "missing field 'id'";
         return std::nullopt;
     }
@@ -164,23 +172,30 @@ std::optional<Profile> parse_profile(const std::string& text, Failure& failure) 
     const json& boot = member(*doc, "boot");
     if (!boot.is_null()) {
         if (!boot.is_object()) {
+            failure.field = "boot";
             failure.reason = "field 'boot' must be an object";
             return std::nullopt;
         }
         Failure inner;
         if (unknown_fields(boot, {"kernel", "initrd", "args", "cmdline"}, inner)) {
+            failure.field = "boot." + inner.field;
             failure.reason = "boot: " + inner.reason;
             return std::nullopt;
         }
+        auto in_boot = [&] {
+            failure.field = "boot." + failure.field;
+            return std::nullopt;
+        };
         auto kernel = string_field(boot, "kernel", failure);
-        if (!kernel) return std::nullopt;
+        if (!kernel) return in_boot();
         p.boot.kernel = *kernel;
         if (!string_list(member(boot, "initrd"), "initrd", p.boot.initrd, failure) ||
             !string_list(member(boot, "args"), "args", p.boot.args, failure) ||
             !cmdline_map(member(boot, "cmdline"), p.boot.args, failure))
-            return std::nullopt;
+            return in_boot();
         p.has_boot = !p.boot.kernel.empty();
         if (!p.has_boot && (!p.boot.initrd.empty() || !p.boot.args.empty())) {
+            failure.field = "boot.kernel";
             failure.reason = "boot has initrd or args but no 'kernel'";
             return std::nullopt;
         }
@@ -204,10 +219,12 @@ std::optional<Group> parse_group(const std::string& text, Failure& failure) {
     auto profile = name ? string_field(*doc, "profile", failure) : std::nullopt;
     if (!profile) return std::nullopt;
     if (id->empty()) {
+        failure.field = "id";
         failure.reason = "missing field 'id'";
         return std::nullopt;
     }
     if (profile->empty()) {
+        failure.field = "profile";
         failure.reason = "missing field 'profile'";
         return std::nullopt;
     }
@@ -216,12 +233,14 @@ std::optional<Group> parse_group(const std::string& text, Failure& failure) {
     g.profile = *profile;
     const json& selector = member(*doc, "selector");
     if (!selector.is_null() && !selector.is_object()) {
+        failure.field = "selector";
         failure.reason = "field 'selector' must be an object of strings";
         return std::nullopt;
     }
     if (selector.is_object()) {
         for (const auto& [key, value] : selector.items()) {
             if (!value.is_string()) {
+                failure.field = "selector." + key;
                 failure.reason = "selector '" + key + "' must be a string";
                 return std::nullopt;
             }
@@ -229,6 +248,7 @@ std::optional<Group> parse_group(const std::string& text, Failure& failure) {
             if (key == "mac") {
                 auto mac = normalize_mac(v);
                 if (!mac) {
+                    failure.field = "selector.mac";
                     failure.reason = "selector mac '" + v + "' is not a MAC address";
                     return std::nullopt;
                 }
@@ -241,12 +261,36 @@ std::optional<Group> parse_group(const std::string& text, Failure& failure) {
     }
     json& metadata = (*doc)["metadata"];
     if (!metadata.is_object() && !metadata.is_null()) {
+        failure.field = "metadata";
         failure.reason = "field 'metadata' must be an object";
         return std::nullopt;
     }
     if (metadata.is_object()) g.metadata = as_go_json(std::move(metadata));
 
     return g;
+}
+
+bool is_raw_ignition(const std::string& name) {
+    return name.ends_with(".ign") || name.ends_with(".ignition");
+}
+
+std::optional<TemplateEntry> parse_template_entry(TemplateKind kind, const std::string& name,
+                                                  std::string text, Failure& failure) {
+    TemplateEntry entry{name, std::move(text), nullptr, {}};
+    if (kind == TemplateKind::ignition && is_raw_ignition(name)) {
+        if (!parse_json(entry.text, failure)) return std::nullopt;
+        return entry;
+    }
+    try {
+        entry.parsed = std::make_shared<const Template>(Template::parse(entry.text));
+    } catch (const TemplateError& e) {
+        failure = Failure{e.line(), std::string("template: ") + e.what(), {}};
+        return std::nullopt;
+    } catch (const std::exception& e) {  // a bug in the engine: report, don't die
+        failure = Failure{0, std::string("template: internal error: ") + e.what(), {}};
+        return std::nullopt;
+    }
+    return entry;
 }
 
 }  // namespace bootcfg

@@ -6,12 +6,14 @@
 #include <string>
 
 #include "model/model.hpp"
+#include "store/store.hpp"
 
 namespace bootcfg {
 
 struct Failure {
     int line = 0;  // 1-based line of a JSON syntax error, 0 if not about one line
     std::string reason;
+    std::string field;  // the field at fault ("boot.initrd", "selector.mac"), if one is
 };
 
 // bootcfg v0.1 boot config: {"kernel", "initrd": [...], "cmdline": {...}}.
@@ -20,6 +22,13 @@ std::optional<BootSpec> parse_layout_boot(const std::string& text, Failure& fail
 std::optional<Profile> parse_profile(const std::string& text, Failure& failure);
 // matchbox group: {"id", "name", "profile", "selector": {...}, "metadata": {...}}.
 std::optional<Group> parse_group(const std::string& text, Failure& failure);
+// A config of ignition/, cloud/ or generic/: a template parsed now, or for *.ign / *.ignition
+// Ignition JSON checked now and served as stored. source is left to the caller.
+std::optional<TemplateEntry> parse_template_entry(TemplateKind kind, const std::string& name,
+                                                  std::string text, Failure& failure);
+// Ignition files named *.ign or *.ignition are JSON served as stored, not templates.
+bool is_raw_ignition(const std::string& name);
+
 // JSON text -> document, or a failure with the line of the syntax error.
 std::optional<nlohmann::json> parse_json(const std::string& text, Failure& failure);
 

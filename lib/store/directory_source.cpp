@@ -108,14 +108,6 @@ bool hidden(const std::string& name) {
     return name.empty() || name[0] == '.' || name.back() == '~';
 }
 
-bool is_raw_ignition(const std::string& name) {
-    auto ends = [&](std::string_view suffix) {
-        return name.size() >= suffix.size() &&
-               name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-    };
-    return ends(".ign") || ends(".ignition");
-}
-
 struct LayoutEntry {
     Labels selector;
     std::optional<BootSpec> boot;
@@ -142,7 +134,7 @@ class DataDirLoader {
             load_templates(kind);
         load_profiles();
         load_groups();
-        check();
+        check_references(out_);
         return std::move(out_);
     }
 
@@ -342,26 +334,14 @@ class DataDirLoader {
             };
             auto data = read(path, restore);
             if (!data) continue;
-            TemplateEntry entry{name, std::move(*data), nullptr, path};
-            if (kind == TemplateKind::ignition && is_raw_ignition(name)) {
-                Failure f;
-                if (!parse_json(entry.text, f)) {
-                    failed(path, f, restore);
-                    continue;
-                }
-            } else {
-                try {
-                    entry.parsed = std::make_shared<const Template>(Template::parse(entry.text));
-                } catch (const TemplateError& e) {
-                    failed(path, Failure{e.line(), std::string("template: ") + e.what()}, restore);
-                    continue;
-                } catch (const std::exception& e) {  // a bug in the engine: report, don't die
-                    failed(path, Failure{0, std::string("template: internal error: ") + e.what()},
-                           restore);
-                    continue;
-                }
+            Failure f;
+            auto entry = parse_template_entry(kind, name, std::move(*data), f);
+            if (!entry) {
+                failed(path, f, restore);
+                continue;
             }
-            map[name] = std::move(entry);
+            entry->source = path;
+            map[name] = std::move(*entry);
         }
     }
 
@@ -460,71 +440,6 @@ class DataDirLoader {
             out_.groups);
     }
 
-    // Cross-file checks: duplicate ids, dangling references, ambiguous groups.
-    void check() {
-        std::map<std::string, std::string> profile_sources;
-        std::vector<Profile> unique_profiles;
-        for (auto& p : out_.profiles) {
-            auto [it, fresh] = profile_sources.emplace(p.id, p.source);
-            if (!fresh) {
-                problem(
-                    p.source, 0,
-                    "profile id '" + p.id + "' is already defined in " + it->second + "; ignored");
-                continue;
-            }
-            const auto stem = fs::path(p.source).stem().string();
-            if (p.id.rfind(kLayoutPrefix, 0) != 0 && stem != p.id)
-                problem(p.source, 0,
-                        "profile id '" + p.id +
-                            "' differs from its file name (matchbox looks profiles up as "
-                            "profiles/<id>.json)");
-            for (auto kind : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic}) {
-                const std::string& ref = template_id(p, kind);
-                if (!ref.empty() && !out_.templates[static_cast<int>(kind)].count(ref))
-                    problem(p.source, 0,
-                            std::string(template_dir(kind)) + " template '" + ref +
-                                "' does not exist (" + template_dir(kind) + "/" + ref + ")");
-            }
-
-            unique_profiles.push_back(std::move(p));
-        }
-        out_.profiles = std::move(unique_profiles);
-
-        std::unordered_map<std::string, std::string> group_sources;
-        std::unordered_map<std::string, std::string> by_selector;
-        group_sources.reserve(out_.groups.size());
-        by_selector.reserve(out_.groups.size());
-
-        std::vector<Group> unique_groups;
-        for (auto& g : out_.groups) {
-            if (g.falls_through) {
-                unique_groups.push_back(std::move(g));
-                continue;
-            }
-            auto [it, fresh] = group_sources.emplace(g.id, g.source);
-            if (!fresh) {
-                problem(
-                    g.source, 0,
-                    "group id '" + g.id + "' is already defined in " + it->second + "; ignored");
-                continue;
-            }
-            if (!profile_sources.count(g.profile))
-                problem(g.source, 0,
-                        "group '" + g.id + "' names missing profile '" + g.profile + "'");
-            const std::string key = g.selector.to_string();
-            auto [sit, new_selector] = by_selector.emplace(key, g.source);
-            if (!new_selector) {
-                problem(g.source, 0,
-                        g.selector.empty() ? "second default group (no selector) besides " +
-                                                 sit->second + "; the one with the smaller id wins"
-                                           : "same selector as " + sit->second +
-                                                 "; the one with the smaller id wins");
-            }
-            unique_groups.push_back(std::move(g));
-        }
-        out_.groups = std::move(unique_groups);
-    }
-
     std::string root_;
     const Snapshot* previous_;
     StoreContents out_;
@@ -532,6 +447,71 @@ class DataDirLoader {
 };
 
 }  // namespace
+
+// Cross-file checks: duplicate ids, dangling references, ambiguous groups.
+void check_references(StoreContents& contents) {
+    auto problem = [&](const std::string& path, int line, std::string reason) {
+        contents.problems.push_back({path, line, std::move(reason)});
+    };
+    std::map<std::string, std::string> profile_sources;
+    std::vector<Profile> unique_profiles;
+    for (auto& p : contents.profiles) {
+        auto [it, fresh] = profile_sources.emplace(p.id, p.source);
+        if (!fresh) {
+            problem(p.source, 0,
+                    "profile id '" + p.id + "' is already defined in " + it->second + "; ignored");
+            continue;
+        }
+        const auto stem = fs::path(p.source).stem().string();
+        if (p.id.rfind(kLayoutPrefix, 0) != 0 && stem != p.id)
+            problem(p.source, 0,
+                    "profile id '" + p.id +
+                        "' differs from its file name (matchbox looks profiles up as "
+                        "profiles/<id>.json)");
+        for (auto kind : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic}) {
+            const std::string& ref = template_id(p, kind);
+            if (!ref.empty() && !contents.templates[static_cast<int>(kind)].count(ref))
+                problem(p.source, 0,
+                        std::string(template_dir(kind)) + " template '" + ref +
+                            "' does not exist (" + template_dir(kind) + "/" + ref + ")");
+        }
+
+        unique_profiles.push_back(std::move(p));
+    }
+    contents.profiles = std::move(unique_profiles);
+
+    std::unordered_map<std::string, std::string> group_sources;
+    std::unordered_map<std::string, std::string> by_selector;
+    group_sources.reserve(contents.groups.size());
+    by_selector.reserve(contents.groups.size());
+
+    std::vector<Group> unique_groups;
+    for (auto& g : contents.groups) {
+        if (g.falls_through) {
+            unique_groups.push_back(std::move(g));
+            continue;
+        }
+        auto [it, fresh] = group_sources.emplace(g.id, g.source);
+        if (!fresh) {
+            problem(g.source, 0,
+                    "group id '" + g.id + "' is already defined in " + it->second + "; ignored");
+            continue;
+        }
+        if (!profile_sources.count(g.profile))
+            problem(g.source, 0, "group '" + g.id + "' names missing profile '" + g.profile + "'");
+        const std::string key = g.selector.to_string();
+        auto [sit, new_selector] = by_selector.emplace(key, g.source);
+        if (!new_selector) {
+            problem(g.source, 0,
+                    g.selector.empty()
+                        ? "second default group (no selector) besides " + sit->second +
+                              "; the one with the smaller id wins"
+                        : "same selector as " + sit->second + "; the one with the smaller id wins");
+        }
+        unique_groups.push_back(std::move(g));
+    }
+    contents.groups = std::move(unique_groups);
+}
 
 StoreContents DirectorySource::load(const Snapshot* previous) const {
     return DataDirLoader(root_, previous).load();

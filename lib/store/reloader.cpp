@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 namespace bootcfg {
@@ -30,6 +31,7 @@ struct Reloader::Impl {
 
     const DirectorySource& source;
     SnapshotHolder& holder;
+    std::mutex load_mutex;
     std::chrono::milliseconds debounce;
     std::function<void(bool)> hook;
 
@@ -95,10 +97,15 @@ struct Reloader::Impl {
         });
     }
 
-    void reload() {
-        if (hook) hook(true);
+    void swap_in_fresh_snapshot() {
+        std::lock_guard lock(load_mutex);
         auto previous = holder.get();
         holder.set(load_snapshot(source, previous.get()));
+    }
+
+    void reload() {
+        if (hook) hook(true);
+        swap_in_fresh_snapshot();
         if (events) watch_tree();
         if (hook) hook(false);
     }
@@ -111,6 +118,10 @@ Reloader::Reloader(const DirectorySource& source, SnapshotHolder& holder,
 Reloader::~Reloader() {
     impl_->ioc.stop();
     if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void Reloader::reload_now() {
+    impl_->swap_in_fresh_snapshot();
 }
 
 void Reloader::on_reload(std::function<void(bool)> hook) {

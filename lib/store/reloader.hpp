@@ -19,6 +19,9 @@ class Reloader {
     Reloader& operator=(const Reloader&) = delete;
 
     void start();
+    // Reloads on the caller's thread and swaps the result in before returning; serialized with
+    // the watcher's reloads so an older load never replaces a newer one.
+    void reload_now();
     // Called around each reload: for service managers (systemd's RELOADING=1 / READY=1).
     void on_reload(std::function<void(bool begin)> hook);
 

@@ -1,5 +1,7 @@
 #include "store/store.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -28,6 +30,18 @@ const TemplateEntry* Snapshot::template_entry(TemplateKind kind, const std::stri
     const auto& map = templates_[static_cast<int>(kind)];
     auto it = map.find(name);
     return it == map.end() ? nullptr : &it->second;
+}
+
+StoreContents Snapshot::contents() const {
+    StoreContents c;
+    c.profiles.reserve(profiles_.size());
+    for (const auto& [_, p] : profiles_) c.profiles.push_back(p);
+    std::sort(c.profiles.begin(), c.profiles.end(),
+              [](const Profile& a, const Profile& b) { return a.source < b.source; });
+    c.groups = groups_;
+    for (int k = 0; k < 3; ++k) c.templates[k] = templates_[k];
+    c.problems = problems_;
+    return c;
 }
 
 std::size_t Snapshot::template_count() const {

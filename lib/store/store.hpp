@@ -46,6 +46,9 @@ class Snapshot {
 
     const Profile* profile(const std::string& id) const;
     const TemplateEntry* template_entry(TemplateKind kind, const std::string& name) const;
+    const std::unordered_map<std::string, TemplateEntry>& templates(TemplateKind kind) const {
+        return templates_[static_cast<int>(kind)];
+    }
     const std::vector<Group>& groups() const { return groups_; }
     const GroupIndex& index() const { return index_; }
     const std::vector<LoadProblem>& problems() const { return problems_; }
@@ -53,6 +56,9 @@ class Snapshot {
     std::size_t profile_count() const { return profiles_.size(); }
     std::size_t template_count() const;
     std::uint64_t generation() const { return generation_; }
+    // A copy of what the snapshot was built from (problems included): the base of a candidate
+    // snapshot with one object changed.
+    StoreContents contents() const;
 
   private:
     std::unordered_map<std::string, Profile> profiles_;
@@ -105,6 +111,11 @@ class SnapshotHolder {
     std::atomic<std::shared_ptr<const Snapshot>> current_;
     std::atomic<std::uint64_t> version_{0};
 };
+
+// Cross-file checks on a backend's contents: duplicate ids (dropped), profiles naming missing
+// templates or differing from their file name, groups naming missing profiles, groups with the
+// same selector. Each is added to contents.problems with the offending file's path.
+void check_references(StoreContents& contents);
 
 // Loads a snapshot from a source, logging each problem with its path.
 std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const Snapshot* previous);

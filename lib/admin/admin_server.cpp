@@ -1,0 +1,432 @@
+#include "admin/admin_server.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace bootcfg::admin {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using unix_socket = asio::local::stream_protocol;
+using boost::system::error_code;
+
+namespace {
+
+struct Token {
+    std::string name;
+    std::string secret;
+};
+
+// Who is on the other end before any credentials: the audit name without a token.
+struct Peer {
+    std::string address;       // "unix:uid=1000,pid=42" or "127.0.0.1:5555"
+    std::string cert_subject;  // a verified client certificate's subject
+};
+
+std::vector<Token> load_tokens(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("-admin-token-file " + path + ": cannot read it");
+    std::vector<Token> tokens;
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos ||
+            line[line.find_first_not_of(" \t")] == '#')
+            continue;
+        std::istringstream fields(line);
+        Token t;
+        std::string extra;
+        if (!(fields >> t.name >> t.secret) || (fields >> extra))
+            throw std::runtime_error("-admin-token-file " + path + ":" + std::to_string(n) +
+                                     ": expected 'NAME TOKEN'");
+        if (t.secret.size() < 16)
+            throw std::runtime_error("-admin-token-file " + path + ":" + std::to_string(n) +
+                                     ": token of '" + t.name + "' is shorter than 16 characters");
+        tokens.push_back(std::move(t));
+    }
+    if (tokens.empty()) throw std::runtime_error("-admin-token-file " + path + ": no tokens in it");
+    return tokens;
+}
+
+http::response<http::string_body> make_response(unsigned status, const ApiReply& reply,
+                                                unsigned version) {
+    http::response<http::string_body> res{static_cast<http::status>(status), version};
+    res.set(http::field::server, "bootcfgd");
+    res.set(http::field::content_type, reply.content_type);
+    res.set(http::field::cache_control, "no-store");
+    if (!reply.etag.empty()) res.set(http::field::etag, "\"" + reply.etag + "\"");
+    if (status == 405) res.set(http::field::allow, "GET, HEAD, PUT, DELETE");
+    if (status == 401) res.set(http::field::www_authenticate, "Bearer realm=\"bootcfg\"");
+    res.body() = reply.body;
+    res.prepare_payload();
+    return res;
+}
+
+}  // namespace
+
+struct AdminServer::Impl {
+    AdminServerOptions opt;
+    AdminApi& api;
+    asio::io_context ioc{1};
+    std::optional<ssl::context> tls;
+    std::vector<Token> tokens;
+    bool loopback_or_unix = false;
+    std::unique_ptr<tcp::acceptor> tcp_acceptor;
+    std::unique_ptr<unix_socket::acceptor> unix_acceptor;
+    std::string unix_path;
+    std::string bound;
+    std::thread thread;
+
+    Impl(AdminServerOptions o, AdminApi& a) : opt(std::move(o)), api(a) {}
+
+    // The audit name for a request, or nullopt with the reason for a 401.
+    std::optional<std::string> authenticate(const Peer& peer,
+                                            const http::request<http::string_body>& req,
+                                            std::string& why) const {
+        if (!peer.cert_subject.empty()) return "cert:" + peer.cert_subject;
+        auto auth = req[http::field::authorization];
+        if (!auth.empty()) {
+            constexpr std::string_view bearer = "Bearer ";
+            if (!auth.starts_with(bearer) || tokens.empty()) {
+                why =
+                    "unsupported Authorization (this listener takes Bearer tokens from "
+                    "-admin-token-file)";
+                return std::nullopt;
+            }
+            const auto given = auth.substr(bearer.size());
+            for (const auto& t : tokens)
+                if (given.size() == t.secret.size() &&
+                    CRYPTO_memcmp(given.data(), t.secret.data(), given.size()) == 0)
+                    return "token:" + t.name;
+            why = "invalid bearer token";
+            return std::nullopt;
+        }
+        if (tokens.empty() && loopback_or_unix) return peer.address;
+        why = tls && opt.ca_file.size()
+                  ? "a client certificate or a bearer token is required"
+                  : "a bearer token is required (Authorization: Bearer TOKEN)";
+        return std::nullopt;
+    }
+
+    template <class Stream>
+    asio::awaitable<void> serve_http(Stream& stream, Peer peer) {
+        beast::flat_buffer buffer;
+        for (;;) {
+            http::request_parser<http::string_body> parser;
+            parser.header_limit(16 * 1024);
+            parser.body_limit(opt.body_limit);
+            error_code ec;
+            beast::get_lowest_layer(stream).expires_after(opt.timeout);
+            co_await http::async_read_header(stream, buffer, parser,
+                                             asio::redirect_error(asio::use_awaitable, ec));
+            if (ec == http::error::end_of_stream) co_return;
+            std::optional<http::response<http::string_body>> early;
+            if (!ec) {
+                const auto& h = parser.get();
+                const auto length = parser.content_length();
+                if (length && *length > opt.body_limit) {
+                    early =
+                        make_response(413,
+                                      api_error(413, "body larger than " +
+                                                         std::to_string(opt.body_limit) + " bytes"),
+                                      h.version());
+                } else if (beast::iequals(h[http::field::expect], "100-continue")) {
+                    http::response<http::empty_body> cont{http::status::continue_, h.version()};
+                    co_await http::async_write(stream, cont,
+                                               asio::redirect_error(asio::use_awaitable, ec));
+                    if (ec) co_return;
+                }
+                if (!early)
+                    co_await http::async_read(stream, buffer, parser,
+                                              asio::redirect_error(asio::use_awaitable, ec));
+            }
+            if (!early && ec) {
+                if (ec == http::error::body_limit)
+                    early =
+                        make_response(413,
+                                      api_error(413, "body larger than " +
+                                                         std::to_string(opt.body_limit) + " bytes"),
+                                      11);
+                else if (ec == http::error::header_limit)
+                    early = make_response(
+                        431, api_error(431, "request header fields larger than 16 KiB"), 11);
+                else if (ec.category() == http::make_error_code(http::error::bad_target).category())
+                    early = make_response(
+                        400, api_error(400, "malformed HTTP request: " + ec.message()), 11);
+                else
+                    co_return;  // timeout, reset, TLS error
+            }
+            if (early) {
+                early->keep_alive(false);
+                co_await http::async_write(stream, *early,
+                                           asio::redirect_error(asio::use_awaitable, ec));
+                co_return;
+            }
+            auto req = parser.release();
+            std::string why;
+            ApiReply reply;
+            auto who = authenticate(peer, req, why);
+            if (!who) {
+                spdlog::warn("admin: {} {} from {}: refused: {}", std::string(req.method_string()),
+                             std::string(req.target()), peer.address, why);
+                reply = api_error(401, why);
+            } else {
+                ApiRequest api_request{req.method_string(),
+                                       req.target(),
+                                       req.body(),
+                                       req[http::field::if_match],
+                                       req[http::field::if_none_match],
+                                       *who};
+                try {
+                    reply = api.handle(api_request);
+                } catch (const std::exception& e) {
+                    spdlog::error("admin: {} {}: {}", std::string(req.method_string()),
+                                  std::string(req.target()), e.what());
+                    reply = api_error(500, "internal error");
+                }
+                spdlog::info("admin: {} {} {} who=\"{}\"", std::string(req.method_string()),
+                             std::string(req.target()), reply.status, *who);
+            }
+            auto res = make_response(reply.status, reply, req.version());
+            res.keep_alive(req.keep_alive());
+            if (req.method() == http::verb::head) {
+                res.body().clear();
+                res.content_length(reply.body.size());
+            }
+            beast::get_lowest_layer(stream).expires_after(opt.timeout);
+            co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+            if (ec || !res.keep_alive()) co_return;
+        }
+    }
+
+    asio::awaitable<void> tcp_session(tcp::socket socket) {
+        error_code ec;
+        Peer peer;
+        auto remote = socket.remote_endpoint(ec);
+        peer.address =
+            ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+        if (!tls) {
+            beast::tcp_stream stream(std::move(socket));
+            co_await serve_http(stream, peer);
+            stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+            co_return;
+        }
+        beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls);
+        beast::get_lowest_layer(stream).expires_after(opt.timeout);
+        co_await stream.async_handshake(ssl::stream_base::server,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            spdlog::warn("admin: TLS handshake with {} failed: {}", peer.address, ec.message());
+            co_return;
+        }
+        if (X509* cert = SSL_get1_peer_certificate(stream.native_handle())) {
+            if (SSL_get_verify_result(stream.native_handle()) == X509_V_OK) {
+                char subject[512];
+                X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
+                peer.cert_subject = subject;
+            }
+            X509_free(cert);
+        }
+        co_await serve_http(stream, peer);
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+        co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+    }
+
+    asio::awaitable<void> unix_session(unix_socket::socket socket) {
+        Peer peer;
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+            peer.address =
+                "unix:uid=" + std::to_string(cred.uid) + ",pid=" + std::to_string(cred.pid);
+        else
+            peer.address = "unix:?";
+        beast::basic_stream<unix_socket> stream(std::move(socket));
+        co_await serve_http(stream, peer);
+    }
+
+    template <class Acceptor, class Session>
+    asio::awaitable<void> accept_loop(Acceptor& acceptor, Session session) {
+        for (;;) {
+            error_code ec;
+            auto socket =
+                co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+            if (ec) continue;  // EMFILE and friends: keep accepting
+            asio::co_spawn(ioc, (this->*session)(std::move(socket)), asio::detached);
+        }
+    }
+};
+
+AdminServer::AdminServer(AdminServerOptions options, AdminApi& api)
+    : impl_(std::make_unique<Impl>(std::move(options), api)) {}
+
+AdminServer::~AdminServer() {
+    stop();
+}
+
+void AdminServer::listen() {
+    auto& im = *impl_;
+    const auto& o = im.opt;
+    if (o.cert_file.empty() != o.key_file.empty())
+        throw std::runtime_error("-cert-file and -key-file go together (TLS for the admin API)");
+    if (!o.ca_file.empty() && o.cert_file.empty())
+        throw std::runtime_error(
+            "-ca-file needs -cert-file and -key-file (client certificates are checked over TLS)");
+    if (!o.token_file.empty()) im.tokens = load_tokens(o.token_file);
+
+    const bool is_unix = o.address.starts_with("unix:");
+    if (is_unix && !o.cert_file.empty())
+        throw std::runtime_error("-admin-address " + o.address +
+                                 ": a unix socket takes no TLS (-cert-file)");
+    if (!o.cert_file.empty()) {
+        im.tls.emplace(ssl::context::tls_server);
+        auto& ctx = *im.tls;
+        ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        auto load = [](const char* flag, const std::string& file, auto fn) {
+            try {
+                fn();
+            } catch (const boost::system::system_error& e) {
+                throw std::runtime_error(std::string(flag) + " " + file + ": " +
+                                         e.code().message());
+            }
+        };
+        load("-cert-file", o.cert_file, [&] { ctx.use_certificate_chain_file(o.cert_file); });
+        load("-key-file", o.key_file,
+             [&] { ctx.use_private_key_file(o.key_file, ssl::context::pem); });
+        if (!o.ca_file.empty()) {
+            load("-ca-file", o.ca_file, [&] { ctx.load_verify_file(o.ca_file); });
+            // With tokens too, either credential will do; without, the certificate is required.
+            ctx.set_verify_mode(ssl::verify_peer |
+                                (im.tokens.empty() ? ssl::verify_fail_if_no_peer_cert : 0));
+        } else {
+            ctx.set_verify_mode(ssl::verify_none);
+        }
+    }
+
+    if (is_unix) {
+        im.unix_path = o.address.substr(5);
+        if (im.unix_path.empty()) throw std::runtime_error("-admin-address unix: needs a path");
+        struct stat st {};
+        if (::lstat(im.unix_path.c_str(), &st) == 0) {
+            if (!S_ISSOCK(st.st_mode))
+                throw std::runtime_error("-admin-address " + o.address +
+                                         ": exists and is not a socket");
+            ::unlink(im.unix_path.c_str());  // left by a previous run
+        }
+        im.unix_acceptor = std::make_unique<unix_socket::acceptor>(im.ioc);
+        error_code ec;
+        unix_socket::endpoint ep(im.unix_path);
+        im.unix_acceptor->open(ep.protocol(), ec);
+        if (!ec) im.unix_acceptor->bind(ep, ec);
+        if (!ec) ::chmod(im.unix_path.c_str(), 0660);  // owner and group only
+        if (!ec) im.unix_acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) throw std::runtime_error("-admin-address " + o.address + ": " + ec.message());
+        im.loopback_or_unix = true;
+        im.bound = o.address;
+        return;
+    }
+    const auto hp = split_host_port(o.address);
+    if (!hp)
+        throw std::runtime_error("-admin-address '" + o.address +
+                                 "' is not HOST:PORT or unix:/PATH");
+    error_code ec;
+    tcp::resolver resolver(im.ioc);
+    auto results = resolver.resolve(hp->host, hp->port, ec);
+    if (ec || results.empty())
+        throw std::runtime_error("-admin-address " + o.address + ": " +
+                                 (ec ? ec.message() : "no address"));
+    const tcp::endpoint ep = *results.begin();
+    im.loopback_or_unix = ep.address().is_loopback();
+    if (!im.loopback_or_unix) {
+        if (!im.tls)
+            throw std::runtime_error("-admin-address " + o.address +
+                                     " is not loopback: it needs TLS (-cert-file, -key-file)");
+        if (o.ca_file.empty() && im.tokens.empty())
+            throw std::runtime_error(
+                "-admin-address " + o.address +
+                " is not loopback: it needs -ca-file (client certificates) or -admin-token-file");
+    }
+    im.tcp_acceptor = std::make_unique<tcp::acceptor>(im.ioc);
+    im.tcp_acceptor->open(ep.protocol(), ec);
+    if (!ec) im.tcp_acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) im.tcp_acceptor->bind(ep, ec);
+    if (!ec) im.tcp_acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error("-admin-address " + o.address + ": " + ec.message());
+    const auto local = im.tcp_acceptor->local_endpoint();
+    im.bound = (local.address().is_v6() ? "[" + local.address().to_string() + "]"
+                                        : local.address().to_string()) +
+               ":" + std::to_string(local.port());
+}
+
+std::string AdminServer::local_address() const {
+    return impl_->bound;
+}
+
+std::string AdminServer::security() const {
+    const auto& im = *impl_;
+    std::string s = im.tls ? "TLS" : "plain HTTP";
+    if (im.tls && !im.opt.ca_file.empty()) s += ", client certificates";
+    if (!im.tokens.empty()) s += ", bearer tokens";
+    if (im.tokens.empty() && im.loopback_or_unix) s += ", local clients without credentials";
+    return s;
+}
+
+void AdminServer::start() {
+    auto& im = *impl_;
+    if (im.tcp_acceptor)
+        asio::co_spawn(im.ioc, im.accept_loop(*im.tcp_acceptor, &Impl::tcp_session),
+                       asio::detached);
+    if (im.unix_acceptor)
+        asio::co_spawn(im.ioc, im.accept_loop(*im.unix_acceptor, &Impl::unix_session),
+                       asio::detached);
+    im.thread = std::thread([&im] {
+        for (;;) {
+            try {
+                im.ioc.run();
+                return;
+            } catch (const std::exception& e) {
+                spdlog::error("admin: {}", e.what());
+            }
+        }
+    });
+}
+
+void AdminServer::stop() {
+    auto& im = *impl_;
+    if (!im.thread.joinable()) return;
+    asio::post(im.ioc, [&im] {
+        error_code ec;
+        if (im.tcp_acceptor) im.tcp_acceptor->close(ec);
+        if (im.unix_acceptor) im.unix_acceptor->close(ec);
+    });
+    // A write in progress finishes (handlers are not interrupted); idle connections just end.
+    im.ioc.stop();
+    im.thread.join();
+    if (!im.unix_path.empty()) ::unlink(im.unix_path.c_str());
+}
+
+}  // namespace bootcfg::admin

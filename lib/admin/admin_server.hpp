@@ -1,0 +1,44 @@
+// The admin listener: HTTP/1.1 on a unix socket or TCP, TLS with client certificates and/or
+// bearer tokens. Never shares a listener with the machine endpoints. Beast, Asio and OpenSSL stay
+// inside admin_server.cpp.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "admin/api.hpp"
+
+namespace bootcfg::admin {
+
+struct AdminServerOptions {
+    std::string address;    // "host:port" or "unix:/path"
+    std::string cert_file;  // with key_file: TLS
+    std::string key_file;
+    std::string ca_file;     // clients must present a certificate signed by this CA
+    std::string token_file;  // "NAME TOKEN" lines: bearer tokens
+    std::size_t body_limit = 1024 * 1024;
+    std::chrono::milliseconds timeout{30000};  // per read or write
+};
+
+class AdminServer {
+  public:
+    AdminServer(AdminServerOptions options, AdminApi& api);
+    ~AdminServer();
+
+    // Checks the security policy, loads certificates and tokens, binds. Throws
+    // std::runtime_error with a one-line reason naming the flag or file at fault.
+    void listen();
+    std::string local_address() const;  // "unix:/path" or "host:port"
+    std::string security() const;       // e.g. "TLS, client certificates, tokens"
+    void start();                       // serves on its own thread
+    void stop();                        // closes the listener and connections, joins
+
+    struct Impl;
+
+  private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bootcfg::admin

@@ -1,0 +1,247 @@
+#include "admin/api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "files/atomic_file.hpp"
+#include "labels/labels.hpp"
+#include "store/data_files.hpp"
+
+namespace bootcfg::admin {
+
+namespace {
+
+constexpr int kMaxJsonDepth = 64;
+
+std::optional<std::string> read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// The revision of what is on disk now (hand edits included): the same hash GET shows for a file
+// that parses, the raw bytes' hash for one that does not (so no If-Match can match it).
+std::string disk_revision(Kind kind, const std::string& text) {
+    Failure f;
+    if (kind == Kind::profiles) {
+        if (auto p = parse_profile(text, f)) return revision(*p);
+    } else if (kind == Kind::groups) {
+        if (auto g = parse_group(text, f)) return revision(*g);
+    }
+    return revision_of(text);
+}
+
+std::string unquote(std::string_view etag) {
+    if (etag.starts_with("W/")) etag.remove_prefix(2);
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+        etag = etag.substr(1, etag.size() - 2);
+    return std::string(etag);
+}
+
+// The field a cross-file problem is about, from the loader's wording.
+std::string problem_field(const std::string& reason) {
+    if (reason.find("missing profile") != std::string::npos) return "profile";
+    if (reason.find("selector") != std::string::npos ||
+        reason.find("default group") != std::string::npos)
+        return "selector";
+    for (const char* kind : {"ignition", "cloud", "generic"})
+        if (reason.rfind(std::string(kind) + " template", 0) == 0) return std::string(kind) + "_id";
+    return "id";
+}
+
+ApiReply ok_reply(unsigned status, nlohmann::json body, std::string etag) {
+    ApiReply r;
+    r.status = status;
+    r.body = body.dump() + "\n";
+    r.etag = std::move(etag);
+    return r;
+}
+
+}  // namespace
+
+bool json_too_deep(std::string_view text, int max_depth) {
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth) return true;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return false;
+}
+
+AdminApi::AdminApi(std::string data_root, const SnapshotHolder& holder,
+                   std::function<void()> reload_now)
+    : root_(std::move(data_root)), holder_(holder), reload_now_(std::move(reload_now)) {}
+
+ApiReply AdminApi::handle(const ApiRequest& request) {
+    std::string_view path = request.target, query;
+    if (auto q = path.find('?'); q != std::string_view::npos) {
+        query = path.substr(q + 1);
+        path = path.substr(0, q);
+    }
+    if (request.method == "GET" || request.method == "HEAD")
+        return read_request(*holder_.get(), path, query);
+    if (request.method != "PUT" && request.method != "DELETE")
+        return api_error(
+            405, "method " + std::string(request.method) + " not allowed (GET, PUT, DELETE)");
+    constexpr std::string_view prefix = "/api/v1/";
+    std::string_view rest = path.starts_with(prefix) ? path.substr(prefix.size()) : "";
+    const auto slash = rest.find('/');
+    auto kind = kind_from_name(rest.substr(0, slash));
+    if (!kind || slash == std::string_view::npos || slash + 1 == rest.size())
+        return api_error(405, "write one object: " + std::string(request.method) +
+                                  " /api/v1/{groups,profiles,ignition,cloud,generic}/NAME");
+    auto name = percent_decode(rest.substr(slash + 1), false);
+    if (!name || !valid_name(*name)) {
+        const std::string shown(rest.substr(slash + 1));
+        if (name && from_layout(*name))
+            return api_error(
+                409,
+                "'" + shown + "' comes from the bootcfg layout (boot/, cloud/); edit that file",
+                "id");
+        return api_error(
+            400,
+            "'" + shown + "' is not a valid name (letters, digits, . _ -; not starting with .)",
+            "id");
+    }
+    if (!query.empty()) return api_error(400, "writes take no query parameters");
+    std::lock_guard lock(write_mutex_);
+    return write(*kind, *name, request);
+}
+
+ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& request) {
+    const auto snapshot = holder_.get();
+    const char* what = is_template(kind) ? "config" : kind == Kind::groups ? "group" : "profile";
+    // Where the object lives: its current file, else the file name matchbox would use.
+    std::string path =
+        root_ + "/" +
+        (is_template(kind) ? std::string(template_dir(template_kind(kind))) + "/" + name
+                           : std::string(kind_name(kind)) + "/" + name + ".json");
+    if (kind == Kind::groups)
+        for (const auto& g : snapshot->groups())
+            if (g.id == name && !g.source.empty() && !g.falls_through) path = g.source;
+
+    const auto current = read_file(path);
+    const std::string old_revision = current ? disk_revision(kind, *current) : "";
+    if (request.if_none_match == "*" && current)
+        return ok_reply(412,
+                        {{"error", std::string(what) + " '" + name + "' already exists"},
+                         {"revision", old_revision}},
+                        old_revision);
+    if (!request.if_match.empty()) {
+        if (!current)
+            return api_error(412, std::string(what) + " '" + name + "' does not exist (If-Match)");
+        if (request.if_match != "*" && unquote(request.if_match) != old_revision)
+            return ok_reply(412,
+                            {{"error", std::string(what) + " '" + name +
+                                           "' has changed: revision is " + old_revision},
+                             {"revision", old_revision}},
+                            old_revision);
+    }
+
+    std::string error;
+    if (request.method == "DELETE") {
+        if (!current) return api_error(404, std::string("no ") + what + " '" + name + "'", "id");
+        if (kind == Kind::profiles) {
+            std::string users;
+            for (const auto& g : snapshot->groups())
+                if (g.profile == name && !g.falls_through)
+                    users += (users.empty() ? "" : ", ") + g.id;
+            if (!users.empty())
+                return api_error(409, "profile '" + name + "' is used by groups " + users, "id");
+        } else if (is_template(kind)) {
+            std::string users;
+            for (const auto& [id, p] : snapshot->profiles())
+                if (template_id(p, template_kind(kind)) == name)
+                    users += (users.empty() ? "" : ", ") + id;
+            if (!users.empty())
+                return api_error(409,
+                                 std::string(kind_name(kind)) + " config '" + name +
+                                     "' is used by profiles " + users,
+                                 "name");
+        }
+        if (!remove_file_durable(path, error)) return api_error(500, "cannot delete: " + error);
+        reload_now_();
+        spdlog::info("audit: who=\"{}\" action=delete object={}/{} old={} new=-", request.who,
+                     kind_name(kind), name, old_revision);
+        return ok_reply(200, {{"deleted", name}, {"revision", old_revision}}, "");
+    }
+
+    // PUT: the document must pass the loader's own checks, then the cross-file checks against
+    // the store as it would be with it.
+    if (request.body.empty()) return api_error(400, "empty body: send the " + std::string(what));
+    if (!is_template(kind) && json_too_deep(request.body, kMaxJsonDepth))
+        return api_error(400,
+                         "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    const std::string text(request.body);
+    Failure failure;
+    StoreContents candidate = snapshot->contents();
+    candidate.problems.clear();
+    std::string new_revision;
+    if (kind == Kind::profiles) {
+        auto p = parse_profile(text, failure);
+        if (!p) return api_error(400, failure.reason, failure.field);
+        if (p->id != name)
+            return api_error(
+                400, "id '" + p->id + "' differs from the name in the URL ('" + name + "')", "id");
+        p->source = path;
+        new_revision = revision(*p);
+        std::erase_if(candidate.profiles, [&](const Profile& o) { return o.id == name; });
+        candidate.profiles.push_back(std::move(*p));
+    } else if (kind == Kind::groups) {
+        auto g = parse_group(text, failure);
+        if (!g) return api_error(400, failure.reason, failure.field);
+        if (g->id != name)
+            return api_error(
+                400, "id '" + g->id + "' differs from the name in the URL ('" + name + "')", "id");
+        g->source = path;
+        new_revision = revision(*g);
+        std::erase_if(candidate.groups,
+                      [&](const Group& o) { return o.id == name && !o.falls_through; });
+        candidate.groups.push_back(std::move(*g));
+    } else {
+        auto entry = parse_template_entry(template_kind(kind), name, text, failure);
+        if (!entry)
+            return api_error(400,
+                             (failure.line ? "line " + std::to_string(failure.line) + ": " : "") +
+                                 failure.reason,
+                             "body");
+        entry->source = path;
+        new_revision = revision(*entry);
+        candidate.templates[static_cast<int>(template_kind(kind))][name] = std::move(*entry);
+    }
+    check_references(candidate);
+    for (const auto& problem : candidate.problems)
+        if (problem.path == path)
+            return api_error(400, problem.reason, problem_field(problem.reason));
+
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    // JSON documents end with a newline like hand-written files; templates are kept byte exact.
+    const bool add_newline = !is_template(kind) && !text.ends_with('\n');
+    if (!write_file_atomic(path, add_newline ? text + "\n" : text, error))
+        return api_error(500, "cannot write: " + error);
+    reload_now_();
+    spdlog::info("audit: who=\"{}\" action=put object={}/{} old={} new={}", request.who,
+                 kind_name(kind), name, current ? old_revision : "-", new_revision);
+    return ok_reply(current ? 200 : 201, {{"id", name}, {"revision", new_revision}}, new_revision);
+}
+
+}  // namespace bootcfg::admin

@@ -1,0 +1,318 @@
+#include "admin/resources.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "labels/labels.hpp"
+#include "match/match.hpp"
+
+namespace bootcfg::admin {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kPrefix = "/api/v1/";
+
+// "selector=key=value" pairs of a list query, percent-decoded; nullopt with error on bad input.
+std::optional<Labels> selector_filter(std::string_view query, std::string& error) {
+    Labels wanted;
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        auto key = percent_decode(pair.substr(0, eq), true);
+        auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+        if (!key || !value) {
+            error = "malformed percent-encoding in the query";
+            return std::nullopt;
+        }
+        if (*key != "selector") {
+            error = "unknown query parameter '" + *key + "' (expected selector=KEY=VALUE)";
+            return std::nullopt;
+        }
+        auto inner = value->find('=');
+        if (inner == std::string::npos || inner == 0) {
+            error = "selector '" + *value + "' is not KEY=VALUE";
+            return std::nullopt;
+        }
+        std::string k = value->substr(0, inner), v = value->substr(inner + 1);
+        if (k == "mac") {
+            auto mac = normalize_mac(v);
+            if (!mac) {
+                error = "selector mac '" + v + "' is not a MAC address";
+                return std::nullopt;
+            }
+            v = *mac;
+        } else if (k == "uuid") {
+            if (auto uuid = normalize_uuid(v)) v = *uuid;
+        }
+        wanted.set(std::move(k), std::move(v));
+    }
+    return wanted;
+}
+
+// Every entry of `wanted` is in `have`.
+bool selector_has(const Labels& have, const Labels& wanted) {
+    for (const auto& [k, v] : wanted.entries()) {
+        const std::string* value = have.find(k);
+        if (!value || *value != v) return false;
+    }
+    return true;
+}
+
+json with_meta(json object, const std::string& revision, const std::string& source) {
+    object["revision"] = revision;
+    object["source"] = source;
+    return object;
+}
+
+ApiReply json_reply(const json& body, std::string etag = {}) {
+    ApiReply r;
+    r.body = body.dump(2) + "\n";
+    r.etag = std::move(etag);
+    return r;
+}
+
+ApiReply list(const Snapshot& snapshot, Kind kind, std::string_view query) {
+    json items = json::array();
+    if (kind == Kind::groups) {
+        std::string error;
+        auto wanted = selector_filter(query, error);
+        if (!wanted) return api_error(400, error, "selector");
+        std::vector<const Group*> groups;
+        for (const auto& g : snapshot.groups())
+            if (selector_has(g.selector, *wanted)) groups.push_back(&g);
+        std::sort(groups.begin(), groups.end(),
+                  [](const Group* a, const Group* b) { return a->id < b->id; });
+        for (const Group* g : groups)
+            items.push_back(with_meta(group_json(*g), revision(*g), g->source));
+    } else {
+        if (!query.empty()) return api_error(400, "only groups can be filtered", "selector");
+        if (kind == Kind::profiles) {
+            std::vector<const Profile*> profiles;
+            for (const auto& [_, p] : snapshot.profiles()) profiles.push_back(&p);
+            std::sort(profiles.begin(), profiles.end(),
+                      [](const Profile* a, const Profile* b) { return a->id < b->id; });
+            for (const Profile* p : profiles)
+                items.push_back(with_meta(profile_json(*p), revision(*p), p->source));
+        } else {
+            auto names = std::vector<const TemplateEntry*>();
+            for (const auto& [name, entry] : snapshot.templates(template_kind(kind)))
+                names.push_back(&entry);
+            std::sort(
+                names.begin(), names.end(),
+                [](const TemplateEntry* a, const TemplateEntry* b) { return a->name < b->name; });
+            for (const TemplateEntry* t : names)
+                items.push_back({{"name", t->name},
+                                 {"size", t->text.size()},
+                                 {"revision", revision(*t)},
+                                 {"source", t->source}});
+        }
+    }
+    return json_reply({{"items", std::move(items)}});
+}
+
+ApiReply get_one(const Snapshot& snapshot, Kind kind, const std::string& name) {
+    const std::string what = std::string(kind_name(kind)) + "/" + name;
+    if (kind == Kind::groups) {
+        for (const auto& g : snapshot.groups())
+            if (g.id == name) return json_reply(group_json(g), revision(g));
+        return api_error(404, "no group '" + name + "'", "id");
+    }
+    if (kind == Kind::profiles) {
+        const Profile* p = snapshot.profile(name);
+        if (!p) return api_error(404, "no profile '" + name + "'", "id");
+        return json_reply(profile_json(*p), revision(*p));
+    }
+    const TemplateEntry* t = snapshot.template_entry(template_kind(kind), name);
+    if (!t)
+        return api_error(404, "no " + std::string(kind_name(kind)) + " config '" + name + "'",
+                         "name");
+    ApiReply r;
+    r.content_type =
+        kind == Kind::ignition && !t->parsed ? "application/json" : "text/plain; charset=utf-8";
+    r.body = t->text;
+    r.etag = revision(*t);
+    return r;
+}
+
+// Which group and profile a machine with these labels gets, for each part, and why.
+ApiReply select_request(const Snapshot& snapshot, std::string_view query) {
+    auto parsed = labels_from_query(query);
+    if (!parsed.error.empty()) return api_error(400, parsed.error, "mac");
+    if (parsed.labels.empty())
+        return api_error(400, "give the machine's labels, e.g. select?mac=52:54:00:12:34:56");
+    json labels = json::object();
+    for (const auto& [k, v] : parsed.labels.entries()) labels[k] = v;
+    json parts = json::object();
+    const std::pair<const char*, Part> all[] = {{"boot", Part::boot},
+                                                {"ignition", Part::ignition},
+                                                {"cloud", Part::cloud},
+                                                {"generic", Part::generic},
+                                                {"metadata", Part::group}};
+    for (const auto& [name, part] : all) {
+        const Selection s = select(snapshot, parsed.labels, part);
+        json entry = json::object();
+        if (s.group) {
+            entry["group"] = s.group->id;
+            entry["group_source"] = s.group->source;
+            entry["selector"] = group_json(*s.group)["selector"];
+        }
+        if (s.profile) {
+            entry["profile"] = s.profile->id;
+            entry["profile_source"] = s.profile->source;
+        }
+        if (!s) entry["reason"] = s.reason.empty() ? "no group matches" : s.reason;
+        parts[name] = std::move(entry);
+    }
+    // Every group whose selector the labels satisfy, best first: why the winner won.
+    json candidates = json::array();
+    std::vector<const Group*> matching;
+    for (const auto& g : snapshot.groups())
+        if (selector_has(parsed.labels, g.selector)) matching.push_back(&g);
+    std::stable_sort(matching.begin(), matching.end(), [](const Group* a, const Group* b) {
+        return a->selector.entries().size() > b->selector.entries().size();
+    });
+    for (const Group* g : matching)
+        candidates.push_back({{"group", g->id},
+                              {"profile", g->profile},
+                              {"selector_size", g->selector.entries().size()},
+                              {"source", g->source}});
+    return json_reply({{"labels", std::move(labels)},
+                       {"selected", std::move(parts)},
+                       {"matching_groups", std::move(candidates)},
+                       {"rule",
+                        "most selector entries win; ties: uuid > mac > hostname > serial > other "
+                        "keys, then matchbox groups before layout groups, then the smaller id"}});
+}
+
+}  // namespace
+
+std::optional<Kind> kind_from_name(std::string_view name) {
+    if (name == "groups") return Kind::groups;
+    if (name == "profiles") return Kind::profiles;
+    if (name == "ignition") return Kind::ignition;
+    if (name == "cloud") return Kind::cloud;
+    if (name == "generic") return Kind::generic;
+    return std::nullopt;
+}
+
+const char* kind_name(Kind kind) {
+    switch (kind) {
+        case Kind::groups:
+            return "groups";
+        case Kind::profiles:
+            return "profiles";
+        case Kind::ignition:
+            return "ignition";
+        case Kind::cloud:
+            return "cloud";
+        case Kind::generic:
+            return "generic";
+    }
+    return "";
+}
+
+bool is_template(Kind kind) {
+    return kind != Kind::groups && kind != Kind::profiles;
+}
+
+TemplateKind template_kind(Kind kind) {
+    return kind == Kind::ignition ? TemplateKind::ignition
+           : kind == Kind::cloud  ? TemplateKind::cloud
+                                  : TemplateKind::generic;
+}
+
+bool valid_name(std::string_view name) {
+    if (name.empty() || name.size() > 200 || name.front() == '.') return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+    });
+}
+
+bool from_layout(const std::string& id) {
+    return id.rfind("bootcfg:", 0) == 0;
+}
+
+json profile_json(const Profile& p) {
+    json j = {{"id", p.id}};
+    if (!p.name.empty()) j["name"] = p.name;
+    if (p.has_boot) {
+        json boot = {{"kernel", p.boot.kernel}};
+        if (!p.boot.initrd.empty()) boot["initrd"] = p.boot.initrd;
+        if (!p.boot.args.empty()) boot["args"] = p.boot.args;
+        j["boot"] = std::move(boot);
+    }
+    if (!p.ignition_id.empty()) j["ignition_id"] = p.ignition_id;
+    if (!p.cloud_id.empty()) j["cloud_id"] = p.cloud_id;
+    if (!p.generic_id.empty()) j["generic_id"] = p.generic_id;
+    return j;
+}
+
+json group_json(const Group& g) {
+    json j = {{"id", g.id}, {"profile", g.profile}};
+    if (!g.name.empty()) j["name"] = g.name;
+    if (!g.selector.empty()) {
+        json selector = json::object();
+        for (const auto& [k, v] : g.selector.entries()) selector[k] = v;
+        j["selector"] = std::move(selector);
+    }
+    if (!g.metadata.empty()) j["metadata"] = g.metadata;
+    return j;
+}
+
+std::string revision_of(std::string_view bytes) {
+    std::uint64_t h = 1469598103934665603ULL;  // FNV-1a: stable across builds and machines
+    for (unsigned char c : bytes) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    char out[17];
+    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+    return out;
+}
+
+std::string revision(const Profile& p) {
+    return revision_of(profile_json(p).dump());
+}
+std::string revision(const Group& g) {
+    return revision_of(group_json(g).dump());
+}
+std::string revision(const TemplateEntry& t) {
+    return revision_of(t.text);
+}
+
+ApiReply api_error(unsigned status, const std::string& reason, const std::string& field) {
+    json body = {{"error", reason}};
+    if (!field.empty()) body["field"] = field;
+    ApiReply r;
+    r.status = status;
+    r.body = body.dump() + "\n";
+    return r;
+}
+
+ApiReply read_request(const Snapshot& snapshot, std::string_view path, std::string_view query) {
+    if (!path.starts_with(kPrefix))
+        return api_error(404, "no such endpoint (the API is under /api/v1/)");
+    std::string_view rest = path.substr(kPrefix.size());
+    if (rest == "select") return select_request(snapshot, query);
+    const auto slash = rest.find('/');
+    auto kind = kind_from_name(rest.substr(0, slash));
+    if (!kind)
+        return api_error(404, "no such collection '" + std::string(rest.substr(0, slash)) +
+                                  "' (groups, profiles, ignition, cloud, generic, select)");
+    if (slash == std::string_view::npos || slash + 1 == rest.size())
+        return list(snapshot, *kind, query);
+    auto name = percent_decode(rest.substr(slash + 1), false);
+    if (!name || (!valid_name(*name) && !from_layout(*name)))
+        return api_error(400, "'" + std::string(rest.substr(slash + 1)) + "' is not a valid name",
+                         "id");
+    return get_one(snapshot, *kind, *name);
+}
+
+}  // namespace bootcfg::admin

@@ -1,0 +1,51 @@
+// The admin API's view of the store: what can be addressed (groups, profiles, templates by name),
+// each object's JSON form and revision, and the read endpoints. Pure functions of a snapshot.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/store.hpp"
+
+namespace bootcfg::admin {
+
+enum class Kind { groups, profiles, ignition, cloud, generic };
+
+std::optional<Kind> kind_from_name(std::string_view name);  // "groups", "profiles", "ignition"...
+const char* kind_name(Kind kind);
+bool is_template(Kind kind);
+TemplateKind template_kind(Kind kind);  // only for is_template kinds
+
+// Ids and template names become file names: letters, digits, '.', '_', '-', not starting with
+// '.', at most 200 characters.
+bool valid_name(std::string_view name);
+
+// Objects made from the bootcfg layout (boot/, cloud/default…) are served, not written here.
+bool from_layout(const std::string& id);
+
+nlohmann::json profile_json(const Profile& profile);
+nlohmann::json group_json(const Group& group);
+
+// A revision names one version of an object: a hash of its canonical form (JSON objects) or its
+// bytes (templates), so equal content has equal revisions however it was written.
+std::string revision_of(std::string_view bytes);
+std::string revision(const Profile& profile);
+std::string revision(const Group& group);
+std::string revision(const TemplateEntry& entry);
+
+struct ApiReply {
+    unsigned status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::string etag;  // revision, unquoted; empty: none
+};
+
+// {"error": reason, "field": field}; field left out when empty.
+ApiReply api_error(unsigned status, const std::string& reason, const std::string& field = {});
+
+// GET on /api/v1/...: lists, single objects, select. path is without the query string.
+ApiReply read_request(const Snapshot& snapshot, std::string_view path, std::string_view query);
+
+}  // namespace bootcfg::admin
