@@ -238,7 +238,11 @@ struct AdminServer::Impl {
         co_await stream.async_handshake(ssl::stream_base::server,
                                         asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
-            spdlog::warn("admin: TLS handshake with {} failed: {}", peer.address, ec.message());
+            const long verify = SSL_get_verify_result(stream.native_handle());
+            spdlog::warn("admin: TLS handshake with {} failed: {}{}", peer.address, ec.message(),
+                         verify == X509_V_OK
+                             ? std::string()
+                             : std::string(" (") + X509_verify_cert_error_string(verify) + ")");
             co_return;
         }
         if (X509* cert = SSL_get1_peer_certificate(stream.native_handle())) {

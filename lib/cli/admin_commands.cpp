@@ -1,0 +1,385 @@
+#include "cli/admin_commands.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "client/admin_client.hpp"
+
+namespace bootcfg {
+
+using nlohmann::json;
+
+namespace {
+
+struct UsageError {
+    std::string message;
+};
+
+struct Invocation {
+    ClientOptions client;
+    std::string token_file;
+    std::string output = "table";
+    std::string file;      // -f
+    std::string if_match;  // --if-match
+    bool replace = false;  // create: replace an existing object
+    std::vector<std::string> selectors;
+    std::vector<std::string> words;  // positional
+};
+
+bool read_whole(const std::string& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream s;
+    s << in.rdbuf();
+    out = s.str();
+    return true;
+}
+
+// "NAME TOKEN" (the server's token file line) or just "TOKEN".
+std::string token_from_file(const std::string& path) {
+    std::string text;
+    if (!read_whole(path, text)) throw UsageError{"--token-file " + path + ": cannot read it"};
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::vector<std::string> f;
+        for (std::string w; fields >> w;) f.push_back(w);
+        if (f.empty() || f[0][0] == '#') continue;
+        return f.back();
+    }
+    throw UsageError{"--token-file " + path + ": no token in it"};
+}
+
+Invocation parse(const std::vector<std::string>& args,
+                 const std::function<const char*(const char*)>& getenv) {
+    Invocation inv;
+    auto env = [&](const char* name) {
+        const char* v = getenv(name);
+        return std::string(v ? v : "");
+    };
+    inv.client.endpoint = env("BOOTCFG_ENDPOINT");
+    if (inv.client.endpoint.empty()) inv.client.endpoint = "unix:/run/bootcfg/admin.sock";
+    inv.client.ca_file = env("BOOTCFG_CA_FILE");
+    inv.client.cert_file = env("BOOTCFG_CERT_FILE");
+    inv.client.key_file = env("BOOTCFG_KEY_FILE");
+    inv.token_file = env("BOOTCFG_TOKEN_FILE");
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string a = args[i], value;
+        const bool flag = a.size() > 1 && a[0] == '-';
+        if (flag && a.rfind("--", 0) != 0 && a.size() > 2 && a != "-o" && a != "-f") a = "-" + a;
+        const auto eq = a.find('=');
+        bool has_value = false;
+        if (flag && eq != std::string::npos) {
+            value = a.substr(eq + 1);
+            a = a.substr(0, eq);
+            has_value = true;
+        }
+        auto take = [&]() -> std::string {
+            if (has_value) return value;
+            if (i + 1 >= args.size()) throw UsageError{a + " needs a value"};
+            return args[++i];
+        };
+        if (!flag)
+            inv.words.push_back(a);
+        else if (a == "--endpoint")
+            inv.client.endpoint = take();
+        else if (a == "--ca-file")
+            inv.client.ca_file = take();
+        else if (a == "--cert-file")
+            inv.client.cert_file = take();
+        else if (a == "--key-file")
+            inv.client.key_file = take();
+        else if (a == "--token-file")
+            inv.token_file = take();
+        else if (a == "-o" || a == "--output")
+            inv.output = take();
+        else if (a == "-f" || a == "--file")
+            inv.file = take();
+        else if (a == "--if-match")
+            inv.if_match = take();
+        else if (a == "--selector")
+            inv.selectors.push_back(take());
+        else if (a == "--replace")
+            inv.replace = true;
+        else
+            throw UsageError{"unknown flag " + a};
+    }
+    if (inv.output != "table" && inv.output != "json")
+        throw UsageError{"-o " + inv.output + ": expected table or json"};
+    if (inv.client.cert_file.empty() != inv.client.key_file.empty())
+        throw UsageError{"--cert-file and --key-file go together"};
+    if (!inv.token_file.empty()) inv.client.token = token_from_file(inv.token_file);
+    return inv;
+}
+
+std::string encode(const std::string& s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+// A plain table: columns as wide as their widest cell.
+void print_table(std::FILE* out, const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> width;
+    for (const auto& r : rows)
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            if (width.size() <= i) width.push_back(0);
+            width[i] = std::max(width[i], r[i].size());
+        }
+    for (const auto& r : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < r.size(); ++i)
+            line += i + 1 == r.size() ? r[i] : r[i] + std::string(width[i] - r[i].size() + 2, ' ');
+        std::fprintf(out, "%s\n", line.c_str());
+    }
+}
+
+std::string joined(const json& object) {
+    std::string s;
+    if (!object.is_object()) return s;
+    for (const auto& [k, v] : object.items())
+        s += (s.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    return s;
+}
+
+std::string str(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+struct Context {
+    Invocation inv;
+    std::FILE* out;
+    std::FILE* err;
+
+    ClientResponse call(const std::string& method, const std::string& target,
+                        const std::string& body = {},
+                        std::vector<std::pair<std::string, std::string>> headers = {}) {
+        if (!inv.if_match.empty()) headers.emplace_back("If-Match", "\"" + inv.if_match + "\"");
+        return admin_request(inv.client, method, target, body, headers);
+    }
+
+    // The server's answer to a failed call: its message and field, exit 1.
+    int refused(const ClientResponse& r) {
+        std::string message = "HTTP " + std::to_string(r.status);
+        try {
+            auto j = json::parse(r.body);
+            message = str(j, "error");
+            if (!str(j, "field").empty()) message += " (field " + str(j, "field") + ")";
+        } catch (const json::exception&) {
+            if (!r.body.empty()) message += ": " + r.body.substr(0, r.body.find('\n'));
+        }
+        std::fprintf(err, "bootcfg: %s\n", message.c_str());
+        return kExitRefused;
+    }
+};
+
+int list(Context& c, const std::string& kind) {
+    std::string target = "/api/v1/" + kind;
+    if (!c.inv.selectors.empty()) {
+        if (kind != "groups") throw UsageError{"--selector filters groups only"};
+        std::string q;
+        for (const auto& s : c.inv.selectors)
+            q += (q.empty() ? "?" : "&") + ("selector=" + encode(s));
+        target += q;
+    }
+    auto r = c.call("GET", target);
+    if (r.status != 200) return c.refused(r);
+    if (c.inv.output == "json") {
+        std::fputs(r.body.c_str(), c.out);
+        return kExitOk;
+    }
+    const json items = json::parse(r.body).value("items", json::array());
+    std::vector<std::vector<std::string>> rows;
+    if (kind == "groups") {
+        rows.push_back({"ID", "PROFILE", "SELECTOR", "REVISION", "NAME"});
+        for (const auto& g : items)
+            rows.push_back({str(g, "id"), str(g, "profile"),
+                            g.contains("selector") ? joined(g["selector"]) : "(default)",
+                            str(g, "revision"), str(g, "name")});
+    } else if (kind == "profiles") {
+        rows.push_back({"ID", "KERNEL", "TEMPLATES", "REVISION", "NAME"});
+        for (const auto& p : items) {
+            std::string templates;
+            for (const char* k : {"ignition_id", "cloud_id", "generic_id"})
+                if (!str(p, k).empty()) templates += (templates.empty() ? "" : ",") + str(p, k);
+            rows.push_back({str(p, "id"), p.contains("boot") ? str(p["boot"], "kernel") : "-",
+                            templates.empty() ? "-" : templates, str(p, "revision"),
+                            str(p, "name")});
+        }
+    } else {
+        rows.push_back({"NAME", "SIZE", "REVISION"});
+        for (const auto& t : items)
+            rows.push_back(
+                {str(t, "name"), std::to_string(t.value("size", 0)), str(t, "revision")});
+    }
+    print_table(c.out, rows);
+    return kExitOk;
+}
+
+int describe(Context& c, const std::string& kind, const std::string& name) {
+    auto r = c.call("GET", "/api/v1/" + kind + "/" + encode(name));
+    if (r.status != 200) return c.refused(r);
+    if (c.inv.output == "json" || kind == "groups" || kind == "profiles") {
+        std::fputs(r.body.c_str(), c.out);
+    } else {
+        std::fwrite(r.body.data(), 1, r.body.size(), c.out);
+    }
+    if (c.inv.output == "table") std::fprintf(c.err, "revision %s\n", r.etag.c_str());
+    return kExitOk;
+}
+
+int put(Context& c, const std::string& kind, std::string name, bool create) {
+    if (c.inv.file.empty()) throw UsageError{"-f FILE is required"};
+    std::string body;
+    if (c.inv.file == "-") {
+        std::ostringstream s;
+        char buf[65536];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, stdin)) > 0;)
+            s.write(buf, static_cast<std::streamsize>(n));
+        body = s.str();
+    } else if (!read_whole(c.inv.file, body)) {
+        throw UsageError{"-f " + c.inv.file + ": cannot read it"};
+    }
+    if (name.empty()) {  // groups and profiles name themselves
+        try {
+            name = str(json::parse(body), "id");
+        } catch (const json::exception& e) {
+            std::fprintf(c.err, "bootcfg: %s: not JSON: %s\n", c.inv.file.c_str(), e.what());
+            return kExitUsage;
+        }
+        if (name.empty()) {
+            std::fprintf(c.err, "bootcfg: %s: no \"id\" field\n", c.inv.file.c_str());
+            return kExitUsage;
+        }
+    }
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (create && !c.inv.replace && c.inv.if_match.empty())
+        headers.emplace_back("If-None-Match", "*");
+    auto r = c.call("PUT", "/api/v1/" + kind + "/" + encode(name), body, headers);
+    if (r.status != 200 && r.status != 201) return c.refused(r);
+    if (c.inv.output == "json")
+        std::fputs(r.body.c_str(), c.out);
+    else
+        std::fprintf(c.out, "%s %s/%s (revision %s)\n", r.status == 201 ? "created" : "replaced",
+                     kind.c_str(), name.c_str(), r.etag.c_str());
+    return kExitOk;
+}
+
+int remove(Context& c, const std::string& kind, const std::string& name) {
+    auto r = c.call("DELETE", "/api/v1/" + kind + "/" + encode(name));
+    if (r.status != 200) return c.refused(r);
+    if (c.inv.output == "json")
+        std::fputs(r.body.c_str(), c.out);
+    else
+        std::fprintf(c.out, "deleted %s/%s\n", kind.c_str(), name.c_str());
+    return kExitOk;
+}
+
+int select(Context& c, const std::vector<std::string>& labels) {
+    if (labels.empty()) throw UsageError{"select needs labels, e.g. select mac=52:54:00:12:34:56"};
+    std::string q;
+    for (const auto& l : labels) {
+        const auto eq = l.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw UsageError{"label '" + l + "' is not KEY=VALUE"};
+        q += (q.empty() ? "?" : "&") + encode(l.substr(0, eq)) + "=" + encode(l.substr(eq + 1));
+    }
+    auto r = c.call("GET", "/api/v1/select" + q);
+    if (r.status != 200) return c.refused(r);
+    if (c.inv.output == "json") {
+        std::fputs(r.body.c_str(), c.out);
+        return kExitOk;
+    }
+    const json j = json::parse(r.body);
+    std::vector<std::vector<std::string>> rows{{"PART", "GROUP", "PROFILE", "NOTE"}};
+    for (const char* part : {"boot", "ignition", "cloud", "generic", "metadata"}) {
+        const json& s = j["selected"][part];
+        rows.push_back({part, str(s, "group").empty() ? "-" : str(s, "group"),
+                        str(s, "profile").empty() ? "-" : str(s, "profile"), str(s, "reason")});
+    }
+    print_table(c.out, rows);
+    std::fprintf(c.out, "\nmatching groups, best first (%s):\n", str(j, "rule").c_str());
+    std::vector<std::vector<std::string>> groups{{"GROUP", "PROFILE", "SELECTOR SIZE", "SOURCE"}};
+    for (const auto& g : j["matching_groups"])
+        groups.push_back({str(g, "group"), str(g, "profile"),
+                          std::to_string(g.value("selector_size", 0)), str(g, "source")});
+    print_table(c.out, groups);
+    return kExitOk;
+}
+
+}  // namespace
+
+bool is_admin_command(const std::string& word) {
+    return word == "group" || word == "profile" || word == "ignition" || word == "cloud" ||
+           word == "generic" || word == "select";
+}
+
+std::string admin_usage() {
+    return "Admin API commands (bootcfgd -admin-address):\n"
+           "  bootcfg group|profile create -f FILE [--replace] [--if-match REV]\n"
+           "  bootcfg group|profile list [--selector KEY=VALUE]   (selector: groups only)\n"
+           "  bootcfg group|profile describe ID\n"
+           "  bootcfg group|profile delete ID [--if-match REV]\n"
+           "  bootcfg ignition|cloud|generic put NAME -f FILE [--if-match REV]\n"
+           "  bootcfg ignition|cloud|generic list | describe NAME | delete NAME\n"
+           "  bootcfg select KEY=VALUE...              which group and profile a machine gets, and "
+           "why\n"
+           "Flags: --endpoint URL (https://HOST:PORT, http://127.0.0.1:PORT, unix:/PATH; default\n"
+           "  unix:/run/bootcfg/admin.sock), --ca-file, --cert-file, --key-file, --token-file,\n"
+           "  -o table|json. Environment: BOOTCFG_ENDPOINT, BOOTCFG_CA_FILE, BOOTCFG_CERT_FILE,\n"
+           "  BOOTCFG_KEY_FILE, BOOTCFG_TOKEN_FILE (flags win).\n"
+           "Exit codes: 0 ok, 1 the server said no, 2 usage, 3 cannot connect.\n";
+}
+
+int run_admin_command(const std::vector<std::string>& args,
+                      const std::function<const char*(const char*)>& getenv, std::FILE* out,
+                      std::FILE* err) {
+    try {
+        Context c{parse(args, getenv), out, err};
+        const auto& w = c.inv.words;
+        if (w.empty()) throw UsageError{"missing command"};
+        const std::string& noun = w[0];
+        if (noun == "select") return select(c, {w.begin() + 1, w.end()});
+        if (w.size() < 2) throw UsageError{noun + " needs a verb"};
+        const std::string& verb = w[1];
+        const bool object = noun == "group" || noun == "profile";
+        const std::string kind = noun == "group" ? "groups" : noun == "profile" ? "profiles" : noun;
+        auto arg = [&](const char* what) -> std::string {
+            if (w.size() != 3) throw UsageError{noun + " " + verb + " takes one " + what};
+            return w[2];
+        };
+        if (verb == "list" && w.size() == 2) return list(c, kind);
+        if (verb == "describe" || verb == "get")
+            return describe(c, kind, arg(object ? "ID" : "NAME"));
+        if (verb == "delete") return remove(c, kind, arg(object ? "ID" : "NAME"));
+        if (object && verb == "create" && w.size() == 2) return put(c, kind, "", true);
+        if (!object && verb == "put") return put(c, kind, arg("NAME"), false);
+        throw UsageError{"unknown command '" + noun + " " + verb + "'"};
+    } catch (const UsageError& e) {
+        std::fprintf(err, "bootcfg: %s (bootcfg help)\n", e.message.c_str());
+        return kExitUsage;
+    } catch (const ConnectError& e) {
+        std::fprintf(err, "bootcfg: %s\n", e.what());
+        return kExitConnect;
+    } catch (const json::exception& e) {
+        std::fprintf(err, "bootcfg: the server's answer is not the expected JSON: %s\n", e.what());
+        return kExitRefused;
+    }
+}
+
+}  // namespace bootcfg

@@ -1,0 +1,178 @@
+#include "client/admin_client.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <optional>
+
+namespace bootcfg {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+struct Endpoint {
+    enum class Scheme { http, https, unix_socket } scheme;
+    std::string host, port, path;
+};
+
+Endpoint parse_endpoint(const std::string& text) {
+    Endpoint e{};
+    std::string rest;
+    if (text.starts_with("unix:")) {
+        e.scheme = Endpoint::Scheme::unix_socket;
+        e.path = text.substr(5);
+        if (e.path.empty()) throw ConnectError("endpoint '" + text + "': unix: needs a path");
+        return e;
+    }
+    if (text.starts_with("https://")) {
+        e.scheme = Endpoint::Scheme::https;
+        rest = text.substr(8);
+    } else if (text.starts_with("http://")) {
+        e.scheme = Endpoint::Scheme::http;
+        rest = text.substr(7);
+    } else {
+        throw ConnectError("endpoint '" + text +
+                           "' is not https://HOST:PORT, http://HOST:PORT or unix:/PATH");
+    }
+    while (!rest.empty() && rest.back() == '/') rest.pop_back();
+    const auto colon = rest.rfind(':');
+    if (colon == std::string::npos || colon + 1 == rest.size() ||
+        rest.find('/') != std::string::npos)
+        throw ConnectError("endpoint '" + text + "' needs HOST:PORT");
+    e.host = rest.substr(0, colon);
+    e.port = rest.substr(colon + 1);
+    if (e.host.size() > 2 && e.host.front() == '[' && e.host.back() == ']')
+        e.host = e.host.substr(1, e.host.size() - 2);
+    return e;
+}
+
+template <class Stream>
+asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& req,
+                               http::response<http::string_body>& res, error_code& ec,
+                               std::chrono::milliseconds timeout) {
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    co_await http::async_read(stream, buffer, parser,
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec) res = parser.release();
+}
+
+}  // namespace
+
+ClientResponse admin_request(const ClientOptions& o, const std::string& method,
+                             const std::string& target, const std::string& body,
+                             const std::vector<std::pair<std::string, std::string>>& headers) {
+    const Endpoint ep = parse_endpoint(o.endpoint);
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, ep.scheme == Endpoint::Scheme::unix_socket ? "localhost" : ep.host);
+    req.set(http::field::user_agent, "bootcfg/" BOOTCFG_VERSION);
+    if (!o.token.empty()) req.set(http::field::authorization, "Bearer " + o.token);
+    for (const auto& [k, v] : headers) req.set(k, v);
+    if (!body.empty() || method == "PUT") {
+        req.set(http::field::content_type, "application/json");
+        req.body() = body;
+    }
+    req.prepare_payload();
+    req.keep_alive(false);
+
+    asio::io_context ioc;
+    http::response<http::string_body> res;
+    error_code ec;
+    std::string stage = "connect to";
+    std::optional<ssl::context> tls;
+    if (ep.scheme == Endpoint::Scheme::https) {
+        tls.emplace(ssl::context::tls_client);
+        auto load = [&](const char* flag, const std::string& file, auto fn) {
+            try {
+                fn();
+            } catch (const boost::system::system_error& e) {
+                throw ConnectError(std::string(flag) + " " + file + ": " + e.code().message());
+            }
+        };
+        if (o.ca_file.empty())
+            tls->set_default_verify_paths();
+        else
+            load("--ca-file", o.ca_file, [&] { tls->load_verify_file(o.ca_file); });
+        if (!o.cert_file.empty())
+            load("--cert-file", o.cert_file, [&] { tls->use_certificate_chain_file(o.cert_file); });
+        if (!o.key_file.empty())
+            load("--key-file", o.key_file,
+                 [&] { tls->use_private_key_file(o.key_file, ssl::context::pem); });
+        tls->set_verify_mode(ssl::verify_peer);
+    }
+    auto run = [&]() -> asio::awaitable<void> {
+        if (ep.scheme == Endpoint::Scheme::unix_socket) {
+            beast::basic_stream<asio::local::stream_protocol> stream(ioc);
+            stream.expires_after(o.timeout);
+            co_await stream.async_connect(asio::local::stream_protocol::endpoint(ep.path),
+                                          asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
+            stage = "talk to";
+            co_await exchange(stream, req, res, ec, o.timeout);
+            co_return;
+        }
+        tcp::resolver resolver(ioc);
+        auto results = co_await resolver.async_resolve(
+            ep.host, ep.port, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        if (ep.scheme == Endpoint::Scheme::http) {
+            beast::tcp_stream stream(ioc);
+            stream.expires_after(o.timeout);
+            co_await stream.async_connect(results, asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
+            stage = "talk to";
+            co_await exchange(stream, req, res, ec, o.timeout);
+            co_return;
+        }
+        beast::ssl_stream<beast::tcp_stream> stream(ioc, *tls);
+        if (!SSL_set_tlsext_host_name(stream.native_handle(), ep.host.c_str())) {
+            ec = error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+            co_return;
+        }
+        stream.set_verify_callback(ssl::host_name_verification(ep.host));
+        beast::get_lowest_layer(stream).expires_after(o.timeout);
+        co_await beast::get_lowest_layer(stream).async_connect(
+            results, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        stage = "complete TLS with";
+        co_await stream.async_handshake(ssl::stream_base::client,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        stage = "talk to";
+        co_await exchange(stream, req, res, ec, o.timeout);
+    };
+    asio::co_spawn(ioc, run(), asio::detached);
+    ioc.run();
+    if (ec) {
+        std::string reason = ec.message();
+        if (ec.category() == asio::error::get_ssl_category()) {
+            char buf[256];
+            ::ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof buf);
+            reason = buf;
+        }
+        throw ConnectError("cannot " + stage + " " + o.endpoint + ": " + reason);
+    }
+    ClientResponse out;
+    out.status = res.result_int();
+    out.body = std::move(res.body());
+    std::string etag(res[http::field::etag]);
+    if (etag.size() >= 2 && etag.front() == '"') etag = etag.substr(1, etag.size() - 2);
+    out.etag = std::move(etag);
+    return out;
+}
+
+}  // namespace bootcfg

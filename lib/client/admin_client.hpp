@@ -1,0 +1,37 @@
+// A small HTTP/1.1 client for the admin API: http://, https:// (CA, client certificate) or
+// unix:/path. Beast, Asio and OpenSSL stay inside admin_client.cpp.
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bootcfg {
+
+struct ClientOptions {
+    std::string endpoint;  // "https://host:port", "http://host:port" or "unix:/path"
+    std::string ca_file;   // https: the CA that signed the server (default: the system's)
+    std::string cert_file, key_file;  // https: a client certificate
+    std::string token;                // sent as "Authorization: Bearer TOKEN"
+    std::chrono::milliseconds timeout{30000};
+};
+
+struct ClientResponse {
+    unsigned status = 0;
+    std::string body;
+    std::string etag;
+};
+
+// The endpoint could not be reached or spoke no HTTP: a one-line reason.
+class ConnectError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+ClientResponse admin_request(const ClientOptions& options, const std::string& method,
+                             const std::string& target, const std::string& body = {},
+                             const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+}  // namespace bootcfg
