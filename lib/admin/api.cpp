@@ -195,27 +195,25 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     StoreContents candidate = snapshot->contents();
     candidate.problems.clear();
     std::string new_revision;
-    if (kind == Kind::profiles) {
-        auto p = parse_profile(text, failure);
-        if (!p) return api_error(400, failure.reason, failure.field);
-        if (p->id != name)
+    // Profiles and groups: parsed like files, named by the URL, replacing their old version.
+    auto replace_in = [&](auto parsed, auto& list) -> std::optional<ApiReply> {
+        if (!parsed) return api_error(400, failure.reason, failure.field);
+        if (parsed->id != name)
             return api_error(
-                400, "id '" + p->id + "' differs from the name in the URL ('" + name + "')", "id");
-        p->source = path;
-        new_revision = revision(*p);
-        std::erase_if(candidate.profiles, [&](const Profile& o) { return o.id == name; });
-        candidate.profiles.push_back(std::move(*p));
-    } else if (kind == Kind::groups) {
-        auto g = parse_group(text, failure);
-        if (!g) return api_error(400, failure.reason, failure.field);
-        if (g->id != name)
-            return api_error(
-                400, "id '" + g->id + "' differs from the name in the URL ('" + name + "')", "id");
-        g->source = path;
-        new_revision = revision(*g);
-        std::erase_if(candidate.groups,
-                      [&](const Group& o) { return o.id == name && !o.falls_through; });
-        candidate.groups.push_back(std::move(*g));
+                400, "id '" + parsed->id + "' differs from the name in the URL ('" + name + "')",
+                "id");
+        parsed->source = path;
+        new_revision = revision(*parsed);
+        std::erase_if(list,
+                      [&](const auto& o) { return o.id == name; });  // layout ids have a colon
+        list.push_back(std::move(*parsed));
+        return std::nullopt;
+    };
+    if (kind == Kind::profiles || kind == Kind::groups) {
+        auto refused = kind == Kind::profiles
+                           ? replace_in(parse_profile(text, failure), candidate.profiles)
+                           : replace_in(parse_group(text, failure), candidate.groups);
+        if (refused) return *refused;
     } else {
         auto entry = parse_template_entry(template_kind(kind), name, text, failure);
         if (!entry)
