@@ -101,16 +101,13 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
     if (request.method != "PUT" && request.method != "DELETE")
         return api_error(
             405, "method " + std::string(request.method) + " not allowed (GET, PUT, DELETE)");
-    constexpr std::string_view prefix = "/api/v1/";
-    std::string_view rest = path.starts_with(prefix) ? path.substr(prefix.size()) : "";
-    const auto slash = rest.find('/');
-    auto kind = kind_from_name(rest.substr(0, slash));
-    if (!kind || slash == std::string_view::npos || slash + 1 == rest.size())
+    const auto p = split_api_path(path);
+    if (!p || !p->kind || p->raw_name.empty())
         return api_error(405, "write one object: " + std::string(request.method) +
                                   " /api/v1/{groups,profiles,ignition,cloud,generic}/NAME");
-    auto name = percent_decode(rest.substr(slash + 1), false);
+    const auto& name = p->name;
     if (!name || !valid_name(*name)) {
-        const std::string shown(rest.substr(slash + 1));
+        const std::string shown(p->raw_name);
         if (name && from_layout(*name))
             return api_error(
                 409,
@@ -123,7 +120,7 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
     }
     if (!query.empty()) return api_error(400, "writes take no query parameters");
     std::lock_guard lock(write_mutex_);
-    return write(*kind, *name, request);
+    return write(*p->kind, *name, request);
 }
 
 ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& request) {

@@ -18,40 +18,27 @@ constexpr std::string_view kPrefix = "/api/v1/";
 // "selector=key=value" pairs of a list query, percent-decoded; nullopt with error on bad input.
 std::optional<Labels> selector_filter(std::string_view query, std::string& error) {
     Labels wanted;
-    while (!query.empty()) {
-        auto amp = query.find('&');
-        std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-        if (pair.empty()) continue;
-        auto eq = pair.find('=');
-        auto key = percent_decode(pair.substr(0, eq), true);
-        auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-        if (!key || !value) {
-            error = "malformed percent-encoding in the query";
-            return std::nullopt;
+    auto bad = for_each_query_pair(query, [&](std::string key, std::string value) {
+        if (key != "selector") {
+            error = "unknown query parameter '" + key + "' (expected selector=KEY=VALUE)";
+            return false;
         }
-        if (*key != "selector") {
-            error = "unknown query parameter '" + *key + "' (expected selector=KEY=VALUE)";
-            return std::nullopt;
-        }
-        auto inner = value->find('=');
+        auto inner = value.find('=');
         if (inner == std::string::npos || inner == 0) {
-            error = "selector '" + *value + "' is not KEY=VALUE";
-            return std::nullopt;
+            error = "selector '" + value + "' is not KEY=VALUE";
+            return false;
         }
-        std::string k = value->substr(0, inner), v = value->substr(inner + 1);
-        if (k == "mac") {
-            auto mac = normalize_mac(v);
-            if (!mac) {
-                error = "selector mac '" + v + "' is not a MAC address";
-                return std::nullopt;
-            }
-            v = *mac;
-        } else if (k == "uuid") {
-            if (auto uuid = normalize_uuid(v)) v = *uuid;
+        std::string k = value.substr(0, inner), v = value.substr(inner + 1);
+        auto normalized = normalize_label(k, v);
+        if (!normalized) {
+            error = "selector mac '" + v + "' is not a MAC address";
+            return false;
         }
-        wanted.set(std::move(k), std::move(v));
-    }
+        wanted.set(std::move(k), std::move(*normalized));
+        return true;
+    });
+    if (bad) error = "malformed percent-encoding in the query";
+    if (!error.empty()) return std::nullopt;
     return wanted;
 }
 
@@ -296,23 +283,29 @@ ApiReply api_error(unsigned status, const std::string& reason, const std::string
     return r;
 }
 
-ApiReply read_request(const Snapshot& snapshot, std::string_view path, std::string_view query) {
-    if (!path.starts_with(kPrefix))
-        return api_error(404, "no such endpoint (the API is under /api/v1/)");
-    std::string_view rest = path.substr(kPrefix.size());
-    if (rest == "select") return select_request(snapshot, query);
+std::optional<ApiPath> split_api_path(std::string_view path) {
+    if (!path.starts_with(kPrefix)) return std::nullopt;
+    const std::string_view rest = path.substr(kPrefix.size());
     const auto slash = rest.find('/');
-    auto kind = kind_from_name(rest.substr(0, slash));
-    if (!kind)
-        return api_error(404, "no such collection '" + std::string(rest.substr(0, slash)) +
+    ApiPath p;
+    p.collection = rest.substr(0, slash);
+    p.kind = kind_from_name(p.collection);
+    if (slash != std::string_view::npos) p.raw_name = rest.substr(slash + 1);
+    p.name = percent_decode(p.raw_name, false);
+    return p;
+}
+
+ApiReply read_request(const Snapshot& snapshot, std::string_view path, std::string_view query) {
+    const auto p = split_api_path(path);
+    if (!p) return api_error(404, "no such endpoint (the API is under /api/v1/)");
+    if (path == "/api/v1/select") return select_request(snapshot, query);
+    if (!p->kind)
+        return api_error(404, "no such collection '" + std::string(p->collection) +
                                   "' (groups, profiles, ignition, cloud, generic, select)");
-    if (slash == std::string_view::npos || slash + 1 == rest.size())
-        return list(snapshot, *kind, query);
-    auto name = percent_decode(rest.substr(slash + 1), false);
-    if (!name || (!valid_name(*name) && !from_layout(*name)))
-        return api_error(400, "'" + std::string(rest.substr(slash + 1)) + "' is not a valid name",
-                         "id");
-    return get_one(snapshot, *kind, *name);
+    if (p->raw_name.empty()) return list(snapshot, *p->kind, query);
+    if (!p->name || (!valid_name(*p->name) && !from_layout(*p->name)))
+        return api_error(400, "'" + std::string(p->raw_name) + "' is not a valid name", "id");
+    return get_one(snapshot, *p->kind, *p->name);
 }
 
 }  // namespace bootcfg::admin

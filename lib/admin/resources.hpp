@@ -35,6 +35,15 @@ std::string revision(const Profile& profile);
 std::string revision(const Group& group);
 std::string revision(const TemplateEntry& entry);
 
+// "/api/v1/COLLECTION[/NAME]", split. nullopt when the path is not under /api/v1/.
+struct ApiPath {
+    std::string_view collection;      // "groups", "select", ...
+    std::optional<Kind> kind;         // when the collection is one of the kinds
+    std::string_view raw_name;        // as sent; empty: the collection itself
+    std::optional<std::string> name;  // raw_name percent-decoded; nullopt: malformed escape
+};
+std::optional<ApiPath> split_api_path(std::string_view path);
+
 struct ApiReply {
     unsigned status = 200;
     std::string content_type = "application/json";

@@ -109,37 +109,30 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_is_sp
     return out;
 }
 
+std::optional<std::string> normalize_label(std::string_view key, std::string value) {
+    if (key == "mac") return normalize_mac(value);
+    // SMBIOS UUIDs are compared case-insensitively; anything else passes through as is.
+    if (key == "uuid")
+        if (auto uuid = normalize_uuid(value)) return uuid;
+    return value;
+}
+
 QueryLabels labels_from_query(std::string_view raw_query) {
     QueryLabels result;
-    while (!raw_query.empty()) {
-        const auto amp = raw_query.find('&');
-        const auto pair = raw_query.substr(0, amp);
-        raw_query = amp == std::string_view::npos ? std::string_view{} : raw_query.substr(amp + 1);
-        if (pair.empty()) continue;
-        const auto eq = pair.find('=');
-        auto key = percent_decode(pair.substr(0, eq), true);
-        auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-        if (!key || !value) {
-            result.error = "malformed percent-encoding in query parameter '" +
-                           std::string(pair.substr(0, eq)) + "'";
-            return result;
-        }
-        if (key->empty() || result.labels.find(*key)) continue;
+    auto bad = for_each_query_pair(raw_query, [&](std::string key, std::string value) {
+        if (key.empty() || result.labels.find(key)) return true;
         // An empty mac (a GRUB variable that was not set) is no mac at all, not a malformed one.
-        if (*key == "mac" && value->empty()) continue;
-        if (*key == "mac") {
-            auto mac = normalize_mac(*value);
-            if (!mac) {
-                result.error = "malformed mac '" + *value + "'";
-                return result;
-            }
-            value = std::move(mac);
-        } else if (*key == "uuid") {
-            // SMBIOS UUIDs are compared case-insensitively; anything else passes through as is.
-            if (auto uuid = normalize_uuid(*value)) value = std::move(uuid);
+        if (key == "mac" && value.empty()) return true;
+        auto normalized = normalize_label(key, value);
+        if (!normalized) {
+            result.error = "malformed mac '" + value + "'";
+            return false;
         }
-        result.labels.add(std::move(*key), std::move(*value));
-    }
+        result.labels.add(std::move(key), std::move(*normalized));
+        return true;
+    });
+    if (bad)
+        result.error = "malformed percent-encoding in query parameter '" + std::string(*bad) + "'";
     return result;
 }
 

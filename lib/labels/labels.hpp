@@ -33,6 +33,29 @@ std::optional<std::string> normalize_uuid(std::string_view text);
 // Decodes %XX and '+' (as space). Returns nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
 
+// A label value as matching compares it: mac normalized (nullopt when it is not a MAC), uuid
+// lowercased when it is one, anything else as is. Shared by queries, group selectors and filters.
+std::optional<std::string> normalize_label(std::string_view key, std::string value);
+
+// Calls fn(key, value) for each non-empty '&'-separated pair of a raw query, percent-decoded
+// ('+' as space); a pair without '=' has an empty value. Stops when fn returns false. Returns
+// the raw key of a pair with a malformed escape, or nullopt when all were decoded.
+template <class Fn>
+std::optional<std::string_view> for_each_query_pair(std::string_view query, Fn fn) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        const auto eq = pair.find('=');
+        auto key = percent_decode(pair.substr(0, eq), true);
+        auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+        if (!key || !value) return pair.substr(0, eq);
+        if (!fn(std::move(*key), std::move(*value))) break;
+    }
+    return std::nullopt;
+}
+
 struct QueryLabels {
     Labels labels;
     std::string error;  // non-empty: the request's labels are unusable (e.g. a malformed mac)

@@ -244,19 +244,14 @@ std::optional<Group> parse_group(const std::string& text, Failure& failure) {
                 failure.reason = "selector '" + key + "' must be a string";
                 return std::nullopt;
             }
-            std::string v = value.get<std::string>();
-            if (key == "mac") {
-                auto mac = normalize_mac(v);
-                if (!mac) {
-                    failure.field = "selector.mac";
-                    failure.reason = "selector mac '" + v + "' is not a MAC address";
-                    return std::nullopt;
-                }
-                v = *mac;
-            } else if (key == "uuid") {
-                if (auto uuid = normalize_uuid(v)) v = *uuid;
+            const auto& v = value.get_ref<const std::string&>();
+            auto normalized = normalize_label(key, v);
+            if (!normalized) {
+                failure.field = "selector.mac";
+                failure.reason = "selector mac '" + v + "' is not a MAC address";
+                return std::nullopt;
             }
-            g.selector.set(key, v);
+            g.selector.set(key, std::move(*normalized));
         }
     }
     json& metadata = (*doc)["metadata"];
