@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "cli/flags.hpp"
 #include "client/admin_client.hpp"
 
 namespace bootcfg {
@@ -14,10 +15,6 @@ namespace bootcfg {
 using nlohmann::json;
 
 namespace {
-
-struct UsageError {
-    std::string message;
-};
 
 struct Invocation {
     ClientOptions client;
@@ -68,47 +65,21 @@ Invocation parse(const std::vector<std::string>& args,
     inv.client.cert_file = env("BOOTCFG_CERT_FILE");
     inv.client.key_file = env("BOOTCFG_KEY_FILE");
     inv.token_file = env("BOOTCFG_TOKEN_FILE");
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        std::string a = args[i], value;
-        const bool flag = a.size() > 1 && a[0] == '-';
-        if (flag && a.rfind("--", 0) != 0 && a.size() > 2 && a != "-o" && a != "-f") a = "-" + a;
-        const auto eq = a.find('=');
-        bool has_value = false;
-        if (flag && eq != std::string::npos) {
-            value = a.substr(eq + 1);
-            a = a.substr(0, eq);
-            has_value = true;
-        }
-        auto take = [&]() -> std::string {
-            if (has_value) return value;
-            if (i + 1 >= args.size()) throw UsageError{a + " needs a value"};
-            return args[++i];
-        };
-        if (!flag)
-            inv.words.push_back(a);
-        else if (a == "--endpoint")
-            inv.client.endpoint = take();
-        else if (a == "--ca-file")
-            inv.client.ca_file = take();
-        else if (a == "--cert-file")
-            inv.client.cert_file = take();
-        else if (a == "--key-file")
-            inv.client.key_file = take();
-        else if (a == "--token-file")
-            inv.token_file = take();
-        else if (a == "-o" || a == "--output")
-            inv.output = take();
-        else if (a == "-f" || a == "--file")
-            inv.file = take();
-        else if (a == "--if-match")
-            inv.if_match = take();
-        else if (a == "--selector")
-            inv.selectors.push_back(take());
-        else if (a == "--replace")
-            inv.replace = true;
-        else
-            throw UsageError{"unknown flag " + a};
-    }
+    const ParsedFlags f = parse_flags(
+        args, {{"--endpoint"}, {"--ca-file"}, {"--cert-file"}, {"--key-file"}, {"--token-file"},
+               {"-o", true, "--output"}, {"-f", true, "--file"}, {"--if-match"}, {"--selector"},
+               {"--replace", false}});
+    inv.words = f.words;
+    inv.client.endpoint = f.get("--endpoint", inv.client.endpoint);
+    inv.client.ca_file = f.get("--ca-file", inv.client.ca_file);
+    inv.client.cert_file = f.get("--cert-file", inv.client.cert_file);
+    inv.client.key_file = f.get("--key-file", inv.client.key_file);
+    inv.token_file = f.get("--token-file", inv.token_file);
+    inv.output = f.get("-o", inv.output);
+    inv.file = f.get("-f");
+    inv.if_match = f.get("--if-match");
+    inv.selectors = f.all("--selector");
+    inv.replace = f.flag("--replace");
     if (inv.output != "table" && inv.output != "json")
         throw UsageError{"-o " + inv.output + ": expected table or json"};
     if (inv.client.cert_file.empty() != inv.client.key_file.empty())

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <vector>
 
 namespace bootcfg {
 
@@ -28,44 +29,111 @@ bool fsync_dir(const std::string& dir, std::string& error) {
     return true;
 }
 
+bool read_fully(int fd, char* buf, std::size_t want, std::size_t& got) {
+    got = 0;
+    while (got < want) {
+        const ssize_t n = ::read(fd, buf + got, want - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return false;
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
 }  // namespace
 
-bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& error,
-                       unsigned mode) {
-    const std::string dir = dir_of(path);
+AtomicFile::~AtomicFile() { discard(); }
+
+bool AtomicFile::open(const std::string& path, std::string& error, unsigned mode) {
+    discard();
+    path_ = path;
+    mode_ = mode;
     const std::string base = path.substr(path.rfind('/') + 1);
     // Hidden, so the data dir loader never reads a half-written temp file.
     thread_local std::mt19937_64 rng{std::random_device{}()};
-    const std::string tmp = dir + "/." + base + ".tmp-" + std::to_string(rng() % 1000000000);
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0) {
-        error = tmp + ": " + std::strerror(errno);
+    tmp_ = dir_of(path) + "/." + base + ".tmp-" + std::to_string(rng() % 1000000000);
+    fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd_ < 0) {
+        error = tmp_ + ": " + std::strerror(errno);
+        tmp_.clear();
         return false;
     }
-    auto fail = [&](const std::string& what) {
-        error = what + ": " + std::strerror(errno);
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return false;
-    };
+    return true;
+}
+
+bool AtomicFile::write(std::string_view bytes, std::string& error) {
     for (std::size_t done = 0; done < bytes.size();) {
-        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return fail(tmp);
+        if (n < 0) {
+            error = tmp_ + ": " + std::strerror(errno);
+            return false;
+        }
         done += static_cast<std::size_t>(n);
     }
-    if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) return fail(tmp);
+    return true;
+}
+
+bool AtomicFile::commit(std::string& error) {
+    if (::fchmod(fd_, mode_) != 0 || ::fsync(fd_) != 0) {
+        error = tmp_ + ": " + std::strerror(errno);
+        discard();
+        return false;
+    }
+    const int fd = fd_;
+    fd_ = -1;
     if (::close(fd) != 0) {
-        error = tmp + ": " + std::strerror(errno);
-        ::unlink(tmp.c_str());
+        error = tmp_ + ": " + std::strerror(errno);
+        discard();
         return false;
     }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        error = path + ": " + std::strerror(errno);
-        ::unlink(tmp.c_str());
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
+        error = path_ + ": " + std::strerror(errno);
+        discard();
         return false;
     }
-    return fsync_dir(dir, error);
+    tmp_.clear();
+    return fsync_dir(dir_of(path_), error);
+}
+
+bool AtomicFile::same_as_target() const {
+    const int target = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (target < 0 || fd_ < 0) {
+        if (target >= 0) ::close(target);
+        return false;
+    }
+    struct stat a{}, b{};
+    bool same = ::fstat(fd_, &a) == 0 && ::fstat(target, &b) == 0 && a.st_size == b.st_size &&
+                (b.st_mode & 07777) == mode_;
+    std::vector<char> x(1 << 16), y(1 << 16);
+    for (off_t off = 0; same && off < a.st_size;) {
+        std::size_t nx = 0, ny = 0;
+        const ssize_t n = ::pread(fd_, x.data(), x.size(), off);
+        if (n <= 0 || !read_fully(target, y.data(), static_cast<std::size_t>(n), ny) ||
+            ny != static_cast<std::size_t>(n)) {
+            same = false;
+            break;
+        }
+        nx = static_cast<std::size_t>(n);
+        same = std::memcmp(x.data(), y.data(), nx) == 0;
+        off += static_cast<off_t>(nx);
+    }
+    ::close(target);
+    return same;
+}
+
+void AtomicFile::discard() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    if (!tmp_.empty()) ::unlink(tmp_.c_str());
+    tmp_.clear();
+}
+
+bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& error,
+                       unsigned mode) {
+    AtomicFile file;
+    return file.open(path, error, mode) && file.write(bytes, error) && file.commit(error);
 }
 
 bool remove_file_durable(const std::string& path, std::string& error) {
@@ -74,6 +142,25 @@ bool remove_file_durable(const std::string& path, std::string& error) {
         return false;
     }
     return fsync_dir(dir_of(path), error);
+}
+
+bool make_directories(const std::string& dir, std::string& error) {
+    if (dir.empty()) return true;
+    for (std::size_t pos = 1;; ++pos) {
+        pos = dir.find('/', pos);
+        const std::string part = dir.substr(0, pos);
+        if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
+            error = part + ": " + std::strerror(errno);
+            return false;
+        }
+        if (pos == std::string::npos) break;
+    }
+    struct stat st{};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        error = dir + ": not a directory";
+        return false;
+    }
+    return true;
 }
 
 }  // namespace bootcfg

@@ -7,12 +7,41 @@
 
 namespace bootcfg {
 
-// Writes a hidden temp file beside `path`, fsyncs it, renames it over `path`, fsyncs the
-// directory. On failure returns false with a one-line reason naming the file; `path` is untouched.
+// A hidden temp file beside `path` that becomes `path` on commit(). Destroying it uncommitted
+// removes the temp file, so a failed run leaves nothing behind.
+class AtomicFile {
+public:
+    AtomicFile() = default;
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+    ~AtomicFile();
+
+    // On failure returns false with a one-line reason naming the file.
+    bool open(const std::string& path, std::string& error, unsigned mode = 0644);
+    bool write(std::string_view bytes, std::string& error);
+    int fd() const { return fd_; }
+    const std::string& temp_path() const { return tmp_; }
+    // fsync, rename over the target, fsync the directory.
+    bool commit(std::string& error);
+    // Keeps the target as it is; true when it already held exactly the bytes written, so
+    // re-running a job with the same inputs changes nothing (not even mtimes).
+    bool same_as_target() const;
+    void discard();
+
+private:
+    std::string path_, tmp_;
+    unsigned mode_ = 0644;
+    int fd_ = -1;
+};
+
+// Writes `bytes` to `path` through an AtomicFile.
 bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& error,
                        unsigned mode = 0644);
 
 // Unlinks `path` and fsyncs its directory.
 bool remove_file_durable(const std::string& path, std::string& error);
+
+// mkdir -p; false with a reason naming the directory that could not be made.
+bool make_directories(const std::string& dir, std::string& error);
 
 }  // namespace bootcfg

@@ -1,0 +1,85 @@
+// libarchive behind small RAII types; every failure becomes a BuildError naming the archive.
+#pragma once
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bootcfg::archive_io {
+
+// A tar stream, any compression libarchive knows (gzip, xz, zstd, ...), read front to back.
+class Reader {
+public:
+    struct Source;  // where the bytes come from (libarchive's callbacks see it)
+    // Reads from `fd` starting at offset 0; the fd stays open and owned by the caller.
+    static Reader from_fd(int fd, std::string label);
+    static Reader from_file(const std::string& path);
+    // A single file through libarchive's decompressors (no archive format): next() yields one
+    // entry whose data is the decompressed bytes; `compressed` says whether a filter applied.
+    static Reader decompressing(const std::string& path, bool& compressed);
+    // The data of `outer`'s current member read as an archive of its own (a layer inside a
+    // `docker save` archive): nothing is copied to disk.
+    static Reader nested(Reader& outer, std::string label);
+
+    Reader(Reader&&) noexcept;
+    Reader& operator=(Reader&&) noexcept;
+    ~Reader();
+
+    // The next header, or nullptr at the end. Throws on a damaged or truncated archive.
+    archive_entry* next();
+    // Up to `size` bytes of the current member's data; 0 at its end.
+    std::size_t read(void* buffer, std::size_t size);
+    // Compressed bytes consumed so far (for progress).
+    std::uint64_t consumed() const;
+    const std::string& label() const { return label_; }
+    [[noreturn]] void fail(const std::string& what) const;
+
+private:
+    Reader() = default;
+    void open_with(std::unique_ptr<Source> source, bool raw = false);
+    archive* a_ = nullptr;
+    std::string label_;
+    std::unique_ptr<Source> source_;
+};
+
+// A gzip-compressed tar written to a file descriptor (pax where ustar cannot say it: long
+// names, xattrs, big ids).
+class GzipTarWriter {
+public:
+    GzipTarWriter(int fd, std::string label);
+    GzipTarWriter(const GzipTarWriter&) = delete;
+    GzipTarWriter& operator=(const GzipTarWriter&) = delete;
+    ~GzipTarWriter();
+    void header(archive_entry* entry);
+    void data(const void* bytes, std::size_t size);
+    // Copies the rest of `reader`'s current member as this entry's data; returns bytes copied.
+    std::uint64_t copy_from(Reader& reader);
+    // Flushes gzip and the tar trailer; the output is complete only after close().
+    void close();
+
+private:
+    [[noreturn]] void fail() const;
+    archive* a_;
+    std::string label_;
+    std::vector<char> buffer_;
+};
+
+struct EntryDeleter {
+    void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+using EntryPtr = std::unique_ptr<archive_entry, EntryDeleter>;
+inline EntryPtr clone(archive_entry* e) { return EntryPtr(archive_entry_clone(e)); }
+
+// A member path as a clean relative path: no leading "/" or "./", no "//", no trailing "/";
+// the root is "". Throws BuildError (naming `where`) for paths that climb out with "..".
+std::string clean_member_path(const char* raw, const std::string& where);
+
+// Where symlink `link` (a clean path) pointing at `target` leads, as a clean path: ".." steps up
+// and stops at the root, as it does inside a chroot.
+std::string symlink_destination(const std::string& link, const std::string& target);
+
+}  // namespace bootcfg::archive_io

@@ -1,0 +1,210 @@
+// bootcfg push: LinuxKit's kernel+initrd output placed where bootcfgd serves it, with a profile.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "admin/resources.hpp"
+#include "build/archive_io.hpp"
+#include "build/build.hpp"
+#include "files/atomic_file.hpp"
+#include "labels/labels.hpp"
+#include "store/data_files.hpp"
+
+namespace bootcfg {
+
+namespace {
+
+std::string read_small(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw BuildError(path + ": " + std::strerror(errno));
+    std::ostringstream s;
+    s << in.rdbuf();
+    if (s.str().size() > (1u << 20)) throw BuildError(path + ": larger than 1 MiB");
+    return s.str();
+}
+
+void need_file(const std::string& path, const char* what) {
+    if (::access(path.c_str(), R_OK) != 0)
+        throw BuildError(path + ": " + std::strerror(errno) + " (" + what + ")");
+}
+
+// Fills `out` with `path`'s bytes, gunzipped when asked and possible. Returns false when
+// decompression was asked for but the file was not compressed.
+bool append_file(AtomicFile& out, const std::string& path, bool decompress) {
+    std::vector<char> buf(1 << 17);
+    std::string error;
+    if (decompress) {
+        bool compressed = false;
+        archive_io::Reader r = archive_io::Reader::decompressing(path, compressed);
+        if (compressed) {
+            while (const std::size_t n = r.read(buf.data(), buf.size()))
+                if (!out.write({buf.data(), n}, error)) throw BuildError(error);
+            return true;
+        }
+    }
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw BuildError(path + ": " + std::strerror(errno));
+    for (;;) {
+        const ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int e = errno;
+            ::close(fd);
+            throw BuildError(path + ": " + std::strerror(e));
+        }
+        if (n == 0) break;
+        if (!out.write({buf.data(), static_cast<std::size_t>(n)}, error)) {
+            ::close(fd);
+            throw BuildError(error);
+        }
+    }
+    ::close(fd);
+    return !decompress;
+}
+
+// Commits `file` unless the target already holds the same bytes.
+void settle(AtomicFile& file, const std::string& path, PushResult& result) {
+    std::string error;
+    if (file.same_as_target()) {
+        file.discard();
+        result.unchanged.push_back(path);
+        return;
+    }
+    if (!file.commit(error)) throw BuildError(error);
+    result.written.push_back(path);
+}
+
+void put_text(const std::string& path, const std::string& text, PushResult& result) {
+    AtomicFile file;
+    std::string error;
+    if (!file.open(path, error) || !file.write(text, error)) throw BuildError(error);
+    settle(file, path, result);
+}
+
+std::vector<std::string> words(const std::string& text) {
+    std::istringstream in(text);
+    std::vector<std::string> out;
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+}
+
+}  // namespace
+
+std::string equinix_ipxe_script(const std::string& name, const std::string& base_url,
+                                const std::string& cmdline, const std::string& arch) {
+    // Appends the image's cmdline to the params iPXE needs, as LinuxKit does.
+    std::string s = "#!ipxe\n\ndhcp\nset base-url " + base_url + "\n";
+    if (arch != "aarch64") {
+        // x86_64 Equinix Metal machines have their console on ttyS1.
+        const std::string tty =
+            cmdline.find("console=ttyS1") == std::string::npos ? "console=ttyS1,115200" : "";
+        s += "set kernel-params ip=dhcp nomodeset ro serial " + tty + " " + cmdline + "\n";
+        s += "kernel ${base-url}/" + name + "-kernel ${kernel-params}\n";
+        s += "initrd ${base-url}/" + name + "-initrd.img\n";
+    } else {
+        s += "initrd --name initrd ${base-url}/" + name + "-initrd.img\n";
+        s += "set kernel-params ip=dhcp nomodeset ro " + cmdline + "\n";
+        s += "kernel ${base-url}/" + name + "-kernel initrd=initrd root=/dev/ram0 ${kernel-params}\n";
+    }
+    return s + "boot";
+}
+
+PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
+    PushResult result;
+    if (!admin::valid_name(o.name)) throw BuildError("NAME '" + o.name + "': use letters, digits, '.', '-', '_'");
+    if (o.arch != "x86_64" && o.arch != "aarch64")
+        throw BuildError("--arch " + o.arch + ": must be x86_64 or aarch64");
+    const std::string prefix = o.dir + "/" + o.name;
+    const std::string kernel = prefix + "-kernel", initrd = prefix + "-initrd.img",
+                      cmdline_file = prefix + "-cmdline";
+    need_file(kernel, "LinuxKit kernel");
+    need_file(initrd, "LinuxKit initrd");
+    need_file(cmdline_file, "LinuxKit cmdline");
+    if (!o.ucode.empty()) need_file(o.ucode, "--ucode microcode cpio");
+    std::vector<std::string> macs;
+    for (const auto& m : o.macs) {
+        auto mac = normalize_mac(m);
+        if (!mac) throw BuildError("--mac " + m + ": not a MAC address");
+        macs.push_back(*mac);
+    }
+    std::string cmdline = read_small(cmdline_file);
+    while (!cmdline.empty() && std::isspace(static_cast<unsigned char>(cmdline.back()))) cmdline.pop_back();
+
+    const bool decompress = o.decompress || o.arch == "aarch64";
+    if (decompress && !o.decompress) result.notes.push_back("aarch64: kernel and initrd are decompressed");
+    std::string error;
+    if (!make_directories(o.destination, error)) throw BuildError(error);
+
+    progress.show("push: kernel");
+    const std::string kernel_out = o.destination + "/" + o.name + "-kernel";
+    {
+        AtomicFile out;
+        if (!out.open(kernel_out, error)) throw BuildError(error);
+        if (!append_file(out, kernel, decompress))
+            result.notes.push_back(kernel + " is not compressed; copied as is");
+        settle(out, kernel_out, result);
+    }
+    progress.show("push: initrd");
+    const std::string initrd_out = o.destination + "/" + o.name + "-initrd.img";
+    {
+        // Microcode first: the kernel reads the early, uncompressed cpio before the rest.
+        AtomicFile out;
+        if (!out.open(initrd_out, error)) throw BuildError(error);
+        if (!o.ucode.empty()) append_file(out, o.ucode, false);
+        if (!append_file(out, initrd, decompress))
+            result.notes.push_back(initrd + " is not compressed; copied as is");
+        settle(out, initrd_out, result);
+    }
+    progress.clear();
+    put_text(o.destination + "/" + o.name + "-cmdline", cmdline, result);
+    if (!o.base_url.empty()) {
+        std::string base = o.base_url;
+        while (!base.empty() && base.back() == '/') base.pop_back();
+        put_text(o.destination + "/" + o.name + "-equinixmetal.ipxe",
+                 equinix_ipxe_script(o.name, base, cmdline, o.arch), result);
+    }
+    if (o.data_path.empty()) return result;
+
+    using nlohmann::json;
+    json args = json::array({"initrd=initrd"});
+    if (o.arch == "aarch64") args.push_back("root=/dev/ram0");
+    for (auto& w : words(cmdline)) args.push_back(w);
+    const json profile = {
+        {"id", o.name},
+        {"name", "LinuxKit " + o.name + " (bootcfg push)"},
+        {"boot",
+         {{"kernel", o.asset_url + "/" + o.name + "-kernel"},
+          {"initrd", json::array({"--name initrd " + o.asset_url + "/" + o.name + "-initrd.img"})},
+          {"args", args}}}};
+    std::vector<std::pair<std::string, std::string>> files;  // path, text
+    files.emplace_back(o.data_path + "/profiles/" + o.name + ".json", profile.dump(2) + "\n");
+    for (const auto& mac : macs) {
+        std::string id = o.name + "-" + mac;
+        std::replace(id.begin(), id.end(), ':', '-');
+        const json group = {{"id", id},
+                            {"name", o.name + " for " + mac + " (bootcfg push)"},
+                            {"profile", o.name},
+                            {"selector", {{"mac", mac}}}};
+        files.emplace_back(o.data_path + "/groups/" + id + ".json", group.dump(2) + "\n");
+    }
+    // Checked with the loader's own parsers before anything lands in the data dir.
+    for (const auto& [path, text] : files) {
+        Failure failure;
+        const bool ok = path.find("/profiles/") != std::string::npos ? parse_profile(text, failure).has_value()
+                                                                     : parse_group(text, failure).has_value();
+        if (!ok) throw BuildError(path + ": " + failure.reason);
+    }
+    for (const char* sub : {"/profiles", "/groups"})
+        if (!make_directories(o.data_path + sub, error)) throw BuildError(error);
+    for (const auto& [path, text] : files) put_text(path, text, result);
+    return result;
+}
+
+}  // namespace bootcfg

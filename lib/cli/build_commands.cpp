@@ -1,0 +1,139 @@
+#include "cli/build_commands.hpp"
+
+#include "build/build.hpp"
+#include "cli/admin_commands.hpp"
+#include "cli/flags.hpp"
+
+namespace bootcfg {
+
+namespace {
+
+std::string mib(std::uint64_t bytes) {
+    return std::to_string((bytes + (1 << 19)) >> 20) + " MiB";
+}
+
+void report(std::FILE* out, const PushResult& r) {
+    for (const auto& f : r.written) std::fprintf(out, "wrote     %s\n", f.c_str());
+    for (const auto& f : r.unchanged) std::fprintf(out, "unchanged %s\n", f.c_str());
+    for (const auto& n : r.notes) std::fprintf(out, "note: %s\n", n.c_str());
+}
+
+int save2image(const std::vector<std::string>& args, std::FILE* err) {
+    const ParsedFlags f =
+        parse_flags(args, {{"-o", true, "--output"}, {"--image"}, {"--temp-dir"}});
+    if (f.words.size() > 1) throw UsageError{"save2image takes one archive (or - for stdin)"};
+    SaveOptions o;
+    o.input = f.words.empty() ? "-" : f.words[0];
+    o.output = f.get("-o", "-");
+    o.image = f.get("--image");
+    o.temp_dir = f.get("--temp-dir");
+    ProgressLine progress(err);
+    const SaveResult r = save_to_image(o, progress);
+    std::fprintf(err, "save2image: %zu layers merged, %zu entries, %s of file data -> %s\n",
+                 r.layers, r.entries, mib(r.content_bytes).c_str(),
+                 o.output == "-" ? "stdout" : o.output.c_str());
+    return kExitOk;
+}
+
+int archive(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
+    const ParsedFlags f = parse_flags(args, {});
+    if (f.words.size() != 2) throw UsageError{"usage: bootcfg image archive IMAGE.tar.gz OUTDIR"};
+    ProgressLine progress(err);
+    const KernelArchiveResult r = archive_kernel(f.words[0], f.words[1], progress);
+    std::fprintf(out, "kernel %s: %s, initrd %s, %zu module entries\n", r.version.c_str(),
+                 r.kernel_member.c_str(), r.initrd_member.c_str(), r.module_entries);
+    for (const auto& w : r.written) std::fprintf(out, "wrote %s\n", w.c_str());
+    if (r.module_entries == 0)
+        std::fprintf(err, "note: no lib/modules/%s in the image; modules.tar.gz is empty\n",
+                     r.version.c_str());
+    return kExitOk;
+}
+
+int compare(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
+    const ParsedFlags f = parse_flags(args, {{"-o", true, "--output"}});
+    if (f.words.size() != 2) throw UsageError{"usage: bootcfg image compare OLD.tar.gz NEW.tar.gz"};
+    const std::string format = f.get("-o", "text");
+    if (format != "text" && format != "json") throw UsageError{"-o " + format + ": expected text or json"};
+    ProgressLine progress(err);
+    ImageFacts old_facts = read_image_facts(f.words[0], progress);
+    ImageFacts new_facts = read_image_facts(f.words[1], progress);
+    const ImageComparison c = compare_images(std::move(old_facts), std::move(new_facts));
+    const std::string text = format == "json" ? comparison_json(c) : comparison_text(c);
+    std::fputs(text.c_str(), out);
+    return kExitOk;
+}
+
+const std::vector<FlagSpec> kPushFlags = {
+    {"--dir"},      {"--ucode"},       {"--decompress", false}, {"--arch"},    {"--base-url"},
+    {"--assets-path"}, {"--data-path"}, {"--mac"},              {"--destination"}};
+
+int push(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
+    const ParsedFlags f = parse_flags(args, kPushFlags);
+    PushOptions o;
+    o.dir = f.get("--dir", ".");
+    o.ucode = f.get("--ucode");
+    o.decompress = f.flag("--decompress");
+    o.arch = f.get("--arch", "x86_64");
+    o.base_url = f.get("--base-url");
+    if (!f.words.empty() && f.words[0] == "equinixmetal") {
+        // LinuxKit's `push equinixmetal`: files and iPXE script into one directory to publish.
+        if (f.words.size() != 2) throw UsageError{"usage: bootcfg push equinixmetal NAME --base-url URL --destination DIR"};
+        o.name = f.words[1];
+        if (o.base_url.empty()) throw UsageError{"push equinixmetal needs --base-url (where DIR is published)"};
+        if (!f.has("--destination")) throw UsageError{"push equinixmetal needs --destination DIR"};
+        if (f.has("--data-path") || f.has("--mac") || f.has("--assets-path"))
+            throw UsageError{"push equinixmetal writes files only; use bootcfg push NAME for a profile"};
+        o.destination = f.get("--destination");
+    } else {
+        if (f.words.size() != 1) throw UsageError{"usage: bootcfg push NAME --assets-path DIR --data-path DIR [flags]"};
+        o.name = f.words[0];
+        if (!f.has("--assets-path")) throw UsageError{"push needs --assets-path (bootcfgd's -assets-path)"};
+        if (!f.has("--data-path")) throw UsageError{"push needs --data-path (bootcfgd's -data-path)"};
+        if (f.has("--destination")) throw UsageError{"--destination is for push equinixmetal; use --assets-path"};
+        o.destination = f.get("--assets-path") + "/" + o.name;
+        o.data_path = f.get("--data-path");
+        o.asset_url = "/assets/" + o.name;
+        o.macs = f.all("--mac");
+    }
+    ProgressLine progress(err);
+    report(out, push_linuxkit(o, progress));
+    return kExitOk;
+}
+
+}  // namespace
+
+bool is_build_command(const std::string& word) { return word == "image" || word == "push"; }
+
+int run_build_command(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
+    const std::string what = args.size() > 1 && args[0] == "image" ? "image " + args[1] : args[0];
+    try {
+        if (args[0] == "push") return push({args.begin() + 1, args.end()}, out, err);
+        if (args.size() < 2) throw UsageError{"image needs a command: save2image, archive, compare"};
+        const std::vector<std::string> rest(args.begin() + 2, args.end());
+        if (args[1] == "save2image") return save2image(rest, err);
+        if (args[1] == "archive") return archive(rest, out, err);
+        if (args[1] == "compare") return compare(rest, out, err);
+        throw UsageError{"unknown image command '" + args[1] + "' (save2image, archive, compare)"};
+    } catch (const UsageError& e) {
+        std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.message.c_str());
+        return kExitUsage;
+    } catch (const BuildError& e) {
+        std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.what());
+        return kExitRefused;
+    }
+}
+
+std::string build_usage() {
+    return "Builder:\n"
+           "  image save2image [-o IMAGE.tar.gz] [--image TAG] [ARCHIVE|-]\n"
+           "                                 docker save archive -> merged rootfs tar.gz\n"
+           "  image archive IMAGE.tar.gz OUTDIR   kernel.tar.gz, initrd.tar.gz, modules.tar.gz\n"
+           "  image compare [-o json] OLD.tar.gz NEW.tar.gz   sizes, kernels, packages\n"
+           "  push NAME --assets-path DIR --data-path DIR [--dir DIR] [--ucode CPIO]\n"
+           "       [--decompress] [--arch x86_64|aarch64] [--base-url URL] [--mac MAC]...\n"
+           "                                 LinuxKit kernel+initrd -> assets + profile (+ groups)\n"
+           "  push equinixmetal NAME --base-url URL --destination DIR [--decompress] [--arch A]\n"
+           "                                 LinuxKit's files and iPXE script for Equinix Metal\n";
+}
+
+}  // namespace bootcfg

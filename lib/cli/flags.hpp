@@ -1,0 +1,41 @@
+// Command-line flags shared by every `bootcfg` command: --name VALUE, --name=VALUE, -name (Go
+// style, as LinuxKit and bootcfgd spell them), booleans as --name or --name=false, "--" ends flags.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bootcfg {
+
+struct UsageError {
+    std::string message;
+};
+
+struct FlagSpec {
+    FlagSpec(const char* name_, bool takes_value_ = true, const char* alias_ = "")
+        : name(name_), takes_value(takes_value_), alias(alias_) {}
+    std::string name;  // "--endpoint", "-o"
+    bool takes_value;
+    std::string alias;  // another spelling ("--output" for "-o")
+};
+
+class ParsedFlags {
+public:
+    std::vector<std::string> words;  // positional arguments, in order
+    bool has(const std::string& name) const { return values_.count(name) > 0; }
+    // The last value given (flags given twice: the later one wins).
+    std::string get(const std::string& name, const std::string& fallback = "") const;
+    const std::vector<std::string>& all(const std::string& name) const;
+    // A boolean flag: absent → fallback; "--x" → true; "--x=false|0|no" → false.
+    bool flag(const std::string& name, bool fallback = false) const;
+    void add(const std::string& name, std::string value) { values_[name].push_back(std::move(value)); }
+
+private:
+    std::map<std::string, std::vector<std::string>> values_;
+};
+
+// Throws UsageError naming the flag: unknown flags, a missing value, a bad boolean.
+ParsedFlags parse_flags(const std::vector<std::string>& args, const std::vector<FlagSpec>& spec);
+
+}  // namespace bootcfg
