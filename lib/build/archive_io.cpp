@@ -37,7 +37,7 @@ la_ssize_t read_fd(archive* a, void* data, const void** out) {
 
 la_int64_t skip_fd(archive*, void* data, la_int64_t request) {
     auto* s = static_cast<Reader::Source*>(data);
-    struct stat st{};
+    struct stat st {};
     const off_t here = ::lseek(s->fd, 0, SEEK_CUR);
     if (here < 0 || ::fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;  // read instead
     // Never past the end: a truncated archive must read as truncated, not as a short one.
@@ -79,7 +79,9 @@ Reader::~Reader() {
     if (a_) archive_read_free(a_);
 }
 
-void Reader::fail(const std::string& what) const { throw BuildError(label_ + ": " + what); }
+void Reader::fail(const std::string& what) const {
+    throw BuildError(label_ + ": " + what);
+}
 
 void Reader::open_with(std::unique_ptr<Source> source, bool raw) {
     source_ = std::move(source);

@@ -13,7 +13,7 @@ namespace bootcfg::archive_io {
 
 // A tar stream, any compression libarchive knows (gzip, xz, zstd, ...), read front to back.
 class Reader {
-public:
+  public:
     struct Source;  // where the bytes come from (libarchive's callbacks see it)
     // Reads from `fd` starting at offset 0; the fd stays open and owned by the caller.
     static Reader from_fd(int fd, std::string label);
@@ -38,7 +38,7 @@ public:
     const std::string& label() const { return label_; }
     [[noreturn]] void fail(const std::string& what) const;
 
-private:
+  private:
     Reader() = default;
     void open_with(std::unique_ptr<Source> source, bool raw = false);
     archive* a_ = nullptr;
@@ -49,7 +49,7 @@ private:
 // A gzip-compressed tar written to a file descriptor (pax where ustar cannot say it: long
 // names, xattrs, big ids).
 class GzipTarWriter {
-public:
+  public:
     GzipTarWriter(int fd, std::string label);
     GzipTarWriter(const GzipTarWriter&) = delete;
     GzipTarWriter& operator=(const GzipTarWriter&) = delete;
@@ -61,7 +61,7 @@ public:
     // Flushes gzip and the tar trailer; the output is complete only after close().
     void close();
 
-private:
+  private:
     [[noreturn]] void fail() const;
     archive* a_;
     std::string label_;
@@ -72,7 +72,9 @@ struct EntryDeleter {
     void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
 using EntryPtr = std::unique_ptr<archive_entry, EntryDeleter>;
-inline EntryPtr clone(archive_entry* e) { return EntryPtr(archive_entry_clone(e)); }
+inline EntryPtr clone(archive_entry* e) {
+    return EntryPtr(archive_entry_clone(e));
+}
 
 // A member path as a clean relative path: no leading "/" or "./", no "//", no trailing "/";
 // the root is "". Throws BuildError (naming `where`) for paths that climb out with "..".

@@ -19,13 +19,13 @@ struct BuildError : std::runtime_error {
 // A progress line on a terminal (stderr), redrawn at most a few times a second; silent when
 // `out` is null or not a terminal.
 class ProgressLine {
-public:
+  public:
     explicit ProgressLine(std::FILE* out);
     ~ProgressLine();
     void show(const std::string& text);
     void clear();
 
-private:
+  private:
     std::FILE* out_;
     std::int64_t last_ms_ = 0;
     std::size_t width_ = 0;
@@ -88,15 +88,15 @@ bool version_less(const std::string& a, const std::string& b);
 
 // --- bootcfg push ---
 struct PushOptions {
-    std::string name;      // LinuxKit's output prefix: NAME-kernel, NAME-initrd.img, NAME-cmdline
+    std::string name;       // LinuxKit's output prefix: NAME-kernel, NAME-initrd.img, NAME-cmdline
     std::string dir = ".";  // where those files are
     std::string ucode;      // microcode cpio to put in front of the initrd
     bool decompress = false;
-    std::string arch = "x86_64";  // x86_64 | aarch64 (aarch64 implies decompress)
-    std::string base_url;         // writes NAME-equinixmetal.ipxe when set
-    std::string destination;      // where the files go (e.g. images/NAME)
-    std::string data_path;        // writes profiles/NAME.json (and groups) when set
-    std::string asset_url;        // URL path of `destination` for the profile (/assets/NAME)
+    std::string arch = "x86_64";    // x86_64 | aarch64 (aarch64 implies decompress)
+    std::string base_url;           // writes NAME-equinixmetal.ipxe when set
+    std::string destination;        // where the files go (e.g. images/NAME)
+    std::string data_path;          // writes profiles/NAME.json (and groups) when set
+    std::string asset_url;          // URL path of `destination` for the profile (/assets/NAME)
     std::vector<std::string> macs;  // a group per MAC selecting the profile
 };
 struct PushResult {

@@ -41,12 +41,13 @@ void open_input(const SaveOptions& o, FileDescriptor& in, ProgressLine& progress
         if (in.fd < 0) throw BuildError(o.input + ": " + std::strerror(errno));
         return;
     }
-    struct stat st{};
+    struct stat st {};
     if (::fstat(0, &st) == 0 && S_ISREG(st.st_mode)) {
         in.fd = 0;
         return;
     }
-    if (::isatty(0)) throw BuildError("stdin is a terminal: pipe `docker save IMAGE` in or name the archive");
+    if (::isatty(0))
+        throw BuildError("stdin is a terminal: pipe `docker save IMAGE` in or name the archive");
     std::string dir = o.temp_dir;
     if (dir.empty()) dir = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/var/tmp";
     in.fd = ::open(dir.c_str(), O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
@@ -143,7 +144,8 @@ std::vector<std::string> find_layers(int fd, const std::string& label, const std
         const json* chosen = nullptr;
         std::string tags;
         for (const auto& item : manifest) {
-            const json repo_tags = item.is_object() ? item.value("RepoTags", json::array()) : json::array();
+            const json repo_tags =
+                item.is_object() ? item.value("RepoTags", json::array()) : json::array();
             for (const auto& t : repo_tags) {
                 if (!t.is_string()) continue;
                 tags += (tags.empty() ? "" : ", ") + t.get<std::string>();
@@ -151,8 +153,8 @@ std::vector<std::string> find_layers(int fd, const std::string& label, const std
             }
         }
         if (!image.empty() && !chosen)
-            throw BuildError(label + ": no image tagged " + image + " (it holds: " +
-                             (tags.empty() ? "untagged images" : tags) + ")");
+            throw BuildError(label + ": no image tagged " + image +
+                             " (it holds: " + (tags.empty() ? "untagged images" : tags) + ")");
         if (!chosen && manifest.size() > 1)
             throw BuildError(label + ": holds " + std::to_string(manifest.size()) +
                              " images; choose one with --image (" + tags + ")");
@@ -160,7 +162,8 @@ std::vector<std::string> find_layers(int fd, const std::string& label, const std
         const json list = chosen->is_object() ? chosen->value("Layers", json()) : json();
         if (!list.is_array()) throw BuildError(label + ": manifest.json: Layers is missing");
         for (const auto& l : list) {
-            if (!l.is_string()) throw BuildError(label + ": manifest.json: a layer name is not a string");
+            if (!l.is_string())
+                throw BuildError(label + ": manifest.json: a layer name is not a string");
             layers.push_back(archive_io::clean_member_path(l.get<std::string>().c_str(), label));
         }
     } else if (idx.json.count("index.json")) {
@@ -168,13 +171,16 @@ std::vector<std::string> find_layers(int fd, const std::string& label, const std
         json node = parse_json(idx.json["index.json"], label + ": index.json");
         for (int depth = 0; depth < 4 && node.contains("manifests"); ++depth) {
             const json& list = node["manifests"];
-            if (!list.is_array() || list.empty()) throw BuildError(label + ": index.json lists no image");
+            if (!list.is_array() || list.empty())
+                throw BuildError(label + ": index.json lists no image");
             const json* chosen = list.size() == 1 ? &list[0] : nullptr;
             for (const auto& m : list) {
-                const json ann = m.is_object() ? m.value("annotations", json::object()) : json::object();
-                const std::string ref = ann.is_object() ? ann.value("io.containerd.image.name",
-                                                                    ann.value("org.opencontainers.image.ref.name", ""))
-                                                        : "";
+                const json ann =
+                    m.is_object() ? m.value("annotations", json::object()) : json::object();
+                const std::string ref =
+                    ann.is_object() ? ann.value("io.containerd.image.name",
+                                                ann.value("org.opencontainers.image.ref.name", ""))
+                                    : "";
                 if (!image.empty() && !ref.empty() && (ref == image || ref.ends_with("/" + image)))
                     chosen = &m;
             }
@@ -184,7 +190,8 @@ std::vector<std::string> find_layers(int fd, const std::string& label, const std
             const std::string blob = blob_name(*chosen, label + ": index.json");
             OuterIndex b = index_outer(fd, label, {idx.resolve(blob)});
             if (!b.json.count(idx.resolve(blob)))
-                throw BuildError(label + ": " + blob + " is named in index.json but not in the archive");
+                throw BuildError(label + ": " + blob +
+                                 " is named in index.json but not in the archive");
             node = parse_json(b.json[idx.resolve(blob)], label + ": " + blob);
         }
         if (!node.contains("layers") || !node["layers"].is_array())
@@ -195,7 +202,8 @@ std::vector<std::string> find_layers(int fd, const std::string& label, const std
     }
     for (auto& l : layers) {
         l = idx.resolve(l);
-        if (!idx.files.count(l)) throw BuildError(label + ": layer " + l + " is not in the archive");
+        if (!idx.files.count(l))
+            throw BuildError(label + ": layer " + l + " is not in the archive");
     }
     return layers;
 }
@@ -218,13 +226,14 @@ struct LayerStream {
 };
 
 class RootfsWriter {
-public:
+  public:
     RootfsWriter(archive_io::GzipTarWriter& out, const LayerMerge& merge)
         : out_(out), merge_(merge) {}
 
     void root() {
         archive_entry* dir = merge_.directory("");
-        archive_io::EntryPtr e = dir ? archive_io::clone(dir) : archive_io::EntryPtr(archive_entry_new());
+        archive_io::EntryPtr e =
+            dir ? archive_io::clone(dir) : archive_io::EntryPtr(archive_entry_new());
         if (!dir) {
             archive_entry_set_filetype(e.get(), AE_IFDIR);
             archive_entry_set_perm(e.get(), 0755);
@@ -282,7 +291,7 @@ public:
     std::size_t entries = 0;
     std::uint64_t bytes = 0;
 
-private:
+  private:
     archive_io::GzipTarWriter& out_;
     const LayerMerge& merge_;
     std::set<std::string> emitted_;
@@ -298,7 +307,8 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
     int out_fd = 1;
     if (o.output == "-") {
         if (::isatty(1))
-            throw BuildError("refusing to write a gzip archive to a terminal: use -o FILE or redirect");
+            throw BuildError(
+                "refusing to write a gzip archive to a terminal: use -o FILE or redirect");
     } else {
         if (!output.open(o.output, error)) throw BuildError(error);
         out_fd = output.fd();
@@ -309,14 +319,17 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
     // First pass: headers only, to learn what survives where.
     LayerMerge merge;
     for (std::uint32_t i = 0; i < layers.size(); ++i) {
-        const std::string where = label + ": layer " + std::to_string(i + 1) + " (" + layers[i] + ")";
+        const std::string where =
+            label + ": layer " + std::to_string(i + 1) + " (" + layers[i] + ")";
         LayerStream s = LayerStream::open(in.fd, label, layers[i], where);
         std::uint32_t ordinal = 0;
         while (archive_entry* e = s.inner.next()) {
-            merge.add(i, ordinal++, archive_io::clean_member_path(archive_entry_pathname(e), where), e);
+            merge.add(i, ordinal++, archive_io::clean_member_path(archive_entry_pathname(e), where),
+                      e);
             if (ordinal % 4096 == 0)
                 progress.show("save2image: indexing layer " + std::to_string(i + 1) + "/" +
-                              std::to_string(layers.size()) + ", " + std::to_string(merge.size()) + " paths");
+                              std::to_string(layers.size()) + ", " + std::to_string(merge.size()) +
+                              " paths");
         }
         merge.end_layer(i, where);
     }
@@ -329,11 +342,14 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
     RootfsWriter rootfs(writer, merge);
     rootfs.root();
     for (std::uint32_t i = 0; i < layers.size(); ++i) {
-        const std::string where = label + ": layer " + std::to_string(i + 1) + " (" + layers[i] + ")";
+        const std::string where =
+            label + ": layer " + std::to_string(i + 1) + " (" + layers[i] + ")";
         LayerStream s = LayerStream::open(in.fd, label, layers[i], where);
         std::uint32_t ordinal = 0;
         while (archive_entry* e = s.inner.next()) {
-            rootfs.entry(i, ordinal++, archive_io::clean_member_path(archive_entry_pathname(e), where), e, s.inner);
+            rootfs.entry(i, ordinal++,
+                         archive_io::clean_member_path(archive_entry_pathname(e), where), e,
+                         s.inner);
             progress.show("save2image: writing layer " + std::to_string(i + 1) + "/" +
                           std::to_string(layers.size()) + ", " + mib(rootfs.bytes));
         }

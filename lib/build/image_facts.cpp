@@ -2,9 +2,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <cctype>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -45,8 +45,10 @@ bool version_less(const std::string& a, const std::string& b) {
     while (i < a.size() || j < b.size()) {
         while ((i < a.size() && !std::isdigit(static_cast<unsigned char>(a[i]))) ||
                (j < b.size() && !std::isdigit(static_cast<unsigned char>(b[j])))) {
-            const int x = i < a.size() && !std::isdigit(static_cast<unsigned char>(a[i])) ? order(a[i]) : 0;
-            const int y = j < b.size() && !std::isdigit(static_cast<unsigned char>(b[j])) ? order(b[j]) : 0;
+            const int x =
+                i < a.size() && !std::isdigit(static_cast<unsigned char>(a[i])) ? order(a[i]) : 0;
+            const int y =
+                j < b.size() && !std::isdigit(static_cast<unsigned char>(b[j])) ? order(b[j]) : 0;
             if (x != y) return x < y;
             if (i < a.size() && !std::isdigit(static_cast<unsigned char>(a[i]))) ++i;
             if (j < b.size() && !std::isdigit(static_cast<unsigned char>(b[j]))) ++j;
@@ -90,10 +92,14 @@ std::map<std::string, std::string> parse_dpkg_status(const std::string& text) {
         std::string value = line.substr(colon + 1);
         value.erase(0, value.find_first_not_of(" \t"));
         while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-        if (field == "Package") current.name = value;
-        else if (field == "Version") current.version = value;
-        else if (field == "Architecture") current.arch = value;
-        else if (field == "Status") current.status = value;
+        if (field == "Package")
+            current.name = value;
+        else if (field == "Version")
+            current.version = value;
+        else if (field == "Architecture")
+            current.arch = value;
+        else if (field == "Status")
+            current.status = value;
     }
     flush();
     std::map<std::string, std::size_t> arch_count;
@@ -113,7 +119,7 @@ std::map<std::string, std::string> parse_dpkg_status(const std::string& text) {
 
 ImageFacts read_image_facts(const std::string& image, ProgressLine& progress) {
     ImageFacts facts;
-    struct stat st{};
+    struct stat st {};
     if (::stat(image.c_str(), &st) != 0) throw BuildError(image + ": " + std::strerror(errno));
     facts.archive_bytes = static_cast<std::uint64_t>(st.st_size);
     archive_io::Reader r = archive_io::Reader::from_file(image);
@@ -143,7 +149,8 @@ ImageFacts read_image_facts(const std::string& image, ProgressLine& progress) {
     }
     progress.clear();
     std::sort(facts.kernels.begin(), facts.kernels.end(), version_less);
-    facts.kernels.erase(std::unique(facts.kernels.begin(), facts.kernels.end()), facts.kernels.end());
+    facts.kernels.erase(std::unique(facts.kernels.begin(), facts.kernels.end()),
+                        facts.kernels.end());
     if (facts.has_dpkg) facts.packages = parse_dpkg_status(status);
     return facts;
 }
@@ -176,7 +183,8 @@ std::string comparison_text(const ImageComparison& c) {
         return s.empty() ? std::string("none") : s;
     };
     pair("Image size", bytes(c.old_image.archive_bytes), bytes(c.new_image.archive_bytes));
-    pair("Filesystem size", bytes(c.old_image.filesystem_bytes), bytes(c.new_image.filesystem_bytes));
+    pair("Filesystem size", bytes(c.old_image.filesystem_bytes),
+         bytes(c.new_image.filesystem_bytes));
     pair("Files", std::to_string(c.old_image.files), std::to_string(c.new_image.files));
     pair("Kernels", join(c.old_image.kernels), join(c.new_image.kernels));
     if (!c.old_image.has_dpkg && !c.new_image.has_dpkg) {
@@ -214,7 +222,8 @@ std::string comparison_json(const ImageComparison& c) {
     j["removed"] = json::object();
     for (const auto& [n, v] : c.removed) j["removed"][n] = v;
     j["updated"] = json::object();
-    for (const auto& u : c.updated) j["updated"][u.name] = {{"old", u.old_version}, {"new", u.new_version}};
+    for (const auto& u : c.updated)
+        j["updated"][u.name] = {{"old", u.old_version}, {"new", u.new_version}};
     return j.dump(2) + "\n";
 }
 

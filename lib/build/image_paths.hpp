@@ -30,9 +30,12 @@ inline std::optional<std::string> kernel_version(const std::string& path) {
 
 // Initrd file names for kernel V, most specific first (Debian, RHEL, SUSE, modules dir).
 inline std::vector<std::string> initrd_candidates(const std::string& v) {
-    return {"boot/initrd.img-" + v,        "boot/initramfs-" + v + ".img",
-            "boot/initrd-" + v,            "boot/initrd-" + v + ".img",
-            "usr/lib/modules/" + v + "/initramfs.img", "lib/modules/" + v + "/initramfs.img"};
+    return {"boot/initrd.img-" + v,
+            "boot/initramfs-" + v + ".img",
+            "boot/initrd-" + v,
+            "boot/initrd-" + v + ".img",
+            "usr/lib/modules/" + v + "/initramfs.img",
+            "lib/modules/" + v + "/initramfs.img"};
 }
 
 inline bool is_boot_initrd(const std::string& path) {

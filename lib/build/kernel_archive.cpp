@@ -67,7 +67,8 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
         archive_io::Reader r = archive_io::Reader::from_file(image);
         std::size_t n = 0;
         while (archive_entry* e = r.next()) {
-            const std::string path = archive_io::clean_member_path(archive_entry_pathname(e), image);
+            const std::string path =
+                archive_io::clean_member_path(archive_entry_pathname(e), image);
             if (auto v = image_paths::kernel_version(path)) {
                 auto& slot = kernels[*v];
                 if (slot.empty() || starts_with(path, "boot/")) slot = path;
@@ -87,11 +88,13 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
                     module_roots.insert(slash == std::string::npos ? path : path.substr(0, slash));
                 }
             }
-            if (++n % 4096 == 0) progress.show("archive: scanning " + std::to_string(n) + " entries");
+            if (++n % 4096 == 0)
+                progress.show("archive: scanning " + std::to_string(n) + " entries");
         }
     }
     if (kernels.empty())
-        throw BuildError(image + ": no kernel in the image (no /boot/vmlinuz-* or lib/modules/*/vmlinuz)");
+        throw BuildError(image +
+                         ": no kernel in the image (no /boot/vmlinuz-* or lib/modules/*/vmlinuz)");
     std::vector<std::string> versions;
     for (const auto& [v, p] : kernels) versions.push_back(v);
     std::sort(versions.begin(), versions.end(), version_less);
@@ -111,8 +114,8 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
         std::sort(initrds.begin(), initrds.end(), version_less);
         if (initrds.empty())
             throw BuildError(image + ": no initrd for kernel " + result.version +
-                             " (looked for boot/initrd.img-" + result.version + ", boot/initramfs-" +
-                             result.version + ".img and the like)");
+                             " (looked for boot/initrd.img-" + result.version +
+                             ", boot/initramfs-" + result.version + ".img and the like)");
         result.initrd_member = resolve(initrds.back(), links, image);
     }
     std::vector<std::string> module_prefixes;
@@ -143,13 +146,15 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
         if (data && (path == result.kernel_member || path == result.initrd_member)) {
             Output& out = path == result.kernel_member ? kernel : initrd;
             archive_io::EntryPtr copy = archive_io::clone(e);
-            archive_entry_set_pathname(copy.get(), path == result.kernel_member ? "./vmlinuz" : "./initrd");
+            archive_entry_set_pathname(copy.get(),
+                                       path == result.kernel_member ? "./vmlinuz" : "./initrd");
             out.tar->header(copy.get());
             out.tar->copy_from(r);
             (path == result.kernel_member ? kernel_found : initrd_found) = true;
         } else if (auto name = module_name(path)) {
             archive_io::EntryPtr copy = archive_io::clone(e);
-            archive_entry_set_pathname(copy.get(), (archive_entry_filetype(e) == AE_IFDIR ? *name + "/" : *name).c_str());
+            archive_entry_set_pathname(
+                copy.get(), (archive_entry_filetype(e) == AE_IFDIR ? *name + "/" : *name).c_str());
             if (const char* h = archive_entry_hardlink(e)) {
                 auto target = module_name(archive_io::clean_member_path(h, image));
                 if (!target)
@@ -161,13 +166,15 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
             if (data) modules.tar->copy_from(r);
             ++result.module_entries;
         }
-        if (++n % 4096 == 0) progress.show("archive: copying, " + std::to_string(n) + " entries read");
+        if (++n % 4096 == 0)
+            progress.show("archive: copying, " + std::to_string(n) + " entries read");
     }
     if (!kernel_found)
         throw BuildError(image + ": kernel " + kernels[result.version] + " points to " +
                          result.kernel_member + ", which is not a file in the image");
     if (!initrd_found)
-        throw BuildError(image + ": initrd " + result.initrd_member + " is not a file in the image");
+        throw BuildError(image + ": initrd " + result.initrd_member +
+                         " is not a file in the image");
     progress.clear();
     for (Output* o : {&kernel, &initrd, &modules}) {
         o->tar->close();

@@ -14,7 +14,7 @@
 namespace bootcfg {
 
 class LayerMerge {
-public:
+  public:
     // Entries of layer `layer` in archive order; `path` is clean (archive_io::clean_member_path).
     // Whiteouts (.wh.NAME, DIR/.wh..wh..opq) hide what lower layers put there.
     void add(std::uint32_t layer, std::uint32_t ordinal, const std::string& path,
@@ -36,14 +36,14 @@ public:
     std::size_t size() const { return index_.size(); }
     std::int64_t newest_mtime() const { return newest_mtime_; }
 
-private:
+  private:
     enum class Kind : std::uint8_t { directory, hardlink, other };
     struct Record {
         Kind kind = Kind::other;
-        std::uint32_t layer = 0, ordinal = 0;          // the entry that defines the path now
+        std::uint32_t layer = 0, ordinal = 0;            // the entry that defines the path now
         std::uint32_t data_layer = 0, data_ordinal = 0;  // hardlinks: the entry with the data
-        std::string link_target;                       // hardlinks, until resolved
-        archive_io::EntryPtr header;                   // directories: their final metadata
+        std::string link_target;                         // hardlinks, until resolved
+        archive_io::EntryPtr header;                     // directories: their final metadata
     };
     static std::uint64_t key(std::uint32_t layer, std::uint32_t ordinal) {
         return (static_cast<std::uint64_t>(layer) << 32) | ordinal;

@@ -8,7 +8,9 @@ namespace bootcfg {
 
 ProgressLine::ProgressLine(std::FILE* out) : out_(out && ::isatty(::fileno(out)) ? out : nullptr) {}
 
-ProgressLine::~ProgressLine() { clear(); }
+ProgressLine::~ProgressLine() {
+    clear();
+}
 
 void ProgressLine::show(const std::string& text) {
     if (!out_) return;

@@ -111,14 +111,16 @@ std::string equinix_ipxe_script(const std::string& name, const std::string& base
     } else {
         s += "initrd --name initrd ${base-url}/" + name + "-initrd.img\n";
         s += "set kernel-params ip=dhcp nomodeset ro " + cmdline + "\n";
-        s += "kernel ${base-url}/" + name + "-kernel initrd=initrd root=/dev/ram0 ${kernel-params}\n";
+        s += "kernel ${base-url}/" + name +
+             "-kernel initrd=initrd root=/dev/ram0 ${kernel-params}\n";
     }
     return s + "boot";
 }
 
 PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
     PushResult result;
-    if (!admin::valid_name(o.name)) throw BuildError("NAME '" + o.name + "': use letters, digits, '.', '-', '_'");
+    if (!admin::valid_name(o.name))
+        throw BuildError("NAME '" + o.name + "': use letters, digits, '.', '-', '_'");
     if (o.arch != "x86_64" && o.arch != "aarch64")
         throw BuildError("--arch " + o.arch + ": must be x86_64 or aarch64");
     const std::string prefix = o.dir + "/" + o.name;
@@ -135,10 +137,12 @@ PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
         macs.push_back(*mac);
     }
     std::string cmdline = read_small(cmdline_file);
-    while (!cmdline.empty() && std::isspace(static_cast<unsigned char>(cmdline.back()))) cmdline.pop_back();
+    while (!cmdline.empty() && std::isspace(static_cast<unsigned char>(cmdline.back())))
+        cmdline.pop_back();
 
     const bool decompress = o.decompress || o.arch == "aarch64";
-    if (decompress && !o.decompress) result.notes.push_back("aarch64: kernel and initrd are decompressed");
+    if (decompress && !o.decompress)
+        result.notes.push_back("aarch64: kernel and initrd are decompressed");
     std::string error;
     if (!make_directories(o.destination, error)) throw BuildError(error);
 
@@ -197,8 +201,9 @@ PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
     // Checked with the loader's own parsers before anything lands in the data dir.
     for (const auto& [path, text] : files) {
         Failure failure;
-        const bool ok = path.find("/profiles/") != std::string::npos ? parse_profile(text, failure).has_value()
-                                                                     : parse_group(text, failure).has_value();
+        const bool ok = path.find("/profiles/") != std::string::npos
+                            ? parse_profile(text, failure).has_value()
+                            : parse_group(text, failure).has_value();
         if (!ok) throw BuildError(path + ": " + failure.reason);
     }
     for (const char* sub : {"/profiles", "/groups"})

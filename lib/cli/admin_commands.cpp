@@ -65,10 +65,16 @@ Invocation parse(const std::vector<std::string>& args,
     inv.client.cert_file = env("BOOTCFG_CERT_FILE");
     inv.client.key_file = env("BOOTCFG_KEY_FILE");
     inv.token_file = env("BOOTCFG_TOKEN_FILE");
-    const ParsedFlags f = parse_flags(
-        args, {{"--endpoint"}, {"--ca-file"}, {"--cert-file"}, {"--key-file"}, {"--token-file"},
-               {"-o", true, "--output"}, {"-f", true, "--file"}, {"--if-match"}, {"--selector"},
-               {"--replace", false}});
+    const ParsedFlags f = parse_flags(args, {{"--endpoint"},
+                                             {"--ca-file"},
+                                             {"--cert-file"},
+                                             {"--key-file"},
+                                             {"--token-file"},
+                                             {"-o", true, "--output"},
+                                             {"-f", true, "--file"},
+                                             {"--if-match"},
+                                             {"--selector"},
+                                             {"--replace", false}});
     inv.words = f.words;
     inv.client.endpoint = f.get("--endpoint", inv.client.endpoint);
     inv.client.ca_file = f.get("--ca-file", inv.client.ca_file);

@@ -53,7 +53,8 @@ int compare(const std::vector<std::string>& args, std::FILE* out, std::FILE* err
     const ParsedFlags f = parse_flags(args, {{"-o", true, "--output"}});
     if (f.words.size() != 2) throw UsageError{"usage: bootcfg image compare OLD.tar.gz NEW.tar.gz"};
     const std::string format = f.get("-o", "text");
-    if (format != "text" && format != "json") throw UsageError{"-o " + format + ": expected text or json"};
+    if (format != "text" && format != "json")
+        throw UsageError{"-o " + format + ": expected text or json"};
     ProgressLine progress(err);
     ImageFacts old_facts = read_image_facts(f.words[0], progress);
     ImageFacts new_facts = read_image_facts(f.words[1], progress);
@@ -63,9 +64,9 @@ int compare(const std::vector<std::string>& args, std::FILE* out, std::FILE* err
     return kExitOk;
 }
 
-const std::vector<FlagSpec> kPushFlags = {
-    {"--dir"},      {"--ucode"},       {"--decompress", false}, {"--arch"},    {"--base-url"},
-    {"--assets-path"}, {"--data-path"}, {"--mac"},              {"--destination"}};
+const std::vector<FlagSpec> kPushFlags = {{"--dir"},       {"--ucode"},    {"--decompress", false},
+                                          {"--arch"},      {"--base-url"}, {"--assets-path"},
+                                          {"--data-path"}, {"--mac"},      {"--destination"}};
 
 int push(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
     const ParsedFlags f = parse_flags(args, kPushFlags);
@@ -77,19 +78,27 @@ int push(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
     o.base_url = f.get("--base-url");
     if (!f.words.empty() && f.words[0] == "equinixmetal") {
         // LinuxKit's `push equinixmetal`: files and iPXE script into one directory to publish.
-        if (f.words.size() != 2) throw UsageError{"usage: bootcfg push equinixmetal NAME --base-url URL --destination DIR"};
+        if (f.words.size() != 2)
+            throw UsageError{
+                "usage: bootcfg push equinixmetal NAME --base-url URL --destination DIR"};
         o.name = f.words[1];
-        if (o.base_url.empty()) throw UsageError{"push equinixmetal needs --base-url (where DIR is published)"};
+        if (o.base_url.empty())
+            throw UsageError{"push equinixmetal needs --base-url (where DIR is published)"};
         if (!f.has("--destination")) throw UsageError{"push equinixmetal needs --destination DIR"};
         if (f.has("--data-path") || f.has("--mac") || f.has("--assets-path"))
-            throw UsageError{"push equinixmetal writes files only; use bootcfg push NAME for a profile"};
+            throw UsageError{
+                "push equinixmetal writes files only; use bootcfg push NAME for a profile"};
         o.destination = f.get("--destination");
     } else {
-        if (f.words.size() != 1) throw UsageError{"usage: bootcfg push NAME --assets-path DIR --data-path DIR [flags]"};
+        if (f.words.size() != 1)
+            throw UsageError{"usage: bootcfg push NAME --assets-path DIR --data-path DIR [flags]"};
         o.name = f.words[0];
-        if (!f.has("--assets-path")) throw UsageError{"push needs --assets-path (bootcfgd's -assets-path)"};
-        if (!f.has("--data-path")) throw UsageError{"push needs --data-path (bootcfgd's -data-path)"};
-        if (f.has("--destination")) throw UsageError{"--destination is for push equinixmetal; use --assets-path"};
+        if (!f.has("--assets-path"))
+            throw UsageError{"push needs --assets-path (bootcfgd's -assets-path)"};
+        if (!f.has("--data-path"))
+            throw UsageError{"push needs --data-path (bootcfgd's -data-path)"};
+        if (f.has("--destination"))
+            throw UsageError{"--destination is for push equinixmetal; use --assets-path"};
         o.destination = f.get("--assets-path") + "/" + o.name;
         o.data_path = f.get("--data-path");
         o.asset_url = "/assets/" + o.name;
@@ -102,13 +111,16 @@ int push(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
 
 }  // namespace
 
-bool is_build_command(const std::string& word) { return word == "image" || word == "push"; }
+bool is_build_command(const std::string& word) {
+    return word == "image" || word == "push";
+}
 
 int run_build_command(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
     const std::string what = args.size() > 1 && args[0] == "image" ? "image " + args[1] : args[0];
     try {
         if (args[0] == "push") return push({args.begin() + 1, args.end()}, out, err);
-        if (args.size() < 2) throw UsageError{"image needs a command: save2image, archive, compare"};
+        if (args.size() < 2)
+            throw UsageError{"image needs a command: save2image, archive, compare"};
         const std::vector<std::string> rest(args.begin() + 2, args.end());
         if (args[1] == "save2image") return save2image(rest, err);
         if (args[1] == "archive") return archive(rest, out, err);
@@ -131,7 +143,8 @@ std::string build_usage() {
            "  image compare [-o json] OLD.tar.gz NEW.tar.gz   sizes, kernels, packages\n"
            "  push NAME --assets-path DIR --data-path DIR [--dir DIR] [--ucode CPIO]\n"
            "       [--decompress] [--arch x86_64|aarch64] [--base-url URL] [--mac MAC]...\n"
-           "                                 LinuxKit kernel+initrd -> assets + profile (+ groups)\n"
+           "                                 LinuxKit kernel+initrd -> assets + profile (+ "
+           "groups)\n"
            "  push equinixmetal NAME --base-url URL --destination DIR [--decompress] [--arch A]\n"
            "                                 LinuxKit's files and iPXE script for Equinix Metal\n";
 }

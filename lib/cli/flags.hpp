@@ -21,7 +21,7 @@ struct FlagSpec {
 };
 
 class ParsedFlags {
-public:
+  public:
     std::vector<std::string> words;  // positional arguments, in order
     bool has(const std::string& name) const { return values_.count(name) > 0; }
     // The last value given (flags given twice: the later one wins).
@@ -29,9 +29,11 @@ public:
     const std::vector<std::string>& all(const std::string& name) const;
     // A boolean flag: absent → fallback; "--x" → true; "--x=false|0|no" → false.
     bool flag(const std::string& name, bool fallback = false) const;
-    void add(const std::string& name, std::string value) { values_[name].push_back(std::move(value)); }
+    void add(const std::string& name, std::string value) {
+        values_[name].push_back(std::move(value));
+    }
 
-private:
+  private:
     std::map<std::string, std::vector<std::string>> values_;
 };
 

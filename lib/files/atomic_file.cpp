@@ -43,7 +43,9 @@ bool read_fully(int fd, char* buf, std::size_t want, std::size_t& got) {
 
 }  // namespace
 
-AtomicFile::~AtomicFile() { discard(); }
+AtomicFile::~AtomicFile() {
+    discard();
+}
 
 bool AtomicFile::open(const std::string& path, std::string& error, unsigned mode) {
     discard();
@@ -103,7 +105,8 @@ bool AtomicFile::same_as_target() const {
         if (target >= 0) ::close(target);
         return false;
     }
-    struct stat a{}, b{};
+    struct stat a {
+    }, b{};
     bool same = ::fstat(fd_, &a) == 0 && ::fstat(target, &b) == 0 && a.st_size == b.st_size &&
                 (b.st_mode & 07777) == mode_;
     std::vector<char> x(1 << 16), y(1 << 16);
@@ -155,7 +158,7 @@ bool make_directories(const std::string& dir, std::string& error) {
         }
         if (pos == std::string::npos) break;
     }
-    struct stat st{};
+    struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         error = dir + ": not a directory";
         return false;

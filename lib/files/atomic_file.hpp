@@ -10,7 +10,7 @@ namespace bootcfg {
 // A hidden temp file beside `path` that becomes `path` on commit(). Destroying it uncommitted
 // removes the temp file, so a failed run leaves nothing behind.
 class AtomicFile {
-public:
+  public:
     AtomicFile() = default;
     AtomicFile(const AtomicFile&) = delete;
     AtomicFile& operator=(const AtomicFile&) = delete;
@@ -28,7 +28,7 @@ public:
     bool same_as_target() const;
     void discard();
 
-private:
+  private:
     std::string path_, tmp_;
     unsigned mode_ = 0644;
     int fd_ = -1;

@@ -234,6 +234,20 @@ def docker(out):
     write_classic(os.path.join(out, "classic.tar"), layers)
     write_oci(os.path.join(out, "oci.tar"), layers)
     write_oci(os.path.join(out, "oci-only.tar"), layers, with_docker_manifest=False)
+    # two images in one archive: --image chooses
+    two = os.path.join(out, "two.tar")
+    write_classic(two, layers[:1], tag="bootcfg/one:1")
+    with tarfile.open(two) as t:
+        manifest = json.load(t.extractfile("manifest.json"))
+    manifest.append(dict(manifest[0], RepoTags=["bootcfg/two:2"]))
+    write_classic(two + ".tmp", layers[:1], tag="bootcfg/one:1")
+    with tarfile.open(two + ".tmp") as src, tarfile.open(two, "w", format=tarfile.PAX_FORMAT) as dst:
+        for ti in src:
+            if ti.name == "manifest.json":
+                add_bytes(dst, "manifest.json", json.dumps(manifest).encode())
+            else:
+                dst.addfile(ti, src.extractfile(ti) if ti.isreg() else None)
+    os.unlink(two + ".tmp")
     # one layer hardlinking to a path no layer has
     write_classic(os.path.join(out, "bad-hardlink.tar"), [layer_tar([hard("a", "nowhere")])])
     with open(os.path.join(out, "expected.json"), "w") as fh:
@@ -347,6 +361,9 @@ class Zeros(io.RawIOBase):
     def __init__(self, n):
         self.left = n
 
+    def readable(self):
+        return True
+
     def readinto(self, b):
         n = min(len(b), self.left)
         b[:n] = bytes(n)
@@ -355,7 +372,6 @@ class Zeros(io.RawIOBase):
 
 
 def big(path, mib):
-    buf = io.BytesIO()
     layer_path = path + ".layer"
     with tarfile.open(layer_path, "w", format=tarfile.PAX_FORMAT) as tar:
         ti = tarfile.TarInfo("big.bin")
@@ -375,7 +391,6 @@ def big(path, mib):
         add_bytes(tar, "manifest.json", json.dumps([{"Config": "config.json", "RepoTags": ["big:1"],
                                                       "Layers": ["layer0/layer.tar"]}]).encode())
     os.unlink(layer_path)
-    del buf
 
 
 if __name__ == "__main__":

@@ -1,0 +1,179 @@
+#include <catch2/catch.hpp>
+
+#include "build/archive_io.hpp"
+#include "build/build.hpp"
+#include "build/layer_merge.hpp"
+#include "cli/flags.hpp"
+
+using namespace bootcfg;
+
+namespace {
+
+struct Layer {
+    std::vector<archive_io::EntryPtr> entries;
+    Layer& file(const char* path) { return add(path, AE_IFREG, nullptr); }
+    Layer& dir(const char* path) { return add(path, AE_IFDIR, nullptr); }
+    Layer& link(const char* path, const char* target) { return add(path, AE_IFREG, target); }
+    Layer& add(const char* path, unsigned type, const char* hardlink) {
+        archive_io::EntryPtr e(archive_entry_new());
+        archive_entry_set_pathname(e.get(), path);
+        archive_entry_set_filetype(e.get(), type);
+        if (hardlink) archive_entry_set_hardlink(e.get(), hardlink);
+        entries.push_back(std::move(e));
+        return *this;
+    }
+};
+
+LayerMerge merge(std::vector<Layer>& layers) {
+    LayerMerge m;
+    for (std::uint32_t i = 0; i < layers.size(); ++i) {
+        std::uint32_t n = 0;
+        for (auto& e : layers[i].entries)
+            m.add(i, n++, archive_io::clean_member_path(archive_entry_pathname(e.get()), "t"),
+                  e.get());
+        m.end_layer(i, "layer");
+    }
+    m.finish();
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("layer merge: whiteouts hide lower layers only", "[build]") {
+    std::vector<Layer> layers(3);
+    layers[0]
+        .dir("etc")
+        .file("etc/a")
+        .file("etc/b")
+        .dir("opt")
+        .dir("opt/d")
+        .file("opt/d/x")
+        .dir("opt/d/sub")
+        .file("opt/d/sub/y");
+    layers[1]
+        .file("etc/.wh.a")
+        .dir("opt/d")
+        .file("opt/d/.wh..wh..opq")
+        .file("opt/d/z")
+        .dir("opt/d/sub");
+    layers[2].file("etc/a");
+    LayerMerge m = merge(layers);
+    CHECK(m.survivors(2, 0, "etc/a") ==
+          std::vector<std::string>{"etc/a"});  // re-added above the whiteout
+    CHECK(m.survivors(0, 1, "etc/a").empty());
+    CHECK(m.survivors(0, 2, "etc/b") == std::vector<std::string>{"etc/b"});
+    CHECK(m.survivors(0, 5, "opt/d/x").empty());      // hidden by the opaque marker
+    CHECK(m.survivors(0, 7, "opt/d/sub/y").empty());  // also below a dir the upper layer re-made
+    CHECK(m.survivors(1, 3, "opt/d/z") == std::vector<std::string>{"opt/d/z"});
+    CHECK(m.directory("opt/d/sub") != nullptr);
+    CHECK(LayerMerge::is_whiteout("etc/.wh.a"));
+    CHECK_FALSE(LayerMerge::is_whiteout("etc/a.wh.b"));
+}
+
+TEST_CASE("layer merge: hardlinks keep the data they were made to", "[build]") {
+    std::vector<Layer> layers(3);
+    layers[0].file("lib/x").file("bin/tool");
+    layers[1].link("lib/copy", "lib/x").link("bin/t2", "bin/tool");
+    layers[2].file("lib/.wh.x").link("bin/t3", "bin/t2");
+    LayerMerge m = merge(layers);
+    // lib/x is gone, but its data lives on as lib/copy
+    CHECK(m.survivors(0, 0, "lib/x") == std::vector<std::string>{"lib/copy"});
+    CHECK(m.survivors(0, 1, "bin/tool") ==
+          std::vector<std::string>{"bin/tool", "bin/t2", "bin/t3"});
+
+    std::vector<Layer> bad(1);
+    bad[0].link("a", "nowhere");
+    CHECK_THROWS_WITH(merge(bad), Catch::Contains("points to 'nowhere'"));
+    std::vector<Layer> to_dir(1);
+    to_dir[0].dir("d").link("a", "d");
+    CHECK_THROWS_WITH(merge(to_dir), Catch::Contains("the directory 'd'"));
+}
+
+TEST_CASE("layer merge: a directory replaced by a file takes its contents", "[build]") {
+    std::vector<Layer> layers(2);
+    layers[0].dir("srv").dir("srv/t").file("srv/t/in");
+    layers[1].file("srv/t");
+    LayerMerge m = merge(layers);
+    CHECK(m.survivors(0, 2, "srv/t/in").empty());
+    CHECK(m.directory("srv/t") == nullptr);
+    CHECK(m.survivors(1, 0, "srv/t") == std::vector<std::string>{"srv/t"});
+}
+
+TEST_CASE("member paths are cleaned and may not climb out", "[build]") {
+    CHECK(archive_io::clean_member_path("./etc//hosts/", "t") == "etc/hosts");
+    CHECK(archive_io::clean_member_path("/abs/x", "t") == "abs/x");
+    CHECK(archive_io::clean_member_path("./", "t").empty());
+    CHECK_THROWS_WITH(archive_io::clean_member_path("a/../../etc", "layer 2"),
+                      Catch::Contains("layer 2") && Catch::Contains("'..'"));
+    CHECK(archive_io::symlink_destination("a/b/link", "../c") == "a/c");
+    CHECK(archive_io::symlink_destination("a/link", "/usr/lib") == "usr/lib");
+    CHECK(archive_io::symlink_destination("link", "../../../etc") == "etc");  // stops at the root
+}
+
+TEST_CASE("kernel versions order like sort -V", "[build]") {
+    CHECK(version_less("5.10.0-9-amd64", "5.10.0-10-amd64"));
+    CHECK_FALSE(version_less("5.10.0-10-amd64", "5.10.0-9-amd64"));
+    CHECK(version_less("4.19.0", "5.4.0"));
+    CHECK(version_less("6.1.0~rc1", "6.1.0"));
+    CHECK(version_less("6.1.0", "6.1.0a"));
+    CHECK_FALSE(version_less("6.1.0", "6.1.0"));
+    CHECK(version_less("6.5.6-200.fc39", "6.5.6-300.fc39"));
+}
+
+TEST_CASE("dpkg status: installed packages, foreign architectures apart", "[build]") {
+    const std::string status =
+        "Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n"
+        "Description: x\n continued: not a field\n\n"
+        "Package: b\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 2\n\n"
+        "Package: a\nStatus: install ok installed\nArchitecture: i386\nVersion: 1\n\n"
+        "Package: c\nStatus: install ok installed\nArchitecture: all\nVersion: 3\n";
+    const auto p = parse_dpkg_status(status);
+    CHECK(p == std::map<std::string, std::string>{{"a", "1"}, {"a:i386", "1"}, {"c", "3"}});
+    ImageFacts old_facts, new_facts;
+    old_facts.has_dpkg = new_facts.has_dpkg = true;
+    old_facts.packages = {{"a", "1"}, {"gone", "1"}, {"same", "2"}};
+    new_facts.packages = {{"a", "2"}, {"new", "1"}, {"same", "2"}};
+    const auto c = compare_images(old_facts, new_facts);
+    REQUIRE(c.updated.size() == 1);
+    CHECK(c.updated[0].name == "a");
+    CHECK(c.added == std::vector<std::pair<std::string, std::string>>{{"new", "1"}});
+    CHECK(c.removed == std::vector<std::pair<std::string, std::string>>{{"gone", "1"}});
+}
+
+TEST_CASE("LinuxKit's Equinix Metal iPXE scripts", "[build]") {
+    CHECK(equinix_ipxe_script("lk", "http://h/x", "console=ttyS0", "x86_64") ==
+          "#!ipxe\n\ndhcp\nset base-url http://h/x\n"
+          "set kernel-params ip=dhcp nomodeset ro serial console=ttyS1,115200 console=ttyS0\n"
+          "kernel ${base-url}/lk-kernel ${kernel-params}\ninitrd ${base-url}/lk-initrd.img\nboot");
+    // The cmdline names ttyS1 already: LinuxKit leaves the slot empty (two spaces).
+    CHECK(equinix_ipxe_script("lk", "u", "console=ttyS1,115200", "x86_64")
+              .find("ro serial  console=ttyS1,115200\n") != std::string::npos);
+    CHECK(equinix_ipxe_script("lk", "u", "c", "aarch64") ==
+          "#!ipxe\n\ndhcp\nset base-url u\ninitrd --name initrd ${base-url}/lk-initrd.img\n"
+          "set kernel-params ip=dhcp nomodeset ro c\n"
+          "kernel ${base-url}/lk-kernel initrd=initrd root=/dev/ram0 ${kernel-params}\nboot");
+}
+
+TEST_CASE("command-line flags", "[cli]") {
+    const std::vector<FlagSpec> spec = {
+        {"--dir"}, {"--keep", false}, {"-o", true, "--output"}, {"--mac"}};
+    auto f = parse_flags(
+        {"NAME", "-dir", "d", "--keep", "--output=x", "--mac", "a", "--mac=b", "--", "-x"}, spec);
+    CHECK(f.words == std::vector<std::string>{"NAME", "-x"});
+    CHECK(f.get("--dir") == "d");
+    CHECK(f.flag("--keep"));
+    CHECK(f.get("-o") == "x");
+    CHECK(f.all("--mac") == std::vector<std::string>{"a", "b"});
+    CHECK_FALSE(parse_flags({"--keep=false"}, spec).flag("--keep", true));
+    auto message = [&](std::vector<std::string> args) {
+        try {
+            parse_flags(args, spec);
+        } catch (const UsageError& e) {
+            return e.message;
+        }
+        return std::string("no error");
+    };
+    CHECK(message({"--nope"}) == "unknown flag --nope");
+    CHECK(message({"--dir"}) == "--dir needs a value");
+    CHECK(message({"--keep=maybe"}) == "--keep=maybe: expected true or false");
+}
