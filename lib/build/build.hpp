@@ -35,6 +35,7 @@ class ProgressLine {
 struct SaveOptions {
     std::string input = "-";   // a `docker save` archive, "-" for stdin
     std::string output = "-";  // gzip tar of the merged rootfs, "-" for stdout
+    int output_fd = -1;        // or straight to this descriptor (output then only names it)
     std::string image;         // which image when the archive holds several (a RepoTag)
     std::string temp_dir;      // where stdin is spooled (default $TMPDIR or /var/tmp)
 };

@@ -304,14 +304,13 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
     FileDescriptor in;
     AtomicFile output;
     std::string error;
-    int out_fd = 1;
-    if (o.output == "-") {
-        if (::isatty(1))
-            throw BuildError(
-                "refusing to write a gzip archive to a terminal: use -o FILE or redirect");
-    } else {
+    int out_fd = o.output_fd >= 0 ? o.output_fd : 1;
+    const bool to_file = o.output_fd < 0 && o.output != "-";
+    if (to_file) {
         if (!output.open(o.output, error)) throw BuildError(error);
         out_fd = output.fd();
+    } else if (::isatty(out_fd)) {
+        throw BuildError("refusing to write a gzip archive to a terminal: use -o FILE or redirect");
     }
     open_input(o, in, progress);
     const std::vector<std::string> layers = find_layers(in.fd, label, o.image);
@@ -338,7 +337,9 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
     // Second pass: each layer streamed once more, surviving entries copied to the output.
     SaveResult result;
     result.layers = layers.size();
-    archive_io::GzipTarWriter writer(out_fd, o.output == "-" ? "stdout" : o.output);
+    archive_io::GzipTarWriter writer(out_fd, to_file            ? o.output
+                                             : o.output_fd >= 0 ? "output"
+                                                                : "stdout");
     RootfsWriter rootfs(writer, merge);
     rootfs.root();
     for (std::uint32_t i = 0; i < layers.size(); ++i) {
@@ -355,7 +356,7 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
         }
     }
     writer.close();
-    if (o.output != "-" && !output.commit(error)) throw BuildError(error);
+    if (to_file && !output.commit(error)) throw BuildError(error);
     progress.clear();
     result.entries = rootfs.entries;
     result.content_bytes = rootfs.bytes;

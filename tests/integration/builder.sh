@@ -50,6 +50,12 @@ expect_eq "--image chooses" "0" "$rc"
 cli image save2image --image nope:1 "$a/two.tar" -o "$WORK/two.tar.gz"
 expect_contains "--image that is not there" "no image tagged nope:1" "$err"
 
+if command -v script >/dev/null; then
+    script -qec "$BOOTCFG image save2image -o $WORK/tty.tar.gz $a/classic.tar" /dev/null >"$WORK/tty.out" 2>&1 || true
+    expect_contains "a progress line on a terminal" "save2image: writing layer" "$(tr '\r' '\n' <"$WORK/tty.out")"
+    expect_eq "no progress line without one" "" "$(grep -c 'writing layer' "$WORK/cli.err" | grep -v '^0$' || true)"
+fi
+
 # --- a tool nobody here wrote: skopeo to an OCI layout, umoci unpack, same tree
 if command -v skopeo >/dev/null && command -v umoci >/dev/null; then
     skopeo --insecure-policy copy -q "docker-archive:$a/classic.tar" "oci:$WORK/oci-layout:latest"
