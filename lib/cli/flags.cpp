@@ -1,5 +1,9 @@
 #include "cli/flags.hpp"
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
 namespace bootcfg {
 
 std::string ParsedFlags::get(const std::string& name, const std::string& fallback) const {
@@ -58,6 +62,47 @@ ParsedFlags parse_flags(const std::vector<std::string>& args, const std::vector<
         if (!f->takes_value) (void)out.flag(f->name);  // reject --keep=maybe now
     }
     return out;
+}
+
+bool read_whole(const std::string& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream s;
+    s << in.rdbuf();
+    out = s.str();
+    return true;
+}
+
+// "NAME TOKEN" (the server's token file line) or just "TOKEN".
+std::string token_from_file(const std::string& path) {
+    std::string text;
+    if (!read_whole(path, text)) throw UsageError{"--token-file " + path + ": cannot read it"};
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::vector<std::string> f;
+        for (std::string w; fields >> w;) f.push_back(w);
+        if (f.empty() || f[0][0] == '#') continue;
+        return f.back();
+    }
+    throw UsageError{"--token-file " + path + ": no token in it"};
+}
+
+// A plain table: columns as wide as their widest cell.
+void print_table(std::FILE* out, const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> width;
+    for (const auto& r : rows)
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            if (width.size() <= i) width.push_back(0);
+            width[i] = std::max(width[i], r[i].size());
+        }
+    for (const auto& r : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < r.size(); ++i)
+            line += i + 1 == r.size() ? r[i] : r[i] + std::string(width[i] - r[i].size() + 2, ' ');
+        std::fprintf(out, "%s\n", line.c_str());
+    }
 }
 
 }  // namespace bootcfg

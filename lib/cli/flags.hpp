@@ -2,6 +2,7 @@
 // style, as LinuxKit and bootcfgd spell them), booleans as --name or --name=false, "--" ends flags.
 #pragma once
 
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -39,5 +40,12 @@ class ParsedFlags {
 
 // Throws UsageError naming the flag: unknown flags, a missing value, a bad boolean.
 ParsedFlags parse_flags(const std::vector<std::string>& args, const std::vector<FlagSpec>& spec);
+
+// The whole file; false when it cannot be read.
+bool read_whole(const std::string& path, std::string& out);
+// --token-file: "NAME TOKEN" (the server's token file line) or just "TOKEN".
+std::string token_from_file(const std::string& path);
+// A plain table: columns as wide as their widest cell.
+void print_table(std::FILE* out, const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace bootcfg

@@ -44,12 +44,18 @@ Endpoint parse_endpoint(const std::string& text) {
                            "' is not https://HOST:PORT, http://HOST:PORT or unix:/PATH");
     }
     while (!rest.empty() && rest.back() == '/') rest.pop_back();
+    if (rest.empty() || rest.find('/') != std::string::npos)
+        throw ConnectError("endpoint '" + text + "' needs HOST[:PORT] and no path");
     const auto colon = rest.rfind(':');
-    if (colon == std::string::npos || colon + 1 == rest.size() ||
-        rest.find('/') != std::string::npos)
-        throw ConnectError("endpoint '" + text + "' needs HOST:PORT");
-    e.host = rest.substr(0, colon);
-    e.port = rest.substr(colon + 1);
+    if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+        e.host = rest.substr(0, colon);
+        e.port = rest.substr(colon + 1);
+        if (e.port.empty() || e.host.empty())
+            throw ConnectError("endpoint '" + text + "' needs HOST[:PORT]");
+    } else {
+        e.host = rest;
+        e.port = e.scheme == Endpoint::Scheme::https ? "443" : "80";
+    }
     if (e.host.size() > 2 && e.host.front() == '[' && e.host.back() == ']')
         e.host = e.host.substr(1, e.host.size() - 2);
     return e;
@@ -65,6 +71,7 @@ asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>&
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
+    if (req.method() == http::verb::head) parser.skip(true);  // headers only, whatever the length
     beast::get_lowest_layer(stream).expires_after(timeout);
     co_await http::async_read(stream, buffer, parser,
                               asio::redirect_error(asio::use_awaitable, ec));
@@ -172,7 +179,28 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
     std::string etag(res[http::field::etag]);
     if (etag.size() >= 2 && etag.front() == '"') etag = etag.substr(1, etag.size() - 2);
     out.etag = std::move(etag);
+    for (const auto& field : res)
+        out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     return out;
+}
+
+std::string ClientResponse::header(const std::string& name) const {
+    for (const auto& [k, v] : headers)
+        if (beast::iequals(k, name)) return v;
+    return "";
+}
+
+std::pair<std::string, std::string> split_url(const std::string& url) {
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string::npos ||
+        (!url.starts_with("http://") && !url.starts_with("https://")))
+        throw ConnectError("'" + url + "' is not an http:// or https:// URL");
+    const auto slash = url.find('/', scheme_end + 3);
+    std::string path = slash == std::string::npos ? "" : url.substr(slash);
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    const std::string endpoint = url.substr(0, slash);
+    parse_endpoint(endpoint);  // the same checks as a request would make
+    return {endpoint, path};
 }
 
 }  // namespace bootcfg

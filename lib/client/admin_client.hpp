@@ -1,5 +1,6 @@
-// A small HTTP/1.1 client for the admin API: http://, https:// (CA, client certificate) or
-// unix:/path. Beast, Asio and OpenSSL stay inside admin_client.cpp.
+// A small HTTP/1.1 client (the admin API, provider APIs, URL checks): http://, https:// (CA,
+// client certificate, host name verified) or unix:/path. Beast, Asio and OpenSSL stay inside
+// admin_client.cpp.
 #pragma once
 
 #include <chrono>
@@ -11,7 +12,7 @@
 namespace bootcfg {
 
 struct ClientOptions {
-    std::string endpoint;  // "https://host:port", "http://host:port" or "unix:/path"
+    std::string endpoint;  // "https://host[:port]", "http://host[:port]" or "unix:/path"
     std::string ca_file;   // https: the CA that signed the server (default: the system's)
     std::string cert_file, key_file;  // https: a client certificate
     std::string token;                // sent as "Authorization: Bearer TOKEN"
@@ -22,7 +23,14 @@ struct ClientResponse {
     unsigned status = 0;
     std::string body;
     std::string etag;
+    std::vector<std::pair<std::string, std::string>> headers;
+    // A response header's value ("" when absent); names compare case-insensitively.
+    std::string header(const std::string& name) const;
 };
+
+// "https://host/base/path" → endpoint "https://host" and path "/base/path" (no trailing '/').
+// Throws ConnectError when it is not an http(s) URL.
+std::pair<std::string, std::string> split_url(const std::string& url);
 
 // The endpoint could not be reached or spoke no HTTP: a one-line reason.
 class ConnectError : public std::runtime_error {

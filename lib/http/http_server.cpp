@@ -520,10 +520,12 @@ std::string HttpServer::local_address() const {
 
 void HttpServer::run(const std::function<void()>& on_ready) {
     auto& im = *impl_;
-    im.signals.emplace(im.control(), SIGINT, SIGTERM);
-    im.signals->async_wait([this](beast::error_code ec, int) {
-        if (!ec) stop();
-    });
+    if (im.options.handle_signals) {
+        im.signals.emplace(im.control(), SIGINT, SIGTERM);
+        im.signals->async_wait([this](beast::error_code ec, int) {
+            if (!ec) stop();
+        });
+    }
     for (auto& w : im.workers) im.do_accept(*w);
     if (on_ready) on_ready();
     std::vector<std::thread> pool;

@@ -24,6 +24,7 @@ struct HttpServerOptions {
     std::size_t header_limit = 16 * 1024;
     std::size_t target_limit = 8 * 1024;
     std::size_t max_connections = 10000;  // beyond it: 503 and close, instead of running out of fds
+    bool handle_signals = true;  // SIGINT/SIGTERM stop the server (off when embedded in a tool)
 };
 
 class HttpServer {

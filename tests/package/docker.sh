@@ -37,7 +37,11 @@ for p in $runtime; do
 done
 # Packages debian:12-slim already has (it is built from them; apt itself needs libstdc++6).
 base="libc6 libgcc-s1 libstdc++6"
+# Only the libraries bootcfgd itself names (DT_NEEDED) must be listed: apt installs what those
+# packages depend on (libarchive13 brings its compression libraries).
+needed=" $(readelf -d "$bootcfgd" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ') "
 while read -r lib; do
+    [[ $needed == *" $(basename "$lib") "* ]] || continue
     # The sanitizer build's runtimes are not part of the image's Release build.
     [[ $(basename "$lib") == lib[at]san* || $(basename "$lib") == libubsan* ]] && continue
     dir=$(basename "$(dirname "$lib")")

@@ -1,0 +1,421 @@
+#include "cli/provider_commands.hpp"
+
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "assets/assets.hpp"
+#include "build/build.hpp"
+#include "cli/admin_commands.hpp"
+#include "cli/flags.hpp"
+#include "client/admin_client.hpp"
+#include "files/atomic_file.hpp"
+#include "http/http_server.hpp"
+#include "provider/provider.hpp"
+#include "store/store.hpp"
+
+namespace bootcfg {
+
+namespace {
+
+constexpr int kExitInterrupted = 130;
+
+const std::vector<FlagSpec> kProviderFlags = {
+    // LinuxKit's run equinixmetal flags
+    {"--base-url"},
+    {"--zone"},
+    {"--metro"},
+    {"--machine"},
+    {"--api-key"},
+    {"--project-id"},
+    {"--device"},
+    {"--hostname"},
+    {"--img-name"},
+    {"--always-pxe", false},
+    {"--serve"},
+    {"--console", false},
+    {"--keep", false},
+    // ours
+    {"--userdata"},
+    {"--tags"},
+    {"--wait"},
+    {"--api-url"},
+    {"--ca-file"},
+    {"--dir"},
+    {"--provider"},
+    {"--billing-cycle"},
+    {"--poll"},
+    // the bootcfg provider: which machine, which bootcfgd
+    {"--mac"},
+    {"--profile"},
+    {"--endpoint"},
+    {"--cert-file"},
+    {"--key-file"},
+    {"--token-file"}};
+
+struct Env {
+    const std::function<const char*(const char*)>& getenv;
+    // The first variable set, in order.
+    std::string first(std::initializer_list<const char*> names) const {
+        for (const char* n : names)
+            if (const char* v = getenv(n); v && *v) return v;
+        return "";
+    }
+};
+
+// Command line first, then the environment, then the default: LinuxKit's defaults silently
+// beat its environment variables; here they never do.
+std::string setting(const ParsedFlags& f, const char* flag, const Env& env,
+                    std::initializer_list<const char*> vars, const std::string& fallback = "") {
+    if (f.has(flag)) return f.get(flag);
+    const std::string v = env.first(vars);
+    return v.empty() ? fallback : v;
+}
+
+std::string read_text(const std::string& path, const char* flag) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw UsageError{std::string(flag) + " " + path + ": cannot read it"};
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+ProviderOptions provider_options(const ParsedFlags& f, const Env& env, std::FILE* err) {
+    ProviderOptions o;
+    o.api_url = setting(f, "--api-url", env, {"METAL_API_URL"}, kEquinixMetalApi);
+    o.api_key =
+        setting(f, "--api-key", env, {"METAL_API_TOKEN", "METAL_AUTH_TOKEN", "PACKET_API_KEY"});
+    o.project_id = setting(f, "--project-id", env, {"METAL_PROJECT_ID", "PACKET_PROJECT_ID"});
+    o.ca_file = setting(f, "--ca-file", env, {"BOOTCFG_CA_FILE"});
+    o.endpoint =
+        setting(f, "--endpoint", env, {"BOOTCFG_ENDPOINT"}, "unix:/run/bootcfg/admin.sock");
+    o.cert_file = setting(f, "--cert-file", env, {"BOOTCFG_CERT_FILE"});
+    o.key_file = setting(f, "--key-file", env, {"BOOTCFG_KEY_FILE"});
+    const std::string token_file = setting(f, "--token-file", env, {"BOOTCFG_TOKEN_FILE"});
+    if (!token_file.empty()) o.token = token_from_file(token_file);
+    o.note = [err](const std::string& text) { std::fprintf(err, "note: %s\n", text.c_str()); };
+    return o;
+}
+
+// --serve: an embedded bootcfgd serving just the script, kernel and initrd (hardlinked, or
+// copied, into a hidden directory) under /assets/.
+class EmbeddedServer {
+  public:
+    EmbeddedServer(const std::string& address, const std::string& dir,
+                   const std::vector<std::string>& files) {
+        std::string error;
+        root_ = dir + "/.bootcfg-serve-" + std::to_string(::getpid());
+        if (!make_directories(root_, error)) throw ProviderError("--serve: " + error);
+        for (const auto& name : files) {
+            const std::string from = dir + "/" + name, to = root_ + "/" + name;
+            if (::link(from.c_str(), to.c_str()) != 0) {
+                std::ifstream in(from, std::ios::binary);
+                if (!in) throw ProviderError("--serve: " + from + ": cannot read it");
+                std::ostringstream s;
+                s << in.rdbuf();
+                if (!write_file_atomic(to, s.str(), error))
+                    throw ProviderError("--serve: " + error);
+            }
+        }
+        const auto colon = address.rfind(':');
+        if (colon == std::string::npos)
+            throw UsageError{"--serve " + address + ": expected HOST:PORT"};
+        HttpServerOptions options;
+        options.host = address.substr(0, colon);
+        if (options.host.size() > 2 && options.host.front() == '[')
+            options.host = options.host.substr(1, options.host.size() - 2);
+        options.port = address.substr(colon + 1);
+        options.threads = 1;
+        options.handle_signals = false;
+        assets_ = std::make_unique<AssetRoot>(root_);
+        holder_ =
+            std::make_unique<SnapshotHolder>(std::make_shared<const Snapshot>(StoreContents{}));
+        server_ = std::make_unique<HttpServer>(options, *holder_, assets_.get());
+        try {
+            server_->listen();
+        } catch (const std::exception& e) {
+            throw ProviderError(std::string("--serve: ") + e.what());
+        }
+        thread_ = std::thread([this] { server_->run(); });
+    }
+    ~EmbeddedServer() {
+        if (server_) server_->stop();
+        if (thread_.joinable()) thread_.join();
+        // Remove the hidden directory and its links (never the originals).
+        if (!root_.empty()) {
+            if (auto d = ::opendir(root_.c_str())) {
+                while (auto e = ::readdir(d))
+                    if (e->d_name[0] != '.') ::unlink((root_ + "/" + e->d_name).c_str());
+                ::closedir(d);
+            }
+            ::rmdir(root_.c_str());
+        }
+    }
+    std::string address() const { return server_->local_address(); }
+
+  private:
+    std::string root_;
+    std::unique_ptr<AssetRoot> assets_;
+    std::unique_ptr<SnapshotHolder> holder_;
+    std::unique_ptr<HttpServer> server_;
+    std::thread thread_;
+};
+
+void check_url(const std::string& url, const std::string& ca_file) {
+    ClientOptions c;
+    std::string path;
+    try {
+        std::tie(c.endpoint, path) = split_url(url);
+        c.ca_file = ca_file;
+        c.timeout = std::chrono::seconds(15);
+        const ClientResponse r = admin_request(c, "HEAD", path.empty() ? "/" : path);
+        if (r.status >= 400)
+            throw ProviderError(url + ": HTTP " + std::to_string(r.status) +
+                                " (the device could not fetch it)");
+    } catch (const ConnectError& e) {
+        throw ProviderError(url + ": " + e.what());
+    }
+}
+
+// Runs the console command until it ends or Ctrl-C.
+void run_console(const std::vector<std::string>& argv, std::FILE* err) {
+    std::fprintf(err, "console: %s %s (Ctrl-C or the end of the session ends it)\n",
+                 argv[0].c_str(), argv.size() > 1 ? argv[1].c_str() : "");
+    const pid_t pid = ::fork();
+    if (pid < 0) throw ProviderError(std::string("cannot start ") + argv[0]);
+    if (pid == 0) {
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        ::signal(SIGINT, SIG_DFL);
+        ::execvp(args[0], args.data());
+        std::fprintf(stderr, "bootcfg: cannot run %s: %s\n", args[0], std::strerror(errno));
+        ::_exit(127);
+    }
+    for (;;) {
+        int status = 0;
+        const pid_t done = ::waitpid(pid, &status, WNOHANG);
+        if (done == pid) return;
+        if (stop_requested().load()) {
+            ::kill(pid, SIGTERM);
+            ::waitpid(pid, &status, 0);
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+std::string progress_text(const Device& d) {
+    std::string s = "device " + d.id + ": " + (d.state.empty() ? "?" : d.state);
+    if (d.provisioning_percentage >= 0) s += " " + std::to_string(d.provisioning_percentage) + "%";
+    return s;
+}
+
+int run(const std::string& provider_name, const ParsedFlags& f, const Env& env, std::FILE* out,
+        std::FILE* err) {
+    if (f.words.size() != 3) throw UsageError{"usage: bootcfg run PROVIDER NAME [flags]"};
+    const std::string name = f.get("--img-name", f.words[2]);
+    const bool bootcfg = provider_name == "bootcfg";
+    const std::string base_url_raw = setting(f, "--base-url", env, {"METAL_BASE_URL"});
+    std::string base_url = base_url_raw;
+    while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
+    if (!bootcfg && base_url.empty())
+        throw UsageError{"run " + provider_name + " needs --base-url (or METAL_BASE_URL)"};
+    const auto wait = parse_wait_duration(f.get("--wait", "30m"));
+    if (!wait)
+        throw UsageError{"--wait " + f.get("--wait") +
+                         ": expected a duration like 90s, 20m or 1h30m"};
+    const auto poll = parse_wait_duration(f.get("--poll", "5s"));
+    if (!poll || poll->count() == 0)
+        throw UsageError{"--poll " + f.get("--poll") + ": expected a duration like 5s"};
+    const bool keep = f.flag("--keep"), console = f.flag("--console", !bootcfg);
+
+    DeviceSpec spec;
+    spec.hostname = setting(f, "--hostname", env, {"METAL_HOSTNAME"}, bootcfg ? "" : name);
+    spec.plan = setting(f, "--machine", env, {"METAL_MACHINE"}, "c3.small.x86");
+    spec.metro = f.has("--metro") ? f.get("--metro")
+                                  : setting(f, "--zone", env, {"METAL_METRO", "METAL_FACILITY"});
+    spec.always_pxe = f.flag("--always-pxe", true);
+    spec.billing_cycle = f.get("--billing-cycle", "hourly");
+    spec.mac = f.get("--mac");
+    spec.profile = f.get("--profile", name);
+    if (f.has("--userdata")) spec.userdata = read_text(f.get("--userdata"), "--userdata");
+    for (std::string t, all = f.get("--tags"); !all.empty();) {
+        const auto comma = all.find(',');
+        t = all.substr(0, comma);
+        all = comma == std::string::npos ? "" : all.substr(comma + 1);
+        if (!t.empty()) spec.tags.push_back(t);
+    }
+    if (!bootcfg && !f.has("--device") && spec.metro.empty())
+        throw UsageError{"run " + provider_name + " needs --metro (or --zone, METAL_METRO)"};
+    if (bootcfg && spec.mac.empty() && !f.has("--device"))
+        throw UsageError{"run bootcfg needs the machine's --mac"};
+
+    install_stop_handlers();
+    auto provider = make_provider(provider_name, provider_options(f, env, err));
+    const std::vector<std::string> files = {name + "-equinixmetal.ipxe", name + "-kernel",
+                                            name + "-initrd.img"};
+    std::unique_ptr<EmbeddedServer> server;
+    if (f.has("--serve")) {
+        const std::string dir = f.get("--dir", ".");
+        const std::string script = dir + "/" + files[0];
+        if (::access(script.c_str(), R_OK) != 0) {
+            // LinuxKit's script for these files, as `push equinixmetal` writes it.
+            std::ifstream cmd(dir + "/" + name + "-cmdline");
+            std::string cmdline((std::istreambuf_iterator<char>(cmd)),
+                                std::istreambuf_iterator<char>());
+            while (!cmdline.empty() && std::isspace(static_cast<unsigned char>(cmdline.back())))
+                cmdline.pop_back();
+            std::string error;
+            if (!write_file_atomic(script, equinix_ipxe_script(name, base_url, cmdline, "x86_64"),
+                                   error))
+                throw ProviderError(error);
+        }
+        server = std::make_unique<EmbeddedServer>(f.get("--serve"), dir, files);
+        std::fprintf(err, "serving %s, %s, %s on http://%s/assets/\n", files[0].c_str(),
+                     files[1].c_str(), files[2].c_str(), server->address().c_str());
+    }
+    if (!base_url.empty()) {
+        spec.ipxe_script_url = base_url + "/" + files[0];
+        for (const auto& file : files) check_url(base_url + "/" + file, f.get("--ca-file"));
+    }
+
+    Device device =
+        f.has("--device") ? provider->reuse(f.get("--device"), spec) : provider->create(spec);
+    std::fprintf(out, "%s device %s (%s)\n", f.has("--device") ? "reusing" : "created",
+                 device.id.c_str(), device.state.c_str());
+    std::fflush(out);
+    auto cleanup = [&](const char* why) {
+        if (keep) {
+            std::fprintf(out, "kept %s\n", provider->how_to_reach(device).c_str());
+            return;
+        }
+        stop_requested().store(false);  // a second Ctrl-C may still interrupt the delete
+        try {
+            provider->remove(device.id);
+            std::fprintf(out, "deleted device %s (%s)\n", device.id.c_str(), why);
+        } catch (const std::exception& e) {
+            std::fprintf(err, "bootcfg run: could not delete device %s: %s\n", device.id.c_str(),
+                         e.what());
+        }
+    };
+    try {
+        ProgressLine progress(err);
+        device = wait_for_state(
+            *provider, device.id, "active", *wait,
+            [&](const Device& d) {
+                progress.show(progress_text(d));
+                if (!::isatty(::fileno(err))) std::fprintf(err, "%s\n", progress_text(d).c_str());
+            },
+            *poll);
+        progress.clear();
+        std::fprintf(out, "device %s is active: %s\n", device.id.c_str(),
+                     provider->how_to_reach(device).c_str());
+        std::fflush(out);
+        const auto console_argv = provider->console_command(device);
+        if (console && !console_argv.empty()) {
+            run_console(console_argv, err);
+        } else if (!keep || server) {
+            std::fprintf(err, "Ctrl-C ends the run%s\n", keep ? "" : " and deletes the device");
+            while (!stop_requested().load())
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        cleanup("run ended");
+        return kExitOk;
+    } catch (const Interrupted&) {
+        std::fprintf(err, "interrupted\n");
+        cleanup("interrupted");
+        return kExitInterrupted;
+    } catch (const ProviderError& e) {
+        std::fprintf(err, "bootcfg run: %s\n", e.what());
+        cleanup("the run failed");
+        return kExitRefused;
+    }
+}
+
+int devices(const ParsedFlags& f, const Env& env, std::FILE* out, std::FILE* err) {
+    if (f.words.size() < 2)
+        throw UsageError{"usage: bootcfg devices list|delete ID --provider NAME"};
+    const std::string provider_name = f.get("--provider");
+    if (provider_name.empty()) throw UsageError{"devices needs --provider (equinixmetal, bootcfg)"};
+    if (!is_provider(provider_name))
+        throw UsageError{"--provider " + provider_name +
+                         ": not a provider (equinixmetal, packet, bootcfg)"};
+    auto provider = make_provider(provider_name, provider_options(f, env, err));
+    if (f.words[1] == "list") {
+        const auto list = provider->list();
+        std::vector<std::vector<std::string>> rows = {
+            {"ID", "HOSTNAME", "STATE", "PLAN", "LOCATION", "ADDRESS"}};
+        for (const auto& d : list)
+            rows.push_back({d.id, d.hostname, d.state, d.plan,
+                            d.metro.empty() ? d.facility : d.metro,
+                            d.addresses.empty() ? "" : d.addresses[0]});
+        print_table(out, rows);
+        return kExitOk;
+    }
+    if (f.words[1] == "delete") {
+        if (f.words.size() < 3)
+            throw UsageError{"usage: bootcfg devices delete ID... --provider NAME"};
+        for (std::size_t i = 2; i < f.words.size(); ++i) {
+            provider->remove(f.words[i]);
+            std::fprintf(out, "deleted device %s\n", f.words[i].c_str());
+        }
+        return kExitOk;
+    }
+    throw UsageError{"devices " + f.words[1] + ": expected list or delete"};
+}
+
+}  // namespace
+
+bool is_provider_command(const std::string& word) {
+    return word == "run" || word == "devices";
+}
+
+int run_provider_command(const std::vector<std::string>& args,
+                         const std::function<const char*(const char*)>& getenv, std::FILE* out,
+                         std::FILE* err) {
+    const Env env{getenv};
+    std::string what = args[0];
+    try {
+        const ParsedFlags f = parse_flags(args, kProviderFlags);
+        if (args[0] == "devices") return devices(f, env, out, err);
+        if (f.words.size() < 2) throw UsageError{"usage: bootcfg run PROVIDER NAME [flags]"};
+        what += " " + f.words[1];
+        if (!is_provider(f.words[1]))
+            throw UsageError{"unknown provider '" + f.words[1] +
+                             "' (equinixmetal, packet, bootcfg)"};
+        return run(f.words[1], f, env, out, err);
+    } catch (const UsageError& e) {
+        std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.message.c_str());
+        return kExitUsage;
+    } catch (const Interrupted&) {
+        std::fprintf(err, "bootcfg %s: interrupted\n", what.c_str());
+        return kExitInterrupted;
+    } catch (const std::exception& e) {
+        std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.what());
+        return kExitRefused;
+    }
+}
+
+std::string provider_usage() {
+    return "Devices:\n"
+           "  run equinixmetal|packet NAME --base-url URL --metro M [--machine PLAN] [--api-key "
+           "K]\n"
+           "      [--project-id P] [--device ID] [--hostname H] [--img-name N] "
+           "[--always-pxe=false]\n"
+           "      [--serve ADDR] [--console=false] [--keep] [--userdata FILE] [--tags a,b]\n"
+           "      [--wait 30m] [--poll 5s] [--api-url URL] [--ca-file CA]\n"
+           "                                 a device booting NAME's iPXE script\n"
+           "  run bootcfg NAME --mac MAC [--endpoint E] [--profile P] [--keep]\n"
+           "                                 the machine with MAC boots profile NAME\n"
+           "  devices list|delete ID... --provider equinixmetal|bootcfg\n"
+           "  env: METAL_API_TOKEN (METAL_AUTH_TOKEN, PACKET_API_KEY), METAL_PROJECT_ID\n"
+           "       (PACKET_PROJECT_ID), METAL_BASE_URL, METAL_METRO, METAL_API_URL; flags win\n";
+}
+
+}  // namespace bootcfg
