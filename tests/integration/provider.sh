@@ -113,6 +113,12 @@ expect_contains "503: retried with the message" "HTTP 503: upstream unavailable;
 expect_contains "--device: reused" "reusing device $id" "$out"
 expect_eq "--device: PUT the script URL" "1" "$(count_requests PUT "/devices/$id")"
 expect_eq "--device: rebooted" "1" "$(count_requests POST "/devices/$id/actions")"
+control '{"fail_next": [{"status": 422, "match": "POST /metal/v1/projects", "body": {"errors": ["facility is deprecated; use metro"]}}]}'
+posts_before=$(count_requests POST /projects)
+cli run equinixmetal lk --base-url "$base" --api-key secret-token-1 "${common[@]}" --console=false
+expect_eq "422: exit 1" "1" "$rc"
+expect_contains "422: the API's errors" "HTTP 422: facility is deprecated; use metro" "$err"
+expect_eq "422: not retried" "$((posts_before + 1))" "$(count_requests POST /projects)"
 cli run equinixmetal lk --base-url "$base" --api-key wrong-token "${common[@]}" --keep --console=false
 expect_eq "401: exit 1" "1" "$rc"
 expect_contains "401: the API's message" "HTTP 401: Invalid authentication token" "$err"
