@@ -32,11 +32,11 @@ count_requests() { grep -c "\"method\": \"$1\", \"path\": \"/metal/v1$2" "$WORK/
 
 # --- what devices boot: LinuxKit-style files published by bootcfgd
 lk="$WORK/lk"
-mkdir -p "$lk" "$WORK/images"
+mkdir -p "$lk" "$WORK/images" "$WORK/no-data"
 head -c 50000 /dev/urandom | gzip -n >"$lk/lk-kernel"
 head -c 50000 /dev/urandom | gzip -n >"$lk/lk-initrd.img"
 echo "console=ttyS1,115200" >"$lk/lk-cmdline"
-start_bootcfgd files -assets-path="$WORK/images"
+start_bootcfgd files -data-path="$WORK/no-data" -assets-path="$WORK/images"
 FILES_PORT=$PORT
 base="http://127.0.0.1:$FILES_PORT/assets/lk"
 "$BOOTCFG" push equinixmetal lk --dir "$lk" --base-url "$base" --destination "$WORK/images/lk" >/dev/null
