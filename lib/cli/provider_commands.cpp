@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -103,17 +104,22 @@ ProviderOptions provider_options(const ParsedFlags& f, const Env& env, std::FILE
 }
 
 // --serve: an embedded bootcfgd serving just the script, kernel and initrd (hardlinked, or
-// copied, into a hidden directory) under /assets/.
+// copied, into a hidden directory) under /assets/. Files named in `generated` are served with
+// that content instead of being taken from `dir`.
 class EmbeddedServer {
   public:
     EmbeddedServer(const std::string& address, const std::string& dir,
-                   const std::vector<std::string>& files) {
+                   const std::vector<std::string>& files,
+                   const std::map<std::string, std::string>& generated) {
         std::string error;
         root_ = dir + "/.bootcfg-serve-" + std::to_string(::getpid());
         if (!make_directories(root_, error)) throw ProviderError("--serve: " + error);
         for (const auto& name : files) {
             const std::string from = dir + "/" + name, to = root_ + "/" + name;
-            if (::link(from.c_str(), to.c_str()) != 0) {
+            if (auto it = generated.find(name); it != generated.end()) {
+                if (!write_file_atomic(to, it->second, error))
+                    throw ProviderError("--serve: " + error);
+            } else if (::link(from.c_str(), to.c_str()) != 0) {
                 std::ifstream in(from, std::ios::binary);
                 if (!in) throw ProviderError("--serve: " + from + ": cannot read it");
                 std::ostringstream s;
@@ -263,20 +269,17 @@ int run(const std::string& provider_name, const ParsedFlags& f, const Env& env, 
     std::unique_ptr<EmbeddedServer> server;
     if (f.has("--serve")) {
         const std::string dir = f.get("--dir", ".");
-        const std::string script = dir + "/" + files[0];
-        if (::access(script.c_str(), R_OK) != 0) {
-            // LinuxKit's script for these files, as `push equinixmetal` writes it.
-            std::ifstream cmd(dir + "/" + name + "-cmdline");
-            std::string cmdline((std::istreambuf_iterator<char>(cmd)),
-                                std::istreambuf_iterator<char>());
+        std::map<std::string, std::string> generated;
+        if (::access((dir + "/" + files[0]).c_str(), R_OK) != 0) {
+            // LinuxKit's script for these files, as `push equinixmetal` writes it, in the form
+            // the plan's CPU needs; served only, the directory is left as it is.
+            std::string cmdline = read_text(dir + "/" + name + "-cmdline", "--serve");
             while (!cmdline.empty() && std::isspace(static_cast<unsigned char>(cmdline.back())))
                 cmdline.pop_back();
-            std::string error;
-            if (!write_file_atomic(script, equinix_ipxe_script(name, base_url, cmdline, "x86_64"),
-                                   error))
-                throw ProviderError(error);
+            generated[files[0]] =
+                equinix_ipxe_script(name, base_url, cmdline, plan_arch(spec.plan));
         }
-        server = std::make_unique<EmbeddedServer>(f.get("--serve"), dir, files);
+        server = std::make_unique<EmbeddedServer>(f.get("--serve"), dir, files, generated);
         std::fprintf(err, "serving %s, %s, %s on http://%s/assets/\n", files[0].c_str(),
                      files[1].c_str(), files[2].c_str(), server->address().c_str());
     }

@@ -98,6 +98,10 @@ std::optional<std::chrono::seconds> retry_delay(unsigned status, const std::stri
 // An Equinix Metal device object → Device.
 Device device_from_json(const std::string& json_text);
 
+// The CPU a plan's machines have, for the iPXE script's form: LinuxKit's Type 2A plans
+// (baremetal_2a, baremetal_2a2) and the later *.arm* plans (c3.large.arm64) are aarch64.
+std::string plan_arch(const std::string& plan);
+
 // "30s", "10m", "1h30m" → seconds; nullopt when malformed.
 std::optional<std::chrono::seconds> parse_wait_duration(const std::string& text);
 

@@ -101,6 +101,12 @@ Device device_from_json(const std::string& text) {
     return d;
 }
 
+std::string plan_arch(const std::string& plan) {
+    if (plan == "baremetal_2a" || plan == "baremetal_2a2" || plan.find(".arm") != std::string::npos)
+        return "aarch64";
+    return "x86_64";
+}
+
 std::optional<std::chrono::seconds> parse_wait_duration(const std::string& text) {
     if (text.empty()) return std::nullopt;
     std::int64_t total = 0;

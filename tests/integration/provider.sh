@@ -170,9 +170,12 @@ run_pid=$!
 for _ in $(seq 300); do grep -q "is active" "$WORK/run.out" && break; sleep 0.05; done
 expect_contains "--serve: the device booted from the embedded server" "is active" "$(cat "$WORK/run.out")"
 expect_eq "--serve: the script" "200" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$serve_port/assets/lk-equinixmetal.ipxe")"
+expect_contains "--serve: LinuxKit's x86_64 script for the plan" 'kernel ${base-url}/lk-kernel ${kernel-params}' \
+    "$(curl -s "http://127.0.0.1:$serve_port/assets/lk-equinixmetal.ipxe")"
 expect_eq "--serve: nothing else of the dir" "404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$serve_port/assets/lk-cmdline")"
 kill -INT $run_pid; wait $run_pid || true
 expect_eq "--serve: the hidden serving dir is gone" "" "$(ls -A "$WORK" | grep bootcfg-serve || true)"
+expect_eq "--serve: the generated script is not left in --dir" "" "$(ls "$WORK"/lk-equinixmetal.ipxe 2>/dev/null || true)"
 expect_eq "--serve: the originals stay" "3" "$(ls "$WORK"/lk-kernel "$WORK"/lk-initrd.img "$WORK"/lk-cmdline | wc -l)"
 
 # --- --console runs ssh to the SOS host; the end of the session ends the run

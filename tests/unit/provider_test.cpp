@@ -42,6 +42,15 @@ TEST_CASE("Equinix Metal device JSON", "[provider]") {
     CHECK_THROWS_WITH(device_from_json("<html>"), Catch::Contains("not JSON"));
 }
 
+TEST_CASE("a plan's CPU picks the iPXE script's form", "[provider]") {
+    CHECK(plan_arch("baremetal_2a") == "aarch64");
+    CHECK(plan_arch("baremetal_2a2") == "aarch64");
+    CHECK(plan_arch("c3.large.arm64") == "aarch64");
+    CHECK(plan_arch("c3.small.x86") == "x86_64");
+    CHECK(plan_arch("baremetal_0") == "x86_64");
+    CHECK(plan_arch("") == "x86_64");
+}
+
 TEST_CASE("--wait durations", "[provider]") {
     CHECK(parse_wait_duration("90s") == seconds(90));
     CHECK(parse_wait_duration("1h30m") == seconds(5400));
