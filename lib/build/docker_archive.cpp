@@ -324,13 +324,12 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
         std::uint32_t ordinal = 0;
         while (archive_entry* e = s.inner.next()) {
             merge.add(i, ordinal++, archive_io::clean_member_path(archive_entry_pathname(e), where),
-                      e);
+                      e, where);
             if (ordinal % 4096 == 0)
                 progress.show("save2image: indexing layer " + std::to_string(i + 1) + "/" +
                               std::to_string(layers.size()) + ", " + std::to_string(merge.size()) +
                               " paths");
         }
-        merge.end_layer(i, where);
     }
     merge.finish();
 

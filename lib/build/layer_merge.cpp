@@ -41,7 +41,7 @@ void LayerMerge::hide_lower(const std::string& dir, std::uint32_t layer, bool se
 }
 
 void LayerMerge::add(std::uint32_t layer, std::uint32_t ordinal, const std::string& path,
-                     archive_entry* entry) {
+                     archive_entry* entry, const std::string& where) {
     newest_mtime_ = std::max<std::int64_t>(newest_mtime_, archive_entry_mtime(entry));
     const auto [dir, name] = split_last(path);
     if (name.rfind(".wh.", 0) == 0) {
@@ -54,10 +54,18 @@ void LayerMerge::add(std::uint32_t layer, std::uint32_t ordinal, const std::stri
     Record r;
     r.layer = layer;
     r.ordinal = ordinal;
-    if (archive_entry_hardlink(entry)) {
+    if (const char* hardlink = archive_entry_hardlink(entry)) {
+        const std::string target_path = archive_io::clean_member_path(hardlink, where);
+        auto target = index_.find(target_path);
+        if (target == index_.end())
+            throw BuildError(where + ": hardlink '" + path + "' points to '" + target_path +
+                             "', which is not in the image");
+        if (target->second.kind == Kind::directory)
+            throw BuildError(where + ": hardlink '" + path + "' points to the directory '" +
+                             target_path + "'");
         r.kind = Kind::hardlink;
-        r.link_target = archive_io::clean_member_path(archive_entry_hardlink(entry), path);
-        pending_links_.push_back(path);
+        r.data_layer = target->second.data_layer;
+        r.data_ordinal = target->second.data_ordinal;
     } else if (archive_entry_filetype(entry) == AE_IFDIR) {
         r.kind = Kind::directory;
         r.header = archive_io::clone(entry);
@@ -75,31 +83,6 @@ void LayerMerge::add(std::uint32_t layer, std::uint32_t ordinal, const std::stri
     } else {
         index_.emplace(path, std::move(r));
     }
-}
-
-void LayerMerge::end_layer(std::uint32_t layer, const std::string& where) {
-    for (const auto& path : pending_links_) {
-        auto it = index_.find(path);
-        if (it == index_.end() || it->second.kind != Kind::hardlink || it->second.layer != layer ||
-            it->second.link_target.empty())
-            continue;
-        Record& link = it->second;
-        auto target = index_.find(link.link_target);
-        if (target == index_.end())
-            throw BuildError(where + ": hardlink '" + path + "' points to '" + link.link_target +
-                             "', which is not in the image");
-        if (target->second.kind == Kind::directory)
-            throw BuildError(where + ": hardlink '" + path + "' points to the directory '" +
-                             link.link_target + "'");
-        if (target->second.kind == Kind::hardlink && !target->second.link_target.empty())
-            throw BuildError(where + ": hardlink '" + path + "' points to the hardlink '" +
-                             link.link_target + "', which is not resolved yet");
-        link.data_layer = target->second.data_layer;
-        link.data_ordinal = target->second.data_ordinal;
-        link.link_target.clear();
-        link.link_target.shrink_to_fit();
-    }
-    pending_links_.clear();
 }
 
 void LayerMerge::finish() {

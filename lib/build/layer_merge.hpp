@@ -16,12 +16,12 @@ namespace bootcfg {
 class LayerMerge {
   public:
     // Entries of layer `layer` in archive order; `path` is clean (archive_io::clean_member_path).
-    // Whiteouts (.wh.NAME, DIR/.wh..wh..opq) hide what lower layers put there.
+    // Whiteouts (.wh.NAME, DIR/.wh..wh..opq) hide what lower layers put there. A hardlink takes
+    // the data its target has at that point of the stream, as Docker and umoci apply layers in
+    // order: a whiteout or replacement of the target later in the same layer does not change
+    // it. Throws BuildError (naming `where`) for a link to nothing or to a directory.
     void add(std::uint32_t layer, std::uint32_t ordinal, const std::string& path,
-             archive_entry* entry);
-    // Resolves the layer's hardlinks against the tree as it stands after the layer. Throws
-    // BuildError for a link to nothing or to a directory.
-    void end_layer(std::uint32_t layer, const std::string& where);
+             archive_entry* entry, const std::string& where);
     // After the last layer: indexes hardlinks by the entry that holds their data.
     void finish();
 
@@ -42,7 +42,6 @@ class LayerMerge {
         Kind kind = Kind::other;
         std::uint32_t layer = 0, ordinal = 0;            // the entry that defines the path now
         std::uint32_t data_layer = 0, data_ordinal = 0;  // hardlinks: the entry with the data
-        std::string link_target;                         // hardlinks, until resolved
         archive_io::EntryPtr header;                     // directories: their final metadata
     };
     static std::uint64_t key(std::uint32_t layer, std::uint32_t ordinal) {
@@ -52,7 +51,6 @@ class LayerMerge {
     void hide_lower(const std::string& dir, std::uint32_t layer, bool self);
 
     std::map<std::string, Record> index_;
-    std::vector<std::string> pending_links_;
     std::unordered_map<std::uint64_t, std::vector<std::string>> links_by_data_;
     std::int64_t newest_mtime_ = 0;
 };

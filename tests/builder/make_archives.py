@@ -67,12 +67,13 @@ LAYERS = [
         d("dev"), dev("dev/null", tarfile.CHRTYPE, 1, 3), dev("dev/sda", tarfile.BLKTYPE, 8, 0, 0o660),
         d("run"), dev("run/fifo", tarfile.FIFOTYPE, 0, 0, 0o600),
     ] + [d("/".join(LONG_DIR.split("/")[:i])) for i in range(2, len(LONG_DIR.split("/")) + 1)]
-      + [f(LONG_FILE, "long path\n"), sym("usr/share/long-link", LONG_TARGET)],
+      + [f(LONG_FILE, "long path\n"), sym("usr/share/long-link", LONG_TARGET), f("var/old-log", "log data\n")],
     [  # 2: replace, delete, opaque, a hardlink into layer 1
         d("etc"), f("etc/hostname", "layer two\n"), wh("etc/.wh.remove-me"), wh("etc/.wh.again"),
         d("opt/data"), wh("opt/data/.wh..wh..opq"), f("opt/data/c", "c\n"),
         hard("lib/libx-copy", "lib/libx.so.1"), hard("etc/motd-old", "etc/motd"),
         f("srv/thing", "now a file\n"), wh("tmp/.wh.olddir"),
+        hard("var/log-saved", "var/old-log"), wh("var/.wh.old-log"),  # linked, then deleted
     ],
     [  # 3: links across layers, a whiteout of a link's original, metadata changes
         hard("usr/bin/tool-hard", "usr/bin/tool"), wh("lib/.wh.libx.so.1"),
@@ -94,7 +95,8 @@ def expected_tree():
     for e in LAYERS[0]:
         put(e)
     for gone in ["etc/remove-me", "etc/again", "opt/data/a", "opt/data/b", "opt/data/sub",
-                 "opt/data/sub/deep", "lib/libx.so.1", "srv/thing/inside", "tmp/olddir", "tmp/olddir/x"]:
+                 "opt/data/sub/deep", "lib/libx.so.1", "srv/thing/inside", "tmp/olddir", "tmp/olddir/x",
+                 "var/old-log"]:
         t.pop(gone)
     put(f("etc/hostname", "layer two\n"))
     put(f("opt/data/c", "c\n"))
@@ -102,6 +104,7 @@ def expected_tree():
     # hardlinks: the data a link was made to, whatever happened to the original later
     put(f("lib/libx-copy", "library bytes\n"))
     put(f("etc/motd-old", "old motd\n"))
+    put(f("var/log-saved", "log data\n"))  # the link came before its original's whiteout
     put(f("etc/motd", "new motd\n"))
     put(f("etc/again", "second\n"))
     put(d("var/cache", mode=0o700))

@@ -30,8 +30,7 @@ LayerMerge merge(std::vector<Layer>& layers) {
         std::uint32_t n = 0;
         for (auto& e : layers[i].entries)
             m.add(i, n++, archive_io::clean_member_path(archive_entry_pathname(e.get()), "t"),
-                  e.get());
-        m.end_layer(i, "layer");
+                  e.get(), "layer");
     }
     m.finish();
     return m;
@@ -80,6 +79,16 @@ TEST_CASE("layer merge: hardlinks keep the data they were made to", "[build]") {
     CHECK(m.survivors(0, 0, "lib/x") == std::vector<std::string>{"lib/copy"});
     CHECK(m.survivors(0, 1, "bin/tool") ==
           std::vector<std::string>{"bin/tool", "bin/t2", "bin/t3"});
+
+    // Applied in order, as Docker and umoci do: a link made before its target is whited out
+    // or replaced in the same layer keeps the data it was made to.
+    std::vector<Layer> same_layer(2);
+    same_layer[0].file("h1").file("h2");
+    same_layer[1].link("l1", "h1").file(".wh.h1").link("l2", "h2").file("h2");
+    LayerMerge s = merge(same_layer);
+    CHECK(s.survivors(0, 0, "h1") == std::vector<std::string>{"l1"});
+    CHECK(s.survivors(0, 1, "h2") == std::vector<std::string>{"l2"});
+    CHECK(s.survivors(1, 3, "h2") == std::vector<std::string>{"h2"});
 
     std::vector<Layer> bad(1);
     bad[0].link("a", "nowhere");
