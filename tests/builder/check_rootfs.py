@@ -111,8 +111,8 @@ def check_tree(image, root):
             elif stat.S_ISREG(st.st_mode):
                 rec["type"] = "file"
                 rec["sha256"] = hashlib.sha256(open(full, "rb").read()).hexdigest()
-                if st.st_nlink > 1:
-                    inodes.setdefault(st.st_ino, set()).add(rel)
+            if not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1:  # files and symlinks alike
+                inodes.setdefault(st.st_ino, set()).add(rel)
             tree[rel] = rec
     theirs_groups = sorted(sorted(g) for g in inodes.values() if len(g) > 1)
     for name in sorted(set(got) | set(tree)):

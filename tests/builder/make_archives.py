@@ -76,7 +76,8 @@ LAYERS = [
         hard("var/log-saved", "var/old-log"), wh("var/.wh.old-log"),  # linked, then deleted
     ],
     [  # 3: links across layers, a whiteout of a link's original, metadata changes
-        hard("usr/bin/tool-hard", "usr/bin/tool"), wh("lib/.wh.libx.so.1"),
+        hard("usr/bin/tool-hard", "usr/bin/tool"), hard("usr/bin/sh-link-hard", "usr/bin/sh-link"),
+        wh("lib/.wh.libx.so.1"),
         f("etc/motd", "new motd\n"), f("etc/again", "second\n"),
         d("var/cache", mode=0o700), f("var/cache/new", "cached\n", mtime=MTIME + 50),
     ],
@@ -110,6 +111,7 @@ def expected_tree():
     put(d("var/cache", mode=0o700))
     put(f("var/cache/new", "cached\n", mtime=MTIME + 50))
     put(f("usr/bin/tool-hard", "#!/bin/sh\necho v1\n", mode=0o755))
+    put(sym("usr/bin/sh-link-hard", "tool"))  # a hardlink to a symlink is that symlink
     out = {}
     for name, e in t.items():
         kind = {tarfile.DIRTYPE: "dir", tarfile.REGTYPE: "file", tarfile.SYMTYPE: "symlink",
@@ -124,7 +126,7 @@ def expected_tree():
             rec["dev"] = [e["devmajor"], e["devminor"]]
         out[name] = rec
     # paths that must end up sharing one inode (hardlinks in the output)
-    links = [sorted(["usr/bin/tool", "usr/bin/tool-hard"])]
+    links = sorted([sorted(["usr/bin/tool", "usr/bin/tool-hard"]), sorted(["usr/bin/sh-link", "usr/bin/sh-link-hard"])])
     return {"entries": out, "hardlink_groups": links}
 
 
