@@ -114,25 +114,23 @@ Reader Reader::from_fd(int fd, std::string label) {
     return r;
 }
 
-Reader Reader::from_file(const std::string& path) {
+Reader Reader::open_file(const std::string& path, bool raw) {
     Reader r;
     r.label_ = path;
     auto s = std::make_unique<Source>();
     s->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (s->fd < 0) r.fail(std::strerror(errno));
     s->owns_fd = true;
-    r.open_with(std::move(s));
+    r.open_with(std::move(s), raw);
     return r;
 }
 
+Reader Reader::from_file(const std::string& path) {
+    return open_file(path, false);
+}
+
 Reader Reader::decompressing(const std::string& path, bool& compressed) {
-    Reader r;
-    r.label_ = path;
-    auto s = std::make_unique<Source>();
-    s->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (s->fd < 0) r.fail(std::strerror(errno));
-    s->owns_fd = true;
-    r.open_with(std::move(s), true);
+    Reader r = open_file(path, true);
     if (!r.next()) r.fail("empty file");
     compressed = archive_filter_count(r.a_) > 1;
     return r;

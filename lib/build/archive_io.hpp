@@ -40,6 +40,7 @@ class Reader {
 
   private:
     Reader() = default;
+    static Reader open_file(const std::string& path, bool raw);
     void open_with(std::unique_ptr<Source> source, bool raw = false);
     archive* a_ = nullptr;
     std::string label_;

@@ -225,6 +225,24 @@ struct LayerStream {
     }
 };
 
+// Every entry of every layer, bottom layer first, with its clean path and a reader positioned
+// at its data; `where` names the layer for messages.
+template <typename Visit>
+void for_each_layer_entry(int fd, const std::string& label, const std::vector<std::string>& layers,
+                          Visit&& visit) {
+    for (std::uint32_t i = 0; i < layers.size(); ++i) {
+        const std::string where =
+            label + ": layer " + std::to_string(i + 1) + " (" + layers[i] + ")";
+        LayerStream s = LayerStream::open(fd, label, layers[i], where);
+        std::uint32_t ordinal = 0;
+        while (archive_entry* e = s.inner.next()) {
+            visit(i, ordinal, archive_io::clean_member_path(archive_entry_pathname(e), where), e,
+                  s.inner, where);
+            ++ordinal;
+        }
+    }
+}
+
 class RootfsWriter {
   public:
     RootfsWriter(archive_io::GzipTarWriter& out, const LayerMerge& merge)
@@ -317,20 +335,16 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
 
     // First pass: headers only, to learn what survives where.
     LayerMerge merge;
-    for (std::uint32_t i = 0; i < layers.size(); ++i) {
-        const std::string where =
-            label + ": layer " + std::to_string(i + 1) + " (" + layers[i] + ")";
-        LayerStream s = LayerStream::open(in.fd, label, layers[i], where);
-        std::uint32_t ordinal = 0;
-        while (archive_entry* e = s.inner.next()) {
-            merge.add(i, ordinal++, archive_io::clean_member_path(archive_entry_pathname(e), where),
-                      e, where);
-            if (ordinal % 4096 == 0)
-                progress.show("save2image: indexing layer " + std::to_string(i + 1) + "/" +
-                              std::to_string(layers.size()) + ", " + std::to_string(merge.size()) +
-                              " paths");
-        }
-    }
+    for_each_layer_entry(in.fd, label, layers,
+                         [&](std::uint32_t layer, std::uint32_t ordinal, const std::string& path,
+                             archive_entry* e, Reader&, const std::string& where) {
+                             merge.add(layer, ordinal, path, e, where);
+                             if ((ordinal + 1) % 4096 == 0)
+                                 progress.show("save2image: indexing layer " +
+                                               std::to_string(layer + 1) + "/" +
+                                               std::to_string(layers.size()) + ", " +
+                                               std::to_string(merge.size()) + " paths");
+                         });
     merge.finish();
 
     // Second pass: each layer streamed once more, surviving entries copied to the output.
@@ -341,19 +355,14 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
                                                                 : "stdout");
     RootfsWriter rootfs(writer, merge);
     rootfs.root();
-    for (std::uint32_t i = 0; i < layers.size(); ++i) {
-        const std::string where =
-            label + ": layer " + std::to_string(i + 1) + " (" + layers[i] + ")";
-        LayerStream s = LayerStream::open(in.fd, label, layers[i], where);
-        std::uint32_t ordinal = 0;
-        while (archive_entry* e = s.inner.next()) {
-            rootfs.entry(i, ordinal++,
-                         archive_io::clean_member_path(archive_entry_pathname(e), where), e,
-                         s.inner);
-            progress.show("save2image: writing layer " + std::to_string(i + 1) + "/" +
+    for_each_layer_entry(
+        in.fd, label, layers,
+        [&](std::uint32_t layer, std::uint32_t ordinal, const std::string& path, archive_entry* e,
+            Reader& data, const std::string&) {
+            rootfs.entry(layer, ordinal, path, e, data);
+            progress.show("save2image: writing layer " + std::to_string(layer + 1) + "/" +
                           std::to_string(layers.size()) + ", " + mib(rootfs.bytes));
-        }
-    }
+        });
     writer.close();
     if (to_file && !output.commit(error)) throw BuildError(error);
     progress.clear();
