@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <future>
+#include <thread>
 
 #include "build/build.hpp"
 
@@ -172,15 +175,119 @@ std::uint64_t Reader::consumed() const {
     return n < 0 ? 0 : static_cast<std::uint64_t>(n);
 }
 
+namespace {
+
+// One block as a complete gzip member, with no timestamp so equal input gives equal bytes.
+std::string gzip_member(const std::string& block, const std::string& label) {
+    struct Sink {
+        static la_ssize_t write(archive*, void* out, const void* bytes, std::size_t n) {
+            static_cast<std::string*>(out)->append(static_cast<const char*>(bytes), n);
+            return static_cast<la_ssize_t>(n);
+        }
+    };
+    std::string out;
+    archive* a = archive_write_new();
+    if (!a) throw BuildError(label + ": out of memory");
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, "block");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_size(e, static_cast<la_int64_t>(block.size()));
+    const bool ok =
+        e && archive_write_add_filter_gzip(a) == ARCHIVE_OK &&
+        archive_write_set_filter_option(a, "gzip", "timestamp", nullptr) == ARCHIVE_OK &&
+        archive_write_set_format_raw(a) == ARCHIVE_OK &&
+        archive_write_set_bytes_in_last_block(a, 1) == ARCHIVE_OK &&
+        archive_write_open(a, &out, nullptr, Sink::write, nullptr) == ARCHIVE_OK &&
+        archive_write_header(a, e) == ARCHIVE_OK &&
+        archive_write_data(a, block.data(), block.size()) ==
+            static_cast<la_ssize_t>(block.size()) &&
+        archive_write_close(a) == ARCHIVE_OK;
+    const std::string why = ok || !archive_error_string(a) ? "" : archive_error_string(a);
+    archive_entry_free(e);
+    archive_write_free(a);
+    if (!ok) throw BuildError(label + ": gzip: " + (why.empty() ? "failed" : why));
+    return out;
+}
+
+}  // namespace
+
+struct ParallelGzip::State {
+    int fd;
+    std::string label;  // declared before `pending`, so it outlives the workers that read it
+    std::string block;
+    std::deque<std::future<std::string>> pending;  // members being compressed, in order
+    std::size_t max_pending;
+    bool wrote_any = false;
+
+    void write_out(const std::string& member) {
+        for (std::size_t done = 0; done < member.size();) {
+            const ssize_t n = ::write(fd, member.data() + done, member.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw BuildError(label + ": " + std::strerror(errno));
+            done += static_cast<std::size_t>(n);
+        }
+    }
+    void submit() {
+        while (pending.size() >= max_pending) drain_one();
+        pending.push_back(std::async(
+            std::launch::async, [b = std::move(block), this] { return gzip_member(b, label); }));
+        block.clear();
+        block.reserve(kBlock);
+        wrote_any = true;
+    }
+    void drain_one() {
+        std::string member = pending.front().get();
+        pending.pop_front();
+        write_out(member);
+    }
+};
+
+ParallelGzip::ParallelGzip(int fd, std::string label) : state_(std::make_unique<State>()) {
+    state_->fd = fd;
+    state_->label = std::move(label);
+    state_->block.reserve(kBlock);
+    // Two blocks in flight per core keep every core busy while the writer waits on the oldest.
+    const unsigned cores = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
+    state_->max_pending = 2 * cores;
+}
+
+// Futures from std::async wait for their worker when destroyed.
+ParallelGzip::~ParallelGzip() = default;
+
+void ParallelGzip::write(const void* bytes, std::size_t size) {
+    const auto* p = static_cast<const char*>(bytes);
+    while (size > 0) {
+        const std::size_t n = std::min(size, kBlock - state_->block.size());
+        state_->block.append(p, n);
+        p += n;
+        size -= n;
+        if (state_->block.size() == kBlock) state_->submit();
+    }
+}
+
+void ParallelGzip::finish() {
+    if (!state_->block.empty() || !state_->wrote_any) state_->submit();
+    while (!state_->pending.empty()) state_->drain_one();
+}
+
+la_ssize_t GzipTarWriter::write_callback(archive*, void* self, const void* bytes, std::size_t n) {
+    // No exception may cross libarchive: keep it for fail() to throw.
+    auto* w = static_cast<GzipTarWriter*>(self);
+    try {
+        w->gzip_.write(bytes, n);
+        return static_cast<la_ssize_t>(n);
+    } catch (...) {
+        w->callback_error_ = std::current_exception();
+        return -1;
+    }
+}
+
 GzipTarWriter::GzipTarWriter(int fd, std::string label)
-    : a_(archive_write_new()), label_(std::move(label)), buffer_(1 << 17) {
+    : label_(std::move(label)), gzip_(fd, label_), a_(archive_write_new()), buffer_(1 << 17) {
     if (!a_) throw BuildError(label_ + ": out of memory");
-    if (archive_write_add_filter_gzip(a_) != ARCHIVE_OK ||
-        archive_write_set_format_pax_restricted(a_) != ARCHIVE_OK ||
+    if (archive_write_set_format_pax_restricted(a_) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(a_, 1) != ARCHIVE_OK ||
-        // No gzip timestamp: the same input gives byte-identical output.
-        archive_write_set_filter_option(a_, "gzip", "timestamp", nullptr) != ARCHIVE_OK ||
-        archive_write_open_fd(a_, fd) != ARCHIVE_OK)
+        archive_write_open(a_, this, nullptr, write_callback, nullptr) != ARCHIVE_OK)
         fail();
 }
 
@@ -189,6 +296,7 @@ GzipTarWriter::~GzipTarWriter() {
 }
 
 void GzipTarWriter::fail() const {
+    if (callback_error_) std::rethrow_exception(callback_error_);
     const char* why = archive_error_string(a_);
     throw BuildError(label_ + ": " + (why ? why : "write failed"));
 }
@@ -219,6 +327,7 @@ std::uint64_t GzipTarWriter::copy_from(Reader& reader) {
 
 void GzipTarWriter::close() {
     if (archive_write_close(a_) != ARCHIVE_OK) fail();
+    gzip_.finish();
 }
 
 std::string clean_member_path(const char* raw, const std::string& where) {

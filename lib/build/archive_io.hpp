@@ -5,6 +5,7 @@
 #include <archive_entry.h>
 
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,27 @@ class Reader {
     std::unique_ptr<Source> source_;
 };
 
+// Gzip on every core: the stream is cut into fixed 1 MiB blocks, each compressed on its own
+// (by libarchive, on a worker thread) into a complete gzip member, and the members are written
+// in order. Concatenated members are one valid gzip stream (RFC 1952, read by gzip, tar,
+// libarchive, Python, Go); the bytes do not depend on the number of threads.
+class ParallelGzip {
+  public:
+    ParallelGzip(int fd, std::string label);
+    ParallelGzip(const ParallelGzip&) = delete;
+    ParallelGzip& operator=(const ParallelGzip&) = delete;
+    ~ParallelGzip();
+    void write(const void* bytes, std::size_t size);
+    // Compresses what is left and writes every member; throws BuildError on a write error.
+    void finish();
+
+    static constexpr std::size_t kBlock = 1u << 20;
+
+  private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
 // A gzip-compressed tar written to a file descriptor (pax where ustar cannot say it: long
 // names, xattrs, big ids).
 class GzipTarWriter {
@@ -59,14 +81,17 @@ class GzipTarWriter {
     void data(const void* bytes, std::size_t size);
     // Copies the rest of `reader`'s current member as this entry's data; returns bytes copied.
     std::uint64_t copy_from(Reader& reader);
-    // Flushes gzip and the tar trailer; the output is complete only after close().
+    // Flushes the tar trailer and gzip; the output is complete only after close().
     void close();
 
   private:
+    static la_ssize_t write_callback(archive*, void* self, const void* bytes, std::size_t n);
     [[noreturn]] void fail() const;
-    archive* a_;
     std::string label_;
+    ParallelGzip gzip_;
+    archive* a_;
     std::vector<char> buffer_;
+    std::exception_ptr callback_error_;
 };
 
 struct EntryDeleter {

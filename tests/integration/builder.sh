@@ -115,6 +115,13 @@ echo "builder.sh: peak RSS 16 MiB image: ${small_kib} KiB, 256 MiB image: ${big_
 if (( big_kib - small_kib < 8192 )); then pass; else fail "peak RSS grew by $(( (big_kib - small_kib) / 1024 )) MiB with the image"; fi
 expect_eq "256 MiB file intact" "$(head -c $((256 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)" \
     "$(tar xzOf "$WORK/big.tar.gz" ./big.bin | sha256sum | cut -d' ' -f1)"
+cli image compare -o json "$WORK/big.tar.gz" "$WORK/big.tar.gz"
+expect_ok "our own output (many gzip members) reads back whole through libarchive" python3 -c '
+import json, sys, tarfile
+got = json.loads(sys.argv[2])["new"]
+want = sum(t.size for t in tarfile.open(sys.argv[1], "r:gz") if t.isreg())
+sys.exit(0 if got["filesystem_bytes"] == want and want > 256 << 20 else "%s != %s" % (got["filesystem_bytes"], want))
+' "$WORK/big.tar.gz" "$out"
 rm -f "$WORK"/big.tar* "$WORK"/small.tar*
 
 # --- archive: the newest kernel by version, not by string

@@ -1,9 +1,15 @@
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "build/archive_io.hpp"
 #include "build/build.hpp"
 #include "build/layer_merge.hpp"
 #include "cli/flags.hpp"
+#include "temp_dir.hpp"
 
 using namespace bootcfg;
 
@@ -147,6 +153,57 @@ TEST_CASE("dpkg status: installed packages, foreign architectures apart", "[buil
     CHECK(c.updated[0].name == "a");
     CHECK(c.added == std::vector<std::pair<std::string, std::string>>{{"new", "1"}});
     CHECK(c.removed == std::vector<std::pair<std::string, std::string>>{{"gone", "1"}});
+}
+
+TEST_CASE("parallel gzip: one stream of members that reads back whole", "[build]") {
+    test::TempDir dir;
+    // 3.5 blocks of data that does not repeat within a block, so members differ
+    std::string data;
+    for (std::uint32_t i = 0; data.size() < 7 * archive_io::ParallelGzip::kBlock / 2; ++i)
+        data += std::to_string(i * 2654435761u) + (i % 7 ? " " : "\n");
+    auto compress = [&](const std::string& name) {
+        const auto path = (dir.path() / name).string();
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        REQUIRE(fd >= 0);
+        {
+            archive_io::ParallelGzip gz(fd, path);
+            // uneven writes across block edges
+            for (std::size_t at = 0; at < data.size(); at += 300007)
+                gz.write(data.data() + at, std::min<std::size_t>(300007, data.size() - at));
+            gz.finish();
+        }
+        ::close(fd);
+        return path;
+    };
+    const auto a = compress("a.gz"), b = compress("b.gz");
+    bool compressed = false;
+    archive_io::Reader r = archive_io::Reader::decompressing(a, compressed);
+    CHECK(compressed);
+    std::string back;
+    char buf[65536];
+    while (const std::size_t n = r.read(buf, sizeof buf)) back.append(buf, n);
+    CHECK(back.size() == data.size());
+    CHECK(back == data);
+    std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+    const std::string bytes_a((std::istreambuf_iterator<char>(fa)), {}),
+        bytes_b((std::istreambuf_iterator<char>(fb)), {});
+    CHECK(bytes_a == bytes_b);  // the same input, the same bytes
+    // four members, each starting with the gzip magic and no timestamp
+    std::size_t members = 0;
+    for (std::size_t at = bytes_a.find("\x1f\x8b\x08"); at != std::string::npos;
+         at = bytes_a.find("\x1f\x8b\x08", at + 1))
+        if (bytes_a.compare(at + 4, 4, std::string(4, '\0')) == 0) ++members;
+    CHECK(members >= 4);
+
+    // nothing written at all is still a valid (empty) gzip stream
+    const auto empty = (dir.path() / "empty.gz").string();
+    const int fd = ::open(empty.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    {
+        archive_io::ParallelGzip gz(fd, empty);
+        gz.finish();
+    }
+    ::close(fd);
+    CHECK(std::filesystem::file_size(empty) > 0);
 }
 
 TEST_CASE("LinuxKit's Equinix Metal iPXE scripts", "[build]") {
