@@ -6,9 +6,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <future>
+#include <mutex>
 #include <thread>
 
 #include "build/build.hpp"
@@ -177,15 +178,15 @@ std::uint64_t Reader::consumed() const {
 
 namespace {
 
-// One block as a complete gzip member, with no timestamp so equal input gives equal bytes.
-std::string gzip_member(const std::string& block, const std::string& label) {
+// One block as a complete gzip member appended to `out`, with no timestamp so equal input
+// gives equal bytes.
+void gzip_member(const std::string& block, std::string& out, const std::string& label) {
     struct Sink {
         static la_ssize_t write(archive*, void* out, const void* bytes, std::size_t n) {
             static_cast<std::string*>(out)->append(static_cast<const char*>(bytes), n);
             return static_cast<la_ssize_t>(n);
         }
     };
-    std::string out;
     archive* a = archive_write_new();
     if (!a) throw BuildError(label + ": out of memory");
     archive_entry* e = archive_entry_new();
@@ -206,39 +207,109 @@ std::string gzip_member(const std::string& block, const std::string& label) {
     archive_entry_free(e);
     archive_write_free(a);
     if (!ok) throw BuildError(label + ": gzip: " + (why.empty() ? "failed" : why));
-    return out;
 }
 
 }  // namespace
 
+// A ring of slots in stream order and a few workers. Each slot keeps its input and output
+// buffers from block to block, so memory stays at the ring's size however long the stream.
 struct ParallelGzip::State {
-    int fd;
-    std::string label;  // declared before `pending`, so it outlives the workers that read it
-    std::string block;
-    std::deque<std::future<std::string>> pending;  // members being compressed, in order
-    std::size_t max_pending;
+    enum class Stage { idle, queued, done };
+    struct Slot {
+        std::string input, output;
+        Stage stage = Stage::idle;
+        std::exception_ptr error;
+    };
+
+    int fd = -1;
+    std::string label;
+    std::string block;  // being filled by write()
+    std::vector<Slot> slots;
+    std::size_t next = 0, oldest = 0, in_flight = 0;  // ring positions, writer thread only
+    std::deque<std::size_t> queue;                    // slots waiting for a worker
+    std::mutex mutex;
+    std::condition_variable work, done;
+    bool stopping = false;
+    std::vector<std::thread> workers;
+    unsigned cores = 1;
     bool wrote_any = false;
 
+    ~State() {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            stopping = true;
+        }
+        work.notify_all();
+        for (auto& t : workers) t.join();
+    }
+
     void write_out(const std::string& member) {
-        for (std::size_t done = 0; done < member.size();) {
-            const ssize_t n = ::write(fd, member.data() + done, member.size() - done);
+        for (std::size_t at = 0; at < member.size();) {
+            const ssize_t n = ::write(fd, member.data() + at, member.size() - at);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) throw BuildError(label + ": " + std::strerror(errno));
-            done += static_cast<std::size_t>(n);
+            at += static_cast<std::size_t>(n);
         }
     }
+
+    void run_worker() {
+        for (;;) {
+            std::size_t i;
+            {
+                std::unique_lock<std::mutex> lock(mutex);
+                work.wait(lock, [&] { return stopping || !queue.empty(); });
+                if (stopping) return;
+                i = queue.front();
+                queue.pop_front();
+            }
+            Slot& slot = slots[i];  // this worker's alone until it is marked done
+            try {
+                gzip_member(slot.input, slot.output, label);
+            } catch (...) {
+                slot.error = std::current_exception();
+            }
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                slot.stage = Stage::done;
+            }
+            done.notify_all();
+        }
+    }
+
     void submit() {
-        while (pending.size() >= max_pending) drain_one();
-        pending.push_back(std::async(
-            std::launch::async, [b = std::move(block), this] { return gzip_member(b, label); }));
+        wrote_any = true;
+        if (workers.empty()) {
+            // Started with the first full block: small outputs never pay for threads.
+            slots.resize(2 * cores);  // two per core keep them busy while the oldest is written
+            for (unsigned c = 0; c < cores; ++c) workers.emplace_back([this] { run_worker(); });
+        }
+        if (in_flight == slots.size()) write_oldest();
+        Slot& slot = slots[next];
+        std::swap(slot.input, block);
         block.clear();
         block.reserve(kBlock);
-        wrote_any = true;
+        slot.output.clear();
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            slot.stage = Stage::queued;
+            queue.push_back(next);
+        }
+        work.notify_one();
+        next = (next + 1) % slots.size();
+        ++in_flight;
     }
-    void drain_one() {
-        std::string member = pending.front().get();
-        pending.pop_front();
-        write_out(member);
+
+    void write_oldest() {
+        Slot& slot = slots[oldest];
+        {
+            std::unique_lock<std::mutex> lock(mutex);
+            done.wait(lock, [&] { return slot.stage == Stage::done; });
+        }
+        if (slot.error) std::rethrow_exception(slot.error);
+        write_out(slot.output);
+        slot.stage = Stage::idle;
+        oldest = (oldest + 1) % slots.size();
+        --in_flight;
     }
 };
 
@@ -246,12 +317,9 @@ ParallelGzip::ParallelGzip(int fd, std::string label) : state_(std::make_unique<
     state_->fd = fd;
     state_->label = std::move(label);
     state_->block.reserve(kBlock);
-    // Two blocks in flight per core keep every core busy while the writer waits on the oldest.
-    const unsigned cores = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
-    state_->max_pending = 2 * cores;
+    state_->cores = std::max(1u, std::min(8u, std::thread::hardware_concurrency()));
 }
 
-// Futures from std::async wait for their worker when destroyed.
 ParallelGzip::~ParallelGzip() = default;
 
 void ParallelGzip::write(const void* bytes, std::size_t size) {
@@ -266,8 +334,17 @@ void ParallelGzip::write(const void* bytes, std::size_t size) {
 }
 
 void ParallelGzip::finish() {
-    if (!state_->block.empty() || !state_->wrote_any) state_->submit();
-    while (!state_->pending.empty()) state_->drain_one();
+    State& st = *state_;
+    if (st.workers.empty()) {
+        // At most one block in all: compress it here.
+        std::string member;
+        gzip_member(st.block, member, st.label);
+        st.block.clear();
+        st.write_out(member);
+        return;
+    }
+    if (!st.block.empty()) st.submit();
+    while (st.in_flight > 0) st.write_oldest();
 }
 
 la_ssize_t GzipTarWriter::write_callback(archive*, void* self, const void* bytes, std::size_t n) {
