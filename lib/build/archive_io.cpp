@@ -232,7 +232,6 @@ struct ParallelGzip::State {
     bool stopping = false;
     std::vector<std::thread> workers;
     unsigned cores = 1;
-    bool wrote_any = false;
 
     ~State() {
         {
@@ -277,7 +276,6 @@ struct ParallelGzip::State {
     }
 
     void submit() {
-        wrote_any = true;
         if (workers.empty()) {
             // Started with the first full block: small outputs never pay for threads.
             slots.resize(2 * cores);  // two per core keep them busy while the oldest is written
