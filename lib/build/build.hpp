@@ -105,6 +105,10 @@ struct PushResult {
 };
 PushResult push_linuxkit(const PushOptions& options, ProgressLine& progress);
 
+// The kernel command line LinuxKit wrote to NAME-cmdline, without its trailing newline.
+// Throws BuildError naming the file when it cannot be read or is over 1 MiB.
+std::string read_linuxkit_cmdline(const std::string& path);
+
 // LinuxKit's iPXE script for Equinix Metal, byte for byte.
 std::string equinix_ipxe_script(const std::string& name, const std::string& base_url,
                                 const std::string& cmdline, const std::string& arch);

@@ -97,6 +97,13 @@ std::vector<std::string> words(const std::string& text) {
 
 }  // namespace
 
+std::string read_linuxkit_cmdline(const std::string& path) {
+    std::string cmdline = read_small(path);
+    while (!cmdline.empty() && std::isspace(static_cast<unsigned char>(cmdline.back())))
+        cmdline.pop_back();
+    return cmdline;
+}
+
 std::string equinix_ipxe_script(const std::string& name, const std::string& base_url,
                                 const std::string& cmdline, const std::string& arch) {
     // Appends the image's cmdline to the params iPXE needs, as LinuxKit does.
@@ -136,9 +143,7 @@ PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
         if (!mac) throw BuildError("--mac " + m + ": not a MAC address");
         macs.push_back(*mac);
     }
-    std::string cmdline = read_small(cmdline_file);
-    while (!cmdline.empty() && std::isspace(static_cast<unsigned char>(cmdline.back())))
-        cmdline.pop_back();
+    const std::string cmdline = read_linuxkit_cmdline(cmdline_file);
 
     const bool decompress = o.decompress || o.arch == "aarch64";
     if (decompress && !o.decompress)

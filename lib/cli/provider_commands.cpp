@@ -273,11 +273,9 @@ int run(const std::string& provider_name, const ParsedFlags& f, const Env& env, 
         if (::access((dir + "/" + files[0]).c_str(), R_OK) != 0) {
             // LinuxKit's script for these files, as `push equinixmetal` writes it, in the form
             // the plan's CPU needs; served only, the directory is left as it is.
-            std::string cmdline = read_text(dir + "/" + name + "-cmdline", "--serve");
-            while (!cmdline.empty() && std::isspace(static_cast<unsigned char>(cmdline.back())))
-                cmdline.pop_back();
-            generated[files[0]] =
-                equinix_ipxe_script(name, base_url, cmdline, plan_arch(spec.plan));
+            generated[files[0]] = equinix_ipxe_script(
+                name, base_url, read_linuxkit_cmdline(dir + "/" + name + "-cmdline"),
+                plan_arch(spec.plan));
         }
         server = std::make_unique<EmbeddedServer>(f.get("--serve"), dir, files, generated);
         std::fprintf(err, "serving %s, %s, %s on http://%s/assets/\n", files[0].c_str(),
