@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +26,14 @@
 #include "store/store.hpp"
 
 namespace {
+
+// SIGHUP before the reloader listens (while the data dir loads) must not kill the process, as
+// its default action would: it is remembered and answered with a reload once serving.
+volatile std::sig_atomic_t hup_during_startup = 0;
+
+void remember_hup(int) {
+    hup_during_startup = 1;
+}
 
 int usage_error(const std::string& message) {
     std::fprintf(stderr, "bootcfgd: %s\n", message.c_str());
@@ -55,6 +64,11 @@ std::size_t connections_for_fd_limit() {
 
 int main(int argc, char** argv) {
     using namespace bootcfg;
+    struct sigaction hup {};
+    hup.sa_handler = remember_hup;
+    sigemptyset(&hup.sa_mask);
+    hup.sa_flags = SA_RESTART;
+    ::sigaction(SIGHUP, &hup, nullptr);
     const std::vector<std::string> args(argv + 1, argv + argc);
     const auto parsed = parse_daemon_config(args, [](const char* n) { return std::getenv(n); });
     if (!parsed.error.empty()) return usage_error(parsed.error);
@@ -145,6 +159,10 @@ int main(int argc, char** argv) {
             tell(begin ? ServiceNotifier::reloading() : ServiceNotifier::ready(status()));
         });
         reloader.start();
+        if (hup_during_startup) {
+            spdlog::info("SIGHUP during start-up: reloading {}", config.data_path);
+            reloader.reload_now();
+        }
 
         // The admin API: its own listener, never the machines' one.
         std::unique_ptr<admin::AdminApi> admin_api;
@@ -154,7 +172,8 @@ int main(int argc, char** argv) {
                                                           [&] { reloader.reload_now(); });
             admin_server = std::make_unique<admin::AdminServer>(
                 admin::AdminServerOptions{config.admin_address, config.cert_file, config.key_file,
-                                          config.ca_file, config.admin_token_file},
+                                          config.ca_file, config.admin_token_file, 1024 * 1024,
+                                          config.admin_max_connections},
                 *admin_api);
             admin_server->listen();
             admin_server->start();

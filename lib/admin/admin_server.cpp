@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "logging/log_text.hpp"
 
 namespace bootcfg::admin {
 
@@ -98,6 +99,8 @@ struct AdminServer::Impl {
     std::string unix_path;
     std::string bound;
     std::thread thread;
+    std::size_t open_connections = 0;  // touched only on the admin thread
+    WarningLimiter warnings;
 
     Impl(AdminServerOptions o, AdminApi& a) : opt(std::move(o)), api(a) {}
 
@@ -130,6 +133,50 @@ struct AdminServer::Impl {
         return std::nullopt;
     }
 
+    // A refusal before the request is handled: logged (rate-limited: a client can repeat it at
+    // will) and answered with the connection closed, the body (if any) left unread.
+    http::response<http::string_body> refuse(const Peer& peer, std::string_view method,
+                                             std::string_view target, unsigned status,
+                                             const std::string& reason, unsigned version) {
+        warnings.warn("refused " + std::to_string(status) + " " + peer.address,
+                      "admin: " + log_escape(method.empty() ? "-" : method) + " " +
+                          log_target(target.empty() ? "-" : target) + " from " +
+                          log_escape(peer.address) + ": " + std::to_string(status) + " " +
+                          log_escape(reason));
+        auto res = make_response(status, api_error(status, reason), version);
+        res.keep_alive(false);
+        return res;
+    }
+
+    // The header alone decides whether a request is taken: framing, Host, credentials and the
+    // declared size are checked before one byte of the body is read.
+    std::optional<http::response<http::string_body>> check_header(
+        const Peer& peer, const http::request_parser<http::string_body>& parser, std::string& who) {
+        const auto& h = parser.get();
+        const auto method = h.method_string();
+        const auto target = h.target();
+        const auto te = h[http::field::transfer_encoding];
+        const auto hosts = h.count(http::field::host);
+        if (!te.empty() && !parser.chunked())
+            return refuse(peer, method, target, 501,
+                          "Transfer-Encoding not implemented (only chunked)", h.version());
+        if (hosts > 1)
+            return refuse(peer, method, target, 400, "more than one Host header", h.version());
+        if (hosts == 0 && h.version() >= 11)
+            return refuse(peer, method, target, 400, "missing Host header (required in HTTP/1.1)",
+                          h.version());
+        std::string why;
+        auto name = authenticate(peer, h, why);
+        if (!name) return refuse(peer, method, target, 401, why, h.version());
+        who = std::move(*name);
+        const auto length = parser.content_length();
+        if (length && *length > opt.body_limit)
+            return refuse(peer, method, target, 413,
+                          "body larger than " + std::to_string(opt.body_limit) + " bytes",
+                          h.version());
+        return std::nullopt;
+    }
+
     template <class Stream>
     asio::awaitable<void> serve_http(Stream& stream, Peer peer) {
         beast::flat_buffer buffer;
@@ -143,17 +190,12 @@ struct AdminServer::Impl {
                                              asio::redirect_error(asio::use_awaitable, ec));
             if (ec == http::error::end_of_stream) co_return;
             std::optional<http::response<http::string_body>> early;
+            std::string who;
             if (!ec) {
-                const auto& h = parser.get();
-                const auto length = parser.content_length();
-                if (length && *length > opt.body_limit) {
-                    early =
-                        make_response(413,
-                                      api_error(413, "body larger than " +
-                                                         std::to_string(opt.body_limit) + " bytes"),
-                                      h.version());
-                } else if (beast::iequals(h[http::field::expect], "100-continue")) {
-                    http::response<http::empty_body> cont{http::status::continue_, h.version()};
+                early = check_header(peer, parser, who);
+                if (!early && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+                    http::response<http::empty_body> cont{http::status::continue_,
+                                                          parser.get().version()};
                     co_await http::async_write(stream, cont,
                                                asio::redirect_error(asio::use_awaitable, ec));
                     if (ec) co_return;
@@ -163,52 +205,42 @@ struct AdminServer::Impl {
                                               asio::redirect_error(asio::use_awaitable, ec));
             }
             if (!early && ec) {
+                const auto& h = parser.get();
                 if (ec == http::error::body_limit)
                     early =
-                        make_response(413,
-                                      api_error(413, "body larger than " +
-                                                         std::to_string(opt.body_limit) + " bytes"),
-                                      11);
+                        refuse(peer, h.method_string(), h.target(), 413,
+                               "body larger than " + std::to_string(opt.body_limit) + " bytes", 11);
                 else if (ec == http::error::header_limit)
-                    early = make_response(
-                        431, api_error(431, "request header fields larger than 16 KiB"), 11);
+                    early =
+                        refuse(peer, {}, {}, 431, "request header fields larger than 16 KiB", 11);
                 else if (ec.category() == http::make_error_code(http::error::bad_target).category())
-                    early = make_response(
-                        400, api_error(400, "malformed HTTP request: " + ec.message()), 11);
+                    early =
+                        refuse(peer, {}, {}, 400, "malformed HTTP request: " + ec.message(), 11);
                 else
                     co_return;  // timeout, reset, TLS error
             }
             if (early) {
-                early->keep_alive(false);
                 co_await http::async_write(stream, *early,
                                            asio::redirect_error(asio::use_awaitable, ec));
                 co_return;
             }
             auto req = parser.release();
-            std::string why;
             ApiReply reply;
-            auto who = authenticate(peer, req, why);
-            if (!who) {
-                spdlog::warn("admin: {} {} from {}: refused: {}", std::string(req.method_string()),
-                             std::string(req.target()), peer.address, why);
-                reply = api_error(401, why);
-            } else {
-                ApiRequest api_request{req.method_string(),
-                                       req.target(),
-                                       req.body(),
-                                       req[http::field::if_match],
-                                       req[http::field::if_none_match],
-                                       *who};
-                try {
-                    reply = api.handle(api_request);
-                } catch (const std::exception& e) {
-                    spdlog::error("admin: {} {}: {}", std::string(req.method_string()),
-                                  std::string(req.target()), e.what());
-                    reply = api_error(500, "internal error");
-                }
-                spdlog::info("admin: {} {} {} who=\"{}\"", std::string(req.method_string()),
-                             std::string(req.target()), reply.status, *who);
+            ApiRequest api_request{req.method_string(),
+                                   req.target(),
+                                   req.body(),
+                                   req[http::field::if_match],
+                                   req[http::field::if_none_match],
+                                   who};
+            try {
+                reply = api.handle(api_request);
+            } catch (const std::exception& e) {
+                spdlog::error("admin: {} {}: {}", log_escape(req.method_string()),
+                              log_target(req.target()), log_escape(e.what()));
+                reply = api_error(500, "internal error");
             }
+            spdlog::info("admin: {} {} {} who=\"{}\"", log_escape(req.method_string()),
+                         log_target(req.target()), reply.status, log_escape(who));
             auto res = make_response(reply.status, reply, req.version());
             res.keep_alive(req.keep_alive());
             if (req.method() == http::verb::head) {
@@ -239,10 +271,12 @@ struct AdminServer::Impl {
                                         asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             const long verify = SSL_get_verify_result(stream.native_handle());
-            spdlog::warn("admin: TLS handshake with {} failed: {}{}", peer.address, ec.message(),
-                         verify == X509_V_OK
-                             ? std::string()
-                             : std::string(" (") + X509_verify_cert_error_string(verify) + ")");
+            warnings.warn(
+                "tls handshake",
+                "admin: TLS handshake with " + peer.address + " failed: " + ec.message() +
+                    (verify == X509_V_OK
+                         ? std::string()
+                         : std::string(" (") + X509_verify_cert_error_string(verify) + ")"));
             co_return;
         }
         if (X509* cert = SSL_get1_peer_certificate(stream.native_handle())) {
@@ -271,15 +305,75 @@ struct AdminServer::Impl {
         co_await serve_http(stream, peer);
     }
 
+    template <class Socket, class Session>
+    asio::awaitable<void> counted(Socket socket, Session session) {
+        struct Release {
+            std::size_t& n;
+            ~Release() { --n; }
+        } release{++open_connections};
+        co_await (this->*session)(std::move(socket));
+    }
+
+    // Over the cap a connection is closed at once (plain HTTP gets a 503 first): the admin
+    // listener must never take the file descriptors the machine listener needs.
+    template <class Socket>
+    void shed(Socket& socket) {
+        warnings.warn("admin cap",
+                      "admin: at -admin-max-connections=" + std::to_string(opt.max_connections) +
+                          ": refusing connections");
+        error_code ignored;
+        if (!tls) {
+            static constexpr std::string_view kReply =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                "Content-Length: 34\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+                "{\"error\": \"too many connections\"}\n";
+            socket.non_blocking(true, ignored);
+            socket.write_some(asio::buffer(kReply.data(), kReply.size()), ignored);
+        }
+        socket.close(ignored);
+    }
+
     template <class Acceptor, class Session>
     asio::awaitable<void> accept_loop(Acceptor& acceptor, Session session) {
+        asio::steady_timer backoff(ioc);
         for (;;) {
             error_code ec;
             auto socket =
                 co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
             if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-            if (ec) continue;  // EMFILE and friends: keep accepting
-            asio::co_spawn(ioc, (this->*session)(std::move(socket)), asio::detached);
+            if (ec) {
+                // EMFILE and friends: the pending connection stays queued; retrying at once
+                // would spin.
+                warnings.warn("admin accept",
+                              "admin: accept failed: " + ec.message() + " (retrying every 100 ms)");
+                backoff.expires_after(std::chrono::milliseconds(100));
+                co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+                continue;
+            }
+            if (open_connections >= opt.max_connections) {
+                shed(socket);
+                continue;
+            }
+            asio::co_spawn(ioc, counted(std::move(socket), session), asio::detached);
+        }
+    }
+
+    // SIGHUP re-reads -admin-token-file: a removed token stops working, a new one starts. A
+    // file that no longer loads keeps the tokens in force (and says why).
+    asio::awaitable<void> reload_tokens_on_hup() {
+        asio::signal_set hup(ioc, SIGHUP);
+        for (;;) {
+            error_code ec;
+            co_await hup.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
+            try {
+                tokens = load_tokens(opt.token_file);
+                spdlog::info("admin: SIGHUP: {} tokens loaded from {}", tokens.size(),
+                             log_escape(opt.token_file));
+            } catch (const std::exception& e) {
+                spdlog::error("admin: SIGHUP: {}; keeping the {} tokens loaded before",
+                              log_escape(e.what()), tokens.size());
+            }
         }
     }
 };
@@ -407,6 +501,8 @@ void AdminServer::start() {
     if (im.unix_acceptor)
         asio::co_spawn(im.ioc, im.accept_loop(*im.unix_acceptor, &Impl::unix_session),
                        asio::detached);
+    if (!im.opt.token_file.empty())
+        asio::co_spawn(im.ioc, im.reload_tokens_on_hup(), asio::detached);
     im.thread = std::thread([&im] {
         for (;;) {
             try {

@@ -14,8 +14,6 @@ namespace bootcfg::admin {
 
 namespace {
 
-constexpr int kMaxJsonDepth = 64;
-
 std::optional<std::string> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return std::nullopt;
@@ -63,28 +61,6 @@ ApiReply ok_reply(unsigned status, nlohmann::json body, std::string etag) {
 }
 
 }  // namespace
-
-bool json_too_deep(std::string_view text, int max_depth) {
-    int depth = 0;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped)
-                escaped = false;
-            else if (c == '\\')
-                escaped = true;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth) return true;
-        } else if (c == ']' || c == '}') {
-            --depth;
-        }
-    }
-    return false;
-}
 
 AdminApi::AdminApi(std::string data_root, const SnapshotHolder& holder,
                    std::function<void()> reload_now)
@@ -184,9 +160,6 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     // PUT: the document must pass the loader's own checks, then the cross-file checks against
     // the store as it would be with it.
     if (request.body.empty()) return api_error(400, "empty body: send the " + std::string(what));
-    if (!is_template(kind) && json_too_deep(request.body, kMaxJsonDepth))
-        return api_error(400,
-                         "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     const std::string text(request.body);
     Failure failure;
     StoreContents candidate = snapshot->contents();

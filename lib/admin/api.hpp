@@ -39,8 +39,4 @@ class AdminApi {
     std::mutex write_mutex_;
 };
 
-// True when JSON text nests arrays/objects deeper than max_depth (checked before parsing, so a
-// hostile body cannot exhaust the stack).
-bool json_too_deep(std::string_view text, int max_depth);
-
 }  // namespace bootcfg::admin

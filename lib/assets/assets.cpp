@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -134,14 +135,23 @@ bool etag_list_matches(std::string_view list, std::string_view etag) {
     return false;
 }
 
+// Digits only; a number beyond 64 bits saturates (it is still a valid, if huge, position).
 std::optional<std::uint64_t> parse_u64(std::string_view s) {
-    if (s.empty() || s.size() > 19) return std::nullopt;
+    if (s.empty()) return std::nullopt;
     std::uint64_t v = 0;
     for (char c : s) {
         if (c < '0' || c > '9') return std::nullopt;
-        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+        const auto digit = static_cast<std::uint64_t>(c - '0');
+        v = v > (UINT64_MAX - digit) / 10 ? UINT64_MAX : v * 10 + digit;
     }
     return v;
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+    if (s.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+    return true;
 }
 
 }  // namespace
@@ -166,7 +176,7 @@ AssetPlan plan_asset(std::uint64_t size, std::int64_t mtime_ns, const Conditiona
     }
 
     auto spec = trim(h.range);
-    if (spec.empty() || spec.substr(0, 6) != "bytes=") return plan;
+    if (!starts_with_nocase(spec, "bytes=")) return plan;  // RFC 9110: the unit is case-insensitive
     if (!h.if_range.empty()) {
         const auto ir = trim(h.if_range);
         const bool fresh =

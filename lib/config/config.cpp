@@ -38,7 +38,10 @@ const Flag kFlags[] = {
     {"cert-file", nullptr, Kind::string, "admin API TLS certificate (PEM, with its chain)"},
     {"key-file", nullptr, Kind::string, "admin API TLS private key (PEM)"},
     {"ca-file", nullptr, Kind::string, "admin API: require client certificates from this CA"},
-    {"admin-token-file", nullptr, Kind::string, "admin API bearer tokens, one 'NAME TOKEN' a line"},
+    {"admin-token-file", nullptr, Kind::string,
+     "admin API bearer tokens, one 'NAME TOKEN' a line (re-read on SIGHUP)"},
+    {"admin-max-connections", nullptr, Kind::count,
+     "admin API connections open at once; beyond it new ones are closed (default 32)"},
     {"validate", nullptr, Kind::boolean,
      "load the data directory, print each problem as path:line: reason, exit 1 if any"},
     {"version", nullptr, Kind::boolean, "print the version and exit"},
@@ -91,6 +94,10 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
                 c.threads = n;
             }
             if (name == "max-connections") c.max_connections = n;
+            if (name == "admin-max-connections") {
+                if (n == 0) return "expected at least 1, got 0";
+                c.admin_max_connections = n;
+            }
             return "";
         }
         case Kind::boolean: {

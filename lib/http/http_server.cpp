@@ -23,6 +23,7 @@
 
 #include "http/request_parser.hpp"
 #include "http/routes.hpp"
+#include "logging/log_text.hpp"
 
 namespace bootcfg {
 
@@ -84,6 +85,7 @@ struct HttpServer::Impl {
     std::atomic<std::uint64_t> shed{0};  // connections refused at max_connections
     std::atomic<std::int64_t> shed_logged_at{0};
     std::atomic<bool> stopping{false};
+    WarningLimiter warnings;
     // Set while the workers are destroyed: sessions freed with their io_context's pending
     // handlers must not post to a context that may already be gone.
     bool tearing_down = false;
@@ -179,6 +181,8 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         if (ec == http::error::unexpected_body)
             return send_error(413, "request bodies are not accepted here", true);
+        if (ec == http::error::bad_field && head_fields_.refusal_status)
+            return send_error(head_fields_.refusal_status, head_fields_.refusal, true);
         if (ec.category() ==
             http::make_error_code(http::error::bad_target).category())  // any other parse error
             return send_error(400, "malformed HTTP request: " + ec.message(), false);
@@ -264,7 +268,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void send(Reply reply) {
         if (!reply.log_detail.empty())
-            spdlog::warn("{} {}: {}", head_fields_.method, head_fields_.target, reply.log_detail);
+            spdlog::warn("{} {}: {}", log_escape(head_fields_.method),
+                         log_target(head_fields_.target), log_escape(reply.log_detail));
         status_ = reply.status;
         selected_ = std::move(reply.selected);
         stream_.expires_after(server_.options.write_timeout);
@@ -345,9 +350,10 @@ class Session : public std::enable_shared_from_this<Session> {
         const auto us =
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
         spdlog::info("{} {} {} {} {} {}us selected={}{}", remote_,
-                     head_fields_.method.empty() ? "-" : head_fields_.method,
-                     head_fields_.target.empty() ? "-" : head_fields_.target, status_, bytes_, us,
-                     selected_.empty() ? "-" : selected_, ok ? "" : " (aborted)");
+                     head_fields_.method.empty() ? "-" : log_escape(head_fields_.method),
+                     head_fields_.target.empty() ? "-" : log_target(head_fields_.target), status_,
+                     bytes_, us, selected_.empty() ? "-" : log_escape(selected_),
+                     ok ? "" : " (aborted)");
         selected_.clear();
         bytes_ = 0;
         parser_.reset();
@@ -427,7 +433,7 @@ void HttpServer::Impl::do_accept(Worker& w) {
         if (stopping || ec == asio::error::operation_aborted) return;
         if (ec) {
             // Typically EMFILE: back off briefly instead of spinning on the error.
-            spdlog::warn("accept failed: {}", ec.message());
+            warnings.warn("accept", "accept failed: " + ec.message() + " (retrying every 100 ms)");
             w.accept_retry.expires_after(std::chrono::milliseconds(100));
             w.accept_retry.async_wait([this, &w](beast::error_code e) {
                 if (!e) do_accept(w);

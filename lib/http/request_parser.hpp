@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cstdint>
@@ -16,6 +17,11 @@ struct RequestHead {
     boost::beast::http::verb verb = boost::beast::http::verb::unknown;
     int version = 11;
     std::string method, target, if_none_match, if_modified_since, range, if_range;
+    int host_fields = 0;
+    bool unknown_transfer_coding = false;  // a Transfer-Encoding other than a final "chunked"
+    // Set with a parse error when the header as a whole is refused: the status and the reason.
+    unsigned refusal_status = 0;
+    const char* refusal = "";
 };
 
 // A request parser that keeps only the fields routing needs, without allocating a field list
@@ -25,6 +31,9 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
     explicit RequestParser(RequestHead& head) : head_(head) {
         head_.verb = boost::beast::http::verb::unknown;
         head_.version = 11;
+        head_.host_fields = 0;
+        head_.unknown_transfer_coding = false;
+        head_.refusal_status = 0;
         for (auto* s : {&head_.method, &head_.target, &head_.if_none_match,
                         &head_.if_modified_since, &head_.range, &head_.if_range})
             s->clear();
@@ -43,6 +52,21 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
                        boost::beast::error_code&) override {
         std::string* into = nullptr;
         switch (name) {
+            case boost::beast::http::field::host:
+                ++head_.host_fields;
+                return;
+            case boost::beast::http::field::transfer_encoding: {
+                // Beast takes a body only for a final "chunked" and would read anything else's
+                // body as the next request (RFC 9112 6.1: such a request is refused).
+                auto v = value;
+                while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+                const auto comma = v.find_last_of(',');
+                auto last = comma == std::string_view::npos ? v : v.substr(comma + 1);
+                while (!last.empty() && (last.front() == ' ' || last.front() == '\t'))
+                    last.remove_prefix(1);
+                if (!boost::beast::iequals(last, "chunked")) head_.unknown_transfer_coding = true;
+                return;
+            }
             case boost::beast::http::field::if_none_match:
                 into = &head_.if_none_match;
                 break;
@@ -61,7 +85,20 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
         if (!into->empty()) *into += ", ";
         into->append(value);
     }
-    void on_header_impl(boost::beast::error_code&) override {}
+    // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host; no request has two.
+    void on_header_impl(boost::beast::error_code& ec) override {
+        if (head_.unknown_transfer_coding) {
+            head_.refusal_status = 501;
+            head_.refusal = "Transfer-Encoding not implemented (only chunked)";
+        } else if (head_.host_fields > 1) {
+            head_.refusal_status = 400;
+            head_.refusal = "more than one Host header";
+        } else if (head_.version >= 11 && head_.host_fields == 0) {
+            head_.refusal_status = 400;
+            head_.refusal = "missing Host header (required in HTTP/1.1)";
+        }
+        if (head_.refusal_status) ec = boost::beast::http::error::bad_field;
+    }
     void on_body_init_impl(const boost::optional<std::uint64_t>& length,
                            boost::beast::error_code& ec) override {
         if (!length || *length > 0) ec = boost::beast::http::error::unexpected_body;

@@ -51,14 +51,29 @@ std::string pixiecore_json(const BootSpec& boot) {
     return doc.dump() + "\n";
 }
 
+namespace {
+
+// Inside GRUB's double quotes '"' and '\\' must be escaped ('$' stays: GRUB variables such as
+// $net_default_server are used in kernel paths on purpose).
+std::string grub_quoted(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + '"';
+}
+
+}  // namespace
+
 std::string grub_config(const BootSpec& boot, bool arm64) {
     std::string args;
     for (const auto& a : boot.args) args += " " + a;
     std::string initrds;
-    for (const auto& i : boot.initrd) initrds += " \"" + i + "\"";
+    for (const auto& i : boot.initrd) initrds += " " + grub_quoted(i);
     auto entry = [&](const char* title, const char* linux_cmd, const char* initrd_cmd) {
         return std::string("menuentry \"") + title + "\" {\necho \"Loading kernel\"\n" + linux_cmd +
-               " \"" + boot.kernel + "\"" + args + "\necho \"Loading initrd\"\n" + initrd_cmd +
+               " " + grub_quoted(boot.kernel) + args + "\necho \"Loading initrd\"\n" + initrd_cmd +
                " " + initrds + "\n}\n";
     };
     if (arm64) return "default=0\ntimeout=1\n" + entry("CoreOS (arm64)", "linux", "initrd");
@@ -89,7 +104,16 @@ bool shell_safe(const std::string& v) {
     });
 }
 
+// A POSIX shell variable name: [A-Za-z_][A-Za-z0-9_]*. Anything else (a label named "a;b",
+// "x y" or "a-b") would be parsed as code by whoever sources the output, so it is dropped.
+bool shell_identifier(std::string_view name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    return std::all_of(name.begin(), name.end(),
+                       [](unsigned char c) { return (c < 0x80 && std::isalnum(c)) || c == '_'; });
+}
+
 void add_line(std::string name, const std::string& value, std::vector<std::string>& lines) {
+    if (!shell_identifier(name)) return;
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return std::toupper(c); });
     name += '=';

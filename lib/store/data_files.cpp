@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "labels/labels.hpp"
+#include "model/limits.hpp"
 #include "template/template.hpp"
 
 namespace bootcfg {
@@ -78,6 +79,28 @@ bool cmdline_map(const json& value, std::vector<std::string>& args, Failure& fai
     return true;
 }
 
+// Kernel, initrd and argument values are written verbatim into iPXE and GRUB scripts, one
+// command per line: a newline (or any other control byte) in them would add commands.
+bool control_free(const BootSpec& spec, const std::string& prefix, const char* args_field,
+                  Failure& failure) {
+    auto clean = [](const std::string& v) {
+        return std::none_of(v.begin(), v.end(),
+                            [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+    };
+    auto refuse = [&](std::string field) {
+        failure.field = prefix + field;
+        failure.reason =
+            "field '" + failure.field + "' contains a control character (newline, CR, NUL, ...)";
+        return false;
+    };
+    if (!clean(spec.kernel)) return refuse("kernel");
+    for (const auto& i : spec.initrd)
+        if (!clean(i)) return refuse("initrd");
+    for (const auto& a : spec.args)
+        if (!clean(a)) return refuse(args_field);
+    return true;
+}
+
 bool unknown_fields(const json& doc, std::initializer_list<const char*> known, Failure& failure) {
     for (const auto& [key, _] : doc.items()) {
         bool ok = false;
@@ -97,6 +120,10 @@ bool unknown_fields(const json& doc, std::initializer_list<const char*> known, F
 
 // JSON text -> document, or a failure with the line of the syntax error.
 std::optional<json> parse_json(const std::string& text, Failure& failure) {
+    if (json_too_deep(text)) {
+        failure.reason = "JSON nested deeper than " + std::to_string(kMaxNesting) + " levels";
+        return std::nullopt;
+    }
     try {
         return json::parse(text);
     } catch (const json::parse_error& e) {
@@ -137,6 +164,7 @@ std::optional<BootSpec> parse_layout_boot(const std::string& text, Failure& fail
     spec.kernel = *kernel;
     if (!string_list(member(*doc, "initrd"), "initrd", spec.initrd, failure)) return std::nullopt;
     if (!cmdline_map(member(*doc, "cmdline"), spec.args, failure)) return std::nullopt;
+    if (!control_free(spec, "", "cmdline", failure)) return std::nullopt;
     return spec;
 }
 
@@ -193,6 +221,7 @@ std::optional<Profile> parse_profile(const std::string& text, Failure& failure) 
             !string_list(member(boot, "args"), "args", p.boot.args, failure) ||
             !cmdline_map(member(boot, "cmdline"), p.boot.args, failure))
             return in_boot();
+        if (!control_free(p.boot, "boot.", "args", failure)) return std::nullopt;
         p.has_boot = !p.boot.kernel.empty();
         if (!p.has_boot && (!p.boot.initrd.empty() || !p.boot.args.empty())) {
             failure.field = "boot.kernel";

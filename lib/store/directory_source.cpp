@@ -499,7 +499,10 @@ void check_references(StoreContents& contents) {
         }
         if (!profile_sources.count(g.profile))
             problem(g.source, 0, "group '" + g.id + "' names missing profile '" + g.profile + "'");
-        const std::string key = g.selector.to_string();
+        // Length-prefixed, so values holding ',' or '=' cannot make two selectors look alike.
+        std::string key;
+        for (const auto& [k, v] : g.selector.entries())
+            key += std::to_string(k.size()) + ':' + k + std::to_string(v.size()) + ':' + v;
         auto [sit, new_selector] = by_selector.emplace(key, g.source);
         if (!new_selector) {
             problem(g.source, 0,

@@ -1,9 +1,11 @@
 #include "template/template.hpp"
 
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <optional>
 
+#include "model/limits.hpp"
 #include "template/go_format.hpp"
 
 namespace bootcfg {
@@ -397,9 +399,11 @@ struct Tree {
     std::vector<Node> root;
 };
 
-const char* const kFunctions[] = {"and",    "or",      "not",      "eq",  "ne",    "lt",
-                                  "le",     "gt",      "ge",       "len", "index", "print",
-                                  "printf", "println", "urlquery", "js",  "html"};
+const char* const kFunctions[] = {"and", "or", "not", "eq", "ne", "lt", "le", "gt", "ge", "len",
+                                  "index", "print", "printf", "println", "urlquery", "js", "html",
+                                  // bootcfg extensions (not in Go or matchbox): quoting for the
+                                  // format a template writes, so a label cannot add lines or keys.
+                                  "toJson", "yamlQuote", "shellQuote"};
 
 bool is_function(const std::string& name) {
     for (const char* f : kFunctions)
@@ -545,7 +549,19 @@ class Parser {
         return n;
     }
 
+    // Blocks, else-if chains and parentheses recurse here and again when executed: bounded.
+    struct Nested {
+        Parser& p;
+        Nested(Parser& parser, int line) : p(parser) {
+            if (++p.nesting_ > kMaxNesting)
+                fail(line, "blocks and parentheses nested deeper than " +
+                               std::to_string(kMaxNesting) + " levels");
+        }
+        ~Nested() { --p.nesting_; }
+    };
+
     Node control(Node::Kind kind, const char* context, int line) {
+        const Nested nested(*this, line);
         const std::size_t mark = vars_.size();
         Node n{kind, "", pipeline(context, Tok::right), {}, {}, line};
         if (kind == Node::kRange) ++range_depth_;
@@ -698,10 +714,12 @@ class Parser {
                 a.kind = Arg::kLiteral;
                 a.literal = t.text;
                 return a;
-            case Tok::lparen:
+            case Tok::lparen: {
+                const Nested nested(*this, t.line);
                 a.kind = Arg::kPipe;
                 a.sub = std::make_shared<Pipeline>(pipeline("parenthesized pipeline", Tok::rparen));
                 return a;
+            }
             default:
                 backup();
                 return std::nullopt;
@@ -712,6 +730,7 @@ class Parser {
     std::size_t i_ = 0;
     std::vector<std::string> vars_;
     int range_depth_ = 0;
+    int nesting_ = 0;
 };
 
 // ---- execution ---------------------------------------------------------------------------------
@@ -1028,6 +1047,30 @@ class Exec {
         }
     }
 
+    // JSON as Go's encoding/json writes data decoded into interface{}: integral float64s without
+    // a fraction; invalid UTF-8 replaced. Data is at most kMaxNesting deep (checked at load).
+    static std::string json_text(const json& j) {
+        auto integral = [](const json& x) {
+            return x.is_number_float() && std::abs(x.get<double>()) < 1e15 &&
+                   x.get<double>() == static_cast<double>(static_cast<long long>(x.get<double>()));
+        };
+        std::function<json(const json&)> convert = [&](const json& x) -> json {
+            if (integral(x)) return static_cast<long long>(x.get<double>());
+            if (x.is_array() || x.is_object()) {
+                json out = x.is_array() ? json::array() : json::object();
+                for (auto it = x.begin(); it != x.end(); ++it) {
+                    if (x.is_array())
+                        out.push_back(convert(*it));
+                    else
+                        out[it.key()] = convert(*it);
+                }
+                return out;
+            }
+            return x;
+        };
+        return convert(j).dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+
     static std::string eval_args(const std::vector<Value>& v) {
         if (v.size() == 1 && v[0].valid() && v[0].p->is_string()) return v[0].p->get<std::string>();
         std::vector<const json*> ptrs;
@@ -1103,6 +1146,20 @@ class Exec {
                 }
             }
             return item;
+        }
+        if (name == "toJson") {
+            arity(name, v.size(), 1, false);
+            return Value::of(v[0].valid() ? json_text(*v[0].p) : std::string("null"));
+        }
+        if (name == "yamlQuote") {
+            // A JSON string is a YAML double-quoted scalar (control bytes as \u escapes).
+            return Value::of(
+                json(eval_args(v)).dump(-1, ' ', false, json::error_handler_t::replace));
+        }
+        if (name == "shellQuote") {
+            std::string out = "'";
+            for (char c : eval_args(v)) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+            return Value::of(out + "'");
         }
         if (name == "print") return Value::of(go_sprint(ptrs));
         if (name == "println") return Value::of(go_sprintln(ptrs));

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/api.hpp"
+#include "model/limits.hpp"
 #include "temp_dir.hpp"
 
 using namespace bootcfg;
@@ -149,7 +150,7 @@ TEST_CASE("admin: lists filter groups by selector and select explains the choice
     CHECK(f.call("POST", "/api/v1/groups/a").status == 405);
 }
 
-TEST_CASE("admin: json_too_deep ignores brackets inside strings") {
+TEST_CASE("limits: json_too_deep ignores brackets inside strings") {
     CHECK_FALSE(json_too_deep(R"({"a": "[[[[[[[[[["})", 3));
     CHECK(json_too_deep("[[[[", 3));
     CHECK_FALSE(json_too_deep(R"({"a": "\"[[[["})", 3));

@@ -1,0 +1,41 @@
+// What may reach a log line: request targets, file names and peer names are hostile bytes. They
+// are escaped (a newline cannot forge a line), secrets in query strings are masked, and a warning
+// that a client can trigger at will is rate-limited.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace bootcfg {
+
+// Control bytes, '\' and bytes >= 0x80 as \xNN; printable ASCII as is.
+std::string log_escape(std::string_view text);
+
+// A request target for the log: escaped, and the value of each query parameter whose name says
+// it holds a secret (token, password, secret, key, auth, credential, signature) replaced by "***".
+std::string log_target(std::string_view target);
+
+// At most one warning per key per interval; the next one that passes says how many were held
+// back ("... (37 similar suppressed)"). Thread-safe; a bounded number of keys.
+class WarningLimiter {
+  public:
+    explicit WarningLimiter(std::chrono::milliseconds interval = std::chrono::seconds(10))
+        : interval_(interval) {}
+    // Logs message at warn level unless key was logged within the interval.
+    void warn(std::string_view key, const std::string& message);
+
+  private:
+    struct Slot {
+        std::chrono::steady_clock::time_point last{};
+        std::uint64_t suppressed = 0;
+    };
+    std::chrono::milliseconds interval_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, Slot> slots_;
+};
+
+}  // namespace bootcfg

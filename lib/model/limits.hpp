@@ -1,0 +1,36 @@
+// Bounds on hostile input that every reader shares: one nesting limit for JSON documents (data
+// files, admin bodies, Ignition configs, API answers the CLI reads) and template blocks, so every
+// recursive walk over parsed data stays far inside a thread's stack.
+#pragma once
+
+#include <string_view>
+
+namespace bootcfg {
+
+inline constexpr int kMaxNesting = 64;
+
+// True when JSON text nests arrays/objects deeper than max_depth. A byte scan before parsing, so
+// a hostile document never reaches a recursive walk.
+inline bool json_too_deep(std::string_view text, int max_depth = kMaxNesting) {
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth) return true;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return false;
+}
+
+}  // namespace bootcfg
