@@ -138,7 +138,7 @@ struct AdminServer::Impl {
     http::response<http::string_body> refuse(const Peer& peer, std::string_view method,
                                              std::string_view target, unsigned status,
                                              const std::string& reason, unsigned version) {
-        warnings.warn("refused " + std::to_string(status) + " " + peer.address,
+        warnings.warn("refused " + std::to_string(status) + " " + reason,
                       "admin: " + log_escape(method.empty() ? "-" : method) + " " +
                           log_target(target.empty() ? "-" : target) + " from " +
                           log_escape(peer.address) + ": " + std::to_string(status) + " " +
@@ -271,12 +271,14 @@ struct AdminServer::Impl {
                                         asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             const long verify = SSL_get_verify_result(stream.native_handle());
-            warnings.warn(
-                "tls handshake",
-                "admin: TLS handshake with " + peer.address + " failed: " + ec.message() +
-                    (verify == X509_V_OK
-                         ? std::string()
-                         : std::string(" (") + X509_verify_cert_error_string(verify) + ")"));
+            const std::string why =
+                ec.message() + (verify == X509_V_OK ? std::string()
+                                                    : std::string(" (") +
+                                                          X509_verify_cert_error_string(verify) +
+                                                          ")");
+            // One line per kind of failure and interval: a client can fail handshakes at will.
+            warnings.warn("tls " + why,
+                          "admin: TLS handshake with " + peer.address + " failed: " + why);
             co_return;
         }
         if (X509* cert = SSL_get1_peer_certificate(stream.native_handle())) {

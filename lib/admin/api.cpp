@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "files/atomic_file.hpp"
+#include "logging/log_text.hpp"
 #include "labels/labels.hpp"
 #include "store/data_files.hpp"
 
@@ -34,11 +35,62 @@ std::string disk_revision(Kind kind, const std::string& text) {
     return revision_of(text);
 }
 
-std::string unquote(std::string_view etag) {
-    if (etag.starts_with("W/")) etag.remove_prefix(2);
-    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
-        etag = etag.substr(1, etag.size() - 2);
-    return std::string(etag);
+// The id a profile or group file holds; "" when it does not parse.
+std::string object_id(Kind kind, const std::string& text) {
+    Failure ignored;
+    if (kind == Kind::profiles) {
+        auto p = parse_profile(text, ignored);
+        return p ? p->id : "";
+    }
+    auto g = parse_group(text, ignored);
+    return g ? g->id : "";
+}
+
+// The revision of `name` as served by a snapshot; "" when it serves none.
+std::string served_revision(const Snapshot& s, Kind kind, const std::string& name) {
+    if (kind == Kind::profiles) {
+        const Profile* p = s.profile(name);
+        return p ? revision(*p) : "";
+    }
+    if (kind == Kind::groups) {
+        for (const auto& g : s.groups())
+            if (g.id == name && !g.falls_through) return revision(g);
+        return "";
+    }
+    const TemplateEntry* e = s.template_entry(template_kind(kind), name);
+    return e ? revision(*e) : "";
+}
+
+// The load problems of one file, for a reply that says why a write is not what is served.
+std::string problems_of(const Snapshot& s, const std::string& path) {
+    std::string out;
+    for (const auto& p : s.problems())
+        if (p.path == path) out += (out.empty() ? "" : "; ") + p.reason;
+    return out;
+}
+
+// Does an If-Match / If-None-Match value name the current revision? A list of entity tags
+// ("a", W/"b", ...) or "*" (any current version). Weak tags count only when weak_ok (RFC 9110
+// 13.1: If-Match compares strongly, If-None-Match weakly). A bare token counts as a strong tag.
+bool etag_matches(std::string_view list, const std::string& current, bool exists, bool weak_ok) {
+    auto trim = [](std::string_view v) {
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+        return v;
+    };
+    if (trim(list) == "*") return exists;
+    if (!exists) return false;
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        auto tag = trim(list.substr(0, comma));
+        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+        const bool weak = tag.starts_with("W/");
+        if (weak) tag.remove_prefix(2);
+        if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"')
+            tag = tag.substr(1, tag.size() - 2);
+        if ((!weak || weak_ok) && tag == current) return true;
+    }
+    return false;
 }
 
 // The field a cross-file problem is about, from the loader's wording.
@@ -95,6 +147,12 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
             "id");
     }
     if (!query.empty()) return api_error(400, "writes take no query parameters");
+    if (*p->kind == Kind::cloud && (*name == "default" || *name == "uuid" || *name == "mac"))
+        return api_error(409,
+                         "cloud/" + *name +
+                             " is reserved by the bootcfg layout (cloud/default, cloud/uuid/, "
+                             "cloud/mac/ hold raw per-machine cloud-configs); use another name",
+                         "id");
     std::lock_guard lock(write_mutex_);
     return write(*p->kind, *name, request);
 }
@@ -102,32 +160,49 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
 ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& request) {
     const auto snapshot = holder_.get();
     const char* what = is_template(kind) ? "config" : kind == Kind::groups ? "group" : "profile";
-    // Where the object lives: its current file, else the file name matchbox would use.
+    // Where the object lives: the file the served version came from (its name may differ from
+    // the id), else the file name matchbox would use.
     std::string path =
         root_ + "/" +
         (is_template(kind) ? std::string(template_dir(template_kind(kind))) + "/" + name
                            : std::string(kind_name(kind)) + "/" + name + ".json");
-    if (kind == Kind::groups)
+    if (kind == Kind::groups) {
         for (const auto& g : snapshot->groups())
             if (g.id == name && !g.source.empty() && !g.falls_through) path = g.source;
+    } else if (kind == Kind::profiles) {
+        if (const Profile* p = snapshot->profile(name); p && !p->source.empty()) path = p->source;
+    }
 
     const auto current = read_file(path);
     const std::string old_revision = current ? disk_revision(kind, *current) : "";
-    if (request.if_none_match == "*" && current)
-        return ok_reply(412,
-                        {{"error", std::string(what) + " '" + name + "' already exists"},
-                         {"revision", old_revision}},
-                        old_revision);
-    if (!request.if_match.empty()) {
+    // A file by the object's name that holds another object: writing it would replace that one.
+    if (current && !is_template(kind)) {
+        const std::string held = object_id(kind, *current);
+        if (!held.empty() && held != name)
+            return api_error(409,
+                             path.substr(root_.size() + 1) + " holds " + what + " '" + held +
+                                 "', not '" + name + "'; rename or fix that file first",
+                             "id");
+    }
+    if (!request.if_match.empty() &&
+        !etag_matches(request.if_match, old_revision, current.has_value(), false)) {
         if (!current)
             return api_error(412, std::string(what) + " '" + name + "' does not exist (If-Match)");
-        if (request.if_match != "*" && unquote(request.if_match) != old_revision)
-            return ok_reply(412,
-                            {{"error", std::string(what) + " '" + name +
-                                           "' has changed: revision is " + old_revision},
-                             {"revision", old_revision}},
-                            old_revision);
+        return ok_reply(412,
+                        {{"error", std::string(what) + " '" + name +
+                                       "' has changed: revision is " + old_revision},
+                         {"revision", old_revision}},
+                        old_revision);
     }
+    if (!request.if_none_match.empty() &&
+        etag_matches(request.if_none_match, old_revision, current.has_value(), true))
+        return ok_reply(412,
+                        {{"error", std::string(what) + " '" + name +
+                                       (request.if_none_match == "*"
+                                            ? "' already exists"
+                                            : "' is at that revision (If-None-Match)")},
+                         {"revision", old_revision}},
+                        old_revision);
 
     std::string error;
     if (request.method == "DELETE") {
@@ -152,8 +227,16 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
         }
         if (!remove_file_durable(path, error)) return api_error(500, "cannot delete: " + error);
         reload_now_();
-        spdlog::info("audit: who=\"{}\" action=delete object={}/{} old={} new=-", request.who,
-                     kind_name(kind), name, old_revision);
+        spdlog::info("audit: who=\"{}\" action=delete object={}/{} old={} new=-",
+                     log_escape(request.who), kind_name(kind), name, old_revision);
+        if (const auto still = served_revision(*holder_.get(), kind, name); !still.empty())
+            return ok_reply(409,
+                            {{"error", "deleted " + path.substr(root_.size() + 1) + ", but " +
+                                           what + " '" + name +
+                                           "' is still defined by another file (a duplicate "
+                                           "id); delete again to remove that one too"},
+                             {"revision", still}},
+                            still);
         return ok_reply(200, {{"deleted", name}, {"revision", old_revision}}, "");
     }
 
@@ -197,7 +280,8 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     }
     check_references(candidate);
     for (const auto& problem : candidate.problems)
-        if (problem.path == path)
+        if (problem.path == path && problem.reason.find("differs from its file name") ==
+                                        std::string::npos)  // the file's name, not the document
             return api_error(400, problem.reason, problem_field(problem.reason));
 
     std::error_code ec;
@@ -207,8 +291,16 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     if (!write_file_atomic(path, add_newline ? text + "\n" : text, error))
         return api_error(500, "cannot write: " + error);
     reload_now_();
-    spdlog::info("audit: who=\"{}\" action=put object={}/{} old={} new={}", request.who,
-                 kind_name(kind), name, current ? old_revision : "-", new_revision);
+    spdlog::info("audit: who=\"{}\" action=put object={}/{} old={} new={}",
+                 log_escape(request.who), kind_name(kind), name, current ? old_revision : "-",
+                 new_revision);
+    // A 2xx promises the next request sees it: say so when the loader serves something else.
+    const auto snapshot_after = holder_.get();
+    if (served_revision(*snapshot_after, kind, name) != new_revision) {
+        const auto why = problems_of(*snapshot_after, path);
+        return api_error(500, "wrote " + path.substr(root_.size() + 1) + ", but it is not served" +
+                                  (why.empty() ? std::string() : ": " + why));
+    }
     return ok_reply(current ? 200 : 201, {{"id", name}, {"revision", new_revision}}, new_revision);
 }
 

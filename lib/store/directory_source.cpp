@@ -189,12 +189,6 @@ class DataDirLoader {
         return entries;
     }
 
-    std::vector<std::string> sorted_names(const fs::path& dir) {
-        std::vector<std::string> names;
-        for (auto& e : sorted_entries(dir)) names.push_back(std::move(e.name));
-        return names;
-    }
-
     bool directory(const fs::path& dir) {
         std::error_code ec;
         if (!fs::exists(dir, ec)) return false;
@@ -212,10 +206,67 @@ class DataDirLoader {
 
     // ---- bootcfg layout
 
+    // Names of a directory; when it cannot be read (EMFILE, EIO, permissions), the problem is
+    // reported and keep(prefix) may put back what the previous snapshot had from beneath it.
+    std::optional<std::vector<std::string>> names_or_keep(
+        const fs::path& dir, const std::function<bool(const std::string&)>& keep) {
+        std::string unreadable;
+        auto entries = sorted_entries(dir, &unreadable);
+        if (unreadable.empty()) {
+            std::vector<std::string> names;
+            for (auto& e : entries) names.push_back(std::move(e.name));
+            return names;
+        }
+        const bool kept = previous_ && keep(dir.native() + "/");
+        problem(dir.string(), 0,
+                unreadable + (kept ? "; keeping the last good versions of its files" : ""));
+        return std::nullopt;
+    }
+
+    // The bootcfg-layout entries of the previous snapshot whose files lie beneath prefix.
+    bool keep_layout(const std::string& section, const std::string& prefix) {
+        bool kept = false;
+        auto selector_of = [&](const std::string& id) {
+            for (const auto& g : previous_->groups())
+                if (g.id == id && g.falls_through) return std::optional<Labels>(g.selector);
+            return std::optional<Labels>();
+        };
+        if (section == "boot") {
+            for (const auto& [id, p] : previous_->profiles()) {
+                if (!id.starts_with(kLayoutPrefix) || !p.has_boot || !p.source.starts_with(prefix))
+                    continue;
+                auto selector = selector_of(id);
+                if (!selector) continue;
+                LayoutEntry& entry = layout_[id.substr(std::string_view(kLayoutPrefix).size())];
+                entry.selector = std::move(*selector);
+                entry.boot = p.boot;
+                entry.boot_source = p.source;
+                kept = true;
+            }
+            return kept;
+        }
+        for (const auto& [key, t] : previous_->templates(TemplateKind::cloud)) {
+            if (!t.source.starts_with(prefix)) continue;
+            auto selector = selector_of(kLayoutPrefix + key);
+            if (!selector) continue;
+            LayoutEntry& entry = layout_[key];
+            entry.selector = std::move(*selector);
+            entry.cloud_name = key;
+            entry.cloud_source = t.source;
+            out_.templates[static_cast<int>(TemplateKind::cloud)][key] = t;
+            kept = true;
+        }
+        return kept;
+    }
+
     void load_layout_section(const std::string& section) {
         const fs::path dir = fs::path(root_) / section;
         if (!directory(dir)) return;
-        for (const auto& name : sorted_names(dir)) {
+        const auto names = names_or_keep(dir, [&](const std::string& prefix) {
+            return keep_layout(section, prefix);
+        });
+        if (!names) return;
+        for (const auto& name : *names) {
             const fs::path path = dir / name;
             if (name == "default") {
                 add_layout(section, path.string(), "default", Labels{});
@@ -230,7 +281,11 @@ class DataDirLoader {
     void load_layout_keyed(const std::string& section, const std::string& kind,
                            const fs::path& dir) {
         if (!directory(dir)) return;
-        for (const auto& name : sorted_names(dir)) {
+        const auto names = names_or_keep(dir, [&](const std::string& prefix) {
+            return keep_layout(section, prefix);
+        });
+        if (!names) return;
+        for (const auto& name : *names) {
             if (hidden(name)) continue;
             const std::string path = (dir / name).string();
             auto key = kind == "mac" ? normalize_mac(name) : normalize_uuid(name);
@@ -317,7 +372,17 @@ class DataDirLoader {
         const fs::path dir = fs::path(root_) / template_dir(kind);
         if (!directory(dir)) return;
         auto& map = out_.templates[static_cast<int>(kind)];
-        for (const auto& name : sorted_names(dir)) {
+        const auto names = names_or_keep(dir, [&](const std::string& prefix) {
+            bool kept = false;
+            for (const auto& [name, t] : previous_->templates(kind))
+                if (t.source.starts_with(prefix) && t.source.find('/', prefix.size()) == std::string::npos) {
+                    map[name] = t;
+                    kept = true;
+                }
+            return kept;
+        });
+        if (!names) return;
+        for (const auto& name : *names) {
             if (hidden(name)) continue;
             // cloud/default, cloud/uuid/ and cloud/mac/ belong to the bootcfg layout.
             if (kind == TemplateKind::cloud &&

@@ -6,6 +6,8 @@
 
 #include <chrono>
 
+#include "logging/log_text.hpp"
+
 namespace bootcfg {
 
 Snapshot::Snapshot(StoreContents contents, std::uint64_t generation)
@@ -48,8 +50,10 @@ std::size_t Snapshot::template_count() const {
     return templates_[0].size() + templates_[1].size() + templates_[2].size();
 }
 
+// Escaped: a file name may hold a newline, and this text goes to logs and -validate's lines.
 std::string LoadProblem::to_string() const {
-    return path + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + reason;
+    return log_escape(path) + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " +
+           log_escape(reason);
 }
 
 const std::string& template_id(const Profile& profile, TemplateKind kind) {
