@@ -22,9 +22,8 @@ printf 'v: {{yamlQuote .request.query.v}}\n' >"$data/cloud/quoted.yaml"
 echo '{"id": "p", "boot": {"kernel": "/assets/p"}, "generic_id": "env", "cloud_id": "quoted.yaml"}' >"$data/profiles/p.json"
 cat >"$data/groups/g.json" <<'JSON'
 {"id": "g", "profile": "p", "selector": {"mac": "52:54:00:00:00:01"},
- "metadata": {"name": "n1", "$(touch CANARY)": "x", "nest": {"a`touch CANARY`": 1, "ok": 2}}}
+ "metadata": {"name": "n1", "$(touch pwned)": "x", "nest": {"a`touch pwned`": 1, "ok": 2}}}
 JSON
-sed -i "s|CANARY|$WORK/pwned|g" "$data/groups/g.json"
 head -c 1000 /dev/urandom >"$WORK/assets/blob"
 
 tokens="$WORK/tokens"
@@ -40,17 +39,21 @@ admin() { # admin METHOD PATH [curl args...]: status; body in $WORK/admin.out
         "$@" "http://127.0.0.1:$aport$p"
 }
 
-# --- 1. /metadata: names that are not shell identifiers never reach the output
-for name in 'a%3Btouch%20'"$WORK"'/pwned' '%24(touch%20'"$WORK"'/pwned)' 'a%0Atouch%20'"$WORK"'/pwned%0Ab' \
-    '%60touch%20'"$WORK"'/pwned%60' 'a%20b' '1abc' 'x-y' 'caf%C3%A9'; do
-    body "/metadata?mac=52:54:00:00:00:01&$name=1" >"$WORK/meta.env"
-    bad=$(grep -v -E '^[A-Z_][A-Z0-9_]*=' "$WORK/meta.env" || true)
+# --- 1. /metadata: names that are not shell identifiers never reach the output. Names are
+# uppercased, so the injected command is TOUCH (ours, on PATH) creating PWNED in the cwd.
+mkdir -p "$WORK/bin" "$WORK/src"
+printf '#!/bin/sh\n: >"$1"\n' >"$WORK/bin/TOUCH"
+chmod +x "$WORK/bin/TOUCH"
+for name in 'a%3Btouch%20pwned' '%24(touch%20pwned)' 'a%0Atouch%20pwned%0Ab' '%60touch%20pwned%60' \
+    'a%20b' '1abc' 'x-y' 'caf%C3%A9' 'a%26%26touch%20pwned' 'a%7Ctouch%20pwned'; do
+    body "/metadata?mac=52:54:00:00:00:01&$name=1" >"$WORK/src/meta.env"
+    bad=$(grep -v -E '^[A-Z_][A-Z0-9_]*=' "$WORK/src/meta.env" || true)
     expect_eq "metadata with label $name: only NAME= lines" "" "$bad"
-    (cd "$WORK" && sh -c '. ./meta.env' >/dev/null 2>&1) || true
-    [[ -e "$WORK/pwned" ]] && fail "metadata with label $name: sourcing it ran a command"
+    (cd "$WORK/src" && PATH="$WORK/bin:$PATH" sh -c '. ./meta.env' >/dev/null 2>&1) || true
+    [[ -e "$WORK/src/PWNED" ]] && fail "metadata with label $name: sourcing it ran a command"
+    rm -f "$WORK/src/PWNED"
 done
-expect_contains "metadata keeps good keys" "NEST_OK=2" "$(cat "$WORK/meta.env")"
-[[ -e "$WORK/pwned" ]] || pass
+expect_contains "metadata keeps good keys" "NEST_OK=2" "$(cat "$WORK/src/meta.env")"
 
 # --- 12. Range beyond 64 bits, unit in any case
 expect_eq "Range past 2^64: 416" 416 "$(status /assets/blob -H 'Range: bytes=99999999999999999999999-')"
