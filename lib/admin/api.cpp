@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "files/atomic_file.hpp"
-#include "logging/log_text.hpp"
 #include "labels/labels.hpp"
+#include "logging/log_text.hpp"
 #include "store/data_files.hpp"
 
 namespace bootcfg::admin {
@@ -189,8 +189,8 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
         if (!current)
             return api_error(412, std::string(what) + " '" + name + "' does not exist (If-Match)");
         return ok_reply(412,
-                        {{"error", std::string(what) + " '" + name +
-                                       "' has changed: revision is " + old_revision},
+                        {{"error", std::string(what) + " '" + name + "' has changed: revision is " +
+                                       old_revision},
                          {"revision", old_revision}},
                         old_revision);
     }
@@ -291,9 +291,8 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     if (!write_file_atomic(path, add_newline ? text + "\n" : text, error))
         return api_error(500, "cannot write: " + error);
     reload_now_();
-    spdlog::info("audit: who=\"{}\" action=put object={}/{} old={} new={}",
-                 log_escape(request.who), kind_name(kind), name, current ? old_revision : "-",
-                 new_revision);
+    spdlog::info("audit: who=\"{}\" action=put object={}/{} old={} new={}", log_escape(request.who),
+                 kind_name(kind), name, current ? old_revision : "-", new_revision);
     // A 2xx promises the next request sees it: say so when the loader serves something else.
     const auto snapshot_after = holder_.get();
     if (served_revision(*snapshot_after, kind, name) != new_revision) {

@@ -101,6 +101,12 @@ std::string read_linuxkit_cmdline(const std::string& path) {
     std::string cmdline = read_small(path);
     while (!cmdline.empty() && std::isspace(static_cast<unsigned char>(cmdline.back())))
         cmdline.pop_back();
+    // It becomes part of an iPXE script line: a line break would add commands.
+    for (unsigned char c : cmdline)
+        if (c < 0x20 || c == 0x7f)
+            throw BuildError(path +
+                             ": holds a control character (a line break?); a kernel command "
+                             "line is one line");
     return cmdline;
 }
 

@@ -9,6 +9,8 @@
 
 #include "cli/flags.hpp"
 #include "client/admin_client.hpp"
+#include "labels/labels.hpp"
+#include "model/limits.hpp"
 
 namespace bootcfg {
 
@@ -70,18 +72,7 @@ Invocation parse(const std::vector<std::string>& args,
 }
 
 std::string encode(const std::string& s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
+    return percent_encode(s);
 }
 
 std::string joined(const json& object) {
@@ -113,7 +104,7 @@ struct Context {
     int refused(const ClientResponse& r) {
         std::string message = "HTTP " + std::to_string(r.status);
         try {
-            auto j = json::parse(r.body);
+            auto j = parse_json_bounded(r.body);
             message = str(j, "error");
             if (!str(j, "field").empty()) message += " (field " + str(j, "field") + ")";
         } catch (const json::exception&) {
@@ -139,7 +130,7 @@ int list(Context& c, const std::string& kind) {
         std::fputs(r.body.c_str(), c.out);
         return kExitOk;
     }
-    const json items = json::parse(r.body).value("items", json::array());
+    const json items = parse_json_bounded(r.body).value("items", json::array());
     std::vector<std::vector<std::string>> rows;
     if (kind == "groups") {
         rows.push_back({"ID", "PROFILE", "SELECTOR", "REVISION", "NAME"});
@@ -193,7 +184,7 @@ int put(Context& c, const std::string& kind, std::string name, bool create) {
     }
     if (name.empty()) {  // groups and profiles name themselves
         try {
-            name = str(json::parse(body), "id");
+            name = str(parse_json_bounded(body), "id");
         } catch (const json::exception& e) {
             std::fprintf(c.err, "bootcfg: %s: not JSON: %s\n", c.inv.file.c_str(), e.what());
             return kExitUsage;
@@ -241,7 +232,7 @@ int select(Context& c, const std::vector<std::string>& labels) {
         std::fputs(r.body.c_str(), c.out);
         return kExitOk;
     }
-    const json j = json::parse(r.body);
+    const json j = parse_json_bounded(r.body);
     std::vector<std::vector<std::string>> rows{{"PART", "GROUP", "PROFILE", "NOTE"}};
     for (const char* part : {"boot", "ignition", "cloud", "generic", "metadata"}) {
         const json& s = j["selected"][part];

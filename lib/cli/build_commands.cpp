@@ -1,5 +1,6 @@
 #include "cli/build_commands.hpp"
 
+#include "admin/resources.hpp"
 #include "build/build.hpp"
 #include "cli/admin_commands.hpp"
 #include "cli/flags.hpp"
@@ -10,6 +11,18 @@ namespace {
 
 std::string mib(std::uint64_t bytes) {
     return std::to_string((bytes + (1 << 19)) >> 20) + " MiB";
+}
+
+// An empty path would mean the current directory or, joined with a name, the file-system root:
+// never what was meant.
+const std::string& path_word(const std::string& value, const char* what) {
+    if (value.empty()) throw UsageError{std::string(what) + " is empty: give a path"};
+    return value;
+}
+
+std::string path_flag(const ParsedFlags& f, const char* flag, const std::string& fallback = {}) {
+    if (!f.has(flag)) return fallback;
+    return path_word(f.get(flag), flag);
 }
 
 void report(std::FILE* out, const PushResult& r) {
@@ -23,10 +36,10 @@ int save2image(const std::vector<std::string>& args, std::FILE* err) {
         parse_flags(args, {{"-o", true, "--output"}, {"--image"}, {"--temp-dir"}});
     if (f.words.size() > 1) throw UsageError{"save2image takes one archive (or - for stdin)"};
     SaveOptions o;
-    o.input = f.words.empty() ? "-" : f.words[0];
-    o.output = f.get("-o", "-");
+    o.input = f.words.empty() ? "-" : path_word(f.words[0], "ARCHIVE");
+    o.output = path_flag(f, "-o", "-");
     o.image = f.get("--image");
-    o.temp_dir = f.get("--temp-dir");
+    o.temp_dir = path_flag(f, "--temp-dir");
     ProgressLine progress(err);
     const SaveResult r = save_to_image(o, progress);
     std::fprintf(err, "save2image: %zu layers merged, %zu entries, %s of file data -> %s\n",
@@ -38,6 +51,8 @@ int save2image(const std::vector<std::string>& args, std::FILE* err) {
 int archive(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
     const ParsedFlags f = parse_flags(args, {});
     if (f.words.size() != 2) throw UsageError{"usage: bootcfg image archive IMAGE.tar.gz OUTDIR"};
+    path_word(f.words[0], "IMAGE.tar.gz");
+    path_word(f.words[1], "OUTDIR");
     ProgressLine progress(err);
     const KernelArchiveResult r = archive_kernel(f.words[0], f.words[1], progress);
     std::fprintf(out, "kernel %s: %s, initrd %s, %zu module entries\n", r.version.c_str(),
@@ -52,6 +67,8 @@ int archive(const std::vector<std::string>& args, std::FILE* out, std::FILE* err
 int compare(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
     const ParsedFlags f = parse_flags(args, {{"-o", true, "--output"}});
     if (f.words.size() != 2) throw UsageError{"usage: bootcfg image compare OLD.tar.gz NEW.tar.gz"};
+    path_word(f.words[0], "OLD.tar.gz");
+    path_word(f.words[1], "NEW.tar.gz");
     const std::string format = f.get("-o", "text");
     if (format != "text" && format != "json")
         throw UsageError{"-o " + format + ": expected text or json"};
@@ -71,36 +88,45 @@ const std::vector<FlagSpec> kPushFlags = {{"--dir"},       {"--ucode"},    {"--d
 int push(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
     const ParsedFlags f = parse_flags(args, kPushFlags);
     PushOptions o;
-    o.dir = f.get("--dir", ".");
-    o.ucode = f.get("--ucode");
+    o.dir = path_flag(f, "--dir", ".");
+    o.ucode = path_flag(f, "--ucode");
     o.decompress = f.flag("--decompress");
     o.arch = f.get("--arch", "x86_64");
     o.base_url = f.get("--base-url");
+    // The URL is written into an iPXE script: one line, no spaces.
+    for (unsigned char c : o.base_url)
+        if (c <= 0x20 || c == 0x7f)
+            throw UsageError{"--base-url holds a space or control character"};
+    auto valid_push_name = [](const std::string& name) {
+        if (!admin::valid_name(name))
+            throw UsageError{"NAME '" + name + "': use letters, digits, '.', '-', '_'"};
+        return name;
+    };
     if (!f.words.empty() && f.words[0] == "equinixmetal") {
         // LinuxKit's `push equinixmetal`: files and iPXE script into one directory to publish.
         if (f.words.size() != 2)
             throw UsageError{
                 "usage: bootcfg push equinixmetal NAME --base-url URL --destination DIR"};
-        o.name = f.words[1];
+        o.name = valid_push_name(f.words[1]);
         if (o.base_url.empty())
             throw UsageError{"push equinixmetal needs --base-url (where DIR is published)"};
         if (!f.has("--destination")) throw UsageError{"push equinixmetal needs --destination DIR"};
         if (f.has("--data-path") || f.has("--mac") || f.has("--assets-path"))
             throw UsageError{
                 "push equinixmetal writes files only; use bootcfg push NAME for a profile"};
-        o.destination = f.get("--destination");
+        o.destination = path_flag(f, "--destination");
     } else {
         if (f.words.size() != 1)
             throw UsageError{"usage: bootcfg push NAME --assets-path DIR --data-path DIR [flags]"};
-        o.name = f.words[0];
+        o.name = valid_push_name(f.words[0]);
         if (!f.has("--assets-path"))
             throw UsageError{"push needs --assets-path (bootcfgd's -assets-path)"};
         if (!f.has("--data-path"))
             throw UsageError{"push needs --data-path (bootcfgd's -data-path)"};
         if (f.has("--destination"))
             throw UsageError{"--destination is for push equinixmetal; use --assets-path"};
-        o.destination = f.get("--assets-path") + "/" + o.name;
-        o.data_path = f.get("--data-path");
+        o.destination = path_flag(f, "--assets-path") + "/" + o.name;
+        o.data_path = path_flag(f, "--data-path");
         o.asset_url = "/assets/" + o.name;
         o.macs = f.all("--mac");
     }

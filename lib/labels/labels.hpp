@@ -33,6 +33,10 @@ std::optional<std::string> normalize_uuid(std::string_view text);
 // Decodes %XX and '+' (as space). Returns nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
 
+// Percent-encodes everything but letters, digits and - . _ ~ : (for one URL path segment or
+// query value): a CR, LF, space, '/' or '?' from a server's answer never changes a request line.
+std::string percent_encode(std::string_view text);
+
 // A label value as matching compares it: mac normalized (nullopt when it is not a MAC), uuid
 // lowercased when it is one, anything else as is. Shared by queries, group selectors and filters.
 std::optional<std::string> normalize_label(std::string_view key, std::string value);

@@ -3,6 +3,7 @@
 // recursive walk over parsed data stays far inside a thread's stack.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 namespace bootcfg {
@@ -31,6 +32,15 @@ inline bool json_too_deep(std::string_view text, int max_depth = kMaxNesting) {
         }
     }
     return false;
+}
+
+// nlohmann::json::parse behind the same limit: a deeper document throws json::parse_error like
+// any other unusable document, so every caller's existing handling applies.
+inline nlohmann::json parse_json_bounded(std::string_view text) {
+    if (json_too_deep(text))
+        throw nlohmann::json::parse_error::create(
+            101, 0, "JSON nested deeper than " + std::to_string(kMaxNesting) + " levels", nullptr);
+    return nlohmann::json::parse(text);
 }
 
 }  // namespace bootcfg

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "model/limits.hpp"
 #include "provider/provider.hpp"
 
 namespace bootcfg {
@@ -19,7 +20,7 @@ std::string Provider::how_to_reach(const Device& d) const {
 std::string api_error_message(unsigned status, const std::string& body) {
     std::string message;
     try {
-        const json j = json::parse(body);
+        const json j = parse_json_bounded(body);
         if (j.is_object() && j.contains("errors") && j["errors"].is_array()) {
             for (const auto& e : j["errors"])
                 message += (message.empty() ? "" : "; ") +
@@ -64,7 +65,7 @@ Device device_from_json(const std::string& text) {
     Device d;
     json j;
     try {
-        j = json::parse(text);
+        j = parse_json_bounded(text);
     } catch (const json::exception&) {
         throw ProviderError("the API answered with something that is not JSON: " +
                             text.substr(0, 80));

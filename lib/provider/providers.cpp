@@ -4,6 +4,7 @@
 
 #include "client/admin_client.hpp"
 #include "labels/labels.hpp"
+#include "model/limits.hpp"
 #include "provider/provider.hpp"
 
 namespace bootcfg {
@@ -53,21 +54,24 @@ class EquinixMetal : public Provider {
 
     Device reuse(const std::string& id, const DeviceSpec& s) override {
         get(id);  // a clear 404 before changing anything
-        call("PUT", "/devices/" + id,
+        call("PUT", "/devices/" + percent_encode(id),
              json{{"ipxe_script_url", s.ipxe_script_url}, {"always_pxe", s.always_pxe}}.dump());
         reboot(id);
         return get(id);
     }
 
     Device get(const std::string& id) override {
-        return device_from_json(call("GET", "/devices/" + id).body);
+        return device_from_json(call("GET", "/devices/" + percent_encode(id)).body);
     }
 
     void reboot(const std::string& id) override {
-        call("POST", "/devices/" + id + "/actions", json{{"type", "reboot"}}.dump());
+        call("POST", "/devices/" + percent_encode(id) + "/actions",
+             json{{"type", "reboot"}}.dump());
     }
 
-    void remove(const std::string& id) override { call("DELETE", "/devices/" + id); }
+    void remove(const std::string& id) override {
+        call("DELETE", "/devices/" + percent_encode(id));
+    }
 
     std::vector<Device> list() override {
         if (o_.project_id.empty())
@@ -80,7 +84,7 @@ class EquinixMetal : public Provider {
                                 "&per_page=100");
             json j;
             try {
-                j = json::parse(r.body);
+                j = parse_json_bounded(r.body);
             } catch (const json::exception&) {
                 throw ProviderError(
                     "device list: the API answered with something that is not JSON");
@@ -201,20 +205,20 @@ class BootcfgProvider : public Provider {
             {"profile", s.profile},
             {"selector", {{"mac", *mac}}},
             {"metadata", {{"bootcfg_run", {{"hostname", s.hostname}, {"tags", s.tags}}}}}};
-        call("PUT", "/api/v1/groups/" + id, group.dump());
+        call("PUT", "/api/v1/groups/" + percent_encode(id), group.dump());
         return get(id);
     }
 
     Device reuse(const std::string& id, const DeviceSpec& s) override {
-        json group = json::parse(call("GET", "/api/v1/groups/" + id).body);
+        json group = parse_json_bounded(call("GET", "/api/v1/groups/" + percent_encode(id)).body);
         for (const char* k : {"revision", "source"}) group.erase(k);
         if (!s.profile.empty()) group["profile"] = s.profile;
-        call("PUT", "/api/v1/groups/" + id, group.dump());
+        call("PUT", "/api/v1/groups/" + percent_encode(id), group.dump());
         return get(id);
     }
 
     Device get(const std::string& id) override {
-        const json g = json::parse(call("GET", "/api/v1/groups/" + id).body);
+        const json g = parse_json_bounded(call("GET", "/api/v1/groups/" + percent_encode(id)).body);
         Device d;
         d.id = id;
         d.state = "active";
@@ -231,11 +235,13 @@ class BootcfgProvider : public Provider {
             "a button)");
     }
 
-    void remove(const std::string& id) override { call("DELETE", "/api/v1/groups/" + id); }
+    void remove(const std::string& id) override {
+        call("DELETE", "/api/v1/groups/" + percent_encode(id));
+    }
 
     std::vector<Device> list() override {
         std::vector<Device> out;
-        const json j = json::parse(call("GET", "/api/v1/groups").body);
+        const json j = parse_json_bounded(call("GET", "/api/v1/groups").body);
         for (const auto& g : j.value("items", json::array()))
             if (g.contains("metadata") && g["metadata"].is_object() &&
                 g["metadata"].contains("bootcfg_run"))

@@ -262,9 +262,8 @@ class DataDirLoader {
     void load_layout_section(const std::string& section) {
         const fs::path dir = fs::path(root_) / section;
         if (!directory(dir)) return;
-        const auto names = names_or_keep(dir, [&](const std::string& prefix) {
-            return keep_layout(section, prefix);
-        });
+        const auto names = names_or_keep(
+            dir, [&](const std::string& prefix) { return keep_layout(section, prefix); });
         if (!names) return;
         for (const auto& name : *names) {
             const fs::path path = dir / name;
@@ -281,9 +280,8 @@ class DataDirLoader {
     void load_layout_keyed(const std::string& section, const std::string& kind,
                            const fs::path& dir) {
         if (!directory(dir)) return;
-        const auto names = names_or_keep(dir, [&](const std::string& prefix) {
-            return keep_layout(section, prefix);
-        });
+        const auto names = names_or_keep(
+            dir, [&](const std::string& prefix) { return keep_layout(section, prefix); });
         if (!names) return;
         for (const auto& name : *names) {
             if (hidden(name)) continue;
@@ -375,7 +373,8 @@ class DataDirLoader {
         const auto names = names_or_keep(dir, [&](const std::string& prefix) {
             bool kept = false;
             for (const auto& [name, t] : previous_->templates(kind))
-                if (t.source.starts_with(prefix) && t.source.find('/', prefix.size()) == std::string::npos) {
+                if (t.source.starts_with(prefix) &&
+                    t.source.find('/', prefix.size()) == std::string::npos) {
                     map[name] = t;
                     kept = true;
                 }

@@ -12,8 +12,8 @@
 #include "model/limits.hpp"
 #include "render/render.hpp"
 #include "store/data_files.hpp"
-#include "template/template.hpp"
 #include "temp_dir.hpp"
+#include "template/template.hpp"
 
 using namespace bootcfg;
 using nlohmann::json;
@@ -43,8 +43,8 @@ TEST_CASE("metadata: only shell identifiers become variable names") {
     g.metadata = json::parse(R"J({"ok": "x", "$(reboot)": "y", "n": {"a b": 1, "c": 2},
                                 "1st": 3, "new\nline": 4, "back`tick`": 5, "dash-ed": 6})J");
     const auto labels_q = labels({{"x;touch /tmp/p", "1"}, {"fine_key", "v"}, {"sp ace", "2"}});
-    for (const auto& out : {metadata_env(g, labels_q, "q"),
-                            metadata_env(template_data(g, labels_q, "q"))}) {
+    for (const auto& out :
+         {metadata_env(g, labels_q, "q"), metadata_env(template_data(g, labels_q, "q"))}) {
         std::size_t start = 0;
         int lines = 0;
         while (start < out.size()) {
@@ -67,9 +67,9 @@ TEST_CASE("metadata: only shell identifiers become variable names") {
 
 TEST_CASE("one nesting limit for every JSON document") {
     Failure f;
-    for (const auto& doc :
-         {nested("[", "]", 100000, ""), nested("{\"a\":", "}", 100000, "1"),
-          R"({"id": "g", "profile": "p", "metadata": )" + nested("[", "]", kMaxNesting, "") + "}"}) {
+    for (const auto& doc : {nested("[", "]", 100000, ""), nested("{\"a\":", "}", 100000, "1"),
+                            R"({"id": "g", "profile": "p", "metadata": )" +
+                                nested("[", "]", kMaxNesting, "") + "}"}) {
         f = {};
         CHECK_FALSE(parse_group(doc, f));
         CHECK(f.reason.find("nested deeper than 64") != std::string::npos);
@@ -79,7 +79,8 @@ TEST_CASE("one nesting limit for every JSON document") {
                           nested("{\"a\":", "}", kMaxNesting - 1, "1") + "}",
                       f));
     f = {};
-    CHECK_FALSE(parse_template_entry(TemplateKind::ignition, "x.ign", nested("[", "]", 5000, ""), f));
+    CHECK_FALSE(
+        parse_template_entry(TemplateKind::ignition, "x.ign", nested("[", "]", 5000, ""), f));
     CHECK(f.reason.find("nested deeper") != std::string::npos);
 }
 
@@ -98,8 +99,8 @@ TEST_CASE("template blocks and parentheses are nested at most kMaxNesting deep")
             CHECK(std::string(e.what()).find("nested deeper than 64") != std::string::npos);
         }
     }
-    CHECK(Template::parse("{{if 1}}{{if 1}}{{(print (print 1))}}{{end}}{{end}}").render(json::object()) ==
-          "1");
+    CHECK(Template::parse("{{if 1}}{{if 1}}{{(print (print 1))}}{{end}}{{end}}")
+              .render(json::object()) == "1");
 }
 
 TEST_CASE("control bytes in kernel, initrd and args are refused with the field named") {
@@ -175,9 +176,9 @@ TEST_CASE("template quoting functions keep values inside their format") {
     const json data = {{"v", "a\"b\n- evil: 1\\ 'q' \x01"}, {"n", 8080.0}, {"o", {{"k", 1.5}}}};
     const auto yaml = Template::parse("key: {{yamlQuote .v}}").render(data);
     CHECK(yaml == "key: \"a\\\"b\\n- evil: 1\\\\ 'q' \\u0001\"");
-    CHECK(json::parse(Template::parse("{\"a\": {{toJson .v}}, \"n\": {{toJson .n}}, \"o\": {{toJson .o}}}")
-                          .render(data)) ==
-          json({{"a", data["v"]}, {"n", 8080}, {"o", {{"k", 1.5}}}}));
+    CHECK(json::parse(
+              Template::parse("{\"a\": {{toJson .v}}, \"n\": {{toJson .n}}, \"o\": {{toJson .o}}}")
+                  .render(data)) == json({{"a", data["v"]}, {"n", 8080}, {"o", {{"k", 1.5}}}}));
     CHECK(Template::parse("{{toJson .n}}").render(data) == "8080");
     CHECK(Template::parse("X={{shellQuote .v}}").render(json{{"v", "it's $(x)"}}) ==
           "X='it'\\''s $(x)'");
@@ -197,7 +198,8 @@ TEST_CASE("admin API: writes land where they are served, or are refused") {
     dir.write("profiles/a.json", R"({"id": "b", "boot": {"kernel": "/old"}})");
     dir.write("profiles/c.json", R"({"id": "d", "boot": {"kernel": "/d"}})");
     dir.write("profiles/x.json", R"({"id": "x", "boot": {"kernel": "/x"}})");
-    dir.write("groups/g.json", R"({"id": "h", "profile": "x", "selector": {"mac": "52:54:00:00:00:01"}})");
+    dir.write("groups/g.json",
+              R"({"id": "h", "profile": "x", "selector": {"mac": "52:54:00:00:00:01"}})");
     dir.write("cloud/default", "#cloud-config\n");
     DirectorySource source(dir.path().string());
     SnapshotHolder holder(load_snapshot(source, nullptr));
@@ -211,7 +213,8 @@ TEST_CASE("admin API: writes land where they are served, or are refused") {
     auto r = call("PUT", "/api/v1/profiles/b", R"({"id": "b", "boot": {"kernel": "/new"}})");
     CHECK(r.status == 200);
     CHECK(holder.get()->profile("b")->boot.kernel == "/new");
-    r = call("PUT", "/api/v1/groups/h", R"({"id": "h", "profile": "b", "selector": {"mac": "52:54:00:00:00:01"}})");
+    r = call("PUT", "/api/v1/groups/h",
+             R"({"id": "h", "profile": "b", "selector": {"mac": "52:54:00:00:00:01"}})");
     CHECK(r.status == 200);
     for (const auto& g : holder.get()->groups())
         if (g.id == "h") CHECK(g.profile == "b");
