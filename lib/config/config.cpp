@@ -41,7 +41,7 @@ const Flag kFlags[] = {
     {"admin-token-file", nullptr, Kind::string,
      "admin API bearer tokens, one 'NAME TOKEN' a line (re-read on SIGHUP)"},
     {"admin-max-connections", nullptr, Kind::count,
-     "admin API connections open at once; beyond it new ones are closed (default 32)"},
+     "admin API connections open at once; beyond it new ones are closed (default 64)"},
     {"validate", nullptr, Kind::boolean,
      "load the data directory, print each problem as path:line: reason, exit 1 if any"},
     {"version", nullptr, Kind::boolean, "print the version and exit"},

@@ -22,7 +22,7 @@ struct DaemonConfig {
     // The admin API: off unless admin_address is set ("host:port" or "unix:/path").
     std::string admin_address;
     std::string cert_file, key_file, ca_file, admin_token_file;
-    unsigned admin_max_connections = 32;
+    unsigned admin_max_connections = 64;
 
     std::chrono::milliseconds idle_timeout{60000};
     std::chrono::milliseconds read_timeout{10000};
