@@ -90,6 +90,9 @@ http::response<http::string_body> make_response(unsigned status, const ApiReply&
 struct AdminServer::Impl {
     AdminServerOptions opt;
     AdminApi& api;
+    // Before ioc: coroutine frames destroyed with it still touch these.
+    std::size_t open_connections = 0;  // touched only on the admin thread
+    WarningLimiter warnings;
     asio::io_context ioc{1};
     std::optional<ssl::context> tls;
     std::vector<Token> tokens;
@@ -99,8 +102,6 @@ struct AdminServer::Impl {
     std::string unix_path;
     std::string bound;
     std::thread thread;
-    std::size_t open_connections = 0;  // touched only on the admin thread
-    WarningLimiter warnings;
 
     Impl(AdminServerOptions o, AdminApi& a) : opt(std::move(o)), api(a) {}
 

@@ -236,5 +236,5 @@ expect_contains "missing cmdline: names the file" "lk-cmdline" "$err"
 cli push lk --dir "$lk" --data-path "$WORK/data"
 expect_eq "missing --assets-path: usage exit" "2" "$rc"
 cli push ../evil --dir "$lk" --assets-path "$WORK/images" --data-path "$WORK/data"
-expect_eq "a NAME that is a path: refused" "1" "$rc"
+expect_eq "a NAME that is a path: a usage error (#26)" "2" "$rc"
 finish
