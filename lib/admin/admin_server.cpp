@@ -273,10 +273,10 @@ struct AdminServer::Impl {
         if (ec) {
             const long verify = SSL_get_verify_result(stream.native_handle());
             const std::string why =
-                ec.message() + (verify == X509_V_OK ? std::string()
-                                                    : std::string(" (") +
-                                                          X509_verify_cert_error_string(verify) +
-                                                          ")");
+                ec.message() +
+                (verify == X509_V_OK
+                     ? std::string()
+                     : std::string(" (") + X509_verify_cert_error_string(verify) + ")");
             // One line per kind of failure and interval: a client can fail handshakes at will.
             warnings.warn("tls " + why,
                           "admin: TLS handshake with " + peer.address + " failed: " + why);

@@ -19,7 +19,7 @@ struct AdminServerOptions {
     std::string ca_file;     // clients must present a certificate signed by this CA
     std::string token_file;  // "NAME TOKEN" lines: bearer tokens
     std::size_t body_limit = 1024 * 1024;
-    std::size_t max_connections = 64;  // open at once; beyond: closed at accept
+    std::size_t max_connections = 64;          // open at once; beyond: closed at accept
     std::chrono::milliseconds timeout{30000};  // per read or write
 };
 
