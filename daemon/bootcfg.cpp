@@ -7,6 +7,7 @@
 #include "cli/admin_commands.hpp"
 #include "cli/build_commands.hpp"
 #include "cli/provider_commands.hpp"
+#include "cli/terminal.hpp"
 
 int main(int argc, char** argv) {
     using namespace bootcfg;
@@ -20,13 +21,14 @@ int main(int argc, char** argv) {
         std::printf("bootcfg %s\n", BOOTCFG_VERSION);
         return kExitOk;
     }
-    if (is_admin_command(args[0]))
-        return run_admin_command(
-            args, [](const char* n) { return std::getenv(n); }, stdout, stderr);
-    if (is_build_command(args[0])) return run_build_command(args, stdout, stderr);
-    if (is_provider_command(args[0]))
-        return run_provider_command(
-            args, [](const char* n) { return std::getenv(n); }, stdout, stderr);
-    std::fprintf(stderr, "bootcfg: unknown command '%s' (bootcfg help)\n", args[0].c_str());
+    // Names and text from archives and servers reach a terminal only as text.
+    std::FILE* out = terminal_stream(stdout);
+    std::FILE* err = terminal_stream(stderr);
+    const auto env = [](const char* n) { return std::getenv(n); };
+    if (is_admin_command(args[0])) return run_admin_command(args, env, out, err);
+    if (is_build_command(args[0])) return run_build_command(args, out, err);
+    if (is_provider_command(args[0])) return run_provider_command(args, env, out, err);
+    std::fprintf(err, "bootcfg: unknown command '%s' (bootcfg help)\n",
+                 terminal_safe(args[0], false).c_str());
     return kExitUsage;
 }

@@ -135,9 +135,24 @@ Reader Reader::from_file(const std::string& path) {
 
 Reader Reader::decompressing(const std::string& path, bool& compressed) {
     Reader r = open_file(path, true);
-    if (!r.next()) r.fail("empty file");
-    compressed = archive_filter_count(r.a_) > 1;
+    r.start_raw(compressed);
     return r;
+}
+
+Reader Reader::decompressing_fd(int fd, std::string label, bool& compressed) {
+    Reader r;
+    r.label_ = std::move(label);
+    if (::lseek(fd, 0, SEEK_SET) < 0 && errno != ESPIPE) r.fail("cannot rewind");
+    auto s = std::make_unique<Source>();
+    s->fd = fd;
+    r.open_with(std::move(s), true);
+    r.start_raw(compressed);
+    return r;
+}
+
+void Reader::start_raw(bool& compressed) {
+    if (!next()) fail("empty file");
+    compressed = archive_filter_count(a_) > 1;
 }
 
 Reader Reader::nested(Reader& outer, std::string label) {
@@ -408,6 +423,10 @@ void GzipTarWriter::close() {
 std::string clean_member_path(const char* raw, const std::string& where) {
     std::string out;
     const std::string in = raw ? raw : "";
+    if (in.size() > kMaxMemberPath)
+        throw BuildError(where + ": a member path is " + std::to_string(in.size()) +
+                         " bytes long (Linux opens at most " + std::to_string(kMaxMemberPath) +
+                         "): '" + in.substr(0, 60) + "...'");
     std::size_t i = 0;
     while (i <= in.size()) {
         std::size_t j = in.find('/', i);

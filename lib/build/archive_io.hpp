@@ -22,6 +22,8 @@ class Reader {
     // A single file through libarchive's decompressors (no archive format): next() yields one
     // entry whose data is the decompressed bytes; `compressed` says whether a filter applied.
     static Reader decompressing(const std::string& path, bool& compressed);
+    // The same for an open descriptor (read from offset 0 when it can seek).
+    static Reader decompressing_fd(int fd, std::string label, bool& compressed);
     // The data of `outer`'s current member read as an archive of its own (a layer inside a
     // `docker save` archive): nothing is copied to disk.
     static Reader nested(Reader& outer, std::string label);
@@ -43,6 +45,7 @@ class Reader {
     Reader() = default;
     static Reader open_file(const std::string& path, bool raw);
     void open_with(std::unique_ptr<Source> source, bool raw = false);
+    void start_raw(bool& compressed);
     archive* a_ = nullptr;
     std::string label_;
     std::unique_ptr<Source> source_;
@@ -102,8 +105,12 @@ inline EntryPtr clone(archive_entry* e) {
     return EntryPtr(archive_entry_clone(e));
 }
 
+// Paths longer than this cannot be opened on Linux (PATH_MAX); refused rather than carried.
+constexpr std::size_t kMaxMemberPath = 4096;
+
 // A member path as a clean relative path: no leading "/" or "./", no "//", no trailing "/";
-// the root is "". Throws BuildError (naming `where`) for paths that climb out with "..".
+// the root is "". Throws BuildError (naming `where`) for paths that climb out with ".." or
+// are longer than kMaxMemberPath.
 std::string clean_member_path(const char* raw, const std::string& where);
 
 // Where symlink `link` (a clean path) pointing at `target` leads, as a clean path: ".." steps up

@@ -27,6 +27,7 @@ class ProgressLine {
 
   private:
     std::FILE* out_;
+    int fd_;  // the terminal behind out_, written directly so '\r' works through a filter
     std::int64_t last_ms_ = 0;
     std::size_t width_ = 0;
 };
@@ -102,6 +103,7 @@ struct PushOptions {
 };
 struct PushResult {
     std::vector<std::string> written, unchanged, notes;
+    std::vector<std::string> removed;  // groups of an earlier push whose MAC moved here
 };
 PushResult push_linuxkit(const PushOptions& options, ProgressLine& progress);
 

@@ -224,7 +224,8 @@ std::string comparison_json(const ImageComparison& c) {
     j["updated"] = json::object();
     for (const auto& u : c.updated)
         j["updated"][u.name] = {{"old", u.old_version}, {"new", u.new_version}};
-    return j.dump(2) + "\n";
+    // Package data that is not UTF-8 (a Latin-1 maintainer name) shows as U+FFFD, never aborts.
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace bootcfg

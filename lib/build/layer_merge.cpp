@@ -40,11 +40,37 @@ void LayerMerge::hide_lower(const std::string& dir, std::uint32_t layer, bool se
     }
 }
 
-void LayerMerge::add(std::uint32_t layer, std::uint32_t ordinal, const std::string& path,
+std::string LayerMerge::resolve_parents(const std::string& path, const std::string& where) const {
+    std::string current = path;
+    int links = 0;
+    std::size_t slash = current.find('/');
+    while (slash != std::string::npos) {
+        auto it = index_.find(current.substr(0, slash));
+        if (it == index_.end() || it->second.kind != Kind::symlink) {
+            slash = current.find('/', slash + 1);
+            continue;
+        }
+        if (++links > 40)
+            throw BuildError(where + ": '" + path + "' goes through more than 40 symlinks");
+        const std::string dest = archive_io::symlink_destination(it->first, it->second.target);
+        current = dest.empty() ? current.substr(slash + 1) : dest + current.substr(slash);
+        if (current.size() > archive_io::kMaxMemberPath)
+            throw BuildError(where + ": '" + path.substr(0, 60) +
+                             "' resolves through symlinks to a path too long to open");
+        slash = current.find('/');  // the destination may go through links itself
+    }
+    return current;
+}
+
+void LayerMerge::add(std::uint32_t layer, std::uint32_t ordinal, const std::string& member_path,
                      archive_entry* entry, const std::string& where) {
     newest_mtime_ = std::max<std::int64_t>(newest_mtime_, archive_entry_mtime(entry));
+    const std::string path = resolve_parents(member_path, where);
+    if (path != member_path) moved_[key(layer, ordinal)] = path;
     const auto [dir, name] = split_last(path);
     if (name.rfind(".wh.", 0) == 0) {
+        if (name == ".wh." || name == ".wh.." || name == ".wh...")
+            throw BuildError(where + ": whiteout '" + member_path + "' names nothing");
         if (name == ".wh..wh..opq")
             hide_lower(dir, layer, false);
         else if (name.rfind(".wh..wh.", 0) != 0)  // other .wh..wh.* are aufs bookkeeping
@@ -55,7 +81,8 @@ void LayerMerge::add(std::uint32_t layer, std::uint32_t ordinal, const std::stri
     r.layer = layer;
     r.ordinal = ordinal;
     if (const char* hardlink = archive_entry_hardlink(entry)) {
-        const std::string target_path = archive_io::clean_member_path(hardlink, where);
+        const std::string target_path =
+            resolve_parents(archive_io::clean_member_path(hardlink, where), where);
         auto target = index_.find(target_path);
         if (target == index_.end())
             throw BuildError(where + ": hardlink '" + path + "' points to '" + target_path +
@@ -70,6 +97,11 @@ void LayerMerge::add(std::uint32_t layer, std::uint32_t ordinal, const std::stri
         r.kind = Kind::directory;
         r.header = archive_io::clone(entry);
     } else {
+        if (archive_entry_filetype(entry) == AE_IFLNK) {
+            const char* target = archive_entry_symlink(entry);
+            r.kind = Kind::symlink;
+            r.target = target ? target : "";
+        }
         r.data_layer = layer;
         r.data_ordinal = ordinal;
     }
@@ -96,13 +128,20 @@ std::vector<std::string> LayerMerge::survivors(std::uint32_t layer, std::uint32_
                                                const std::string& path) const {
     std::vector<std::string> out;
     auto it = index_.find(path);
-    if (it != index_.end() && it->second.kind == Kind::other && it->second.layer == layer &&
-        it->second.ordinal == ordinal)
+    if (it != index_.end() &&
+        (it->second.kind == Kind::other || it->second.kind == Kind::symlink) &&
+        it->second.layer == layer && it->second.ordinal == ordinal)
         out.push_back(path);
     auto links = links_by_data_.find(key(layer, ordinal));
     if (links != links_by_data_.end())
         out.insert(out.end(), links->second.begin(), links->second.end());
     return out;
+}
+
+std::string LayerMerge::placed(std::uint32_t layer, std::uint32_t ordinal,
+                               const std::string& path) const {
+    auto it = moved_.find(key(layer, ordinal));
+    return it == moved_.end() ? path : it->second;
 }
 
 archive_entry* LayerMerge::directory(const std::string& path) const {

@@ -1,12 +1,17 @@
 // bootcfg push: LinuxKit's kernel+initrd output placed where bootcfgd serves it, with a profile.
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -30,9 +35,30 @@ std::string read_small(const std::string& path) {
     return s.str();
 }
 
-void need_file(const std::string& path, const char* what) {
-    if (::access(path.c_str(), R_OK) != 0)
+// An input that push publishes: a readable regular file that every local user may read
+// already (push never widens permissions), and, for LinuxKit's own files, inside --dir (a
+// symlink out of it could publish any file the operator can read).
+void check_input(const std::string& path, const char* what, const std::string& inside) {
+    struct stat st {};
+    if (::access(path.c_str(), R_OK) != 0 || ::stat(path.c_str(), &st) != 0)
         throw BuildError(path + ": " + std::strerror(errno) + " (" + what + ")");
+    if (!S_ISREG(st.st_mode)) throw BuildError(path + ": not a regular file (" + what + ")");
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    if (!(st.st_mode & S_IROTH))
+        throw BuildError(path + ": not readable by everyone (mode " + mode + "), but bootcfgd " +
+                         "serves it to every machine; refusing to publish it (chmod o+r if " +
+                         "it is meant to be public)");
+    if (inside.empty()) return;
+    char* real = ::realpath(path.c_str(), nullptr);
+    char* root = ::realpath(inside.c_str(), nullptr);
+    const std::string target = real ? real : "", dir = root ? root : "";
+    std::free(real);
+    std::free(root);
+    if (target.empty() || dir.empty() ||
+        (target.compare(0, dir.size() + 1, dir + "/") != 0 && dir != "/"))
+        throw BuildError(path + ": leads to " + (target.empty() ? "?" : target) +
+                         ", outside --dir " + inside + "; refusing to publish it");
 }
 
 // Fills `out` with `path`'s bytes, gunzipped when asked and possible. Returns false when
@@ -69,23 +95,76 @@ bool append_file(AtomicFile& out, const std::string& path, bool decompress) {
     return !decompress;
 }
 
-// Commits `file` unless the target already holds the same bytes.
-void settle(AtomicFile& file, const std::string& path, PushResult& result) {
-    std::string error;
-    if (file.same_as_target()) {
-        file.discard();
-        result.unchanged.push_back(path);
-        return;
+// Every file of one push, written to temp files first and renamed into place only when all
+// of them are complete: a full disk or a bad input changes nothing that machines are served.
+class Staging {
+  public:
+    AtomicFile& file(const std::string& path) {
+        std::string error;
+        staged_.push_back({path, std::make_unique<AtomicFile>()});
+        if (!staged_.back().second->open(path, error)) throw BuildError(error);
+        return *staged_.back().second;
     }
-    if (!file.commit(error)) throw BuildError(error);
-    result.written.push_back(path);
-}
+    void text(const std::string& path, const std::string& text) {
+        std::string error;
+        if (!file(path).write(text, error)) throw BuildError(error);
+    }
+    void remove_after(const std::string& path) { removals_.push_back(path); }
+    // Renames each file over its target unless the target holds the same bytes already.
+    void commit(PushResult& result) {
+        std::string error;
+        for (auto& [path, file] : staged_) {
+            if (file->same_as_target()) {
+                file->discard();
+                result.unchanged.push_back(path);
+                continue;
+            }
+            if (!file->commit(error)) throw BuildError(error);
+            result.written.push_back(path);
+        }
+        for (const auto& path : removals_) {
+            if (!remove_file_durable(path, error)) throw BuildError(error);
+            result.removed.push_back(path);
+        }
+    }
 
-void put_text(const std::string& path, const std::string& text, PushResult& result) {
-    AtomicFile file;
-    std::string error;
-    if (!file.open(path, error) || !file.write(text, error)) throw BuildError(error);
-    settle(file, path, result);
+  private:
+    std::vector<std::pair<std::string, std::unique_ptr<AtomicFile>>> staged_;
+    std::vector<std::string> removals_;
+};
+
+// Groups `bootcfg push` wrote earlier for a MAC now pushed with another image: the MAC moves.
+// A group written by hand for exactly that MAC is not ours to remove: refused.
+std::vector<std::string> groups_taking_mac(const std::string& groups_dir, const std::string& mac,
+                                           const std::string& keep) {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(groups_dir.c_str());
+    if (!d) return out;
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+        const std::string n = e->d_name;
+        if (n.size() > 5 && n.ends_with(".json") && n[0] != '.') names.push_back(n);
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) {
+        const std::string path = groups_dir + "/" + n;
+        if (path == keep) continue;
+        std::ifstream in(path, std::ios::binary);
+        std::ostringstream text;
+        text << in.rdbuf();
+        Failure failure;
+        const auto group = parse_group(text.str(), failure);
+        if (!group || group->selector.entries().size() != 1) continue;
+        const std::string* selected = group->selector.find("mac");
+        if (!selected || normalize_mac(*selected) != mac) continue;
+        if (!group->name.ends_with("(bootcfg push)"))
+            throw BuildError("--mac " + mac + ": " + path +
+                             " (not written by push) selects it already; remove that group or "
+                             "push without --mac");
+        out.push_back(path);
+    }
+    return out;
 }
 
 std::vector<std::string> words(const std::string& text) {
@@ -139,10 +218,10 @@ PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
     const std::string prefix = o.dir + "/" + o.name;
     const std::string kernel = prefix + "-kernel", initrd = prefix + "-initrd.img",
                       cmdline_file = prefix + "-cmdline";
-    need_file(kernel, "LinuxKit kernel");
-    need_file(initrd, "LinuxKit initrd");
-    need_file(cmdline_file, "LinuxKit cmdline");
-    if (!o.ucode.empty()) need_file(o.ucode, "--ucode microcode cpio");
+    check_input(kernel, "LinuxKit kernel", o.dir);
+    check_input(initrd, "LinuxKit initrd", o.dir);
+    check_input(cmdline_file, "LinuxKit cmdline", o.dir);
+    if (!o.ucode.empty()) check_input(o.ucode, "--ucode microcode cpio", "");
     std::vector<std::string> macs;
     for (const auto& m : o.macs) {
         auto mac = normalize_mac(m);
@@ -157,33 +236,31 @@ PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
     std::string error;
     if (!make_directories(o.destination, error)) throw BuildError(error);
 
+    Staging staging;
     progress.show("push: kernel");
     const std::string kernel_out = o.destination + "/" + o.name + "-kernel";
-    {
-        AtomicFile out;
-        if (!out.open(kernel_out, error)) throw BuildError(error);
-        if (!append_file(out, kernel, decompress))
-            result.notes.push_back(kernel + " is not compressed; copied as is");
-        settle(out, kernel_out, result);
-    }
+    if (!append_file(staging.file(kernel_out), kernel, decompress))
+        result.notes.push_back(kernel + " is not compressed; copied as is");
     progress.show("push: initrd");
     const std::string initrd_out = o.destination + "/" + o.name + "-initrd.img";
     {
         // Microcode first: the kernel reads the early, uncompressed cpio before the rest.
-        AtomicFile out;
-        if (!out.open(initrd_out, error)) throw BuildError(error);
+        AtomicFile& out = staging.file(initrd_out);
         if (!o.ucode.empty()) append_file(out, o.ucode, false);
         if (!append_file(out, initrd, decompress))
             result.notes.push_back(initrd + " is not compressed; copied as is");
-        settle(out, initrd_out, result);
     }
     progress.clear();
-    put_text(o.destination + "/" + o.name + "-cmdline", cmdline, result);
+    staging.text(o.destination + "/" + o.name + "-cmdline", cmdline);
     if (!o.base_url.empty()) {
         std::string base = o.base_url;
         while (!base.empty() && base.back() == '/') base.pop_back();
-        put_text(o.destination + "/" + o.name + "-equinixmetal.ipxe",
-                 equinix_ipxe_script(o.name, base, cmdline, o.arch), result);
+        staging.text(o.destination + "/" + o.name + "-equinixmetal.ipxe",
+                     equinix_ipxe_script(o.name, base, cmdline, o.arch));
+    }
+    if (o.data_path.empty()) {
+        staging.commit(result);
+        return result;
     }
     if (o.data_path.empty()) return result;
 
@@ -219,7 +296,12 @@ PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
     }
     for (const char* sub : {"/profiles", "/groups"})
         if (!make_directories(o.data_path + sub, error)) throw BuildError(error);
-    for (const auto& [path, text] : files) put_text(path, text, result);
+    for (std::size_t i = 0; i < macs.size(); ++i)
+        for (const auto& old :
+             groups_taking_mac(o.data_path + "/groups", macs[i], files[i + 1].first))
+            staging.remove_after(old);
+    for (const auto& [path, text] : files) staging.text(path, text);
+    staging.commit(result);
     return result;
 }
 

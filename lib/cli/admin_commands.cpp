@@ -84,8 +84,18 @@ std::string joined(const json& object) {
 }
 
 std::string str(const json& j, const char* key) {
+    if (!j.is_object()) return "";
     auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// j[key] when j is an object holding it, null otherwise (const operator[] on a missing key
+// is undefined behaviour in nlohmann::json).
+const json& at(const json& j, const char* key) {
+    static const json null;
+    if (!j.is_object()) return null;
+    auto it = j.find(key);
+    return it == j.end() ? null : *it;
 }
 
 struct Context {
@@ -235,14 +245,15 @@ int select(Context& c, const std::vector<std::string>& labels) {
     const json j = parse_json_bounded(r.body);
     std::vector<std::vector<std::string>> rows{{"PART", "GROUP", "PROFILE", "NOTE"}};
     for (const char* part : {"boot", "ignition", "cloud", "generic", "metadata"}) {
-        const json& s = j["selected"][part];
+        const json& s = at(at(j, "selected"), part);
         rows.push_back({part, str(s, "group").empty() ? "-" : str(s, "group"),
                         str(s, "profile").empty() ? "-" : str(s, "profile"), str(s, "reason")});
     }
     print_table(c.out, rows);
     std::fprintf(c.out, "\nmatching groups, best first (%s):\n", str(j, "rule").c_str());
     std::vector<std::vector<std::string>> groups{{"GROUP", "PROFILE", "SELECTOR SIZE", "SOURCE"}};
-    for (const auto& g : j["matching_groups"])
+    const json& matching = at(j, "matching_groups");
+    for (const auto& g : matching.is_array() ? matching : json::array())
         groups.push_back({str(g, "group"), str(g, "profile"),
                           std::to_string(g.value("selector_size", 0)), str(g, "source")});
     print_table(c.out, groups);

@@ -1,4 +1,5 @@
 #include "cli/build_commands.hpp"
+#include "files/atomic_file.hpp"
 
 #include "admin/resources.hpp"
 #include "build/build.hpp"
@@ -28,6 +29,7 @@ std::string path_flag(const ParsedFlags& f, const char* flag, const std::string&
 void report(std::FILE* out, const PushResult& r) {
     for (const auto& f : r.written) std::fprintf(out, "wrote     %s\n", f.c_str());
     for (const auto& f : r.unchanged) std::fprintf(out, "unchanged %s\n", f.c_str());
+    for (const auto& f : r.removed) std::fprintf(out, "removed   %s\n", f.c_str());
     for (const auto& n : r.notes) std::fprintf(out, "note: %s\n", n.c_str());
 }
 
@@ -143,6 +145,7 @@ bool is_build_command(const std::string& word) {
 
 int run_build_command(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
     const std::string what = args.size() > 1 && args[0] == "image" ? "image " + args[1] : args[0];
+    remove_temp_files_on_signals();
     try {
         if (args[0] == "push") return push({args.begin() + 1, args.end()}, out, err);
         if (args.size() < 2)
@@ -156,6 +159,9 @@ int run_build_command(const std::vector<std::string>& args, std::FILE* out, std:
         std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.message.c_str());
         return kExitUsage;
     } catch (const BuildError& e) {
+        std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.what());
+        return kExitRefused;
+    } catch (const std::exception& e) {  // out of memory and the like: still one line, no temps
         std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.what());
         return kExitRefused;
     }

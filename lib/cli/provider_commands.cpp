@@ -1,4 +1,5 @@
 #include "cli/provider_commands.hpp"
+#include "cli/terminal.hpp"
 
 #include <dirent.h>
 #include <sys/wait.h>
@@ -311,7 +312,7 @@ int run(const std::string& provider_name, const ParsedFlags& f, const Env& env, 
             *provider, device.id, "active", *wait,
             [&](const Device& d) {
                 progress.show(progress_text(d));
-                if (!::isatty(::fileno(err))) std::fprintf(err, "%s\n", progress_text(d).c_str());
+                if (terminal_fd(err) < 0) std::fprintf(err, "%s\n", progress_text(d).c_str());
             },
             *poll);
         progress.clear();
@@ -349,7 +350,8 @@ int devices(const ParsedFlags& f, const Env& env, std::FILE* out, std::FILE* err
                          ": not a provider (equinixmetal, packet, bootcfg)"};
     auto provider = make_provider(provider_name, provider_options(f, env, err));
     if (f.words[1] == "list") {
-        const auto list = provider->list();
+        bool incomplete = false;
+        const auto list = provider->list(incomplete);
         std::vector<std::vector<std::string>> rows = {
             {"ID", "HOSTNAME", "STATE", "PLAN", "LOCATION", "ADDRESS"}};
         for (const auto& d : list)
@@ -357,6 +359,13 @@ int devices(const ParsedFlags& f, const Env& env, std::FILE* out, std::FILE* err
                             d.metro.empty() ? d.facility : d.metro,
                             d.addresses.empty() ? "" : d.addresses[0]});
         print_table(out, rows);
+        if (incomplete) {
+            std::fprintf(err,
+                         "bootcfg devices list: stopped after %zu devices (the limit); more "
+                         "exist in the project\n",
+                         list.size());
+            return kExitRefused;
+        }
         return kExitOk;
     }
     if (f.words[1] == "delete") {

@@ -70,9 +70,19 @@ asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>&
     if (ec) co_return;
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
+    constexpr std::uint64_t kBodyLimit = 64u << 20;
+    parser.body_limit(kBodyLimit);
     if (req.method() == http::verb::head) parser.skip(true);  // headers only, whatever the length
     beast::get_lowest_layer(stream).expires_after(timeout);
+    // The header first: Boost 1.74's async_read does not always apply body_limit to a
+    // Content-Length that arrives with the first body bytes, and read the body whole.
+    co_await http::async_read_header(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    if (!parser.skip() && parser.content_length() && *parser.content_length() > kBodyLimit) {
+        ec = http::error::body_limit;
+        co_return;
+    }
     co_await http::async_read(stream, buffer, parser,
                               asio::redirect_error(asio::use_awaitable, ec));
     if (!ec) res = parser.release();

@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -41,7 +45,80 @@ bool read_fully(int fd, char* buf, std::size_t want, std::size_t& got) {
     return true;
 }
 
+// Temp paths of live AtomicFiles in a fixed table the signal handler reads without allocating.
+struct TempSlot {
+    std::atomic<bool> used{false};
+    char path[PATH_MAX];
+};
+TempSlot g_temp_slots[64];
+std::atomic_flag g_table_lock = ATOMIC_FLAG_INIT;
+
+int remember_temp(const std::string& path) {
+    if (path.size() >= PATH_MAX) return -1;
+    while (g_table_lock.test_and_set(std::memory_order_acquire)) {
+    }
+    int found = -1;
+    for (int i = 0; i < 64 && found < 0; ++i)
+        if (!g_temp_slots[i].used.load()) {
+            std::memcpy(g_temp_slots[i].path, path.c_str(), path.size() + 1);
+            g_temp_slots[i].used.store(true);
+            found = i;
+        }
+    g_table_lock.clear(std::memory_order_release);
+    return found;
+}
+
+void forget_temp(int& slot) {
+    if (slot >= 0) g_temp_slots[slot].used.store(false);
+    slot = -1;
+}
+
+extern "C" void remove_temps_and_die(int sig) {
+    for (auto& slot : g_temp_slots)
+        if (slot.used.load()) ::unlink(slot.path);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+
+// Where a write to `path` should go: the file a symlink points to (so the link survives), or
+// "" with `in_place` set when the target is not a regular file or is one of the kernel's
+// views of an open descriptor (/dev/stdout → /proc/self/fd/1 → …).
+std::string write_target(const std::string& path, bool& in_place) {
+    in_place = false;
+    struct stat link {
+    }, st{};
+    if (::lstat(path.c_str(), &link) != 0) return path;  // a new name
+    const bool exists = ::stat(path.c_str(), &st) == 0;
+    if (exists && !S_ISREG(st.st_mode)) {
+        in_place = !S_ISDIR(st.st_mode);
+        return path;
+    }
+    if (!S_ISLNK(link.st_mode)) return path;
+    if (path.rfind("/dev/", 0) == 0 || path.rfind("/proc/", 0) == 0) {
+        in_place = exists;
+        return path;
+    }
+    if (char* real = ::realpath(path.c_str(), nullptr)) {
+        std::string resolved = real;
+        std::free(real);
+        return resolved;
+    }
+    // A dangling link: the file it names is created.
+    char target[PATH_MAX];
+    const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
+    if (n <= 0) return path;
+    const std::string to(target, static_cast<std::size_t>(n));
+    return to[0] == '/' ? to : dir_of(path) + "/" + to;
+}
+
 }  // namespace
+
+void remove_temp_files_on_signals() {
+    struct sigaction sa {};
+    sa.sa_handler = remove_temps_and_die;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
 
 AtomicFile::~AtomicFile() {
     discard();
@@ -49,16 +126,30 @@ AtomicFile::~AtomicFile() {
 
 bool AtomicFile::open(const std::string& path, std::string& error, unsigned mode) {
     discard();
-    path_ = path;
+    path_ = write_target(path, direct_);
     mode_ = mode;
-    const std::string base = path.substr(path.rfind('/') + 1);
+    if (direct_) {
+        struct stat st {};
+        const bool regular = ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+        fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | (regular ? O_TRUNC : 0));
+        if (fd_ < 0) error = path + ": " + std::strerror(errno);
+        return fd_ >= 0;
+    }
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        error = path + ": is a directory";
+        return false;
+    }
+    const std::string base = path_.substr(path_.rfind('/') + 1);
     // Hidden, so the data dir loader never reads a half-written temp file.
     thread_local std::mt19937_64 rng{std::random_device{}()};
-    tmp_ = dir_of(path) + "/." + base + ".tmp-" + std::to_string(rng() % 1000000000);
+    tmp_ = dir_of(path_) + "/." + base + ".tmp-" + std::to_string(rng() % 1000000000);
+    slot_ = remember_temp(tmp_);
     fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd_ < 0) {
         error = tmp_ + ": " + std::strerror(errno);
         tmp_.clear();
+        forget_temp(slot_);
         return false;
     }
     return true;
@@ -78,6 +169,15 @@ bool AtomicFile::write(std::string_view bytes, std::string& error) {
 }
 
 bool AtomicFile::commit(std::string& error) {
+    if (direct_) {
+        const int fd = fd_;
+        fd_ = -1;
+        if (::close(fd) != 0) {
+            error = path_ + ": " + std::strerror(errno);
+            return false;
+        }
+        return true;
+    }
     if (::fchmod(fd_, mode_) != 0 || ::fsync(fd_) != 0) {
         error = tmp_ + ": " + std::strerror(errno);
         discard();
@@ -96,10 +196,12 @@ bool AtomicFile::commit(std::string& error) {
         return false;
     }
     tmp_.clear();
+    forget_temp(slot_);
     return fsync_dir(dir_of(path_), error);
 }
 
 bool AtomicFile::same_as_target() const {
+    if (direct_) return false;
     const int target = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (target < 0 || fd_ < 0) {
         if (target >= 0) ::close(target);
@@ -131,6 +233,7 @@ void AtomicFile::discard() {
     fd_ = -1;
     if (!tmp_.empty()) ::unlink(tmp_.c_str());
     tmp_.clear();
+    forget_temp(slot_);
 }
 
 bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& error,

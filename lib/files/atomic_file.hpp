@@ -8,7 +8,12 @@
 namespace bootcfg {
 
 // A hidden temp file beside `path` that becomes `path` on commit(). Destroying it uncommitted
-// removes the temp file, so a failed run leaves nothing behind.
+// removes the temp file, so a failed run leaves nothing behind (on SIGINT, SIGTERM and SIGHUP
+// too, once remove_temp_files_on_signals() is installed).
+//
+// A target that is not a regular file (a FIFO, a device, a socket's path, /dev/stdout on a
+// pipe) is written in place, as a shell's `>` would: it is never replaced by a regular file.
+// A symlink is followed, so the file it points to is replaced and the link stays.
 class AtomicFile {
   public:
     AtomicFile() = default;
@@ -32,7 +37,13 @@ class AtomicFile {
     std::string path_, tmp_;
     unsigned mode_ = 0644;
     int fd_ = -1;
+    int slot_ = -1;        // in the signal handler's table of temp files
+    bool direct_ = false;  // writing into a non-regular target in place
 };
+
+// Installs handlers for SIGINT, SIGTERM and SIGHUP that remove the temp files of every live
+// AtomicFile and then end the process as the signal would.
+void remove_temp_files_on_signals();
 
 // Writes `bytes` to `path` through an AtomicFile.
 bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& error,

@@ -48,7 +48,9 @@ class Provider {
     virtual Device get(const std::string& id) = 0;
     virtual void reboot(const std::string& id) = 0;
     virtual void remove(const std::string& id) = 0;
-    virtual std::vector<Device> list() = 0;
+    // Every device, at most kMaxListedDevices; `incomplete` says that more were left unlisted.
+    virtual std::vector<Device> list(bool& incomplete) = 0;
+    static constexpr std::size_t kMaxListedDevices = 100000;
     // The command that opens the device's serial console, empty when there is none.
     virtual std::vector<std::string> console_command(const Device&) const { return {}; }
     // How to reach a kept device, for the closing message.

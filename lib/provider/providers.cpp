@@ -73,15 +73,17 @@ class EquinixMetal : public Provider {
         call("DELETE", "/devices/" + percent_encode(id));
     }
 
-    std::vector<Device> list() override {
+    std::vector<Device> list(bool& incomplete) override {
         if (o_.project_id.empty())
             throw ProviderError(
                 "no project: --project-id or METAL_PROJECT_ID (also PACKET_PROJECT_ID)");
         std::vector<Device> out;
-        for (int page = 1; page <= 1000; ++page) {
+        incomplete = false;
+        constexpr int kPerPage = 100, kMaxPages = kMaxListedDevices / kPerPage;
+        for (int page = 1;; ++page) {
             const auto r =
                 call("GET", "/projects/" + o_.project_id + "/devices?page=" + std::to_string(page) +
-                                "&per_page=100");
+                                "&per_page=" + std::to_string(kPerPage));
             json j;
             try {
                 j = parse_json_bounded(r.body);
@@ -98,6 +100,10 @@ class EquinixMetal : public Provider {
                     ? meta["last_page"].get<int>()
                     : page;
             if (page >= last || j["devices"].empty()) break;
+            if (page == kMaxPages) {
+                incomplete = true;
+                break;
+            }
         }
         return out;
     }
@@ -239,8 +245,9 @@ class BootcfgProvider : public Provider {
         call("DELETE", "/api/v1/groups/" + percent_encode(id));
     }
 
-    std::vector<Device> list() override {
+    std::vector<Device> list(bool& incomplete) override {
         std::vector<Device> out;
+        incomplete = false;
         const json j = parse_json_bounded(call("GET", "/api/v1/groups").body);
         for (const auto& g : j.value("items", json::array()))
             if (g.contains("metadata") && g["metadata"].is_object() &&

@@ -48,7 +48,8 @@ std::string pixiecore_json(const BootSpec& boot) {
     doc["kernel"] = boot.kernel;
     doc["initrd"] = boot.initrd;
     doc["cmdline"] = join_args(boot);
-    return doc.dump() + "\n";
+    // Bytes that are not UTF-8 (from a request's labels) become U+FFFD, not an exception.
+    return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 namespace {

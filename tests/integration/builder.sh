@@ -52,7 +52,7 @@ expect_contains "--image that is not there" "no image tagged nope:1" "$err"
 
 if command -v script >/dev/null; then
     script -qec "$BOOTCFG image save2image -o $WORK/tty.tar.gz $a/classic.tar" /dev/null >"$WORK/tty.out" 2>&1 || true
-    expect_contains "a progress line on a terminal" "save2image: writing layer" "$(tr '\r' '\n' <"$WORK/tty.out")"
+    expect_contains "a progress line on a terminal" "save2image: verifying" "$(tr '\r' '\n' <"$WORK/tty.out")"
     expect_eq "no progress line without one" "" "$(grep -c 'writing layer' "$WORK/cli.err" | grep -v '^0$' || true)"
 fi
 
@@ -80,14 +80,30 @@ for cut in 3000 30000 $((size / 2)) $((size - 3000)); do
     head -c "$cut" "$a/classic.tar" >"$WORK/truncated.tar"
     broken "truncated at $cut of $size" "$WORK/truncated.tar" "runcated"
 done
-python3 - "$a/oci.tar" "$WORK/corrupt.tar" <<'PY'
+# A damaged gzip layer in the classic form (no digest names it): the gzip error itself.
+python3 - "$a/classic.tar" "$WORK/corrupt.tar" <<'PY'
+import gzip, io, sys, tarfile
+src = tarfile.open(sys.argv[1])
+with tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as out:
+    for ti in src:
+        data = src.extractfile(ti).read() if ti.isreg() else None
+        if ti.name.endswith("layer.tar") and ti.isreg() and not getattr(out, "done", False):
+            z = bytearray(gzip.compress(data, mtime=0))
+            z[40:60] = b"\xff" * 20
+            data, out.done = bytes(z), True
+        if data is not None:
+            ti.size = len(data)
+        out.addfile(ti, io.BytesIO(data) if data is not None else None)
+PY
+broken "corrupt gzip layer" "$WORK/corrupt.tar" "gzip"
+python3 - "$a/oci.tar" "$WORK/tampered.tar" <<'PY'
 import sys
 d = bytearray(open(sys.argv[1], "rb").read())
 i = d.find(b"\x1f\x8b\x08")
 d[i + 40:i + 60] = b"\xff" * 20
 open(sys.argv[2], "wb").write(d)
 PY
-broken "corrupt gzip layer" "$WORK/corrupt.tar" "gzip"
+broken "a layer blob that is not its digest" "$WORK/tampered.tar" "does not match its digest"
 echo "not an archive" >"$WORK/garbage.tar"
 broken "not an archive" "$WORK/garbage.tar" "garbage.tar"
 broken "a hardlink to nothing" "$a/bad-hardlink.tar" "points to 'nowhere'"

@@ -54,7 +54,7 @@ printf 'console=ttyS0\n' >"$lk/img-cmdline"
 
 # --- a server's answers: identifiers encoded, deep JSON refused
 cat >"$WORK/server.py" <<'PY'
-import socket, sys
+import json, socket, sys
 mode = sys.argv[1]
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -70,9 +70,26 @@ while b"\r\n\r\n" not in data:
     data += chunk
 with open(sys.argv[2], "wb") as f:
     f.write(data)
-body = b"[" * 100000 + b"]" * 100000 if mode == "deep" else b"{}"
-conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-             b"Connection: close\r\n\r\n" % len(body) + body)
+ESC = "\x1b]0;pwned\x07\x1b[2J\r\u009b31m"
+bodies = {
+    "deep": b"[" * 100000 + b"]" * 100000,
+    "escape": json.dumps({"items": [{"id": "g" + ESC, "profile": "p", "name": "n" + ESC,
+                                     "selector": {"mac": ESC}}]}).encode(),
+    "select-missing": b'{"rule": "x"}',
+    "select-typed": b'{"selected": [], "matching_groups": {"a": 1}}',
+}
+body = bodies.get(mode, b"{}")
+try:
+    if mode == "big-length":  # a Content-Length far over the client's 64 MiB, body in the same write
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % (1 << 30) + b"x" * (1 << 20))
+        for _ in range(300):
+            conn.sendall(b"x" * (1 << 20))
+    else:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                     b"Connection: close\r\n\r\n" % len(body) + body)
+except OSError:
+    pass
 conn.close()
 PY
 # serve MODE: a one-request server in the background; sets sport and spid.
@@ -96,5 +113,54 @@ cli group list --endpoint "http://127.0.0.1:$sport"
 wait "$spid" 2>/dev/null || true
 expect_eq "deep JSON from the server: exit 1, not a crash ($err)" 1 "$rc"
 expect_contains "deep JSON: says so" "nested deeper than 64" "$err"
+
+# --- a Content-Length of 1 GiB: refused at the header, memory stays small
+serve big-length
+peak=$(python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$BOOTCFG" group list --endpoint "http://127.0.0.1:$sport")
+kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true
+echo "cli_hostile.sh: peak RSS against a 1 GiB answer: $peak KiB"
+if (( peak < 100 * 1024 )); then pass; else fail "a 1 GiB Content-Length was read: peak RSS $peak KiB"; fi
+serve big-length
+cli group list --endpoint "http://127.0.0.1:$sport"
+kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true
+expect_contains "1 GiB answer: body limit named" "body limit exceeded" "$err"
+
+# --- select against answers that lack fields or have the wrong types: one line, never a crash
+for mode in select-missing select-typed; do
+    serve "$mode"
+    cli select mac=52:54:00:00:00:01 --endpoint "http://127.0.0.1:$sport"
+    wait "$spid" 2>/dev/null || true
+    [[ $rc == 0 || $rc == 1 ]] && pass || fail "select, $mode: exit $rc ($err)"
+done
+
+# --- a terminal never receives ESC, BEL, CR or C1 controls from a server's or archive's text
+if command -v script >/dev/null; then
+    serve escape
+    script -qec "$BOOTCFG group list --endpoint http://127.0.0.1:$sport" /dev/null >"$WORK/tty.out" 2>&1 || true
+    wait "$spid" 2>/dev/null || true
+    expect_contains "the name is shown escaped" 'n\x1b]0;pwned\x07\x1b[2J\x0d\u009b31m' "$(cat "$WORK/tty.out")"
+    python3 - "$WORK/tty.out" <<'PY' && pass || fail "raw control bytes reached the terminal"
+import sys
+data = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n")
+bad = [b for b in (b"\x1b", b"\x07", b"\r", "\u009b".encode()) if b in data]
+sys.exit(1 if bad else 0)
+PY
+    serve escape
+    cli group list --endpoint "http://127.0.0.1:$sport"
+    wait "$spid" 2>/dev/null || true
+    expect_contains "into a pipe the text is as the server sent it" $'\x1b]0;pwned' "$out"
+    # An archive's member name in an error line on a terminal.
+    python3 - "$WORK/evil.tar" <<'PY'
+import io, json, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    data = json.dumps([{"Layers": ["\x1b]0;title\x07layer.tar"]}]).encode()
+    ti = tarfile.TarInfo("manifest.json"); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+PY
+    script -qec "$BOOTCFG image save2image -o $WORK/evil-out.tar.gz $WORK/evil.tar" /dev/null >"$WORK/tty.out" 2>&1 || true
+    expect_contains "archive text in an error: escaped" '\x1b]0;title\x07layer.tar' "$(cat "$WORK/tty.out")"
+    grep -q $'\x1b' "$WORK/tty.out" && fail "ESC from an archive reached the terminal" || pass
+fi
 
 finish

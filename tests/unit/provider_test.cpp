@@ -75,7 +75,7 @@ struct Scripted : Provider {
     Device reuse(const std::string&, const DeviceSpec&) override { return {}; }
     void reboot(const std::string&) override {}
     void remove(const std::string&) override {}
-    std::vector<Device> list() override { return {}; }
+    std::vector<Device> list(bool&) override { return {}; }
 };
 }  // namespace
 
