@@ -1,9 +1,11 @@
 #include "cli/provider_commands.hpp"
 #include "cli/terminal.hpp"
+#include "provider/device_ledger.hpp"
 
 #include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <ctime>
 
 #include <csignal>
 #include <fstream>
@@ -43,6 +45,7 @@ const std::vector<FlagSpec> kProviderFlags = {
     {"--console", false},
     {"--keep", false},
     // ours
+    {"--orphans", false},
     {"--userdata"},
     {"--tags"},
     {"--wait"},
@@ -287,23 +290,55 @@ int run(const std::string& provider_name, const ParsedFlags& f, const Env& env, 
         for (const auto& file : files) check_url(base_url + "/" + file, f.get("--ca-file"));
     }
 
-    Device device =
-        f.has("--device") ? provider->reuse(f.get("--device"), spec) : provider->create(spec);
-    std::fprintf(out, "%s device %s (%s)\n", f.has("--device") ? "reusing" : "created",
-                 device.id.c_str(), device.state.c_str());
+    // A created device is in the ledger from before the create until it is deleted (or kept
+    // on purpose), so a run that dies leaves it findable by `devices delete --orphans`.
+    const bool creating = !f.has("--device");
+    DeviceLedger ledger = DeviceLedger::from_environment(env.getenv);
+    LedgerEntry entry{provider_name == "packet" ? "equinixmetal" : provider_name,
+                      provider->where(),
+                      new_run_tag(),
+                      "",
+                      spec.hostname,
+                      static_cast<std::int64_t>(std::time(nullptr))};
+    if (creating) {
+        spec.run_tag = entry.tag;
+        ledger.put(entry);
+    }
+    Device device;
+    try {
+        device = creating ? provider->create(spec) : provider->reuse(f.get("--device"), spec);
+    } catch (const UncertainOutcome&) {
+        throw;  // a device may exist: its entry stays for --orphans (found by its tag)
+    } catch (const Interrupted&) {
+        throw;
+    } catch (...) {
+        if (creating) ledger.remove(entry.tag);  // refused: nothing was made
+        throw;
+    }
+    if (creating) {
+        entry.id = device.id;
+        ledger.put(entry);
+    }
+    std::fprintf(out, "%s device %s (%s)\n", creating ? "created" : "reusing", device.id.c_str(),
+                 device.state.c_str());
     std::fflush(out);
     auto cleanup = [&](const char* why) {
         if (keep) {
+            if (creating) ledger.remove(entry.tag);
             std::fprintf(out, "kept %s\n", provider->how_to_reach(device).c_str());
             return;
         }
         stop_requested().store(false);  // a second Ctrl-C may still interrupt the delete
         try {
             provider->remove(device.id);
+            if (creating) ledger.remove(entry.tag);
             std::fprintf(out, "deleted device %s (%s)\n", device.id.c_str(), why);
         } catch (const std::exception& e) {
-            std::fprintf(err, "bootcfg run: could not delete device %s: %s\n", device.id.c_str(),
-                         e.what());
+            std::fprintf(err,
+                         "bootcfg run: could not delete device %s: %s (recorded in %s: bootcfg "
+                         "devices delete --orphans --provider %s)\n",
+                         device.id.c_str(), e.what(), ledger.path().c_str(),
+                         entry.provider.c_str());
         }
     };
     try {
@@ -333,11 +368,45 @@ int run(const std::string& provider_name, const ParsedFlags& f, const Env& env, 
         std::fprintf(err, "interrupted\n");
         cleanup("interrupted");
         return kExitInterrupted;
-    } catch (const ProviderError& e) {
+    } catch (const std::exception& e) {  // any failure while the device exists deletes it
         std::fprintf(err, "bootcfg run: %s\n", e.what());
         cleanup("the run failed");
         return kExitRefused;
     }
+}
+
+// Devices that runs created and never deleted (the run was killed or lost its network).
+int delete_orphans(Provider& provider, const std::string& provider_name, const Env& env,
+                   std::FILE* out, std::FILE* err) {
+    DeviceLedger ledger = DeviceLedger::from_environment(env.getenv);
+    const std::string name = provider_name == "packet" ? "equinixmetal" : provider_name;
+    int left = 0, deleted = 0;
+    for (const auto& e : ledger.entries()) {
+        if (e.provider != name || e.where != provider.where()) {
+            ++left;
+            continue;
+        }
+        std::string id = e.id;
+        if (id.empty())  // the run died before the create answered
+            if (auto d = provider.find_tagged(e.tag)) id = d->id;
+        if (!id.empty()) {
+            try {
+                provider.remove(id);
+            } catch (const ProviderError& x) {
+                // Already gone (deleted by hand) is what we wanted.
+                if (std::string(x.what()).find("HTTP 404") == std::string::npos) throw;
+            }
+            std::fprintf(out, "deleted device %s (left by a run on %s)\n", id.c_str(),
+                         e.hostname.empty() ? e.tag.c_str() : e.hostname.c_str());
+            ++deleted;
+        }
+        ledger.remove(e.tag);
+    }
+    if (deleted == 0) std::fprintf(err, "no devices left by runs (%s)\n", ledger.path().c_str());
+    if (left > 0)
+        std::fprintf(err, "note: %d recorded for other providers or APIs stay in %s\n", left,
+                     ledger.path().c_str());
+    return kExitOk;
 }
 
 int devices(const ParsedFlags& f, const Env& env, std::FILE* out, std::FILE* err) {
@@ -361,12 +430,16 @@ int devices(const ParsedFlags& f, const Env& env, std::FILE* out, std::FILE* err
         print_table(out, rows);
         if (incomplete) {
             std::fprintf(err,
-                         "bootcfg devices list: stopped after %zu devices (the limit); more "
-                         "exist in the project\n",
-                         list.size());
+                         "bootcfg devices list: stopped at the limit of %zu pages (%zu devices "
+                         "listed); more exist in the project\n",
+                         Provider::kMaxListedDevices / 100, list.size());
             return kExitRefused;
         }
         return kExitOk;
+    }
+    if (f.words[1] == "delete" && f.flag("--orphans")) {
+        if (f.words.size() > 2) throw UsageError{"devices delete --orphans takes no IDs"};
+        return delete_orphans(*provider, provider_name, env, out, err);
     }
     if (f.words[1] == "delete") {
         if (f.words.size() < 3)
@@ -424,6 +497,8 @@ std::string provider_usage() {
            "  run bootcfg NAME --mac MAC [--endpoint E] [--profile P] [--keep]\n"
            "                                 the machine with MAC boots profile NAME\n"
            "  devices list|delete ID... --provider equinixmetal|bootcfg\n"
+           "  devices delete --orphans --provider P   what killed runs left behind (the ledger:\n"
+           "       $BOOTCFG_STATE_DIR, $XDG_STATE_HOME/bootcfg or ~/.local/state/bootcfg)\n"
            "  env: METAL_API_TOKEN (METAL_AUTH_TOKEN, PACKET_API_KEY), METAL_PROJECT_ID\n"
            "       (PACKET_PROJECT_ID), METAL_BASE_URL, METAL_METRO, METAL_API_URL; flags win\n";
 }

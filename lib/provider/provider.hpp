@@ -19,6 +19,10 @@ namespace bootcfg {
 struct ProviderError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+// A create that may or may not have made a device (its answer was lost, or a 5xx).
+struct UncertainOutcome : ProviderError {
+    using ProviderError::ProviderError;
+};
 // Ctrl-C (SIGINT/SIGTERM) arrived while waiting.
 struct Interrupted : std::runtime_error {
     Interrupted() : std::runtime_error("interrupted") {}
@@ -29,6 +33,7 @@ struct Device {
     std::string facility, metro;  // codes
     int provisioning_percentage = -1;
     std::vector<std::string> addresses;
+    std::vector<std::string> tags;
 };
 
 struct DeviceSpec {
@@ -37,6 +42,9 @@ struct DeviceSpec {
     bool always_pxe = true;
     std::vector<std::string> tags;
     std::string mac, profile;  // the bootcfg provider: which machine boots which profile
+    // Set on the device with the create request, so a create whose answer was lost can be
+    // found instead of repeated (a create is not idempotent: a blind retry bills twice).
+    std::string run_tag;
 };
 
 class Provider {
@@ -51,6 +59,10 @@ class Provider {
     // Every device, at most kMaxListedDevices; `incomplete` says that more were left unlisted.
     virtual std::vector<Device> list(bool& incomplete) = 0;
     static constexpr std::size_t kMaxListedDevices = 100000;
+    // The device carrying `tag` (DeviceSpec::run_tag), if one exists.
+    virtual std::optional<Device> find_tagged(const std::string& tag);
+    // Which API (and project) or bootcfgd this provider talks to, for the device ledger.
+    virtual std::string where() const = 0;
     // The command that opens the device's serial console, empty when there is none.
     virtual std::vector<std::string> console_command(const Device&) const { return {}; }
     // How to reach a kept device, for the closing message.

@@ -95,6 +95,9 @@ Device device_from_json(const std::string& text) {
             } catch (...) {
             }
     }
+    if (auto it = j.find("tags"); it != j.end() && it->is_array())
+        for (const auto& t : *it)
+            if (t.is_string()) d.tags.push_back(t.get<std::string>());
     if (auto it = j.find("ip_addresses"); it != j.end() && it->is_array())
         for (const auto& a : *it)
             if (a.is_object() && !str(a, "address").empty())
@@ -148,6 +151,14 @@ void install_stop_handlers() {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);  // a closed terminal: clean up as for Ctrl-C
+}
+
+std::optional<Device> Provider::find_tagged(const std::string& tag) {
+    bool incomplete = false;
+    for (auto& d : list(incomplete))
+        if (std::find(d.tags.begin(), d.tags.end(), tag) != d.tags.end()) return std::move(d);
+    return std::nullopt;
 }
 
 void interruptible_sleep(std::chrono::milliseconds d) {

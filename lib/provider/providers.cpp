@@ -46,11 +46,32 @@ class EquinixMetal : public Provider {
                      {"always_pxe", s.always_pxe},
                      {"billing_cycle", s.billing_cycle}};
         if (!s.userdata.empty()) body["userdata"] = s.userdata;
-        if (!s.tags.empty()) body["tags"] = s.tags;
+        std::vector<std::string> tags = s.tags;
+        if (!s.run_tag.empty()) tags.push_back(s.run_tag);
+        if (!tags.empty()) body["tags"] = tags;
         if (!s.description.empty()) body["description"] = s.description;
-        return device_from_json(
-            call("POST", "/projects/" + o_.project_id + "/devices", body.dump()).body);
+        const std::string path = "/projects/" + o_.project_id + "/devices";
+        for (int attempt = 0;; ++attempt) {
+            try {
+                return device_from_json(call("POST", path, body.dump(), false).body);
+            } catch (const UncertainOutcome& e) {
+                // The API may have made the device and lost the answer: look before repeating.
+                if (!s.run_tag.empty()) {
+                    note(std::string(e.what()) + "; looking for a device tagged " + s.run_tag);
+                    if (auto d = find_tagged(s.run_tag)) return *d;
+                }
+                if (attempt >= 3 || s.run_tag.empty())
+                    throw UncertainOutcome(
+                        std::string(e.what()) +
+                        " (a device may have been created: bootcfg devices list)");
+                const auto wait = std::chrono::seconds(1 << attempt);
+                note("no such device; creating it again in " + seconds_text(wait));
+                interruptible_sleep(wait);
+            }
+        }
     }
+
+    std::string where() const override { return o_.api_url + " project " + o_.project_id; }
 
     Device reuse(const std::string& id, const DeviceSpec& s) override {
         get(id);  // a clear 404 before changing anything
@@ -123,9 +144,11 @@ class EquinixMetal : public Provider {
 
   private:
     // Retries what may pass (429 after the reset time, 5xx, connection errors) a bounded
-    // number of times; everything else stops with the API's own message.
+    // number of times; everything else stops with the API's own message. A request that is
+    // not `repeatable` is retried only on 429 (not processed); a lost answer or a 5xx throws
+    // UncertainOutcome for the caller to check what happened.
     ClientResponse call(const std::string& method, const std::string& path,
-                        const std::string& body = {}) {
+                        const std::string& body = {}, bool repeatable = true) {
         ClientOptions c;
         c.endpoint = endpoint_;
         c.ca_file = o_.ca_file;
@@ -142,6 +165,7 @@ class EquinixMetal : public Provider {
             } catch (const ConnectError& e) {
                 // A certificate that does not verify will not verify on the next try either.
                 const bool tls = std::string(e.what()).find("TLS") != std::string::npos;
+                if (!repeatable && !tls) throw UncertainOutcome(what + ": " + e.what());
                 if (attempt >= 3 || tls)
                     throw ProviderError(what + ": " + e.what() + sunset_hint());
                 const auto wait = std::chrono::seconds(1 << attempt);
@@ -150,6 +174,8 @@ class EquinixMetal : public Provider {
                 continue;
             }
             if (r.status >= 200 && r.status < 300) return r;
+            if (!repeatable && r.status >= 500)
+                throw UncertainOutcome(what + ": " + api_error_message(r.status, r.body));
             const auto delay =
                 retry_delay(r.status, r.header("X-RateLimit-Reset"), r.header("Retry-After"),
                             attempt, static_cast<std::int64_t>(std::time(nullptr)));
@@ -202,15 +228,16 @@ class BootcfgProvider : public Provider {
         if (call("GET", "/api/v1/profiles/" + s.profile, {}, true).status == 404)
             throw ProviderError("bootcfgd at " + c_.endpoint + " has no profile '" + s.profile +
                                 "' (bootcfg push " + s.profile + " first)");
+        std::vector<std::string> tags = s.tags;
+        if (!s.run_tag.empty()) tags.push_back(s.run_tag);
         std::string id = s.hostname.empty() ? s.profile + "-" + *mac : s.hostname;
         for (char& ch : id)
             if (ch == ':') ch = '-';
-        json group = {
-            {"id", id},
-            {"name", "bootcfg run " + s.profile},
-            {"profile", s.profile},
-            {"selector", {{"mac", *mac}}},
-            {"metadata", {{"bootcfg_run", {{"hostname", s.hostname}, {"tags", s.tags}}}}}};
+        json group = {{"id", id},
+                      {"name", "bootcfg run " + s.profile},
+                      {"profile", s.profile},
+                      {"selector", {{"mac", *mac}}},
+                      {"metadata", {{"bootcfg_run", {{"hostname", s.hostname}, {"tags", tags}}}}}};
         call("PUT", "/api/v1/groups/" + percent_encode(id), group.dump());
         return get(id);
     }
@@ -230,6 +257,11 @@ class BootcfgProvider : public Provider {
         d.state = "active";
         d.plan = "bootcfg";
         d.hostname = g.value("name", id);
+        const json& meta = g.contains("metadata") ? g["metadata"] : json();
+        if (meta.is_object() && meta.contains("bootcfg_run") && meta["bootcfg_run"].is_object() &&
+            meta["bootcfg_run"].contains("tags") && meta["bootcfg_run"]["tags"].is_array())
+            for (const auto& t : meta["bootcfg_run"]["tags"])
+                if (t.is_string()) d.tags.push_back(t.get<std::string>());
         if (g.contains("selector") && g["selector"].is_object())
             d.addresses.push_back("mac " + g["selector"].value("mac", "?"));
         return d;
@@ -255,6 +287,8 @@ class BootcfgProvider : public Provider {
                 out.push_back(get(g.value("id", "")));
         return out;
     }
+
+    std::string where() const override { return c_.endpoint; }
 
     std::string how_to_reach(const Device& d) const override {
         return "group " + d.id + " in the bootcfgd at " + c_.endpoint + " (" +

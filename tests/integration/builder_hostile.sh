@@ -173,5 +173,22 @@ expect_contains "names the file" "a-initrd.img" "$(cat "$WORK/cli.err")"
 expect_eq "old kernel, initrd and cmdline all kept" "$before" "$(cd "$WORK/assets/a" && sha256sum a-kernel a-initrd.img a-cmdline)"
 no_temps "push on a full disk" "$WORK/assets"
 
+# --- compare -o json on dpkg data that is not UTF-8 (a Latin-1 package field): JSON, no abort
+python3 - "$WORK/latin1.tar.gz" <<'PY'
+import io, sys, tarfile
+status = (b"Package: caf\xe9\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-\xe9\n\n"
+          b"Package: ok\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2\n\n")
+with tarfile.open(sys.argv[1], "w:gz") as t:
+    ti = tarfile.TarInfo("var/lib/dpkg/status"); ti.size = len(status); t.addfile(ti, io.BytesIO(status))
+PY
+python3 - "$WORK/empty.tar.gz" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w:gz") as t:
+    ti = tarfile.TarInfo("var/lib/dpkg/status"); t.addfile(ti, io.BytesIO(b""))
+PY
+cli image compare -o json "$WORK/empty.tar.gz" "$WORK/latin1.tar.gz"
+expect_eq "compare -o json, Latin-1 dpkg data: exit 0 ($err)" 0 "$rc"
+expect_ok python3 -c 'import json, sys; d = json.loads(sys.argv[1]); sys.exit(0 if "ok" in d["added"] and len(d["added"]) == 2 else 1)' "$out"
+
 echo "builder_hostile.sh: $CHECKS checks, $FAILURES failed"
 exit $((FAILURES > 0))

@@ -16,6 +16,7 @@ cli() {  # $rc, $out, $err of the bootcfg binary
     out=$("$BOOTCFG" "$@" 2>"$WORK/cli.err") || rc=$?
     err=$(cat "$WORK/cli.err")
 }
+export BOOTCFG_STATE_DIR="$WORK/state"  # the device ledger of runs
 unset METAL_API_TOKEN METAL_AUTH_TOKEN PACKET_API_KEY METAL_PROJECT_ID PACKET_PROJECT_ID METAL_BASE_URL \
     METAL_METRO METAL_FACILITY METAL_API_URL BOOTCFG_ENDPOINT BOOTCFG_CA_FILE
 
@@ -125,6 +126,55 @@ expect_contains "401: the API's message" "HTTP 401: Invalid authentication token
 cli run equinixmetal lk --base-url "$base" --api-key secret-token-1 "${common[@]}" --device no-such-device --console=false
 expect_contains "404 for --device: the API's message" "HTTP 404: Not found" "$err"
 
+# --- a create whose answer is lost (connection closed, or a 503 after the device was made):
+# found by its run tag, never created twice
+api_count() { python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["total"])' <<<"$(api_get "/projects/proj-1/devices?per_page=1")"; }
+for fault in '{"status": 0, "after": true' '{"status": 503, "after": true, "body": {"error": "gateway timeout"}'; do
+    control "{\"fail_next\": [$fault, \"match\": \"POST /metal/v1/projects\"}]}"
+    before=$(api_count)
+    posts_before=$(count_requests POST /projects)
+    cli run equinixmetal lk --base-url "$base" --api-key secret-token-1 "${common[@]}" --keep --console=false
+    expect_eq "lost create answer ($fault): exit 0 ($err)" "0" "$rc"
+    expect_contains "lost create answer: looked for the tag" "looking for a device tagged bootcfg-run-" "$err"
+    expect_eq "lost create answer: one POST" "$((posts_before + 1))" "$(count_requests POST /projects)"
+    expect_eq "lost create answer: one device more" "$((before + 1))" "$(api_count)"
+    id=$(sed -n 's/^created device \([^ ]*\) .*/\1/p' <<<"$out")
+    expect_contains "lost create answer: the device found is the tagged one" "bootcfg-run-" "$(api_get "/devices/$id")"
+done
+expect_eq "kept devices leave the ledger" '[]' "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["devices"])' "$WORK/state/devices.json")"
+
+# --- a run killed while polling (kill -9: no cleanup) or before the create answered: the ledger
+# keeps the device, and devices delete --orphans removes it
+"$BOOTCFG" run equinixmetal lk --base-url "$base" --api-key secret-token-1 "${common[@]}" --poll 30s --console=false \
+    >"$WORK/run.out" 2>"$WORK/run.err" &
+run_pid=$!
+for _ in $(seq 200); do grep -q "created device" "$WORK/run.out" && break; sleep 0.05; done
+kill -9 $run_pid; wait $run_pid 2>/dev/null || true
+killed_id=$(sed -n 's/^created device \([^ ]*\) .*/\1/p' "$WORK/run.out")
+expect_contains "kill -9: the ledger has the device" "\"id\": \"$killed_id\"" "$(cat "$WORK/state/devices.json")"
+tagged_ids() {
+    api_get "/projects/proj-1/devices?per_page=100&page=1" | python3 -c 'import json,sys
+print("\n".join(sorted(d["id"] for d in json.load(sys.stdin)["devices"] if any(t.startswith("bootcfg-run-") for t in d.get("tags", [])))))'
+}
+tagged_before=$(tagged_ids)
+control '{"fail_next": [{"status": 0, "after": true, "delay": 30, "match": "POST /metal/v1/projects"}]}'
+before=$(api_count)
+"$BOOTCFG" run equinixmetal lk --base-url "$base" --api-key secret-token-1 "${common[@]}" --console=false \
+    >"$WORK/run.out" 2>"$WORK/run.err" &
+run_pid=$!
+for _ in $(seq 200); do [[ $(api_count) -gt $before ]] && break; sleep 0.05; done
+kill -9 $run_pid; wait $run_pid 2>/dev/null || true
+pending_id=$(comm -13 <(echo "$tagged_before") <(tagged_ids) | grep -v "^$killed_id$")
+expect_eq "killed before the create answered: one device made" "1" "$(wc -w <<<"$pending_id")"
+cli devices delete --orphans --provider equinixmetal --api-key secret-token-1 "${common[@]}"
+expect_eq "--orphans: exit 0 ($err)" "0" "$rc"
+expect_contains "--orphans: the killed run's device" "deleted device $killed_id" "$out"
+expect_contains "kill -9 while polling: gone from the API" "Not found" "$(api_get "/devices/$killed_id")"
+expect_eq "--orphans: two devices" "2" "$(grep -c '^deleted device' <<<"$out")"
+expect_contains "killed before the create answered: found by its tag" "deleted device $pending_id" "$out"
+expect_contains "killed before the create answered: gone from the API" "Not found" "$(api_get "/devices/$pending_id")"
+expect_eq "--orphans: the ledger is empty" '[]' "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["devices"])' "$WORK/state/devices.json")"
+
 # --- env and flag precedence
 for var in METAL_API_TOKEN METAL_AUTH_TOKEN PACKET_API_KEY; do
     rc=0
@@ -148,6 +198,13 @@ control '{"seed": 230}'
 cli devices list --provider equinixmetal --api-key secret-token-1 "${common[@]}"
 total=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["meta"]["total"])' <<<"$(api_get "/projects/proj-1/devices?per_page=1")")
 expect_eq "devices list reads every page" "$((total + 1))" "$(wc -l <<<"$out")"
+control '{"pages": 1500}'
+lists_before=$(count_requests GET '/projects/proj-1/devices?page=')
+cli devices list --provider equinixmetal --api-key secret-token-1 "${common[@]}"
+control '{"pages": 0}'
+expect_eq "more than 100,000 devices: exit 1" "1" "$rc"
+expect_contains "more than 100,000 devices: says the list stopped" "stopped at the limit of 1000 pages (1000 devices listed)" "$err"
+expect_eq "more than 100,000 devices: 1,000 pages read, no more" "1000" "$(( $(count_requests GET '/projects/proj-1/devices?page=') - lists_before ))"
 
 # --- HEAD checks: a missing file stops the run before any device exists
 posts_before=$(count_requests POST /projects)

@@ -8,7 +8,11 @@ starting "fail" ends "failed". On create and on reboot the double "boots" the de
 ipxe_script_url and the kernel/initrd URLs the script names, and stays "queued" until they answer.
 Errors come as {"errors": [...]} or {"error": "..."}; "facility" in a create is a 422 as on the live
 API. POST /_control {"fail_next": [{"status": 429, "headers": {...}, "match": "POST /projects"}]}
-injects faults; {"seed": N} adds N devices. Every request is appended to --log as one JSON line.
+injects faults before the request is handled; with "after": true the request is handled first
+and its answer replaced by the fault (status 0: the connection closes with no answer; "delay": N
+seconds before it), as when an API makes a device and the answer is lost. {"seed": N} adds N
+devices; {"pages": N} makes the device list claim N pages of one device each. Every request is
+appended to --log as one JSON line.
 """
 import argparse
 import json
@@ -32,6 +36,7 @@ args = ap.parse_args()
 lock = threading.Lock()
 devices = {}
 faults = []
+pretend_pages = [0]
 log = open(args.log, "a", buffering=1)
 
 
@@ -59,6 +64,14 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, body=None, headers=None):
+        f, self.after_fault = getattr(self, "after_fault", None), None
+        if f:
+            time.sleep(f.get("delay", 0))
+            if f["status"] == 0:
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            status, body = f["status"], f.get("body", {"error": "injected %d" % f["status"]})
         data = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
         for k, v in (headers or {}).items():
@@ -85,6 +98,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_control":
             with lock:
                 faults.extend((body or {}).get("fail_next", []))
+                pretend_pages[0] = (body or {}).get("pages", pretend_pages[0])
                 for _ in range((body or {}).get("seed", 0)):
                     i = str(uuid.uuid4())
                     devices[i] = {"id": i, "short_id": i[:8], "hostname": "seed-" + i[:4], "state": "active",
@@ -95,6 +109,9 @@ class Handler(BaseHTTPRequestHandler):
             for i, f in enumerate(faults):
                 if (method + " " + path).startswith(f.get("match", "")):
                     faults.pop(i)
+                    if f.get("after"):
+                        self.after_fault = f
+                        break
                     hdrs = dict(f.get("headers", {}))
                     if "reset_in" in f:
                         hdrs["X-RateLimit-Reset"] = int(time.time()) + f["reset_in"]
@@ -105,6 +122,10 @@ class Handler(BaseHTTPRequestHandler):
         if m:
             if m.group(1) != args.project:
                 return self.reply(404, {"errors": ["Not found"]})
+            if method == "GET" and pretend_pages[0]:
+                page = int(query.get("page", 1))
+                return self.reply(200, {"devices": [{"id": "page-%d" % page, "hostname": "h", "state": "active"}],
+                                        "meta": {"current_page": page, "last_page": pretend_pages[0]}})
             if method == "GET":
                 page, per = int(query.get("page", 1)), min(int(query.get("per_page", 10)), 100)
                 with lock:

@@ -9,6 +9,7 @@
 #include "build/build.hpp"
 #include "build/layer_merge.hpp"
 #include "cli/flags.hpp"
+#include "cli/terminal.hpp"
 #include "temp_dir.hpp"
 
 using namespace bootcfg;
@@ -20,6 +21,11 @@ struct Layer {
     Layer& file(const char* path) { return add(path, AE_IFREG, nullptr); }
     Layer& dir(const char* path) { return add(path, AE_IFDIR, nullptr); }
     Layer& link(const char* path, const char* target) { return add(path, AE_IFREG, target); }
+    Layer& symlink(const char* path, const char* target) {
+        add(path, AE_IFLNK, nullptr);
+        archive_entry_set_symlink(entries.back().get(), target);
+        return *this;
+    }
     Layer& add(const char* path, unsigned type, const char* hardlink) {
         archive_io::EntryPtr e(archive_entry_new());
         archive_entry_set_pathname(e.get(), path);
@@ -112,6 +118,33 @@ TEST_CASE("layer merge: a directory replaced by a file takes its contents", "[bu
     CHECK(m.survivors(0, 2, "srv/t/in").empty());
     CHECK(m.directory("srv/t") == nullptr);
     CHECK(m.survivors(1, 0, "srv/t") == std::vector<std::string>{"srv/t"});
+}
+
+TEST_CASE("layer merge: a file beneath a lower layer's symlink lands where the link leads",
+          "[build]") {
+    std::vector<Layer> layers(2);
+    layers[0].dir("usr").dir("usr/lib").symlink("lib", "/usr/lib").symlink("rel", "usr/lib/../lib");
+    layers[1].file("lib/a").file("rel/b").file("usr/lib/c");
+    LayerMerge m = merge(layers);
+    CHECK(m.placed(1, 0, "lib/a") == "usr/lib/a");
+    CHECK(m.survivors(1, 0, "usr/lib/a") == std::vector<std::string>{"usr/lib/a"});
+    CHECK(m.placed(1, 1, "rel/b") == "usr/lib/b");  // through two links
+    CHECK(m.placed(1, 2, "usr/lib/c") == "usr/lib/c");
+    CHECK(m.survivors(0, 2, "lib") == std::vector<std::string>{"lib"});  // the link itself stays
+
+    std::vector<Layer> loop(2);
+    loop[0].symlink("a", "b").symlink("b", "a");
+    loop[1].file("a/x");
+    CHECK_THROWS_WITH(merge(loop), Catch::Contains("more than 40 symlinks"));
+}
+
+TEST_CASE("layer merge: a whiteout must name something", "[build]") {
+    for (const char* name : {".wh.", "etc/.wh.", "etc/.wh..", "etc/.wh..."}) {
+        std::vector<Layer> layers(2);
+        layers[0].dir("etc").file("etc/a");
+        layers[1].file(name);
+        CHECK_THROWS_WITH(merge(layers), Catch::Contains("names nothing"));
+    }
 }
 
 TEST_CASE("member paths are cleaned and may not climb out", "[build]") {
@@ -242,4 +275,17 @@ TEST_CASE("command-line flags", "[cli]") {
     CHECK(message({"--nope"}) == "unknown flag --nope");
     CHECK(message({"--dir"}) == "--dir needs a value");
     CHECK(message({"--keep=maybe"}) == "--keep=maybe: expected true or false");
+}
+
+TEST_CASE("terminal text: controls shown, UTF-8 kept", "[cli]") {
+    CHECK(terminal_safe("plain text\tand\nlines") == "plain text\tand\nlines");
+    CHECK(terminal_safe("a\nb", false) == "a\\x0ab");
+    CHECK(terminal_safe("\x1b]0;title\x07\r") == "\\x1b]0;title\\x07\\x0d");
+    CHECK(terminal_safe("caf\xc3\xa9 \xe2\x82\xac") == "caf\xc3\xa9 \xe2\x82\xac");
+    CHECK(terminal_safe("\xc2\x9b"
+                        "31m") == "\\u009b31m");  // C1 CSI in UTF-8
+    CHECK(terminal_safe("\x9b"
+                        "31m\xff") == "\\x9b31m\\xff");  // not UTF-8
+    CHECK(terminal_safe("\xe2\x82") == "\\xe2\\x82");    // cut off
+    CHECK(terminal_safe("\x7f") == "\\x7f");
 }

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include "provider/device_ledger.hpp"
 #include "provider/provider.hpp"
+#include "temp_dir.hpp"
 
 using namespace bootcfg;
 using std::chrono::seconds;
@@ -76,6 +78,7 @@ struct Scripted : Provider {
     void reboot(const std::string&) override {}
     void remove(const std::string&) override {}
     std::vector<Device> list(bool&) override { return {}; }
+    std::string where() const override { return "test"; }
 };
 }  // namespace
 
@@ -103,4 +106,33 @@ TEST_CASE("waiting for a device", "[provider]") {
     CHECK_THROWS_AS(wait_for_state(stopped, "x", "active", seconds(5), {}, milliseconds(10)),
                     Interrupted);
     stop_requested().store(false);
+}
+
+TEST_CASE("device ledger: entries survive the process, one per run tag", "[provider]") {
+    test::TempDir dir;
+    const std::string state = (dir.path() / "state").string();
+    auto env = [&](const char* name) -> const char* {
+        return std::string(name) == "BOOTCFG_STATE_DIR" ? state.c_str() : nullptr;
+    };
+    DeviceLedger ledger = DeviceLedger::from_environment(env);
+    CHECK(ledger.path() == state + "/devices.json");
+    CHECK(ledger.entries().empty());
+    const std::string tag = new_run_tag();
+    CHECK(tag.rfind("bootcfg-run-", 0) == 0);
+    CHECK(tag.size() == 28);
+    CHECK(new_run_tag() != tag);
+    ledger.put({"equinixmetal", "api", tag, "", "host", 1});
+    ledger.put({"bootcfg", "sock", "bootcfg-run-other", "g1", "", 2});
+    LedgerEntry created{"equinixmetal", "api", tag, "dev-1", "host", 1};
+    ledger.put(created);  // the create answered: same tag, now with the id
+    const auto all = DeviceLedger(ledger.path()).entries();  // as a later process reads it
+    REQUIRE(all.size() == 2);
+    CHECK(all[0].id == "dev-1");
+    CHECK(all[1].provider == "bootcfg");
+    ledger.remove(tag);
+    CHECK(ledger.entries().size() == 1);
+    test::TempDir other;
+    other.write("devices.json", "not json");
+    CHECK_THROWS_WITH(DeviceLedger((other.path() / "devices.json").string()).entries(),
+                      Catch::Contains("not a device ledger"));
 }
