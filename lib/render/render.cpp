@@ -17,28 +17,114 @@ const std::string& chain_script() {
     return script;
 }
 
-std::string join_args(const BootSpec& boot) {
-    std::string out;
-    for (const auto& arg : boot.args) {
-        if (!out.empty()) out += ' ';
-        out += arg;
+namespace {
+
+// A profile's initrd entry as iPXE's `initrd` reads it: options, then the URL. `--name N`
+// (-n N, --name=N) is kept apart, other options (--timeout T, --autofree, ...) as written.
+struct InitrdEntry {
+    std::string name, options, url;
+};
+
+InitrdEntry parse_initrd(const std::string& text) {
+    std::vector<std::string> words;
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t end = std::min(text.find(' ', i), text.size());
+        if (end > i) words.push_back(text.substr(i, end - i));
+        i = end + 1;
+    }
+    InitrdEntry e;
+    std::size_t i = 0;
+    for (; i < words.size() && words[i].size() > 1 && words[i][0] == '-'; ++i) {
+        const std::string& w = words[i];
+        if ((w == "--name" || w == "-n") && i + 1 < words.size()) {
+            e.name = words[++i];
+        } else if (w.rfind("--name=", 0) == 0) {
+            e.name = w.substr(7);
+        } else {
+            e.options += w + " ";
+            if ((w == "--timeout" || w == "-t") && i + 1 < words.size())
+                e.options += words[++i] + " ";
+        }
+    }
+    for (; i < words.size(); ++i) e.url += (e.url.empty() ? "" : " ") + words[i];
+    return e;
+}
+
+// Every initrd with a name: its own, or the last path segment of its URL (as iPXE would name
+// it), made unique, in letters, digits, '.', '-', '_'.
+std::vector<InitrdEntry> named_initrds(const BootSpec& boot) {
+    std::vector<InitrdEntry> out;
+    for (const auto& text : boot.initrd) out.push_back(parse_initrd(text));
+    std::vector<std::string> taken;
+    for (const auto& e : out)
+        if (!e.name.empty()) taken.push_back(e.name);
+    for (auto& e : out) {
+        if (!e.name.empty()) continue;
+        std::string path = e.url.substr(0, e.url.find_first_of("?# "));
+        std::string base = path.substr(path.rfind('/') + 1);
+        for (char& c : base)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
+                c = '_';
+        if (base.empty()) base = "initrd";
+        std::string name = base;
+        for (int n = 2; std::find(taken.begin(), taken.end(), name) != taken.end(); ++n)
+            name = base + "-" + std::to_string(n);
+        taken.push_back(name);
+        e.name = name;
     }
     return out;
 }
 
+bool has_initrd_arg(const BootSpec& boot) {
+    return std::any_of(boot.args.begin(), boot.args.end(),
+                       [](const std::string& a) { return a.rfind("initrd=", 0) == 0; });
+}
+
+// For GRUB and Pixiecore, which load initrds their own way: the URLs, and the arguments without
+// an `initrd=NAME` that names one of them (under GRUB's linuxefi the kernel's EFI stub would
+// look for a file called NAME and stop).
+std::vector<std::string> initrd_urls(const BootSpec& boot) {
+    std::vector<std::string> out;
+    for (const auto& text : boot.initrd) out.push_back(parse_initrd(text).url);
+    return out;
+}
+
+std::vector<std::string> args_without_initrd_names(const BootSpec& boot) {
+    std::vector<std::string> names;
+    for (const auto& text : boot.initrd)
+        if (auto e = parse_initrd(text); !e.name.empty()) names.push_back(e.name);
+    std::vector<std::string> out;
+    for (const auto& a : boot.args)
+        if (a.rfind("initrd=", 0) != 0 ||
+            std::find(names.begin(), names.end(), a.substr(7)) == names.end())
+            out.push_back(a);
+    return out;
+}
+
+std::string joined(const std::vector<std::string>& words) {
+    std::string out;
+    for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+    return out;
+}
+
+}  // namespace
+
+// iPXE on UEFI hands an initrd to the kernel only when the command line names it
+// (initrd=NAME): every initrd gets a name, and a profile without initrd= arguments of its own
+// gets one per initrd, so one profile boots BIOS and UEFI clients alike.
 std::string ipxe_script(const BootSpec& boot) {
+    const auto initrds = named_initrds(boot);
     std::string out = "#!ipxe\nkernel ";
     out += boot.kernel;
     for (const auto& arg : boot.args) {
         out += ' ';
         out += arg;
     }
+    if (!has_initrd_arg(boot))
+        for (const auto& e : initrds) out += " initrd=" + e.name;
     out += '\n';
-    for (const auto& initrd : boot.initrd) {
-        out += "initrd ";
-        out += initrd;
-        out += '\n';
-    }
+    for (const auto& e : initrds)
+        out += "initrd " + e.options + "--name " + e.name + " " + e.url + "\n";
     out += "boot\n";
     return out;
 }
@@ -46,8 +132,8 @@ std::string ipxe_script(const BootSpec& boot) {
 std::string pixiecore_json(const BootSpec& boot) {
     nlohmann::ordered_json doc;
     doc["kernel"] = boot.kernel;
-    doc["initrd"] = boot.initrd;
-    doc["cmdline"] = join_args(boot);
+    doc["initrd"] = initrd_urls(boot);
+    doc["cmdline"] = joined(args_without_initrd_names(boot));
     // Bytes that are not UTF-8 (from a request's labels) become U+FFFD, not an exception.
     return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
@@ -69,9 +155,9 @@ std::string grub_quoted(const std::string& s) {
 
 std::string grub_config(const BootSpec& boot, bool arm64) {
     std::string args;
-    for (const auto& a : boot.args) args += " " + a;
+    for (const auto& a : args_without_initrd_names(boot)) args += " " + a;
     std::string initrds;
-    for (const auto& i : boot.initrd) initrds += " " + grub_quoted(i);
+    for (const auto& i : initrd_urls(boot)) initrds += " " + grub_quoted(i);
     auto entry = [&](const char* title, const char* linux_cmd, const char* initrd_cmd) {
         return std::string("menuentry \"") + title + "\" {\necho \"Loading kernel\"\n" + linux_cmd +
                " " + grub_quoted(boot.kernel) + args + "\necho \"Loading initrd\"\n" + initrd_cmd +

@@ -12,16 +12,17 @@ namespace bootcfg {
 // The static script dnsmasq chainloads; it makes iPXE report its labels to /ipxe.
 const std::string& chain_script();
 
-// #!ipxe / kernel <kernel> <args> / initrd <each> / boot
+// #!ipxe / kernel <kernel> <args> / initrd --name N <each> / boot. Every initrd is named (its
+// own --name, else its URL's last segment) and, unless the args hold an initrd= already, the
+// kernel line names each one (initrd=N), which iPXE on UEFI needs to pass it to the kernel.
 std::string ipxe_script(const BootSpec& boot);
 
-// Pixiecore API answer: {"kernel":…,"initrd":[…],"cmdline":"…"}.
+// Pixiecore API answer: {"kernel":…,"initrd":[…],"cmdline":"…"}; iPXE's --name options and
+// the initrd=N arguments naming them are left out (Pixiecore names initrds itself).
 std::string pixiecore_json(const BootSpec& boot);
 
-// Command line as one string: args joined by single spaces.
-std::string join_args(const BootSpec& boot);
-
-// matchbox's GRUB config (linuxefi/initrdefi, then linux/initrd entries). With arm64, where
+// matchbox's GRUB config (linuxefi/initrdefi, then linux/initrd entries), without iPXE's
+// --name options and initrd=N arguments. With arm64, where
 // linuxefi does not exist, one entry using linux/initrd.
 std::string grub_config(const BootSpec& boot, bool arm64);
 

@@ -11,8 +11,8 @@ set -euo pipefail
 BOOTCFGD=$(realpath "${1:?path to bootcfgd}")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-BIOS_MAC=52:54:00:77:00:01
-UEFI_MAC=52:54:00:77:00:02
+BIOS_MAC=52:54:00:12:34:56  # data/boot/mac/52:54:00:12:34:56: bootcfg.config=node1
+UEFI_MAC=52:54:00:77:00:02  # no file of its own: data/boot/default, bootcfg.config=default
 source "$(dirname "$0")/lib.sh"
 enter_lab chain
 for f in /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi /usr/share/OVMF/OVMF_CODE_4M.fd; do
@@ -25,19 +25,12 @@ lab="$repo/scripts/qemu-lab"
 "$lab" network --netns "$NS" --bridge br0 --address 192.168.77.1/24
 ip -n "$NS" addr add fd77::1/64 dev br0 nodad
 
-# --- bootcfgd: one config per client, so each proves it got its own
+# --- bootcfgd on the shipped example data itself (data/), unchanged: both firmwares boot it
+# (UEFI iPXE only passes an initrd the kernel line names; bootcfgd names them). Each client
+# gets its own config there, so each proves it got its own.
 assets="$WORK/assets"
 "$repo/scripts/lab-images" "$assets/lab"
-data="$WORK/data"
-mkdir -p "$data/boot/mac"
-for pair in "bios:$BIOS_MAC" "uefi:$UEFI_MAC"; do
-    name=${pair%%:*} mac=${pair#*:}
-    # iPXE for UEFI needs initrd=<name> on the command line to hand the initrd to the kernel.
-    cat >"$data/boot/mac/${mac//:/-}" <<JSON
-{"kernel": "/assets/lab/vmlinuz", "initrd": ["/assets/lab/initrd.img"],
- "cmdline": {"console": "ttyS0", "panic": "-1", "initrd": "initrd.img", "bootcfg.config": "chain-$name"}}
-JSON
-done
+data="$repo/data"
 ip netns exec "$NS" "$BOOTCFGD" -address=192.168.77.1:8080 -data-path="$data" -assets-path="$assets" \
     >"$WORK/bootcfgd.log" 2>&1 &
 PIDS+=($!)
@@ -71,11 +64,11 @@ wait "$bios" "$uefi"
 log="$WORK/bootcfgd.log"
 check "dnsmasq leased the BIOS client an address" "DHCPACK\(br0\) 192\.168\.77\.[0-9]+ $BIOS_MAC" "$WORK/dnsmasq.log"
 check "BIOS iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${BIOS_MAC//:/-}.*arch=i386 200 .*selected=bootcfg:mac/$BIOS_MAC" "$log"
-check "BIOS guest booted its config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=chain-bios' "$WORK/bios.serial.log"
+check "BIOS guest booted its config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=node1' "$WORK/bios.serial.log"
 check "UEFI firmware got snponly.efi over TFTP" "sent /usr/lib/ipxe/snponly.efi to 192\.168\.77\.[0-9]+" "$WORK/dnsmasq.log"
 check "UEFI iPXE fetched the chain script" "GET /boot.ipxe 200" "$log"
-check "UEFI iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${UEFI_MAC//:/-}.*arch=x86_64 200 .*selected=bootcfg:mac/$UEFI_MAC" "$log"
-check "UEFI guest booted its config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=chain-uefi' "$WORK/uefi.serial.log"
+check "UEFI iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${UEFI_MAC//:/-}.*arch=x86_64 200 .*selected=bootcfg:default" "$log"
+check "UEFI guest booted the example data's default with its initrd" 'BOOTLAB-OK cmdline=.*bootcfg\.config=default.*initrd=initrd\.img' "$WORK/uefi.serial.log"
 echo "taps left: $(ip -n "$NS" -o link show | grep -c ': bcl' || true)" >"$WORK/taps.log"
 check "each qemu-lab client removed its tap when stopped" "taps left: 0" "$WORK/taps.log"
 "$lab" down --netns "$NS" --bridge br0 >"$WORK/down.log"

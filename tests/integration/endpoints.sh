@@ -48,9 +48,9 @@ expect_eq "boot.ipxe ends in newline" "0a" "$(body /boot.ipxe | tail -c1 | od -A
 # --- /ipxe, as iPXE sends it
 q='uuid=00000000-0000-0000-0000-000000000000&mac=52-54-00-aa-bb-cc&domain=&hostname=&serial=&arch=i386'
 expect_eq "ipxe by mac" '#!ipxe
-kernel /images/lab/vmlinuz bootcfg.config=node1 cloud-config-url=http://bootcfg:8080/cloud?uuid=${uuid}&mac=${mac:hexhyp} console=ttyS0 quiet
-initrd /images/lab/initrd.img
-initrd /images/lab/extra.img
+kernel /images/lab/vmlinuz bootcfg.config=node1 cloud-config-url=http://bootcfg:8080/cloud?uuid=${uuid}&mac=${mac:hexhyp} console=ttyS0 quiet initrd=initrd.img initrd=extra.img
+initrd --name initrd.img /images/lab/initrd.img
+initrd --name extra.img /images/lab/extra.img
 boot' "$(body "/ipxe?$q")"
 expect_log "access log names the selection" "GET /ipxe?$q 200"
 expect_log "access log selected=" "selected=bootcfg:mac/52:54:00:aa:bb:cc"
@@ -58,8 +58,8 @@ expect_eq "ipxe uuid wins over mac" '#!ipxe
 kernel /images/lab/vmlinuz bootcfg.config=by-uuid
 boot' "$(body "/ipxe?uuid=1CFF2CD8-F00A-42C8-9426-F55E6A1847F6&mac=52:54:00:aa:bb:cc")"
 expect_eq "ipxe default" '#!ipxe
-kernel /images/lab/vmlinuz bootcfg.config=default console=ttyS0
-initrd /images/lab/initrd.img
+kernel /images/lab/vmlinuz bootcfg.config=default console=ttyS0 initrd=initrd.img
+initrd --name initrd.img /images/lab/initrd.img
 boot' "$(body "/ipxe?mac=52:54:00:00:00:01")"
 expect_eq "broken machine file: default, not a crash" "200" "$(status "/ipxe?mac=52:54:00:00:00:99")"
 expect_eq "malformed mac 400" "400" "$(status "/ipxe?mac=52-54-00")"

@@ -16,38 +16,45 @@ kernel /assets/fedora-coreos/kernel initrd=main ignition.config.url=http://match
 initrd --name main /assets/fedora-coreos/initramfs.img
 boot
 OUT
+# Where a profile neither names its initrds nor passes initrd=, matchbox writes `initrd URL`
+# and nothing else, which iPXE on UEFI boots without the initrd. bootcfg differs from
+# matchbox's bytes there, on purpose: each initrd gets a name (the URL's last segment) and the
+# kernel line names them. Profiles that name their own (node1 above) come out byte for byte.
 expect_body "ipxe default group" "/ipxe?mac=52:54:00:00:00:09" <<'OUT'
 #!ipxe
-kernel /assets/fedora-coreos/fedora-coreos-36.20220618.3.1-live-kernel-x86_64 coreos.inst.install_dev=/dev/sda coreos.inst.ignition_url=http://matchbox.example.com:8080/ignition?uuid=${uuid}&mac=${mac:hexhyp} console=tty0 console=ttyS0
-initrd /assets/fedora-coreos/fedora-coreos-36.20220618.3.1-live-initramfs.x86_64.img
-initrd /assets/fedora-coreos/fedora-coreos-36.20220618.3.1-live-rootfs.x86_64.img
+kernel /assets/fedora-coreos/fedora-coreos-36.20220618.3.1-live-kernel-x86_64 coreos.inst.install_dev=/dev/sda coreos.inst.ignition_url=http://matchbox.example.com:8080/ignition?uuid=${uuid}&mac=${mac:hexhyp} console=tty0 console=ttyS0 initrd=fedora-coreos-36.20220618.3.1-live-initramfs.x86_64.img initrd=fedora-coreos-36.20220618.3.1-live-rootfs.x86_64.img
+initrd --name fedora-coreos-36.20220618.3.1-live-initramfs.x86_64.img /assets/fedora-coreos/fedora-coreos-36.20220618.3.1-live-initramfs.x86_64.img
+initrd --name fedora-coreos-36.20220618.3.1-live-rootfs.x86_64.img /assets/fedora-coreos/fedora-coreos-36.20220618.3.1-live-rootfs.x86_64.img
 boot
 OUT
 expect_body "ipxe by UUID, cmdline map after args in key order" "/ipxe?uuid=16E7D8A7-bfa9-428b-9117-363341bb330b&mac=52:54:00:00:00:02" <<'OUT'
 #!ipxe
-kernel /assets/flatcar/flatcar_production_pxe.vmlinuz flatcar.first_boot=yes cloud-config-url=http://matchbox.example.com:8080/cloud?mac=${mac:hexhyp} console=ttyS0 flatcar.autologin
-initrd /assets/flatcar/flatcar_production_pxe_image.cpio.gz
+kernel /assets/flatcar/flatcar_production_pxe.vmlinuz flatcar.first_boot=yes cloud-config-url=http://matchbox.example.com:8080/cloud?mac=${mac:hexhyp} console=ttyS0 flatcar.autologin initrd=flatcar_production_pxe_image.cpio.gz
+initrd --name flatcar_production_pxe_image.cpio.gz /assets/flatcar/flatcar_production_pxe_image.cpio.gz
 boot
 OUT
 expect_eq "more selectors win: os=installed group has no boot" "404" "$(status "/ipxe?mac=52:54:00:89:d8:10&os=installed")"
 expect_eq "404 names group and profile" "profile 'disk' of group 'node1-installed' has no boot config" \
     "$(body "/ipxe?mac=52:54:00:89:d8:10&os=installed")"
 
+# GRUB and Pixiecore load initrds themselves: matchbox passes iPXE's `--name main` and
+# initrd=main through, which GRUB reads as a file name and the kernel's EFI stub under linuxefi
+# as a file to open. bootcfg leaves both out (another difference from matchbox's bytes).
 expect_body "grub" "/grub?mac=52:54:00:89:d8:10" <<'OUT'
 default=0
 fallback=1
 timeout=1
 menuentry "CoreOS (EFI)" {
 echo "Loading kernel"
-linuxefi "/assets/fedora-coreos/kernel" initrd=main ignition.config.url=http://matchbox.example.com:8080/ignition?uuid=${uuid}&mac=${mac:hexhyp} ignition.firstboot ignition.platform.id=metal
+linuxefi "/assets/fedora-coreos/kernel" ignition.config.url=http://matchbox.example.com:8080/ignition?uuid=${uuid}&mac=${mac:hexhyp} ignition.firstboot ignition.platform.id=metal
 echo "Loading initrd"
-initrdefi  "--name main /assets/fedora-coreos/initramfs.img"
+initrdefi  "/assets/fedora-coreos/initramfs.img"
 }
 menuentry "CoreOS (BIOS)" {
 echo "Loading kernel"
-linux "/assets/fedora-coreos/kernel" initrd=main ignition.config.url=http://matchbox.example.com:8080/ignition?uuid=${uuid}&mac=${mac:hexhyp} ignition.firstboot ignition.platform.id=metal
+linux "/assets/fedora-coreos/kernel" ignition.config.url=http://matchbox.example.com:8080/ignition?uuid=${uuid}&mac=${mac:hexhyp} ignition.firstboot ignition.platform.id=metal
 echo "Loading initrd"
-initrd  "--name main /assets/fedora-coreos/initramfs.img"
+initrd  "/assets/fedora-coreos/initramfs.img"
 }
 OUT
 expect_body "grub arm64 has no linuxefi" "/grub?mac=52:54:00:89:d8:10&arch=arm64" <<'OUT'
@@ -55,9 +62,9 @@ default=0
 timeout=1
 menuentry "CoreOS (arm64)" {
 echo "Loading kernel"
-linux "/assets/fedora-coreos/kernel" initrd=main ignition.config.url=http://matchbox.example.com:8080/ignition?uuid=${uuid}&mac=${mac:hexhyp} ignition.firstboot ignition.platform.id=metal
+linux "/assets/fedora-coreos/kernel" ignition.config.url=http://matchbox.example.com:8080/ignition?uuid=${uuid}&mac=${mac:hexhyp} ignition.firstboot ignition.platform.id=metal
 echo "Loading initrd"
-initrd  "--name main /assets/fedora-coreos/initramfs.img"
+initrd  "/assets/fedora-coreos/initramfs.img"
 }
 OUT
 
@@ -113,7 +120,7 @@ curl -s -o "$WORK/meta.env" "$(url "/metadata?$ipxe_q")"
 expect_eq "metadata sources in sh" "It's node1 & friends|node1" "$(sh -c ". '$WORK/meta.env'; echo \"\$MOTD|\$ETCD_NAME\"")"
 
 expect_body "pixiecore through groups" "/pixiecore/v1/boot/52:54:00:89:d8:10" <<'OUT'
-{"kernel":"/assets/fedora-coreos/kernel","initrd":["--name main /assets/fedora-coreos/initramfs.img"],"cmdline":"initrd=main ignition.config.url=http://matchbox.example.com:8080/ignition?uuid=${uuid}&mac=${mac:hexhyp} ignition.firstboot ignition.platform.id=metal"}
+{"kernel":"/assets/fedora-coreos/kernel","initrd":["/assets/fedora-coreos/initramfs.img"],"cmdline":"ignition.config.url=http://matchbox.example.com:8080/ignition?uuid=${uuid}&mac=${mac:hexhyp} ignition.firstboot ignition.platform.id=metal"}
 OUT
 expect_eq "malformed mac is 400, not the default group" "400" "$(status "/ipxe?mac=52:54:00:89:d8")"
 expect_eq "malformed mac on metadata" "400" "$(status "/metadata?mac=zz")"

@@ -46,11 +46,11 @@ TEST_CASE("routes: machine endpoints") {
     Fixture f;
     auto r = f.get("/ipxe?uuid=&mac=52-54-00-12-34-56&domain=&hostname=&serial=&arch=i386");
     CHECK(r.status == 200);
-    CHECK(r.body == "#!ipxe\nkernel /images/k node=1\ninitrd /images/i\nboot\n");
+    CHECK(r.body == "#!ipxe\nkernel /images/k node=1 initrd=i\ninitrd --name i /images/i\nboot\n");
     CHECK(r.selected == "bootcfg:mac/52:54:00:12:34:56");
 
     r = f.get("/ipxe?mac=52-54-00-00-00-00");
-    CHECK(r.body == "#!ipxe\nkernel /images/k\ninitrd /images/i\nboot\n");
+    CHECK(r.body == "#!ipxe\nkernel /images/k initrd=i\ninitrd --name i /images/i\nboot\n");
     CHECK(r.selected == "bootcfg:default");
 
     r = f.get("/ipxe?mac=52-54-00");
