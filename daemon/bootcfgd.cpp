@@ -91,6 +91,22 @@ int main(int argc, char** argv) {
                     snapshot.template_count(), snapshot.problems().size());
         return snapshot.problems().empty() ? 0 : 1;
     }
+    // A bad admin setting (no TLS off loopback, a short token, a missing certificate) is a
+    // usage error, refused before the data dir loads.
+    const admin::AdminServerOptions admin_options{config.admin_address,
+                                                  config.cert_file,
+                                                  config.key_file,
+                                                  config.ca_file,
+                                                  config.admin_token_file,
+                                                  1024 * 1024,
+                                                  config.admin_max_connections};
+    if (!config.admin_address.empty()) {
+        try {
+            admin::AdminServer::check(admin_options);
+        } catch (const std::runtime_error& e) {
+            return usage_error(e.what());
+        }
+    }
     std::string assets_path = config.assets_path;
     if (!assets_path.empty() && !is_directory(assets_path)) {
         if (config.assets_path_set)
@@ -170,11 +186,7 @@ int main(int argc, char** argv) {
         if (!config.admin_address.empty()) {
             admin_api = std::make_unique<admin::AdminApi>(config.data_path, holder,
                                                           [&] { reloader.reload_now(); });
-            admin_server = std::make_unique<admin::AdminServer>(
-                admin::AdminServerOptions{config.admin_address, config.cert_file, config.key_file,
-                                          config.ca_file, config.admin_token_file, 1024 * 1024,
-                                          config.admin_max_connections},
-                *admin_api);
+            admin_server = std::make_unique<admin::AdminServer>(admin_options, *admin_api);
             admin_server->listen();
             admin_server->start();
             spdlog::info("admin API listening on {} ({})", admin_server->local_address(),

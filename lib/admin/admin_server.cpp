@@ -89,7 +89,7 @@ http::response<http::string_body> make_response(unsigned status, const ApiReply&
 
 struct AdminServer::Impl {
     AdminServerOptions opt;
-    AdminApi& api;
+    AdminApi* api;  // null only for AdminServer::check
     // Before ioc: coroutine frames destroyed with it still touch these.
     std::size_t open_connections = 0;  // touched only on the admin thread
     WarningLimiter warnings;
@@ -103,7 +103,10 @@ struct AdminServer::Impl {
     std::string bound;
     std::thread thread;
 
-    Impl(AdminServerOptions o, AdminApi& a) : opt(std::move(o)), api(a) {}
+    Impl(AdminServerOptions o, AdminApi* a) : opt(std::move(o)), api(a) {}
+    tcp::endpoint tcp_endpoint;  // resolved by configure()
+
+    void configure();
 
     // The audit name for a request, or nullopt with the reason for a 401.
     std::optional<std::string> authenticate(const Peer& peer,
@@ -234,7 +237,7 @@ struct AdminServer::Impl {
                                    req[http::field::if_none_match],
                                    who};
             try {
-                reply = api.handle(api_request);
+                reply = api->handle(api_request);
             } catch (const std::exception& e) {
                 spdlog::error("admin: {} {}: {}", log_escape(req.method_string()),
                               log_target(req.target()), log_escape(e.what()));
@@ -382,14 +385,19 @@ struct AdminServer::Impl {
 };
 
 AdminServer::AdminServer(AdminServerOptions options, AdminApi& api)
-    : impl_(std::make_unique<Impl>(std::move(options), api)) {}
+    : impl_(std::make_unique<Impl>(std::move(options), &api)) {}
 
 AdminServer::~AdminServer() {
     stop();
 }
 
-void AdminServer::listen() {
-    auto& im = *impl_;
+void AdminServer::check(const AdminServerOptions& options) {
+    Impl(options, nullptr).configure();
+}
+
+// Everything but binding: the security policy, certificates, tokens, the address.
+void AdminServer::Impl::configure() {
+    auto& im = *this;
     const auto& o = im.opt;
     if (o.cert_file.empty() != o.key_file.empty())
         throw std::runtime_error("-cert-file and -key-file go together (TLS for the admin API)");
@@ -432,22 +440,10 @@ void AdminServer::listen() {
         im.unix_path = o.address.substr(5);
         if (im.unix_path.empty()) throw std::runtime_error("-admin-address unix: needs a path");
         struct stat st {};
-        if (::lstat(im.unix_path.c_str(), &st) == 0) {
-            if (!S_ISSOCK(st.st_mode))
-                throw std::runtime_error("-admin-address " + o.address +
-                                         ": exists and is not a socket");
-            ::unlink(im.unix_path.c_str());  // left by a previous run
-        }
-        im.unix_acceptor = std::make_unique<unix_socket::acceptor>(im.ioc);
-        error_code ec;
-        unix_socket::endpoint ep(im.unix_path);
-        im.unix_acceptor->open(ep.protocol(), ec);
-        if (!ec) im.unix_acceptor->bind(ep, ec);
-        if (!ec) ::chmod(im.unix_path.c_str(), 0660);  // owner and group only
-        if (!ec) im.unix_acceptor->listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) throw std::runtime_error("-admin-address " + o.address + ": " + ec.message());
+        if (::lstat(im.unix_path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode))
+            throw std::runtime_error("-admin-address " + o.address +
+                                     ": exists and is not a socket");
         im.loopback_or_unix = true;
-        im.bound = o.address;
         return;
     }
     const auto hp = split_host_port(o.address);
@@ -471,6 +467,27 @@ void AdminServer::listen() {
                 "-admin-address " + o.address +
                 " is not loopback: it needs -ca-file (client certificates) or -admin-token-file");
     }
+    im.tcp_endpoint = ep;
+}
+
+void AdminServer::listen() {
+    auto& im = *impl_;
+    const auto& o = im.opt;
+    im.configure();
+    error_code ec;
+    if (!im.unix_path.empty()) {
+        ::unlink(im.unix_path.c_str());  // a socket left by a previous run (configure checked)
+        im.unix_acceptor = std::make_unique<unix_socket::acceptor>(im.ioc);
+        unix_socket::endpoint ep(im.unix_path);
+        im.unix_acceptor->open(ep.protocol(), ec);
+        if (!ec) im.unix_acceptor->bind(ep, ec);
+        if (!ec) ::chmod(im.unix_path.c_str(), 0660);  // owner and group only
+        if (!ec) im.unix_acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) throw std::runtime_error("-admin-address " + o.address + ": " + ec.message());
+        im.bound = o.address;
+        return;
+    }
+    const tcp::endpoint& ep = im.tcp_endpoint;
     im.tcp_acceptor = std::make_unique<tcp::acceptor>(im.ioc);
     im.tcp_acceptor->open(ep.protocol(), ec);
     if (!ec) im.tcp_acceptor->set_option(asio::socket_base::reuse_address(true), ec);

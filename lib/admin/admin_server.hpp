@@ -31,6 +31,8 @@ class AdminServer {
     // Checks the security policy, loads certificates and tokens, binds. Throws
     // std::runtime_error with a one-line reason naming the flag or file at fault.
     void listen();
+    // The same checks without binding, so a bad setting is refused before anything loads.
+    static void check(const AdminServerOptions& options);
     std::string local_address() const;  // "unix:/path" or "host:port"
     std::string security() const;       // e.g. "TLS, client certificates, tokens"
     void start();                       // serves on its own thread

@@ -54,6 +54,11 @@ Invocation parse(const std::vector<std::string>& args,
                                              {"--replace", false}});
     inv.words = f.words;
     inv.client.endpoint = f.get("--endpoint", inv.client.endpoint);
+    try {
+        check_endpoint(inv.client.endpoint);
+    } catch (const ConnectError& e) {
+        throw UsageError{std::string("--endpoint: ") + e.what()};
+    }
     inv.client.ca_file = f.get("--ca-file", inv.client.ca_file);
     inv.client.cert_file = f.get("--cert-file", inv.client.cert_file);
     inv.client.key_file = f.get("--key-file", inv.client.key_file);

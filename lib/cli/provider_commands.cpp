@@ -99,6 +99,11 @@ ProviderOptions provider_options(const ParsedFlags& f, const Env& env, std::FILE
     o.ca_file = setting(f, "--ca-file", env, {"BOOTCFG_CA_FILE"});
     o.endpoint =
         setting(f, "--endpoint", env, {"BOOTCFG_ENDPOINT"}, "unix:/run/bootcfg/admin.sock");
+    try {
+        check_endpoint(o.endpoint);
+    } catch (const ConnectError& e) {
+        throw UsageError{std::string("--endpoint: ") + e.what()};
+    }
     o.cert_file = setting(f, "--cert-file", env, {"BOOTCFG_CERT_FILE"});
     o.key_file = setting(f, "--key-file", env, {"BOOTCFG_KEY_FILE"});
     const std::string token_file = setting(f, "--token-file", env, {"BOOTCFG_TOKEN_FILE"});

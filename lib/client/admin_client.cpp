@@ -200,6 +200,10 @@ std::string ClientResponse::header(const std::string& name) const {
     return "";
 }
 
+void check_endpoint(const std::string& endpoint) {
+    parse_endpoint(endpoint);
+}
+
 std::pair<std::string, std::string> split_url(const std::string& url) {
     const auto scheme_end = url.find("://");
     if (scheme_end == std::string::npos ||

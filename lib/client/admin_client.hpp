@@ -28,6 +28,10 @@ struct ClientResponse {
     std::string header(const std::string& name) const;
 };
 
+// Throws ConnectError with the reason when `endpoint` is not https://HOST:PORT,
+// http://HOST:PORT or unix:/PATH (for callers that treat that as a usage error).
+void check_endpoint(const std::string& endpoint);
+
 // "https://host/base/path" → endpoint "https://host" and path "/base/path" (no trailing '/').
 // Throws ConnectError when it is not an http(s) URL.
 std::pair<std::string, std::string> split_url(const std::string& url);

