@@ -17,6 +17,18 @@ int main(int argc, char** argv) {
                     (admin_usage() + "\n" + build_usage() + "\n" + provider_usage()).c_str());
         return args.empty() ? kExitUsage : kExitOk;
     }
+    // `bootcfg COMMAND ... --help`: the usage of that command's family, exit 0.
+    for (const auto& a : args) {
+        if (a == "--") break;
+        if (a != "-h" && a != "--help") continue;
+        const std::string usage = is_admin_command(args[0])      ? admin_usage()
+                                  : is_build_command(args[0])    ? build_usage()
+                                  : is_provider_command(args[0]) ? provider_usage()
+                                                                 : "";
+        if (usage.empty()) break;
+        std::printf("bootcfg %s\n\n%s", args[0].c_str(), usage.c_str());
+        return kExitOk;
+    }
     if (args[0] == "version" || args[0] == "--version") {
         std::printf("bootcfg %s\n", BOOTCFG_VERSION);
         return kExitOk;

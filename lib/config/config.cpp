@@ -230,6 +230,7 @@ ConfigResult parse_daemon_config(const std::vector<std::string>& args, const Get
             value = body.substr(eq + 1);
             body.resize(eq);
         }
+        if (body == "h" && !value) body = "help";  // -h, --h: as Go's flag package does
         const Flag* flag = find_flag(body);
         if (!flag) {
             result.error = "flag provided but not defined: -" + body + " (see -help)";

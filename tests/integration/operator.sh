@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# An operator's first day (#25): every script and command answers --help/-h with its usage
+# (exit 0, nothing run), dnsmasq-conf's drop-in mode leaves the host's DNS and interfaces alone,
+# gen-data never deletes a directory that holds something without --force.
+BOOTCFGD=$1
+BOOTCFG=$(realpath "${2:?path to bootcfg}")
+source "$(dirname "$0")/lib.sh"
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+
+# --- --help everywhere: usage on stdout, exit 0, and nothing started or built
+for script in "$repo"/scripts/*; do
+    [[ -f $script && -x $script ]] || continue
+    for flag in --help -h; do
+        rc=0
+        out=$(cd "$WORK" && timeout 10 "$script" $flag 2>"$WORK/err") || rc=$?
+        expect_eq "$(basename "$script") $flag: exit 0 ($(head -c 200 "$WORK/err"))" 0 "$rc"
+        [[ -n $out ]] && pass || fail "$(basename "$script") $flag: no usage printed"
+    done
+done
+expect_eq "scripts --help started nothing" "" "$(ls -A "$WORK" | grep -v '^err$' || true)"
+for flag in -h --help -help; do
+    rc=0
+    out=$("$BOOTCFGD" $flag 2>&1) || rc=$?
+    expect_eq "bootcfgd $flag: exit 0" 0 "$rc"
+    expect_contains "bootcfgd $flag: usage" "Usage: bootcfgd" "$out"
+done
+for cmd in "" "group" "group list" "profile create" "ignition put" "select" "image" "image save2image" \
+    "image archive" "image compare" "push" "push equinixmetal" "run equinixmetal" "run bootcfg" "devices" \
+    "devices delete"; do
+    for flag in --help -h; do
+        rc=0
+        # shellcheck disable=SC2086
+        out=$("$BOOTCFG" $cmd $flag 2>&1) || rc=$?
+        expect_eq "bootcfg $cmd $flag: exit 0" 0 "$rc"
+        expect_contains "bootcfg $cmd $flag: usage" "bootcfg" "$out"
+    done
+done
+
+# --- dnsmasq-conf --drop-in: network boot only, valid for dnsmasq, DNS and interfaces untouched
+"$repo/scripts/dnsmasq-conf" --drop-in --bootcfgd http://192.0.2.10:8080 >"$WORK/dropin.conf"
+if command -v dnsmasq >/dev/null; then
+    expect_contains "drop-in: dnsmasq accepts it" "syntax check OK" "$(dnsmasq --test --conf-file="$WORK/dropin.conf" 2>&1)"
+fi
+for line in port= interface= bind-interfaces dhcp-range= dhcp-authoritative; do
+    grep -q "^$line" "$WORK/dropin.conf" && fail "drop-in holds $line" || pass
+done
+expect_contains "drop-in: iPXE gets the chain script" "dhcp-boot=tag:ipxe,http://192.0.2.10:8080/boot.ipxe" "$(cat "$WORK/dropin.conf")"
+rc=0
+"$repo/scripts/dnsmasq-conf" --drop-in --bootcfgd http://192.0.2.10:8080 --interface eth0 >/dev/null 2>"$WORK/err" || rc=$?
+expect_eq "drop-in with --interface: usage" 2 "$rc"
+full=$("$repo/scripts/dnsmasq-conf" --bootcfgd http://192.0.2.10:8080 --interface br0 --range 192.0.2.100,192.0.2.150)
+expect_contains "the full output is still a dnsmasq of its own" "port=0" "$full"
+
+# --- gen-data: a directory with something in it is kept unless --force
+mkdir -p "$WORK/mine"
+echo precious >"$WORK/mine/notes"
+rc=0
+"$repo/scripts/gen-data" 3 "$WORK/mine" >/dev/null 2>"$WORK/err" || rc=$?
+expect_eq "gen-data into a non-empty dir: usage" 2 "$rc"
+expect_contains "gen-data says how" "--force" "$(cat "$WORK/err")"
+expect_eq "gen-data kept the file" precious "$(cat "$WORK/mine/notes")"
+"$repo/scripts/gen-data" --force 3 "$WORK/mine" >/dev/null
+expect_eq "gen-data --force: replaced" "3" "$(ls "$WORK/mine/groups" | wc -l)"
+"$repo/scripts/gen-data" 2 "$WORK/new" >/dev/null
+expect_eq "gen-data into a new dir" "2" "$(ls "$WORK/new/groups" | wc -l)"
+finish
