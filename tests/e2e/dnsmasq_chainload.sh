@@ -47,7 +47,7 @@ ip netns exec "$NS" dnsmasq --no-daemon --conf-file="$WORK/dnsmasq.conf" --user=
 PIDS+=($!)
 sleep 0.5
 
-pick_accel "$assets/lab/vmlinuz" "$assets/lab/initrd.img"
+pick_accel
 
 # client NAME MAC FIRMWARE: a scripts/qemu-lab client on the bridge.
 client() {

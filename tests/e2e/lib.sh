@@ -24,15 +24,10 @@ leave_lab() {
     rm -rf "$WORK"
 }
 
-# pick_accel KERNEL INITRD: sets accel to kvm only if a short direct boot really works with it.
+# pick_accel: sets accel to what scripts/qemu-lab's probe VM proves works here (kvm only when
+# a VM really runs under it, not merely when /dev/kvm opens).
 pick_accel() {
-    accel=tcg
-    if [[ -r /dev/kvm && -w /dev/kvm ]] &&
-        timeout 20 qemu-system-x86_64 -accel kvm -m 256 -nographic -monitor none -no-reboot -net none \
-            -serial file:"$WORK/probe.log" -kernel "$1" -initrd "$2" \
-            -append "console=ttyS0 panic=-1" >/dev/null 2>&1 && grep -q BOOTLAB-OK "$WORK/probe.log"; then
-        accel=kvm
-    fi
+    accel=$("$(dirname "${BASH_SOURCE[0]}")/../../scripts/qemu-lab" accel)
     echo "accelerator: $accel"
 }
 

@@ -35,7 +35,7 @@ for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sl
 
 # --- the machine is registered like a cloud device, then boots
 "$BOOTCFG" run bootcfg rack --mac "$MAC" --endpoint "unix:$sock" --keep | tee "$WORK/run.out"
-pick_accel "$WORK/lab/vmlinuz" "$WORK/lab/initrd.img"
+pick_accel
 boot_vm rack -uuid "$UUID" -netdev user,id=n0,bootfile=http://10.0.2.2:8080/boot.ipxe \
     -device e1000,netdev=n0,mac="$MAC" -boot n
 

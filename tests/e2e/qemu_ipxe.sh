@@ -48,7 +48,7 @@ PIDS+=($!)
 for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
 grep -q 'listening on' "$WORK/bootcfgd.log" || { cat "$WORK/bootcfgd.log"; exit 1; }
 
-pick_accel "$kernel" "$initrd"
+pick_accel
 
 # boot_client NAME MAC UUID: one real client, SeaBIOS + iPXE ROM, booting from the network.
 boot_client() {

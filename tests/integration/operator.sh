@@ -36,6 +36,18 @@ for cmd in "" "group" "group list" "profile create" "ignition put" "select" "ima
     done
 done
 
+# --- qemu-lab's accelerator: proven by a probe VM that runs code, not by /dev/kvm opening
+if command -v qemu-system-x86_64 >/dev/null; then
+    expect_eq "qemu-lab accel --try tcg: the probe boot sector runs" tcg "$("$repo/scripts/qemu-lab" accel --try tcg)"
+    got=$("$repo/scripts/qemu-lab" accel)
+    [[ $got == kvm || $got == tcg ]] && pass || fail "qemu-lab accel printed '$got'"
+    if [[ ! -w /dev/kvm ]]; then
+        rc=0
+        "$repo/scripts/qemu-lab" accel --try kvm >/dev/null 2>&1 || rc=$?
+        expect_eq "no usable /dev/kvm: kvm is refused" 1 "$rc"
+    fi
+fi
+
 # --- dnsmasq-conf --drop-in: network boot only, valid for dnsmasq, DNS and interfaces untouched
 "$repo/scripts/dnsmasq-conf" --drop-in --bootcfgd http://192.0.2.10:8080 >"$WORK/dropin.conf"
 if command -v dnsmasq >/dev/null; then
