@@ -18,7 +18,19 @@ fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 
 (cd "$work" && cpack --config "$build/CPackConfig.cmake" -B "$work" >cpack.log 2>&1) || { cat "$work/cpack.log"; exit 1; }
 deb=$(ls "$work"/bootcfg_*.deb)
-echo "deb.sh: built $(basename "$deb")"
+echo "deb.sh: built $(basename "$deb") ($(stat -c %s "$deb") bytes)"
+ls "$work"/bootcfg-dbgsym_*.*deb >/dev/null 2>&1 || fail "no bootcfg-dbgsym package with the debug symbols"
+dpkg-deb -x "$deb" "$work/root"
+for bin in bootcfgd bootcfg; do
+    readelf -S "$work/root/usr/bin/$bin" | grep -q '\.debug_info' && fail "$bin in the .deb is not stripped"
+done
+grep -q '^ExecStart=/usr/bin/bootcfgd$' "$work/root/usr/lib/systemd/system/bootcfgd.service" ||
+    fail "the .deb's unit does not start /usr/bin/bootcfgd"
+
+# `cmake --install` elsewhere: the unit starts the bootcfgd it installed
+DESTDIR="$work/local" cmake --install "$build" --prefix /usr/local >/dev/null
+grep -q '^ExecStart=/usr/local/bin/bootcfgd$' "$work/local/usr/local/lib/systemd/system/bootcfgd.service" ||
+    fail "cmake --install --prefix /usr/local: the unit's ExecStart is $(grep ExecStart "$work/local/usr/local/lib/systemd/system/bootcfgd.service")"
 dpkg-deb -f "$deb" Depends | grep -q libspdlog && echo "deb.sh: Depends: $(dpkg-deb -f "$deb" Depends)" || fail "Depends lacks the shared libraries"
 dpkg -i "$deb" >"$work/install.log" 2>&1 || { cat "$work/install.log"; fail "dpkg -i"; }
 [[ $(/usr/bin/bootcfgd -version) == *"$(dpkg-deb -f "$deb" Version | cut -d- -f1)"* ]] || fail "installed bootcfgd -version: $(/usr/bin/bootcfgd -version 2>&1)"
@@ -32,6 +44,10 @@ done
 /usr/bin/bootcfgd -validate -data-path /usr/share/bootcfg/examples/data >/dev/null || fail "installed example data does not validate"
 getent passwd bootcfg >/dev/null || fail "user bootcfg not created"
 [[ -d /var/lib/bootcfg/data && -d /var/lib/bootcfg/assets ]] || fail "state dirs not created"
+[[ $(stat -c %U /var/lib/bootcfg/data) == bootcfg ]] || fail "the data dir is not the service user's (admin writes would fail)"
+# An admin write as the service user lands (what the documented admin setup does).
+su -s /bin/sh bootcfg -c 'echo {} >/var/lib/bootcfg/data/.write-test && rm /var/lib/bootcfg/data/.write-test' ||
+    fail "bootcfg cannot write its data dir"
 dpkg-query -W -f='${Conffiles}' bootcfg | grep -q /etc/bootcfg/bootcfgd.env || fail "env file is not a conffile"
 dpkg -r bootcfg >/dev/null 2>&1 || fail "dpkg -r"
 [[ ! -e /usr/bin/bootcfgd ]] || fail "bootcfgd still installed after removal"

@@ -29,6 +29,16 @@ for dockerfile in "$repo"/dockerfiles/*/Dockerfile; do
     done < <(grep -E '^COPY ' "$dockerfile")
 done
 
+# The build context is the repository root: .dockerignore keeps build trees, images and git out,
+# and nothing the Dockerfiles copy (checked above) is ignored by it.
+[[ -f $repo/.dockerignore ]] || fail "no .dockerignore: the build/ trees would be sent as build context"
+for dir in build build-sanitize build-fuzz images .git; do
+    grep -qxE "$dir|${dir%%-*}-\*" "$repo/.dockerignore" || fail ".dockerignore does not leave out $dir"
+done
+for kept in lib daemon scripts data CMakeLists.txt; do
+    grep -qx "$kept" "$repo/.dockerignore" && fail ".dockerignore leaves out $kept, which the build needs"
+done
+
 dockerfile=$repo/dockerfiles/bootcfgd/Dockerfile
 runtime=$(sed -n 's/^# runtime-packages: //p' "$dockerfile")
 [[ -n $runtime ]] || fail "no '# runtime-packages:' line in $dockerfile"
