@@ -288,7 +288,19 @@ ConfigResult parse_daemon_config(const std::vector<std::string>& args, const Get
                                    "\" must be a single value";
                     return result;
                 }
-                if (auto err = apply(c, *flag, item.second.Scalar()); !err.empty()) {
+                std::string value = item.second.Scalar();
+                // A relative path in the file means next to the file, wherever bootcfgd starts.
+                const std::string dir = config_file.substr(0, config_file.rfind('/') + 1);
+                auto beside_file = [&](const std::string& path) {
+                    return path.empty() || path[0] == '/' ? path : dir + path;
+                };
+                if (key == "data-path" || key == "assets-path" || key == "images-path" ||
+                    key == "cert-file" || key == "key-file" || key == "ca-file" ||
+                    key == "admin-token-file")
+                    value = beside_file(value);
+                if (key == "admin-address" && value.rfind("unix:", 0) == 0)
+                    value = "unix:" + beside_file(value.substr(5));
+                if (auto err = apply(c, *flag, value); !err.empty()) {
                     result.error = "config file " + config_file + ": " + key + ": " + err;
                     return result;
                 }

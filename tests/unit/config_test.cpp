@@ -89,6 +89,25 @@ TEST_CASE("YAML config file below environment and flags") {
           "config file /nonexistent.yaml: cannot be read");
 }
 
+TEST_CASE("YAML config: relative paths are beside the file") {
+    bootcfg::test::TempDir dir;
+    const auto file = dir.write("etc/bootcfgd.yaml",
+                                "data-path: data\nassets-path: ../images\ncert-file: tls/s.crt\n"
+                                "key-file: /abs/s.key\nadmin-token-file: tokens\n"
+                                "admin-address: unix:run/admin.sock\n");
+    auto r = parse({"-config", file.string()});
+    REQUIRE(r.error.empty());
+    const std::string base = (dir.path() / "etc").string() + "/";
+    CHECK(r.config.data_path == base + "data");
+    CHECK(r.config.assets_path == base + "../images");
+    CHECK(r.config.cert_file == base + "tls/s.crt");
+    CHECK(r.config.key_file == "/abs/s.key");
+    CHECK(r.config.admin_token_file == base + "tokens");
+    CHECK(r.config.admin_address == "unix:" + base + "run/admin.sock");
+    // Flags and the environment stay relative to where bootcfgd starts, as any command's do.
+    CHECK(parse({"-config", file.string(), "-data-path=d"}).config.data_path == "d");
+}
+
 TEST_CASE("host:port and durations") {
     CHECK(split_host_port("[::1]:8080")->host == "::1");
     CHECK(split_host_port(":8080")->host == "0.0.0.0");
