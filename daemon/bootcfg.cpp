@@ -6,12 +6,14 @@
 
 #include "cli/admin_commands.hpp"
 #include "cli/build_commands.hpp"
+#include "cli/flags.hpp"
 #include "cli/provider_commands.hpp"
 #include "cli/terminal.hpp"
 
 int main(int argc, char** argv) {
     using namespace bootcfg;
-    const std::vector<std::string> args(argv + 1, argv + argc);
+    std::vector<std::string> args(argv + 1, argv + argc);
+    move_global_flags(args);
     if (args.empty() || args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
         std::printf("bootcfg %s: the bootcfgd companion\n\n%s", BOOTCFG_VERSION,
                     (admin_usage() + "\n" + build_usage() + "\n" + provider_usage()).c_str());

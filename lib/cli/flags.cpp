@@ -90,6 +90,31 @@ std::string token_from_file(const std::string& path) {
 }
 
 // A plain table: columns as wide as their widest cell.
+void move_global_flags(std::vector<std::string>& args) {
+    static const char* const globals[] = {
+        "--endpoint", "--ca-file", "--cert-file", "--key-file", "--token-file", "-o",
+        "--output",   "-endpoint", "-ca-file",    "-cert-file", "-key-file",    "-token-file"};
+    auto global = [](const std::string& a) {
+        const std::string name = a.substr(0, a.find('='));
+        for (const char* g : globals)
+            if (name == g) return true;
+        return false;
+    };
+    std::vector<std::string> moved;
+    std::size_t i = 0;
+    while (i < args.size() && global(args[i])) {
+        moved.push_back(args[i]);
+        if (args[i].find('=') == std::string::npos && i + 1 < args.size())
+            moved.push_back(args[++i]);
+        ++i;
+    }
+    if (moved.empty()) return;
+    args.erase(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(i));
+    // Before a "--", so they stay flags.
+    auto end = std::find(args.begin(), args.end(), "--");
+    args.insert(end, moved.begin(), moved.end());
+}
+
 void print_table(std::FILE* out, const std::vector<std::vector<std::string>>& rows) {
     std::vector<std::size_t> width;
     for (const auto& r : rows)

@@ -38,6 +38,11 @@ class ParsedFlags {
     std::map<std::string, std::vector<std::string>> values_;
 };
 
+// `bootcfg --endpoint X group list`: the connection flags every admin and provider command
+// takes (--endpoint, --ca-file, --cert-file, --key-file, --token-file, -o/--output) may come
+// before the command; they are moved after its words, where each command parses them.
+void move_global_flags(std::vector<std::string>& args);
+
 // Throws UsageError naming the flag: unknown flags, a missing value, a bad boolean.
 ParsedFlags parse_flags(const std::vector<std::string>& args, const std::vector<FlagSpec>& spec);
 

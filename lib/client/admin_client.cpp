@@ -181,6 +181,14 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
             ::ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof buf);
             reason = buf;
         }
+        // The admin API is off unless bootcfgd was started with -admin-address: say so.
+        if (stage == "connect to" && ep.scheme == Endpoint::Scheme::unix_socket &&
+            (ec == asio::error::not_found || ec == boost::system::errc::no_such_file_or_directory ||
+             ec == asio::error::connection_refused))
+            reason +=
+                " (is bootcfgd's admin API on? It is off by default: start bootcfgd with "
+                "-admin-address=" +
+                o.endpoint + ")";
         throw ConnectError("cannot " + stage + " " + o.endpoint + ": " + reason);
     }
     ClientResponse out;

@@ -36,6 +36,16 @@ for cmd in "" "group" "group list" "profile create" "ignition put" "select" "ima
     done
 done
 
+# --- global connection flags before the command; the admin API off says how to turn it on
+rc=0
+"$BOOTCFG" --endpoint "unix:$WORK/no-admin.sock" group list >/dev/null 2>"$WORK/err" || rc=$?
+expect_eq "flags before the command: parsed (cannot connect, 3)" 3 "$rc"
+expect_contains "admin API off: says it is off by default and how" "off by default: start bootcfgd with -admin-address=unix:$WORK/no-admin.sock" "$(cat "$WORK/err")"
+rc=0
+"$BOOTCFG" --endpoint=foo://x -o json group list >/dev/null 2>"$WORK/err" || rc=$?
+expect_eq "a bad global --endpoint: usage" 2 "$rc"
+rm -f "$WORK/err"
+
 # --- qemu-lab's accelerator: proven by a probe VM that runs code, not by /dev/kvm opening
 if command -v qemu-system-x86_64 >/dev/null; then
     expect_eq "qemu-lab accel --try tcg: the probe boot sector runs" tcg "$("$repo/scripts/qemu-lab" accel --try tcg)"

@@ -289,3 +289,16 @@ TEST_CASE("terminal text: controls shown, UTF-8 kept", "[cli]") {
     CHECK(terminal_safe("\xe2\x82") == "\\xe2\\x82");    // cut off
     CHECK(terminal_safe("\x7f") == "\\x7f");
 }
+
+TEST_CASE("connection flags may come before the command", "[cli]") {
+    std::vector<std::string> args{"--endpoint", "unix:/s", "-o=json", "group", "list", "--", "x"};
+    move_global_flags(args);
+    CHECK(args ==
+          std::vector<std::string>{"group", "list", "--endpoint", "unix:/s", "-o=json", "--", "x"});
+    std::vector<std::string> plain{"group", "list", "--endpoint", "e"};
+    move_global_flags(plain);
+    CHECK(plain == std::vector<std::string>{"group", "list", "--endpoint", "e"});
+    std::vector<std::string> other{"--image", "x", "image"};  // not a connection flag: left
+    move_global_flags(other);
+    CHECK(other.front() == "--image");
+}
