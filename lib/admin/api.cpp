@@ -1,5 +1,7 @@
 #include "admin/api.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -104,6 +106,15 @@ std::string problem_field(const std::string& reason) {
     return "id";
 }
 
+// The loader's words are for a data dir that already holds both files ("the one with the
+// smaller id wins"); a write is refused instead, so say what to change.
+std::string write_refusal(const std::string& reason) {
+    const auto wins = reason.find("; the one with the smaller id wins");
+    if (wins == std::string::npos) return reason;
+    return reason.substr(0, wins) + ": a data dir may hold one group per selector; change this " +
+           "selector or that group";
+}
+
 ApiReply ok_reply(unsigned status, nlohmann::json body, std::string etag) {
     ApiReply r;
     r.status = status;
@@ -135,12 +146,24 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
                                   " /api/v1/{groups,profiles,ignition,cloud,generic}/NAME");
     const auto& name = p->name;
     if (!name || !valid_name(*name)) {
-        const std::string shown(p->raw_name);
-        if (name && from_layout(*name))
-            return api_error(
-                409,
-                "'" + shown + "' comes from the bootcfg layout (boot/, cloud/); edit that file",
-                "id");
+        // The name as the client meant it (decoded), escaped for the one-line answer.
+        const std::string shown = log_escape(name ? *name : std::string(p->raw_name));
+        if (name && from_layout(*name)) {
+            const auto snapshot = holder_.get();
+            const bool exists = snapshot->profiles().count(*name) ||
+                                std::any_of(snapshot->groups().begin(), snapshot->groups().end(),
+                                            [&](const Group& g) { return g.id == *name; });
+            if (exists)
+                return api_error(
+                    409,
+                    "'" + shown + "' comes from the bootcfg layout (boot/, cloud/); edit that file",
+                    "id");
+            return api_error(400,
+                             "'" + shown +
+                                 "': ids starting with 'bootcfg:' are reserved for the bootcfg "
+                                 "layout (boot/, cloud/); choose another id",
+                             "id");
+        }
         return api_error(
             400,
             "'" + shown + "' is not a valid name (letters, digits, . _ -; not starting with .)",
@@ -282,7 +305,7 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     for (const auto& problem : candidate.problems)
         if (problem.path == path && problem.reason.find("differs from its file name") ==
                                         std::string::npos)  // the file's name, not the document
-            return api_error(400, problem.reason, problem_field(problem.reason));
+            return api_error(400, write_refusal(problem.reason), problem_field(problem.reason));
 
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);

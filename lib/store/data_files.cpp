@@ -3,6 +3,7 @@
 #include "store/data_files.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
@@ -100,6 +101,26 @@ bool control_free(const BootSpec& spec, const std::string& prefix, const char* a
         if (!clean(a)) return refuse(args_field);
     return true;
 }
+
+}  // namespace
+
+int line_of_field(const std::string& text, const std::string& field) {
+    std::string key = field.substr(field.rfind('.') + 1);
+    if (const auto bracket = key.find('['); bracket != std::string::npos) key.resize(bracket);
+    if (key.empty()) return 0;
+    const std::string quoted = "\"" + key + "\"";
+    for (std::size_t at = text.find(quoted); at != std::string::npos;
+         at = text.find(quoted, at + 1)) {
+        std::size_t after = at + quoted.size();
+        while (after < text.size() && std::isspace(static_cast<unsigned char>(text[after])))
+            ++after;
+        if (after < text.size() && text[after] == ':')
+            return 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+    }
+    return 0;
+}
+
+namespace {
 
 bool unknown_fields(const json& doc, std::initializer_list<const char*> known, Failure& failure) {
     for (const auto& [key, _] : doc.items()) {

@@ -16,6 +16,10 @@ struct Failure {
     std::string field;  // the field at fault ("boot.initrd", "selector.mac"), if one is
 };
 
+// The 1-based line where the key of `field` ("boot.initrd": the key "initrd") first appears as
+// a JSON key in `text`, 0 when it does not; so a problem about a field points at its line.
+int line_of_field(const std::string& text, const std::string& field);
+
 // bootcfg v0.1 boot config: {"kernel", "initrd": [...], "cmdline": {...}}.
 std::optional<BootSpec> parse_layout_boot(const std::string& text, Failure& failure);
 // matchbox profile: {"id", "name", "boot": {...}, "ignition_id", "cloud_id", "generic_id"}.

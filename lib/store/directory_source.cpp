@@ -469,6 +469,8 @@ class DataDirLoader {
             }
             auto data = read_regular_file(dirfd, paths[i].c_str() + name_at, o.failure.reason);
             if (data) o.item = parse(*data, o.failure);
+            if (data && !o.item && o.failure.line == 0 && !o.failure.field.empty())
+                o.failure.line = line_of_field(*data, o.failure.field);
         });
         if (dirfd >= 0) ::close(dirfd);
         into.reserve(into.size() + paths.size());
@@ -517,6 +519,16 @@ void check_references(StoreContents& contents) {
     auto problem = [&](const std::string& path, int line, std::string reason) {
         contents.problems.push_back({path, line, std::move(reason)});
     };
+    // A reference to a file that exists but was refused: the refusal is the useful part.
+    const std::size_t file_problems = contents.problems.size();
+    auto rejected = [&](const std::string& relative) -> std::string {
+        for (std::size_t i = 0; i < file_problems; ++i) {
+            const auto& p = contents.problems[i];
+            if (p.path.size() > relative.size() && p.path.ends_with("/" + relative))
+                return " (" + relative + " was rejected: " + p.reason + ")";
+        }
+        return "";
+    };
     std::map<std::string, std::string> profile_sources;
     std::vector<Profile> unique_profiles;
     for (auto& p : contents.profiles) {
@@ -534,10 +546,14 @@ void check_references(StoreContents& contents) {
                         "profiles/<id>.json)");
         for (auto kind : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic}) {
             const std::string& ref = template_id(p, kind);
-            if (!ref.empty() && !contents.templates[static_cast<int>(kind)].count(ref))
+            if (!ref.empty() && !contents.templates[static_cast<int>(kind)].count(ref)) {
+                const std::string file = std::string(template_dir(kind)) + "/" + ref;
+                const std::string why = rejected(file);
                 problem(p.source, 0,
                         std::string(template_dir(kind)) + " template '" + ref +
-                            "' does not exist (" + template_dir(kind) + "/" + ref + ")");
+                            (why.empty() ? "' does not exist (" + file + ")"
+                                         : "' is not served" + why));
+            }
         }
 
         unique_profiles.push_back(std::move(p));
@@ -562,7 +578,9 @@ void check_references(StoreContents& contents) {
             continue;
         }
         if (!profile_sources.count(g.profile))
-            problem(g.source, 0, "group '" + g.id + "' names missing profile '" + g.profile + "'");
+            problem(g.source, 0,
+                    "group '" + g.id + "' names missing profile '" + g.profile + "'" +
+                        rejected("profiles/" + g.profile + ".json"));
         // Length-prefixed, so values holding ',' or '=' cannot make two selectors look alike.
         std::string key;
         for (const auto& [k, v] : g.selector.entries())

@@ -91,6 +91,16 @@ expect_contains "group naming a missing profile" "names missing profile 'nothing
 echo '{"id": "twin", "profile": "node", "selector": {"mac": "52:54:00:aa:00:01"}}' >"$WORK/twin.json"
 cli group create -f "$WORK/twin.json"
 expect_contains "same selector as another group" "same selector as" "$err"
+expect_contains "a refused duplicate selector says what to change" "one group per selector; change this selector or that group" "$err"
+[[ $err == *"smaller id wins"* ]] && fail "a refused write talks about which group wins" || pass
+put_status() {  # put_status PATH BODY: the status and body of a raw PUT through the socket
+    curl -s -w ' %{http_code}' --unix-socket "$sock" -X PUT -H 'Content-Type: application/json' --data-binary "$2" "http://x$1"
+}
+got=$(put_status "/api/v1/groups/bootcfg:new" '{"id": "bootcfg:new", "profile": "node"}')
+expect_contains "a new bootcfg: id: reserved, not 'edit that file'" "reserved for the bootcfg layout" "$got"
+expect_contains "a new bootcfg: id: 400" " 400" "$got"
+got=$(put_status "/api/v1/groups/bad%20name%2F" '{"id": "x", "profile": "node"}')
+expect_contains "an invalid id is echoed decoded" "'bad name/' is not a valid name" "$got"
 cli profile delete node
 expect_eq "deleting a profile in use: refused" 1 "$rc"
 expect_contains "deleting a profile in use: why" "used by groups rack" "$err"

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "match/match.hpp"
+#include "store/data_files.hpp"
 #include "store/store.hpp"
 #include "temp_dir.hpp"
 
@@ -95,6 +96,33 @@ TEST_CASE("broken files are reported with path and reason and skipped") {
     CHECK_THAT(text, Catch::Contains("52:54:00:00:00:04: not a regular file"));
     // Everything else is still served.
     CHECK(select(*s, mac("52:54:00:00:00:01"), Part::boot).group->id == "bootcfg:default");
+}
+
+TEST_CASE("problems name the line of the key at fault and why a reference is not served") {
+    TempDir dir;
+    const auto typo = dir.write("profiles/p.json",
+                                "{\n  \"id\": \"p\",\n  \"boot\": {\"kernel\": \"/k\"},\n"
+                                "  \"ignitionid\": \"x\"\n}\n");
+    const auto q = dir.write("profiles/q.json", R"({"id": "q", "ignition_id": "t.tmpl"})");
+    dir.write("ignition/t.tmpl", "{{define \"x\"}}y{{end}}");
+    const auto g = dir.write("groups/g.json", R"({"id": "g", "profile": "p"})");
+    const auto mac = dir.write("groups/m.json",
+                               "{\"id\": \"m\", \"profile\": \"q\",\n"
+                               "\"selector\": {\"mac\": \"zz\"}}");
+    auto s = load(dir);
+    const auto text = problems_text(*s);
+    INFO(text);
+    CHECK_THAT(text, Catch::Contains(typo.string() + ":4: unknown field 'ignitionid'"));
+    CHECK_THAT(text, Catch::Contains(mac.string() + ":2: selector mac 'zz' is not a MAC address"));
+    CHECK_THAT(text, Catch::Contains(g.string() +
+                                     ": group 'g' names missing profile 'p' (profiles/p.json was "
+                                     "rejected: unknown field 'ignitionid'"));
+    CHECK_THAT(text, Catch::Contains(q.string() +
+                                     ": ignition template 't.tmpl' is not served (ignition/t.tmpl "
+                                     "was rejected: "));
+    CHECK(line_of_field("{\"a\": {\"b\":\n 1},\n\"b\" : 2}", "x.b") == 1);
+    CHECK(line_of_field("{\"a\": \"b\",\n\"b\" : 2}", "b") == 2);  // a value is not a key
+    CHECK(line_of_field("{}", "gone") == 0);
 }
 
 TEST_CASE("two spellings of one MAC: the first is kept, the second reported") {
