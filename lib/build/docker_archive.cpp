@@ -220,7 +220,7 @@ json parse_json(const std::string& text, const std::string& what) {
     try {
         return parse_json_bounded(text);
     } catch (const json::exception& e) {
-        throw BuildError(what + ": not valid JSON (" + std::string(e.what()).substr(0, 120) + ")");
+        throw BuildError(what + ": not valid JSON (" + json_error_text(e).substr(0, 120) + ")");
     }
 }
 

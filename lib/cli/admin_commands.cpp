@@ -201,7 +201,8 @@ int put(Context& c, const std::string& kind, std::string name, bool create) {
         try {
             name = str(parse_json_bounded(body), "id");
         } catch (const json::exception& e) {
-            std::fprintf(c.err, "bootcfg: %s: not JSON: %s\n", c.inv.file.c_str(), e.what());
+            std::fprintf(c.err, "bootcfg: %s: not JSON: %s\n", c.inv.file.c_str(),
+                         json_error_text(e).c_str());
             return kExitUsage;
         }
         if (name.empty()) {
@@ -320,7 +321,8 @@ int run_admin_command(const std::vector<std::string>& args,
         std::fprintf(err, "bootcfg: %s\n", e.what());
         return kExitConnect;
     } catch (const json::exception& e) {
-        std::fprintf(err, "bootcfg: the server's answer is not the expected JSON: %s\n", e.what());
+        std::fprintf(err, "bootcfg: the server's answer is not the expected JSON: %s\n",
+                     json_error_text(e).c_str());
         return kExitRefused;
     }
 }

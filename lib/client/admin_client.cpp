@@ -1,5 +1,6 @@
 #include "client/admin_client.hpp"
 
+#include <openssl/x509v3.h>
 #include <boost/asio.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
@@ -110,6 +111,7 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
     http::response<http::string_body> res;
     error_code ec;
     std::string stage = "connect to";
+    long verify_result = X509_V_OK;  // why the server's certificate was refused, if it was
     std::optional<ssl::context> tls;
     if (ep.scheme == Endpoint::Scheme::https) {
         tls.emplace(ssl::context::tls_client);
@@ -160,7 +162,17 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
             ec = error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
             co_return;
         }
-        stream.set_verify_callback(ssl::host_name_verification(ep.host));
+        // OpenSSL's own name check (DNS or IP SAN), so a mismatch is reported as one.
+        boost::system::error_code ip_ec;
+        asio::ip::make_address(ep.host, ip_ec);
+        const bool named = ip_ec
+                               ? SSL_set1_host(stream.native_handle(), ep.host.c_str()) == 1
+                               : X509_VERIFY_PARAM_set1_ip_asc(
+                                     SSL_get0_param(stream.native_handle()), ep.host.c_str()) == 1;
+        if (!named) {
+            ec = asio::error::invalid_argument;
+            co_return;
+        }
         beast::get_lowest_layer(stream).expires_after(o.timeout);
         co_await beast::get_lowest_layer(stream).async_connect(
             results, asio::redirect_error(asio::use_awaitable, ec));
@@ -168,7 +180,10 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
         stage = "complete TLS with";
         co_await stream.async_handshake(ssl::stream_base::client,
                                         asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return;
+        if (ec) {
+            verify_result = SSL_get_verify_result(stream.native_handle());
+            co_return;
+        }
         stage = "talk to";
         co_await exchange(stream, req, res, ec, o.timeout);
     };
@@ -180,6 +195,14 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
             char buf[256];
             ::ERR_error_string_n(static_cast<unsigned long>(ec.value()), buf, sizeof buf);
             reason = buf;
+            if (verify_result == X509_V_ERR_HOSTNAME_MISMATCH ||
+                verify_result == X509_V_ERR_IP_ADDRESS_MISMATCH)
+                reason = "the server's certificate does not name " + ep.host +
+                         " (no matching subjectAltName); give the server a certificate for it, "
+                         "e.g. scripts/tls-gen DIR --host " +
+                         ep.host;
+            else if (verify_result != X509_V_OK)
+                reason += std::string(" (") + X509_verify_cert_error_string(verify_result) + ")";
         }
         // The admin API is off unless bootcfgd was started with -admin-address: say so.
         if (stage == "connect to" && ep.scheme == Endpoint::Scheme::unix_socket &&

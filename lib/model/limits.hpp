@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 
 namespace bootcfg {
@@ -41,6 +42,17 @@ inline nlohmann::json parse_json_bounded(std::string_view text) {
         throw nlohmann::json::parse_error::create(
             101, 0, "JSON nested deeper than " + std::to_string(kMaxNesting) + " levels", nullptr);
     return nlohmann::json::parse(text);
+}
+
+// A JSON library error for a person: its text without the "[json.exception.parse_error.101] "
+// tag (which says nothing to an operator).
+inline std::string json_error_text(const nlohmann::json::exception& e) {
+    std::string what = e.what();
+    if (what.rfind("[json.exception.", 0) == 0) {
+        const auto close = what.find("] ");
+        if (close != std::string::npos) what.erase(0, close + 2);
+    }
+    return what;
 }
 
 }  // namespace bootcfg

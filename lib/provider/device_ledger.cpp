@@ -37,7 +37,7 @@ std::vector<LedgerEntry> parse(const std::string& text, const std::string& path)
             if (!l.tag.empty()) out.push_back(std::move(l));
         }
     } catch (const json::exception& e) {
-        throw ProviderError(path + ": not a device ledger (" + std::string(e.what()).substr(0, 80) +
+        throw ProviderError(path + ": not a device ledger (" + json_error_text(e).substr(0, 80) +
                             "); move it away to start a new one");
     }
     return out;

@@ -157,10 +157,7 @@ std::optional<json> parse_json(const std::string& text, Failure& failure) {
         return std::nullopt;
     } catch (const json::exception& e) {
         // Not a syntax error but still unusable, e.g. a number beyond float64 ("1e400").
-        std::string what = e.what();
-        const auto close = what.find("] ");
-        failure.reason =
-            "invalid JSON: " + (close == std::string::npos ? what : what.substr(close + 2));
+        failure.reason = "invalid JSON: " + json_error_text(e);
         return std::nullopt;
     }
 }

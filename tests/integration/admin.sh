@@ -85,6 +85,10 @@ expect_contains "bad selector: field named" "selector mac 'nope' is not a MAC ad
 echo '{"id": "x", "profile": "node", "colour": "red"}' >"$WORK/x.json"
 cli group create -f "$WORK/x.json"
 expect_contains "unknown field: rejected" "unknown field 'colour'" "$err"
+echo '{"id": "broken",' >"$WORK/broken.json"
+cli group create -f "$WORK/broken.json"
+expect_contains "a file that is not JSON: says where" "broken.json: not JSON: parse error at line 2" "$err"
+[[ $err == *"json.exception"* ]] && fail "the library's error tag reached the operator: $err" || pass
 echo '{"id": "orphan", "profile": "nothing"}' >"$WORK/orphan.json"
 cli group create -f "$WORK/orphan.json"
 expect_contains "group naming a missing profile" "names missing profile 'nothing' (field profile)" "$err"
@@ -204,6 +208,20 @@ cli group list --endpoint "http://127.0.0.1:$aport"
 expect_eq "plain HTTP to the TLS listener: no answer" 3 "$rc"
 cli group list --ca-file "$WORK/other/ca.crt" --token-file "$WORK/token"
 expect_eq "client refuses a server its CA did not sign" 3 "$rc"
+# A server certificate from the right CA that does not name the address the client dialled.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tls/misnamed.key" 2>/dev/null
+openssl req -new -key "$tls/misnamed.key" -subj "/CN=other.example" -out "$WORK/misnamed.csr"
+openssl x509 -req -in "$WORK/misnamed.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+    -extfile <(printf 'subjectAltName=DNS:other.example\n') -out "$tls/misnamed.crt" 2>/dev/null
+saved_pid=$PID saved_log=$LOG saved_port=$PORT
+BOOTCFG_CA_FILE= start_bootcfgd misnamed -data-path="$data" -admin-address=127.0.0.1:0 \
+    -cert-file="$tls/misnamed.crt" -key-file="$tls/misnamed.key"
+mport=$(grep -o 'admin API listening on 127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$')
+cli group list --endpoint "https://127.0.0.1:$mport"
+expect_eq "a certificate without the server's address: refused" 3 "$rc"
+expect_contains "says which name is missing and how to make one" "does not name 127.0.0.1 (no matching subjectAltName); give the server a certificate for it, e.g. scripts/tls-gen DIR --host 127.0.0.1" "$err"
+kill "$PID" || true
+PID=$saved_pid LOG=$saved_log PORT=$saved_port
 kill "$PID" || true
 
 # --- a non-loopback listener needs TLS: checked in a namespace with its own address
