@@ -36,8 +36,9 @@ int main(int argc, char** argv) {
         return kExitOk;
     }
     // Names and text from archives and servers reach a terminal only as text.
-    std::FILE* out = terminal_stream(stdout);
-    std::FILE* err = terminal_stream(stderr);
+    const TerminalOutput terminal;
+    std::FILE* out = terminal.out;
+    std::FILE* err = terminal.err;
     const auto env = [](const char* n) { return std::getenv(n); };
     if (is_admin_command(args[0])) return run_admin_command(args, env, out, err);
     if (is_build_command(args[0])) return run_build_command(args, out, err);

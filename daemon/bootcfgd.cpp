@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
     if (config.validate) {
         const Snapshot snapshot(DirectorySource(config.data_path).load(nullptr));
         for (const auto& p : snapshot.problems()) std::printf("%s\n", p.to_string().c_str());
+        // Warnings (data that loads but fails at boot) are printed; they do not fail the check.
+        const std::string assets =
+            is_directory(config.assets_path) ? config.assets_path : std::string();
+        for (const auto& w : deployment_warnings(snapshot, assets))
+            std::printf("%s\n", w.to_string().c_str());
         std::printf("%s: %zu groups, %zu profiles, %zu templates, %zu problems\n",
                     config.data_path.c_str(), snapshot.groups().size(), snapshot.profile_count(),
                     snapshot.template_count(), snapshot.problems().size());

@@ -132,6 +132,17 @@ std::FILE* terminal_stream(std::FILE* real) {
     return f;
 }
 
+TerminalOutput::~TerminalOutput() {
+    for (std::FILE* f : {out, err}) {
+        if (f == stdout || f == stderr) continue;
+        {
+            std::lock_guard lock(g_mutex);
+            std::erase_if(g_filters, [&](const auto& entry) { return entry.first == f; });
+        }
+        std::fclose(f);
+    }
+}
+
 int terminal_fd(std::FILE* stream) {
     if (!stream) return -1;
     {

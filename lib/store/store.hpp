@@ -117,6 +117,12 @@ class SnapshotHolder {
 // same selector. Each is added to contents.problems with the offending file's path.
 void check_references(StoreContents& contents);
 
+// What `bootcfgd -validate` warns about beyond the loader's problems, data that loads but fails
+// at boot: a profile's /assets/ kernel or initrd missing under `assets_root` (skipped when it is
+// empty), a Butane config or Container Linux Config in ignition/ (not Ignition JSON).
+std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
+                                             const std::string& assets_root);
+
 // Loads a snapshot from a source, logging each problem with its path.
 std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const Snapshot* previous);
 
