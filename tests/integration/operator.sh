@@ -46,6 +46,26 @@ rc=0
 expect_eq "a bad global --endpoint: usage" 2 "$rc"
 rm -f "$WORK/err"
 
+# --- -validate: what loads but fails at boot is a warning naming the file and what to do
+v="$WORK/validate"
+mkdir -p "$v/data/profiles" "$v/data/groups" "$v/data/ignition" "$v/assets/os"
+touch "$v/assets/os/kernel"
+echo '{"id": "os", "boot": {"kernel": "/assets/os/kernel", "initrd": ["--name main /assets/os/initrd.img"]}, "ignition_id": "node.bu"}' >"$v/data/profiles/os.json"
+printf '{"id": "g", "profile": "os",\n "selector": {"mac": "52:54:00:00:00:zz"}}\n' >"$v/data/groups/g.json"
+printf 'variant: fcos\nversion: 1.5.0\n' >"$v/data/ignition/node.bu"
+rc=0
+out=$("$BOOTCFGD" -validate -data-path="$v/data" -assets-path="$v/assets") || rc=$?
+expect_contains "validate: a missing initrd is a warning" "profiles/os.json: warning: initrd /assets/os/initrd.img is not in the assets dir" "$out"
+[[ $out == *"kernel /assets/os/kernel is not"* ]] && fail "validate: the kernel that is there was reported" || pass
+expect_contains "validate: a Butane file says to transpile it" "ignition/node.bu: warning: a Butane config, not Ignition JSON: transpile it with Butane" "$out"
+expect_contains "validate: the line of the bad key" "groups/g.json:2: selector mac" "$out"
+expect_eq "validate: the bad group fails the check" 1 "$rc"
+rm "$v/data/groups/g.json"
+rc=0
+"$BOOTCFGD" -validate -data-path="$v/data" -assets-path="$v/assets" >/dev/null || rc=$?
+expect_eq "validate: warnings alone do not fail it" 0 "$rc"
+rm -rf "$v"
+
 # --- qemu-lab's accelerator: proven by a probe VM that runs code, not by /dev/kvm opening
 if command -v qemu-system-x86_64 >/dev/null; then
     expect_eq "qemu-lab accel --try tcg: the probe boot sector runs" tcg "$("$repo/scripts/qemu-lab" accel --try tcg)"
