@@ -20,6 +20,7 @@
 #include "assets/assets.hpp"
 #include "config/config.hpp"
 #include "http/http_server.hpp"
+#include "logging/log_text.hpp"
 #include "service/systemd_notify.hpp"
 #include "store/reloader.hpp"
 
@@ -127,7 +128,7 @@ int main(int argc, char** argv) {
         spdlog::async_overflow_policy::overrun_oldest);
     spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::from_str(config.log_level));
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+    use_log_format(config.log_format);
 
     spdlog::debug(
         "settings: address={} data-path={} assets-path={} config={} threads={} "

@@ -9,7 +9,7 @@ namespace bootcfg {
 
 namespace {
 
-enum class Kind { string, boolean, duration, count, log_level, address };
+enum class Kind { string, boolean, duration, count, log_level, log_format, address };
 
 struct Flag {
     const char* name;
@@ -24,6 +24,8 @@ const Flag kFlags[] = {
     {"assets-path", "images-path", Kind::string,
      "path to static assets served under /assets/ and /images/ (empty disables)"},
     {"log-level", nullptr, Kind::log_level, "debug, info, warn or error"},
+    {"log-format", nullptr, Kind::log_format,
+     "text (one line per event) or json (one JSON object per line, for log pipelines)"},
     {"config", nullptr, Kind::string, "YAML file with the same keys as these flags"},
     {"threads", nullptr, Kind::count, "request threads (0: one per core, at most 1024)"},
     {"max-connections", nullptr, Kind::count,
@@ -73,6 +75,11 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
             if (value != "debug" && value != "info" && value != "warn" && value != "error")
                 return "expected debug, info, warn or error, got \"" + value + "\"";
             c.log_level = value;
+            return "";
+        case Kind::log_format:
+            if (value != "text" && value != "json")
+                return "expected text or json, got \"" + value + "\"";
+            c.log_format = value;
             return "";
         case Kind::duration: {
             auto d = parse_duration(value);

@@ -272,6 +272,9 @@ class Session : public std::enable_shared_from_this<Session> {
                          log_target(head_fields_.target), log_escape(reply.log_detail));
         status_ = reply.status;
         selected_ = std::move(reply.selected);
+        // A refusal's one-line body is its reason: the log says why, not only the status.
+        if (reply.status >= 400 && !reply.file)
+            reason_ = reply.body.substr(0, std::min<std::size_t>(reply.body.find('\n'), 200));
         stream_.expires_after(server_.options.write_timeout);
         if (reply.file) {
             file_fd_ = reply.file->fd;
@@ -349,12 +352,19 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         const auto us =
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
-        spdlog::info("{} {} {} {} {} {}us selected={}{}", remote_,
-                     head_fields_.method.empty() ? "-" : log_escape(head_fields_.method),
-                     head_fields_.target.empty() ? "-" : log_target(head_fields_.target), status_,
-                     bytes_, us, selected_.empty() ? "-" : log_escape(selected_),
-                     ok ? "" : " (aborted)");
+        AccessRecord record;
+        record.remote = remote_;
+        record.method = head_fields_.method;
+        record.target = head_fields_.target;
+        record.status = status_;
+        record.bytes = bytes_;
+        record.micros = us;
+        record.selected = selected_;
+        record.reason = reason_;
+        record.aborted = !ok;
+        spdlog::info("{}", access_line(record));
         selected_.clear();
+        reason_.clear();
         bytes_ = 0;
         parser_.reset();
         if (!ok || !keep_alive_ || server_.stopping) return close();
@@ -384,6 +394,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::uint64_t file_left_ = 0;
     Clock::time_point started_ = Clock::now();
     unsigned status_ = 0;
+    std::string reason_;  // a 4xx/5xx body's first line, for the access log
     std::size_t bytes_ = 0;
     std::string selected_;
 };

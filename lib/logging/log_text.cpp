@@ -1,6 +1,10 @@
 #include "logging/log_text.hpp"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -86,6 +90,77 @@ void WarningLimiter::warn(std::string_view key, const std::string& message) {
         spdlog::warn("{} ({} similar suppressed)", message, held_back);
     else
         spdlog::warn("{}", message);
+}
+
+}  // namespace bootcfg
+
+namespace bootcfg {
+
+namespace {
+
+std::atomic<bool> g_json_logs{false};
+// Starts a message that is already JSON fields (no logged text can hold it: log_escape makes
+// every control byte of client data \xNN).
+constexpr char kFieldsMark = '\x1e';
+
+// %* in the JSON pattern: an access line's fields as they are (access_line() made them), any
+// other message as "message": "<the text, JSON-escaped>".
+class JsonPayload : public spdlog::custom_flag_formatter {
+  public:
+    void format(const spdlog::details::log_msg& msg, const std::tm&,
+                spdlog::memory_buf_t& dest) override {
+        const std::string_view text(msg.payload.data(), msg.payload.size());
+        std::string out;
+        if (text.size() > 3 && text.front() == kFieldsMark && text[1] == '{' && text.back() == '}')
+            out = std::string(text.substr(2, text.size() - 3));  // the access line's fields
+        else
+            out = "\"message\":" +
+                  nlohmann::json(std::string(text))
+                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        dest.append(out.data(), out.data() + out.size());
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override {
+        return std::make_unique<JsonPayload>();
+    }
+};
+
+}  // namespace
+
+void use_log_format(const std::string& format) {
+    g_json_logs = format == "json";
+    if (!g_json_logs) {
+        spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+        return;
+    }
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<JsonPayload>('*').set_pattern(
+        "{\"time\":\"%Y-%m-%dT%H:%M:%S.%e%z\",\"level\":\"%l\",%*}");
+    spdlog::set_formatter(std::move(formatter));
+}
+
+std::string access_line(const AccessRecord& r) {
+    const std::string method = r.method.empty() ? "-" : log_escape(r.method);
+    const std::string target = r.target.empty() ? "-" : log_target(r.target);
+    if (g_json_logs) {
+        nlohmann::ordered_json j = {{"remote", std::string(r.remote)},
+                                    {"method", method},
+                                    {"target", target},
+                                    {"status", r.status},
+                                    {"bytes", r.bytes},
+                                    {"us", r.micros},
+                                    {"selected", log_escape(r.selected)}};
+        if (!r.reason.empty()) j["reason"] = log_escape(r.reason);
+        if (r.aborted) j["aborted"] = true;
+        return kFieldsMark +
+               j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    }
+    std::string line = std::string(r.remote) + " " + method + " " + target + " " +
+                       std::to_string(r.status) + " " + std::to_string(r.bytes) + " " +
+                       std::to_string(r.micros) +
+                       "us selected=" + (r.selected.empty() ? "-" : log_escape(r.selected));
+    if (!r.reason.empty()) line += " reason=\"" + log_escape(r.reason) + "\"";
+    if (r.aborted) line += " (aborted)";
+    return line;
 }
 
 }  // namespace bootcfg

@@ -19,6 +19,24 @@ std::string log_escape(std::string_view text);
 // it holds a secret (token, password, secret, key, auth, credential, signature) replaced by "***".
 std::string log_target(std::string_view target);
 
+// The log's shape for the whole process: "text" (the default: time, level, message) or "json"
+// (one object per line: {"time","level","message"}, and access lines as fields). Sets the
+// default spdlog logger's formatter.
+void use_log_format(const std::string& format);
+
+// One request as the access log records it.
+struct AccessRecord {
+    std::string_view remote, method, target;  // raw: escaped (and secrets masked) here
+    unsigned status = 0;
+    std::size_t bytes = 0;  // sent, status line and headers included
+    long long micros = 0;
+    std::string_view selected;  // which config answered
+    std::string_view reason;    // a 4xx/5xx answer's one-line reason
+    bool aborted = false;
+};
+// The access line in the current format.
+std::string access_line(const AccessRecord& r);
+
 // At most one warning per key per interval; the next one that passes says how many were held
 // back ("... (37 similar suppressed)"). Thread-safe; a bounded number of keys.
 class WarningLimiter {

@@ -64,6 +64,8 @@ boot' "$(body "/ipxe?mac=52:54:00:00:00:01")"
 expect_eq "broken machine file: default, not a crash" "200" "$(status "/ipxe?mac=52:54:00:00:00:99")"
 expect_eq "malformed mac 400" "400" "$(status "/ipxe?mac=52-54-00")"
 expect_eq "malformed mac reason" "malformed mac '52-54-00'" "$(body "/ipxe?mac=52-54-00")"
+expect_log "the access log says why a request was refused" "GET /ipxe?mac=52-54-00 400 "
+expect_log "the access log's reason" "reason=\"malformed mac '52-54-00'\""
 expect_eq "ipxe content type" "text/plain; charset=utf-8" \
     "$(curl -s -o /dev/null -w '%{content_type}' "$(url /ipxe?mac=52:54:00:aa:bb:cc)")"
 
@@ -207,4 +209,34 @@ expect_eq "exit status after the grace period" "0" "$grace_rc"
 expect_log "grace period logged" "shutdown grace period over"
 
 
+# --- -log-format=json: one JSON object per line, access lines as fields
+saved_port=$PORT saved_log=$LOG
+start_bootcfgd json -data-path="$data" -assets-path= -log-format=json
+curl -s -o /dev/null "$(url "/ipxe?mac=52-54-00")"
+curl -s -o /dev/null "$(url "/boot.ipxe")"
+expect_log "json: the access line" '"status":400'
+expect_ok_json() {
+    python3 - "$LOG" <<'PY'
+import json, sys
+access = [], []
+kinds = {"access": 0, "message": 0}
+for line in open(sys.argv[1]):
+    d = json.loads(line)  # every line is one JSON object
+    assert "time" in d and "level" in d, line
+    if "status" in d:
+        kinds["access"] += 1
+        assert d["method"] == "GET" and isinstance(d["bytes"], int) and isinstance(d["us"], int), line
+        if d["status"] == 400:
+            assert d["reason"] == "malformed mac '52-54-00'", line
+    else:
+        kinds["message"] += 1
+        assert isinstance(d["message"], str), line
+assert kinds["access"] >= 2 and kinds["message"] >= 1, kinds
+PY
+}
+if expect_ok_json; then pass; else fail "json log lines: $(head -c 600 "$LOG")"; fi
+rc=0
+"$BOOTCFGD" -log-format=xml -data-path="$data" >/dev/null 2>&1 || rc=$?
+expect_eq "-log-format=xml: usage" 2 "$rc"
+PORT=$saved_port LOG=$saved_log
 finish
