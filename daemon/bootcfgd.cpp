@@ -141,7 +141,8 @@ int main(int argc, char** argv) {
                      config.assets_path);
     try {
         std::unique_ptr<AssetRoot> assets;
-        if (!assets_path.empty()) assets = std::make_unique<AssetRoot>(assets_path);
+        if (!assets_path.empty())
+            assets = std::make_unique<AssetRoot>(assets_path, config.assets_listing);
 
         DirectorySource source(config.data_path);
         SnapshotHolder holder(load_snapshot(source, nullptr));

@@ -1,11 +1,13 @@
 #include "assets/assets.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -34,7 +36,7 @@ std::optional<std::string> asset_relative_path(std::string_view url_path) {
     return decoded;
 }
 
-AssetRoot::AssetRoot(const std::string& dir) {
+AssetRoot::AssetRoot(const std::string& dir, bool listings) : listings_(listings) {
     dirfd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd_ < 0) throw std::runtime_error("assets path " + dir + ": " + std::strerror(errno));
 }
@@ -88,6 +90,67 @@ std::optional<OpenAsset> AssetRoot::open(const std::string& relative) const {
     asset.mtime_ns =
         static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
     return asset;
+}
+
+std::optional<std::vector<AssetRoot::Entry>> AssetRoot::list(const std::string& relative) const {
+    if (!listings_) return std::nullopt;
+    const int fd = relative.empty() ? ::dup(dirfd_) : open_beneath(dirfd_, relative);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    DIR* dir = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) ? ::fdopendir(fd) : nullptr;
+    if (!dir) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    std::vector<Entry> out;
+    while (const dirent* e = ::readdir(dir)) {
+        const std::string name = e->d_name;
+        if (name.empty() || name[0] == '.') continue;
+        struct stat entry {};
+        if (::fstatat(::dirfd(dir), name.c_str(), &entry, 0) != 0) continue;
+        if (!S_ISDIR(entry.st_mode) && !S_ISREG(entry.st_mode)) continue;
+        out.push_back({name, S_ISDIR(entry.st_mode)});
+    }
+    ::closedir(dir);
+    std::sort(out.begin(), out.end(),
+              [](const Entry& a, const Entry& b) { return a.name < b.name; });
+    return out;
+}
+
+std::string listing_html(const std::vector<AssetRoot::Entry>& entries) {
+    auto html = [](const std::string& text) {
+        std::string out;
+        for (char c : text) {
+            switch (c) {
+                case '&':
+                    out += "&amp;";
+                    break;
+                case '<':
+                    out += "&lt;";
+                    break;
+                case '>':
+                    out += "&gt;";
+                    break;
+                case '"':
+                    out += "&#34;";
+                    break;
+                case '\'':
+                    out += "&#39;";
+                    break;
+                default:
+                    out += c;
+            }
+        }
+        return out;
+    };
+    std::string page =
+        "<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n";
+    for (const auto& e : entries) {
+        const std::string shown = e.name + (e.directory ? "/" : "");
+        page += "<a href=\"" + html(percent_encode(e.name)) + (e.directory ? "/" : "") + "\">" +
+                html(shown) + "</a>\n";
+    }
+    return page + "</pre>\n";
 }
 
 std::string asset_etag(std::uint64_t size, std::int64_t mtime_ns) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bootcfg {
 
@@ -23,7 +24,9 @@ struct OpenAsset {
 // A directory handle; opens files beneath it only (symlinks may not lead out).
 class AssetRoot {
   public:
-    explicit AssetRoot(const std::string& dir);  // throws std::runtime_error if unusable
+    // listings: a directory URL (ending in '/') answers with its entries, as matchbox's file
+    // server does. Throws std::runtime_error if the directory is unusable.
+    explicit AssetRoot(const std::string& dir, bool listings = true);
     ~AssetRoot();
     AssetRoot(const AssetRoot&) = delete;
     AssetRoot& operator=(const AssetRoot&) = delete;
@@ -31,9 +34,22 @@ class AssetRoot {
     // A regular file beneath the root, or nullopt (missing, outside, not a file, unreadable).
     std::optional<OpenAsset> open(const std::string& relative) const;
 
+    struct Entry {
+        std::string name;
+        bool directory = false;
+    };
+    // The entries of a directory beneath the root ("" for the root itself), sorted, without
+    // hidden names; nullopt when listings are off or it is not a directory beneath the root.
+    std::optional<std::vector<Entry>> list(const std::string& relative) const;
+
   private:
     int dirfd_ = -1;
+    bool listings_ = true;
 };
+
+// A directory listing as an HTML page (Go's http.FileServer form): names HTML-escaped, links
+// percent-encoded, directories with a trailing '/'.
+std::string listing_html(const std::vector<AssetRoot::Entry>& entries);
 
 struct ConditionalHeaders {
     std::string_view if_none_match;

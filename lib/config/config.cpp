@@ -9,7 +9,9 @@ namespace bootcfg {
 
 namespace {
 
-enum class Kind { string, boolean, duration, count, log_level, log_format, address };
+// boolean: an action flag (-validate, -version), never from the YAML file; setting: a
+// true/false setting, from anywhere.
+enum class Kind { string, boolean, setting, duration, count, log_level, log_format, address };
 
 struct Flag {
     const char* name;
@@ -23,6 +25,8 @@ const Flag kFlags[] = {
     {"data-path", nullptr, Kind::string, "path to the data directory"},
     {"assets-path", "images-path", Kind::string,
      "path to static assets served under /assets/ and /images/ (empty disables)"},
+    {"assets-listing", nullptr, Kind::setting,
+     "a URL under /assets/ ending in '/' lists that directory (false: 404)"},
     {"log-level", nullptr, Kind::log_level, "debug, info, warn or error"},
     {"log-format", nullptr, Kind::log_format,
      "text (one line per event) or json (one JSON object per line, for log pipelines)"},
@@ -107,9 +111,11 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
             }
             return "";
         }
-        case Kind::boolean: {
+        case Kind::boolean:
+        case Kind::setting: {
             auto b = parse_bool(value);
             if (!b) return "expected true or false, got \"" + value + "\"";
+            if (name == "assets-listing") c.assets_listing = *b;
             if (name == "version") c.version = *b;
             if (name == "validate") c.validate = *b;
             if (name == "help") c.help = *b;
@@ -244,7 +250,7 @@ ConfigResult parse_daemon_config(const std::vector<std::string>& args, const Get
             return result;
         }
         if (!value) {
-            if (flag->kind == Kind::boolean) {
+            if (flag->kind == Kind::boolean || flag->kind == Kind::setting) {
                 value = "true";
             } else if (i + 1 < args.size()) {
                 value = args[++i];

@@ -17,6 +17,7 @@ struct DaemonConfig {
     bool assets_path_set = false;          // given by flag, env or file (not the default)
     std::string log_level = "info";
     std::string log_format = "text";  // text | json
+    bool assets_listing = true;       // directory URLs under /assets/ list their entries
     std::string config_file;
     unsigned threads = 0;
     unsigned max_connections = 0;  // 0: derived from the open-file limit

@@ -124,6 +124,17 @@ Reply pixiecore(const Snapshot& snapshot, std::string_view mac_text) {
 
 Reply asset(const AssetRoot* assets, std::string_view rest, const ConditionalHeaders& cond) {
     if (!assets) return error_reply(404, "serving assets is disabled (-assets-path is empty)");
+    if (rest.empty() || rest.back() == '/') {  // a directory: its listing, when they are on
+        const std::string_view dir = rest.empty() ? rest : rest.substr(0, rest.size() - 1);
+        auto relative = dir.empty() ? std::optional<std::string>("") : asset_relative_path(dir);
+        auto entries = relative ? assets->list(*relative) : std::nullopt;
+        if (!entries) return error_reply(404, "no such asset directory (or listings are off)");
+        Reply r;
+        r.content_type = "text/html; charset=utf-8";
+        r.body = listing_html(*entries);
+        r.selected = *relative + "/";
+        return r;
+    }
     auto relative = asset_relative_path(rest);
     if (!relative) return error_reply(404, "no such asset");
     auto file = assets->open(*relative);

@@ -51,6 +51,28 @@ TEST_CASE("asset root opens files beneath it only") {
                       Catch::StartsWith("assets path /nonexistent-assets: "));
 }
 
+TEST_CASE("asset directory listings: beneath the root, escaped, and only when on") {
+    bootcfg::test::TempDir dir;
+    dir.write("os/a&b<c>.img", "x");
+    dir.write("os/sub/k", "k");
+    dir.write("os/.hidden", "h");
+    AssetRoot root(dir.path().string());
+    auto entries = root.list("os");
+    REQUIRE(entries);
+    REQUIRE(entries->size() == 2);
+    CHECK(entries->at(0).name == "a&b<c>.img");
+    CHECK(entries->at(1).directory);
+    CHECK(listing_html(*entries).find("<a href=\"a%26b%3Cc%3E.img\">a&amp;b&lt;c&gt;.img</a>\n"
+                                      "<a href=\"sub/\">sub/</a>") != std::string::npos);
+    CHECK(root.list("")->size() == 1);
+    CHECK_FALSE(root.list("os/a&b<c>.img"));  // a file is not a directory
+    CHECK_FALSE(root.list("../"));
+    CHECK_FALSE(root.list("missing"));
+    AssetRoot quiet(dir.path().string(), false);
+    CHECK_FALSE(quiet.list("os"));
+    CHECK(quiet.open("os/sub/k"));  // files are still served
+}
+
 TEST_CASE("conditional requests") {
     const std::int64_t mtime = 1700000000LL * 1000000000LL + 5;
     const auto etag = asset_etag(100, mtime);

@@ -121,8 +121,15 @@ TEST_CASE("routes: assets under /assets and /images") {
 
     for (const char* bad :
          {"/assets/../boot/default", "/assets/%2e%2e/x", "/assets/lab/..%2f..%2fx", "/assets/lab",
-          "/assets/", "/assets/lab/kernel.bin%00"})
+          "/assets/lab/kernel.bin%00", "/assets/../", "/assets/lab/kernel.bin/",
+          "/assets/%2e%2e/"})
         CHECK(f.get(bad).status == 404);
+    // A directory URL lists it (matchbox's file server does too).
+    auto listing = f.get("/assets/");
+    CHECK(listing.status == 200);
+    CHECK(listing.body.find("<a href=\"lab/\">lab/</a>") != std::string::npos);
+    CHECK(f.get("/assets/lab/").body.find("<a href=\"kernel.bin\">kernel.bin</a>") !=
+          std::string::npos);
 
     auto disabled =
         route(*f.snapshot, nullptr, MachineRequest{"GET", "/assets/lab/kernel.bin", {}});
