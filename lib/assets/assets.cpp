@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "labels/labels.hpp"
+#include "template/go_format.hpp"
 
 namespace bootcfg {
 
@@ -118,37 +119,13 @@ std::optional<std::vector<AssetRoot::Entry>> AssetRoot::list(const std::string& 
 }
 
 std::string listing_html(const std::vector<AssetRoot::Entry>& entries) {
-    auto html = [](const std::string& text) {
-        std::string out;
-        for (char c : text) {
-            switch (c) {
-                case '&':
-                    out += "&amp;";
-                    break;
-                case '<':
-                    out += "&lt;";
-                    break;
-                case '>':
-                    out += "&gt;";
-                    break;
-                case '"':
-                    out += "&#34;";
-                    break;
-                case '\'':
-                    out += "&#39;";
-                    break;
-                default:
-                    out += c;
-            }
-        }
-        return out;
-    };
+    using template_detail::go_html_escape;
     std::string page =
         "<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n";
     for (const auto& e : entries) {
-        const std::string shown = e.name + (e.directory ? "/" : "");
-        page += "<a href=\"" + html(percent_encode(e.name)) + (e.directory ? "/" : "") + "\">" +
-                html(shown) + "</a>\n";
+        const std::string slash = e.directory ? "/" : "";
+        page += "<a href=\"" + go_html_escape(percent_encode(e.name)) + slash + "\">" +
+                go_html_escape(e.name + slash) + "</a>\n";
     }
     return page + "</pre>\n";
 }

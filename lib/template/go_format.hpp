@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bootcfg::template_detail {
@@ -26,5 +27,7 @@ std::string go_format_float(double f);
 std::string go_quote(const std::string& s);
 // Appends code point r as UTF-8.
 void append_rune(std::string& out, unsigned long r);
+// Go's html.EscapeString as text/template's `html` does it: " ' & < > as entities, NUL as U+FFFD.
+std::string go_html_escape(std::string_view text);
 
 }  // namespace bootcfg::template_detail

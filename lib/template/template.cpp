@@ -1187,34 +1187,7 @@ class Exec {
             }
             return Value::of(out);
         }
-        if (name == "html") {
-            std::string out;
-            for (char c : eval_args(v)) {
-                switch (c) {
-                    case '"':
-                        out += "&#34;";
-                        break;
-                    case '\'':
-                        out += "&#39;";
-                        break;
-                    case '&':
-                        out += "&amp;";
-                        break;
-                    case '<':
-                        out += "&lt;";
-                        break;
-                    case '>':
-                        out += "&gt;";
-                        break;
-                    case '\0':
-                        out += "\xEF\xBF\xBD";
-                        break;
-                    default:
-                        out += c;
-                }
-            }
-            return Value::of(out);
-        }
+        if (name == "html") return Value::of(go_html_escape(eval_args(v)));
         if (name == "js") {
             std::string out;
             static const char* hex = "0123456789ABCDEF";
