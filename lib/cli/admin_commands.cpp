@@ -3,14 +3,17 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
+#include "admin/resources.hpp"
 #include "cli/flags.hpp"
 #include "client/admin_client.hpp"
 #include "labels/labels.hpp"
 #include "model/limits.hpp"
+#include "store/data_files.hpp"
 
 namespace bootcfg {
 
@@ -116,7 +119,7 @@ struct Context {
     }
 
     // The server's answer to a failed call: its message and field, exit 1.
-    int refused(const ClientResponse& r) {
+    int refused(const ClientResponse& r, const std::string& context = "") {
         std::string message = "HTTP " + std::to_string(r.status);
         try {
             auto j = parse_json_bounded(r.body);
@@ -125,7 +128,7 @@ struct Context {
         } catch (const json::exception&) {
             if (!r.body.empty()) message += ": " + r.body.substr(0, r.body.find('\n'));
         }
-        std::fprintf(err, "bootcfg: %s\n", message.c_str());
+        std::fprintf(err, "bootcfg: %s%s\n", context.c_str(), message.c_str());
         return kExitRefused;
     }
 };
@@ -266,11 +269,118 @@ int select(Context& c, const std::vector<std::string>& labels) {
     return kExitOk;
 }
 
+// One object `apply` writes, with the revision the server gives those bytes.
+struct ApplyItem {
+    std::string kind, name, body, file, revision;
+};
+
+std::string read_file_or_throw(const std::string& path) {
+    std::string body;
+    if (!read_whole(path, body)) throw UsageError{"-f " + path + ": cannot read it"};
+    return body;
+}
+
+// A profile or group file: its kind, name and revision, by the server's own parsers.
+ApplyItem object_item(const std::string& path, const std::string& body,
+                      const std::string& kind_hint) {
+    ApplyItem item{kind_hint, "", body, path, ""};
+    if (item.kind.empty()) {
+        json doc;
+        try {
+            doc = parse_json_bounded(body);
+        } catch (const json::exception& e) {
+            throw UsageError{"-f " + path + ": not JSON: " + json_error_text(e)};
+        }
+        if (!doc.is_object()) throw UsageError{"-f " + path + ": not a profile or a group"};
+        item.kind = doc.contains("profile") ? "groups" : "profiles";
+    }
+    Failure failure;
+    if (item.kind == "groups") {
+        const auto g = parse_group(body, failure);
+        if (g) item.name = g->id, item.revision = admin::revision(*g);
+    } else {
+        const auto p = parse_profile(body, failure);
+        if (p) item.name = p->id, item.revision = admin::revision(*p);
+    }
+    if (item.name.empty())
+        throw UsageError{"-f " + path + ": " +
+                         (failure.reason.empty() ? "no \"id\" field" : failure.reason)};
+    return item;
+}
+
+// What `apply -f` names, in the order references need: templates, then profiles, then groups.
+std::vector<ApplyItem> apply_items(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(path, ec)) return {object_item(path, read_file_or_throw(path), "")};
+    std::vector<ApplyItem> items;
+    auto files_in = [&](const std::string& sub) {
+        std::vector<std::string> out;
+        for (const auto& e : fs::directory_iterator(fs::path(path) / sub, ec)) {
+            const std::string name = e.path().filename().string();
+            if (!e.is_regular_file() || name.empty() || name[0] == '.' || name.back() == '~')
+                continue;
+            out.push_back(e.path().string());
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    for (const char* kind : {"ignition", "cloud", "generic"})
+        for (const auto& file : files_in(kind)) {
+            const std::string name = fs::path(file).filename().string();
+            const std::string body = read_file_or_throw(file);
+            Failure failure;
+            const auto entry = parse_template_entry(
+                admin::template_kind(*admin::kind_from_name(kind)), name, body, failure);
+            if (!entry) throw UsageError{"-f " + file + ": " + failure.reason};
+            items.push_back({kind, name, body, file, admin::revision(*entry)});
+        }
+    for (const char* kind : {"profiles", "groups"})
+        for (const auto& file : files_in(kind))
+            if (file.ends_with(".json"))
+                items.push_back(object_item(file, read_file_or_throw(file), kind));
+    if (items.empty())
+        throw UsageError{"-f " + path +
+                         ": nothing to apply (ignition/, cloud/, generic/, profiles/, groups/)"};
+    return items;
+}
+
+// Creates what is missing, replaces what differs, leaves what is the same; stops at the first
+// refusal (the server's reason, naming the file). Running it twice changes nothing.
+int apply(Context& c) {
+    if (c.inv.file.empty()) throw UsageError{"apply needs -f DIR|FILE"};
+    int created = 0, updated = 0, unchanged = 0;
+    for (const auto& item : apply_items(c.inv.file)) {
+        const std::string target = "/api/v1/" + item.kind + "/" + encode(item.name);
+        const auto current = c.call("GET", target);
+        if (current.status != 200 && current.status != 404) return c.refused(current);
+        if (current.status == 200 && current.etag == item.revision) {
+            ++unchanged;
+            std::fprintf(c.out, "unchanged %s/%s\n", item.kind.c_str(), item.name.c_str());
+            continue;
+        }
+        std::vector<std::pair<std::string, std::string>> headers;
+        if (current.status == 200)
+            headers.emplace_back("If-Match", "\"" + current.etag + "\"");
+        else
+            headers.emplace_back("If-None-Match", "*");
+        const auto r = admin_request(c.inv.client, "PUT", target, item.body, headers);
+        if (r.status != 200 && r.status != 201) return c.refused(r, "apply " + item.file + ": ");
+        ++(current.status == 200 ? updated : created);
+        std::fprintf(c.out, "%s %s/%s (revision %s)\n",
+                     current.status == 200 ? "updated  " : "created  ", item.kind.c_str(),
+                     item.name.c_str(), r.etag.c_str());
+    }
+    std::fprintf(c.err, "apply: %d created, %d updated, %d unchanged\n", created, updated,
+                 unchanged);
+    return kExitOk;
+}
+
 }  // namespace
 
 bool is_admin_command(const std::string& word) {
     return word == "group" || word == "profile" || word == "ignition" || word == "cloud" ||
-           word == "generic" || word == "select";
+           word == "generic" || word == "select" || word == "apply";
 }
 
 std::string admin_usage() {
@@ -281,6 +391,11 @@ std::string admin_usage() {
            "  bootcfg group|profile delete ID [--if-match REV]\n"
            "  bootcfg ignition|cloud|generic put NAME -f FILE [--if-match REV]\n"
            "  bootcfg ignition|cloud|generic list | describe NAME | delete NAME\n"
+           "  bootcfg apply -f DIR|FILE                create or update templates, profiles, "
+           "groups "
+           "(in that\n"
+           "                                           order; idempotent; DIR in the data dir's "
+           "layout)\n"
            "  bootcfg select KEY=VALUE...              which group and profile a machine gets, and "
            "why\n"
            "Flags: --endpoint URL (https://HOST:PORT, http://127.0.0.1:PORT, unix:/PATH; default\n"
@@ -299,6 +414,10 @@ int run_admin_command(const std::vector<std::string>& args,
         if (w.empty()) throw UsageError{"missing command"};
         const std::string& noun = w[0];
         if (noun == "select") return select(c, {w.begin() + 1, w.end()});
+        if (noun == "apply") {
+            if (w.size() != 1) throw UsageError{"apply takes no words: bootcfg apply -f DIR|FILE"};
+            return apply(c);
+        }
         if (w.size() < 2) throw UsageError{noun + " needs a verb"};
         const std::string& verb = w[1];
         const bool object = noun == "group" || noun == "profile";

@@ -78,6 +78,28 @@ expect_contains "select: explains" "matching groups, best first" "$out"
 cli select mac=52:54:00:aa:00:01 -o json
 expect_contains "select -o json" '"group": "rack"' "$out"
 
+# --- apply -f DIR: templates, then profiles, then groups; a second run changes nothing
+src="$WORK/apply"
+mkdir -p "$src/ignition" "$src/profiles" "$src/groups"
+echo '{"ignition": {"version": "3.3.0"}}' >"$src/ignition/ap.ign"
+echo '{"id": "ap", "boot": {"kernel": "/assets/ap/k"}, "ignition_id": "ap.ign"}' >"$src/profiles/ap.json"
+echo '{"id": "ap1", "profile": "ap", "selector": {"mac": "52:54:00:aa:0a:01"}}' >"$src/groups/ap1.json"
+cli apply -f "$src"
+expect_eq "apply: exit ($err)" 0 "$rc"
+expect_eq "apply: in reference order" "created ignition/ap.ign|created profiles/ap|created groups/ap1" \
+    "$(sed 's/ *(revision.*//; s/  */ /' <<<"$out" | paste -sd'|')"
+expect_contains "apply: served at once" "kernel /assets/ap/k" "$(body "/ipxe?mac=52:54:00:aa:0a:01")"
+cli apply -f "$src"
+expect_eq "apply again: nothing changed" "unchanged ignition/ap.ign|unchanged profiles/ap|unchanged groups/ap1" "$(paste -sd'|' <<<"$out")"
+sed -i 's|/assets/ap/k|/assets/ap/k2|' "$src/profiles/ap.json"
+cli apply -f "$src/profiles/ap.json"
+expect_contains "apply one file: updated" "updated   profiles/ap" "$out"
+echo '{"id": "ap2", "profile": "nope"}' >"$src/groups/ap2.json"
+cli apply -f "$src"
+expect_eq "apply: a refusal is exit 1" 1 "$rc"
+expect_contains "apply: the refusal names the file" "apply $src/groups/ap2.json: group 'ap2' names missing profile 'nope'" "$err"
+rm "$src/groups/ap2.json"
+
 # --- validation, conflicts, limits
 echo '{"id": "bad", "profile": "node", "selector": {"mac": "nope"}}' >"$WORK/bad.json"
 cli group create -f "$WORK/bad.json"
