@@ -54,8 +54,10 @@ struct KernelArchiveResult {
     std::size_t module_entries = 0;
     std::vector<std::string> written;  // output files
 };
+// raw: the kernel and initrd as plain files (vmlinuz, initrd.img) that iPXE and GRUB boot, with
+// modules.tar.gz beside them; otherwise kernel.tar.gz and initrd.tar.gz (packet-images' form).
 KernelArchiveResult archive_kernel(const std::string& image, const std::string& outdir,
-                                   ProgressLine& progress);
+                                   ProgressLine& progress, bool raw = false);
 
 // --- bootcfg image compare ---
 struct ImageFacts {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "build/archive_io.hpp"
 #include "build/build.hpp"
@@ -42,22 +43,42 @@ std::string resolve(std::string path, const std::map<std::string, Link>& links,
     throw BuildError(image + ": too many levels of links resolving " + path);
 }
 
+// One output file: a gzip tar, or (raw) the member's bytes as they are.
 struct Output {
     AtomicFile file;
     std::unique_ptr<archive_io::GzipTarWriter> tar;
     std::string path;
-    void open(const std::string& outdir, const std::string& name) {
+    void open(const std::string& outdir, const std::string& name, bool raw = false) {
         path = outdir + "/" + name;
         std::string error;
         if (!file.open(path, error)) throw BuildError(error);
-        tar = std::make_unique<archive_io::GzipTarWriter>(file.fd(), path);
+        if (!raw) tar = std::make_unique<archive_io::GzipTarWriter>(file.fd(), path);
+    }
+    // The current member of `r` under `name` (tar), or its bytes (raw).
+    void copy(archive_entry* e, const char* name, archive_io::Reader& r) {
+        if (tar) {
+            archive_io::EntryPtr entry = archive_io::clone(e);
+            archive_entry_set_pathname(entry.get(), name);
+            tar->header(entry.get());
+            tar->copy_from(r);
+            return;
+        }
+        std::vector<char> buf(1 << 20);
+        std::string error;
+        while (const std::size_t n = r.read(buf.data(), buf.size()))
+            if (!file.write({buf.data(), n}, error)) throw BuildError(error);
+    }
+    void commit() {
+        std::string error;
+        if (tar) tar->close();
+        if (!file.commit(error)) throw BuildError(error);
     }
 };
 
 }  // namespace
 
 KernelArchiveResult archive_kernel(const std::string& image, const std::string& outdir,
-                                   ProgressLine& progress) {
+                                   ProgressLine& progress, bool raw) {
     // First pass: which kernels, initrds, module trees and links the image has.
     std::map<std::string, std::string> kernels;  // version → path
     std::set<std::string> boot_files;
@@ -128,8 +149,8 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
     std::string error;
     if (!make_directories(outdir, error)) throw BuildError(error);
     Output kernel, initrd, modules;
-    kernel.open(outdir, "kernel.tar.gz");
-    initrd.open(outdir, "initrd.tar.gz");
+    kernel.open(outdir, raw ? "vmlinuz" : "kernel.tar.gz", raw);
+    initrd.open(outdir, raw ? "initrd.img" : "initrd.tar.gz", raw);
     modules.open(outdir, "modules.tar.gz");
     bool kernel_found = false, initrd_found = false;
     auto module_name = [&](const std::string& path) -> std::optional<std::string> {
@@ -144,12 +165,8 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
         const std::string path = archive_io::clean_member_path(archive_entry_pathname(e), image);
         const bool data = archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e);
         if (data && (path == result.kernel_member || path == result.initrd_member)) {
-            Output& out = path == result.kernel_member ? kernel : initrd;
-            archive_io::EntryPtr copy = archive_io::clone(e);
-            archive_entry_set_pathname(copy.get(),
-                                       path == result.kernel_member ? "./vmlinuz" : "./initrd");
-            out.tar->header(copy.get());
-            out.tar->copy_from(r);
+            const bool is_kernel = path == result.kernel_member;
+            (is_kernel ? kernel : initrd).copy(e, is_kernel ? "./vmlinuz" : "./initrd", r);
             (path == result.kernel_member ? kernel_found : initrd_found) = true;
         } else if (auto name = module_name(path)) {
             archive_io::EntryPtr copy = archive_io::clone(e);
@@ -177,8 +194,7 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
                          " is not a file in the image");
     progress.clear();
     for (Output* o : {&kernel, &initrd, &modules}) {
-        o->tar->close();
-        if (!o->file.commit(error)) throw BuildError(error);
+        o->commit();
         result.written.push_back(o->path);
     }
     return result;

@@ -51,12 +51,13 @@ int save2image(const std::vector<std::string>& args, std::FILE* err) {
 }
 
 int archive(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
-    const ParsedFlags f = parse_flags(args, {});
-    if (f.words.size() != 2) throw UsageError{"usage: bootcfg image archive IMAGE.tar.gz OUTDIR"};
+    const ParsedFlags f = parse_flags(args, {{"--raw", false}});
+    if (f.words.size() != 2)
+        throw UsageError{"usage: bootcfg image archive [--raw] IMAGE.tar.gz OUTDIR"};
     path_word(f.words[0], "IMAGE.tar.gz");
     path_word(f.words[1], "OUTDIR");
     ProgressLine progress(err);
-    const KernelArchiveResult r = archive_kernel(f.words[0], f.words[1], progress);
+    const KernelArchiveResult r = archive_kernel(f.words[0], f.words[1], progress, f.flag("--raw"));
     std::fprintf(out, "kernel %s: %s, initrd %s, %zu module entries\n", r.version.c_str(),
                  r.kernel_member.c_str(), r.initrd_member.c_str(), r.module_entries);
     for (const auto& w : r.written) std::fprintf(out, "wrote %s\n", w.c_str());
@@ -171,7 +172,10 @@ std::string build_usage() {
     return "Builder:\n"
            "  image save2image [-o IMAGE.tar.gz] [--image TAG] [ARCHIVE|-]\n"
            "                                 docker save archive -> merged rootfs tar.gz\n"
-           "  image archive IMAGE.tar.gz OUTDIR   kernel.tar.gz, initrd.tar.gz, modules.tar.gz\n"
+           "  image archive [--raw] IMAGE.tar.gz OUTDIR   kernel.tar.gz, initrd.tar.gz, "
+           "modules.tar.gz\n"
+           "                                 (--raw: vmlinuz and initrd.img, bootable as they "
+           "are)\n"
            "  image compare [-o json] OLD.tar.gz NEW.tar.gz   sizes, kernels, packages\n"
            "  push NAME --assets-path DIR --data-path DIR [--dir DIR] [--ucode CPIO]\n"
            "       [--decompress] [--arch x86_64|aarch64] [--base-url URL] [--mac MAC]...\n"

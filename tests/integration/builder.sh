@@ -164,6 +164,21 @@ expect_eq "module hardlink kept" "2" "$(stat -c %h "$WORK/modules-x/lib/modules/
 cli image archive "$r/fedora.tar.gz" "$WORK/fedora"
 expect_eq "kernel beside its modules (merged /usr)" "FEDORA KERNEL|FEDORA INITRD" \
     "$(tar xzOf "$WORK/fedora/kernel.tar.gz" ./vmlinuz)|$(tar xzOf "$WORK/fedora/initrd.tar.gz" ./initrd)"
+# --raw: the kernel and initrd as files iPXE boots, served by bootcfgd from the assets dir
+cli image archive --raw "$r/new.tar.gz" "$WORK/raw/debian"
+expect_eq "archive --raw: exit ($err)" 0 "$rc"
+expect_eq "archive --raw: the kernel's bytes as they are" "KERNEL 5.10.0-10-amd64 newer" "$(cat "$WORK/raw/debian/vmlinuz")"
+expect_eq "archive --raw: the initrd's bytes" "INITRD 5.10.0-10-amd64" "$(cat "$WORK/raw/debian/initrd.img")"
+expect_eq "archive --raw: the modules still a tar" "lib/modules/5.10.0-10-amd64/modules.dep" \
+    "$(tar tzf "$WORK/raw/debian/modules.tar.gz" | grep modules.dep)"
+mkdir -p "$WORK/raw-data/profiles" "$WORK/raw-data/groups"
+echo '{"id": "debian", "boot": {"kernel": "/assets/debian/vmlinuz", "initrd": ["/assets/debian/initrd.img"], "args": ["console=ttyS0"]}}' \
+    >"$WORK/raw-data/profiles/debian.json"
+echo '{"id": "all", "profile": "debian"}' >"$WORK/raw-data/groups/all.json"
+start_bootcfgd raw -data-path="$WORK/raw-data" -assets-path="$WORK/raw"
+expect_contains "the profile's script names the raw files" "initrd --name initrd.img /assets/debian/initrd.img" "$(body "/ipxe?mac=52:54:00:00:00:01")"
+expect_eq "bootcfgd serves the raw kernel" "KERNEL 5.10.0-10-amd64 newer" "$(body "/assets/debian/vmlinuz")"
+kill "$PID" || true
 cli image archive "$r/nokernel.tar.gz" "$WORK/nokernel"
 expect_eq "no kernel: exit 1" "1" "$rc"
 expect_contains "no kernel: says so" "no kernel in the image" "$err"
