@@ -107,10 +107,14 @@ std::optional<std::vector<AssetRoot::Entry>> AssetRoot::list(const std::string& 
     while (const dirent* e = ::readdir(dir)) {
         const std::string name = e->d_name;
         if (name.empty() || name[0] == '.') continue;
+        // Only what a request could open: a symlink leading out of the root is not listed.
+        const int entry_fd = open_beneath(dirfd_, relative.empty() ? name : relative + "/" + name);
+        if (entry_fd < 0) continue;
         struct stat entry {};
-        if (::fstatat(::dirfd(dir), name.c_str(), &entry, 0) != 0) continue;
-        if (!S_ISDIR(entry.st_mode) && !S_ISREG(entry.st_mode)) continue;
-        out.push_back({name, S_ISDIR(entry.st_mode)});
+        const bool ok =
+            ::fstat(entry_fd, &entry) == 0 && (S_ISDIR(entry.st_mode) || S_ISREG(entry.st_mode));
+        ::close(entry_fd);
+        if (ok) out.push_back({name, S_ISDIR(entry.st_mode)});
     }
     ::closedir(dir);
     std::sort(out.begin(), out.end(),

@@ -147,11 +147,18 @@ for p in '/assets/../boot/default' '/assets/%2e%2e/outside/secret' '/assets/lab/
          '/assets/%2e%2e%2f%2e%2e%2foutside/secret' '/assets/lab/escape' '/assets/lab/up/secret' \
          '/assets/lab\..\..\outside\secret' '/assets/lab/vmlinuz%00.txt' '/assets//etc/passwd' \
          '/assets/%2fetc%2fpasswd' '/assets/%c0%ae%c0%ae/outside/secret' '/images/../../../../etc/passwd' \
-         '/assets/lab' '/assets/'; do
+         '/assets/lab' '/assets/%2e%2e/' '/assets/lab/up/' '/assets/lab/escape/' '/assets/lab/vmlinuz/' \
+         '/images/../'; do
     out=$(curl -s --path-as-is -w ' %{http_code}' "$(url "$p")")
     expect_eq "traversal $p" "404" "${out##* }"
     [[ "$out" == *canary* || "$out" == *root:x:* ]] && fail "traversal $p leaked a file"
 done
+
+# Listings show what a request could open, nothing that leads out.
+listing=$(curl -s "$(url /assets/lab/)")
+expect_contains "listing of /assets/lab/" '<a href="vmlinuz">vmlinuz</a>' "$listing"
+[[ $listing == *escape* || $listing == *'"up/"'* ]] && fail "a link out of the root is listed: $listing" || pass
+expect_eq "listing of /assets/" 200 "$(status /assets/)"
 
 # --- assets disabled
 start_bootcfgd noassets -data-path="$data" -assets-path=
