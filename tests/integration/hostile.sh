@@ -78,8 +78,17 @@ asset_paths=(
     '%c0%ae%c0%ae/canary' '%c0%ae%c0%ae%c0%afcanary' '%e0%80%ae%e0%80%ae/canary' '%25%32%65%25%32%65/canary'
     '/etc/passwd' '%2fetc%2fpasswd' '//etc/passwd' "$WORK/canary" "%2f${WORK#/}%2fcanary"
     'out-absolute' 'out-relative' 'lab/deeper/up/canary' 'root/etc/passwd' "root$WORK/canary"
-    'lab/' 'lab//vmlinuz' './lab/vmlinuz' 'lab/./vmlinuz' '%2e/lab/vmlinuz'
+    'lab//vmlinuz' './lab/vmlinuz' 'lab/./vmlinuz' '%2e/lab/vmlinuz'
+    # directory URLs (listings) that would lead out of the root
+    'lab/deeper/up/' 'root/' 'out-relative/' '../' '%2e%2e/' 'lab/../../'
 )
+# A listing inside the root is served, and names nothing a request could not open.
+for dir in /assets/ /assets/lab/deeper/; do
+    code=$(curl -s -o "$WORK/reply" -w '%{http_code}' "$(url "$dir")")
+    expect_eq "$dir lists the directory" 200 "$code"
+    grep -qE 'href="(up|root|out-absolute|out-relative)' "$WORK/reply" && fail "$dir lists a link out of the root" || pass
+done
+expect_contains "/assets/ lists what is inside" 'href="lab/"' "$(curl -s "$(url /assets/)")"
 for p in "${asset_paths[@]}"; do
     for prefix in /assets/ /images/; do
         code=$(curl -s --path-as-is -o "$WORK/reply" -w '%{http_code}' "$(url "$prefix$p")")
