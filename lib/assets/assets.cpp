@@ -95,7 +95,9 @@ std::optional<OpenAsset> AssetRoot::open(const std::string& relative) const {
 
 std::optional<std::vector<AssetRoot::Entry>> AssetRoot::list(const std::string& relative) const {
     if (!listings_) return std::nullopt;
-    const int fd = relative.empty() ? ::dup(dirfd_) : open_beneath(dirfd_, relative);
+    // A new open file description each time (a dup would share, and exhaust, the offset).
+    const int fd = relative.empty() ? ::openat(dirfd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                                    : open_beneath(dirfd_, relative);
     if (fd < 0) return std::nullopt;
     struct stat st {};
     DIR* dir = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) ? ::fdopendir(fd) : nullptr;
