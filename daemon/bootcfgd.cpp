@@ -106,9 +106,11 @@ int main(int argc, char** argv) {
                                                   config.admin_token_file,
                                                   1024 * 1024,
                                                   config.admin_max_connections};
+    std::vector<admin::AdminServerOptions> admin_listeners;
     if (!config.admin_address.empty()) {
         try {
-            admin::AdminServer::check(admin_options);
+            admin_listeners = admin::admin_listeners(admin_options);
+            for (const auto& listener : admin_listeners) admin::AdminServer::check(listener);
         } catch (const std::runtime_error& e) {
             return usage_error(e.what());
         }
@@ -188,12 +190,15 @@ int main(int argc, char** argv) {
         }
 
         // The admin API: its own listener, never the machines' one.
+        // One AdminApi (its writes serialize on one mutex) behind every admin listener.
         std::unique_ptr<admin::AdminApi> admin_api;
-        std::unique_ptr<admin::AdminServer> admin_server;
-        if (!config.admin_address.empty()) {
+        std::vector<std::unique_ptr<admin::AdminServer>> admin_servers;
+        if (!admin_listeners.empty())
             admin_api = std::make_unique<admin::AdminApi>(config.data_path, holder,
                                                           [&] { reloader.reload_now(); });
-            admin_server = std::make_unique<admin::AdminServer>(admin_options, *admin_api);
+        for (const auto& listener : admin_listeners) {
+            auto& admin_server = admin_servers.emplace_back(
+                std::make_unique<admin::AdminServer>(listener, *admin_api));
             admin_server->listen();
             admin_server->start();
             spdlog::info("admin API listening on {} ({})", admin_server->local_address(),
@@ -208,7 +213,7 @@ int main(int argc, char** argv) {
         });
         stopping = true;
         tell(ServiceNotifier::stopping());
-        if (admin_server) admin_server->stop();
+        for (auto& admin_server : admin_servers) admin_server->stop();
         // Leaving this scope joins the reloader's thread, which may be mid-reload and logging.
     } catch (const std::exception& e) {
         spdlog::shutdown();

@@ -391,6 +391,28 @@ AdminServer::~AdminServer() {
     stop();
 }
 
+std::vector<AdminServerOptions> admin_listeners(const AdminServerOptions& options) {
+    std::vector<std::string> addresses;
+    for (std::size_t at = 0; at <= options.address.size();) {
+        const std::size_t comma = std::min(options.address.find(',', at), options.address.size());
+        const std::string one = options.address.substr(at, comma - at);
+        if (one.empty())
+            throw std::runtime_error("-admin-address '" + options.address +
+                                     "': an empty address in the list");
+        addresses.push_back(one);
+        at = comma + 1;
+    }
+    std::vector<AdminServerOptions> out;
+    for (const auto& address : addresses) {
+        AdminServerOptions o = options;
+        o.address = address;
+        if (addresses.size() > 1 && address.starts_with("unix:"))
+            o.cert_file.clear(), o.key_file.clear(), o.ca_file.clear();
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
 void AdminServer::check(const AdminServerOptions& options) {
     Impl(options, nullptr).configure();
 }

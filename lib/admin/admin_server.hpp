@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "admin/api.hpp"
 
@@ -22,6 +23,11 @@ struct AdminServerOptions {
     std::size_t max_connections = 64;          // open at once; beyond: closed at accept
     std::chrono::milliseconds timeout{30000};  // per read or write
 };
+
+// One set of options per listener of `-admin-address A,B,…`. With several addresses a unix
+// socket takes no TLS (the certificate settings are for the TCP listeners), so a local socket
+// and a remote TLS port can run together; a lone unix address with -cert-file stays an error.
+std::vector<AdminServerOptions> admin_listeners(const AdminServerOptions& options);
 
 class AdminServer {
   public:

@@ -40,7 +40,7 @@ const Flag kFlags[] = {
     {"write-timeout", nullptr, Kind::duration, "limit on a stalled response"},
     {"shutdown-timeout", nullptr, Kind::duration, "grace for in-flight requests on SIGTERM"},
     {"admin-address", nullptr, Kind::string,
-     "admin API listener, host:port or unix:/path (off when empty)"},
+     "admin API listeners, host:port or unix:/path, comma-separated (off when empty)"},
     {"cert-file", nullptr, Kind::string, "admin API TLS certificate (PEM, with its chain)"},
     {"key-file", nullptr, Kind::string, "admin API TLS private key (PEM)"},
     {"ca-file", nullptr, Kind::string, "admin API: require client certificates from this CA"},

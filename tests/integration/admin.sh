@@ -243,6 +243,21 @@ cli group list --endpoint "https://127.0.0.1:$mport"
 expect_eq "a certificate without the server's address: refused" 3 "$rc"
 expect_contains "says which name is missing and how to make one" "does not name 127.0.0.1 (no matching subjectAltName); give the server a certificate for it, e.g. scripts/tls-gen DIR --host 127.0.0.1" "$err"
 kill "$PID" || true
+# Two listeners at once: a local unix socket (no TLS) and a TLS port, one store behind both.
+BOOTCFG_CA_FILE= start_bootcfgd both -data-path="$data" -admin-address="unix:$WORK/both.sock,127.0.0.1:0" \
+    -cert-file="$tls/server.crt" -key-file="$tls/server.key" -ca-file="$tls/ca.crt" -admin-token-file="$WORK/tokens"
+bport=$(grep -o 'admin API listening on 127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$')
+expect_contains "two admin listeners: the unix socket" "admin API listening on unix:$WORK/both.sock" "$(cat "$LOG")"
+cli group list --endpoint "unix:$WORK/both.sock" --token-file "$WORK/token"
+expect_eq "two admin listeners: the unix socket answers (token, no TLS) ($err)" 0 "$rc"
+cli ignition put both.ign -f "$WORK/node.ign" --endpoint "https://127.0.0.1:$bport" --cert-file "$tls/alice.crt" --key-file "$tls/alice.key"
+expect_eq "two admin listeners: the TLS port answers (client certificate) ($err)" 0 "$rc"
+cli ignition describe both.ign --endpoint "unix:$WORK/both.sock" --token-file "$WORK/token"
+expect_eq "one store behind both" 0 "$rc"
+kill "$PID" || true
+rc=0
+"$BOOTCFGD" -address=127.0.0.1:0 -data-path="$data" -admin-address="unix:$WORK/x.sock," >/dev/null 2>&1 || rc=$?
+expect_eq "an empty address in the list: usage" 2 "$rc"
 PID=$saved_pid LOG=$saved_log PORT=$saved_port
 kill "$PID" || true
 
