@@ -239,20 +239,23 @@ std::string string_field(const json& object, const char* key, const std::string&
     return v->get<std::string>();
 }
 
-const json& list_field(const json& object, const char* key, const std::string& where) {
-    static const json empty = json::array();
+// object[key] when it has the type, an empty one of that type when absent, else an error
+// naming the field as a `noun` ("a list", "an object").
+const json& typed_field(const json& object, const char* key, const std::string& where,
+                        json::value_t type, const char* noun) {
+    static const json empty_list = json::array(), empty_object = json::object();
     const json* v = field(object, key);
-    if (!v) return empty;
-    if (!v->is_array()) throw BuildError(where + ": " + key + " is not a list");
+    if (!v) return type == json::value_t::array ? empty_list : empty_object;
+    if (v->type() != type) throw BuildError(where + ": " + key + " is not " + noun);
     return *v;
 }
 
+const json& list_field(const json& object, const char* key, const std::string& where) {
+    return typed_field(object, key, where, json::value_t::array, "a list");
+}
+
 const json& object_field(const json& object, const char* key, const std::string& where) {
-    static const json empty = json::object();
-    const json* v = field(object, key);
-    if (!v) return empty;
-    if (!v->is_object()) throw BuildError(where + ": " + key + " is not an object");
-    return *v;
+    return typed_field(object, key, where, json::value_t::object, "an object");
 }
 
 bool lower_hex(const std::string& s, std::size_t length) {

@@ -10,7 +10,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <vector>
 
 namespace bootcfg {
@@ -80,35 +82,37 @@ extern "C" void remove_temps_and_die(int sig) {
     ::raise(sig);
 }
 
-// Where a write to `path` should go: the file a symlink points to (so the link survives), or
-// "" with `in_place` set when the target is not a regular file or is one of the kernel's
-// views of an open descriptor (/dev/stdout → /proc/self/fd/1 → …).
-std::string write_target(const std::string& path, bool& in_place) {
-    in_place = false;
+// Where a write to `path` goes, from one look at it: a new name or a regular file is replaced
+// (through a symlink: the file it points to, so the link stays); anything else but a directory
+// is written in place, and so is a regular file reached through one of the kernel's views of an
+// open descriptor (/dev/stdout → /proc/self/fd/1 → …), truncated first as `>` would.
+enum class Write { replace, in_place, truncate_in_place, directory };
+struct WriteTarget {
+    std::string path;
+    Write how = Write::replace;
+};
+
+WriteTarget write_target(const std::string& path) {
     struct stat link {
     }, st{};
-    if (::lstat(path.c_str(), &link) != 0) return path;  // a new name
+    if (::lstat(path.c_str(), &link) != 0) return {path};  // a new name
     const bool exists = ::stat(path.c_str(), &st) == 0;
-    if (exists && !S_ISREG(st.st_mode)) {
-        in_place = !S_ISDIR(st.st_mode);
-        return path;
-    }
-    if (!S_ISLNK(link.st_mode)) return path;
-    if (path.rfind("/dev/", 0) == 0 || path.rfind("/proc/", 0) == 0) {
-        in_place = exists;
-        return path;
-    }
+    if (exists && S_ISDIR(st.st_mode)) return {path, Write::directory};
+    if (exists && !S_ISREG(st.st_mode)) return {path, Write::in_place};
+    if (!S_ISLNK(link.st_mode)) return {path};
+    if (path.rfind("/dev/", 0) == 0 || path.rfind("/proc/", 0) == 0)
+        return {path, exists ? Write::truncate_in_place : Write::replace};
     if (char* real = ::realpath(path.c_str(), nullptr)) {
         std::string resolved = real;
         std::free(real);
-        return resolved;
+        return {resolved};
     }
     // A dangling link: the file it names is created.
     char target[PATH_MAX];
     const ssize_t n = ::readlink(path.c_str(), target, sizeof target - 1);
-    if (n <= 0) return path;
+    if (n <= 0) return {path};
     const std::string to(target, static_cast<std::size_t>(n));
-    return to[0] == '/' ? to : dir_of(path) + "/" + to;
+    return {to[0] == '/' ? to : dir_of(path) + "/" + to};
 }
 
 }  // namespace
@@ -126,17 +130,17 @@ AtomicFile::~AtomicFile() {
 
 bool AtomicFile::open(const std::string& path, std::string& error, unsigned mode) {
     discard();
-    path_ = write_target(path, direct_);
+    WriteTarget target = write_target(path);
+    path_ = std::move(target.path);
     mode_ = mode;
+    direct_ = target.how == Write::in_place || target.how == Write::truncate_in_place;
     if (direct_) {
-        struct stat st {};
-        const bool regular = ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-        fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | (regular ? O_TRUNC : 0));
+        fd_ = ::open(path_.c_str(),
+                     O_WRONLY | O_CLOEXEC | (target.how == Write::truncate_in_place ? O_TRUNC : 0));
         if (fd_ < 0) error = path + ": " + std::strerror(errno);
         return fd_ >= 0;
     }
-    struct stat st {};
-    if (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (target.how == Write::directory) {
         error = path + ": is a directory";
         return false;
     }
@@ -240,6 +244,15 @@ bool write_file_atomic(const std::string& path, std::string_view bytes, std::str
                        unsigned mode) {
     AtomicFile file;
     return file.open(path, error, mode) && file.write(bytes, error) && file.commit(error);
+}
+
+bool read_whole(const std::string& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream s;
+    s << in.rdbuf();
+    out = s.str();
+    return true;
 }
 
 bool remove_file_durable(const std::string& path, std::string& error) {

@@ -82,22 +82,23 @@ bool has_initrd_arg(const BootSpec& boot) {
 
 // For GRUB and Pixiecore, which load initrds their own way: the URLs, and the arguments without
 // an `initrd=NAME` that names one of them (under GRUB's linuxefi the kernel's EFI stub would
-// look for a file called NAME and stop).
-std::vector<std::string> initrd_urls(const BootSpec& boot) {
-    std::vector<std::string> out;
-    for (const auto& text : boot.initrd) out.push_back(parse_initrd(text).url);
-    return out;
-}
+// look for a file called NAME and stop). Each initrd entry is parsed once.
+struct PlainBoot {
+    std::vector<std::string> initrd_urls, args;
+};
 
-std::vector<std::string> args_without_initrd_names(const BootSpec& boot) {
+PlainBoot without_ipxe_names(const BootSpec& boot) {
+    PlainBoot out;
     std::vector<std::string> names;
-    for (const auto& text : boot.initrd)
-        if (auto e = parse_initrd(text); !e.name.empty()) names.push_back(e.name);
-    std::vector<std::string> out;
+    for (const auto& text : boot.initrd) {
+        auto e = parse_initrd(text);
+        out.initrd_urls.push_back(std::move(e.url));
+        if (!e.name.empty()) names.push_back(std::move(e.name));
+    }
     for (const auto& a : boot.args)
         if (a.rfind("initrd=", 0) != 0 ||
             std::find(names.begin(), names.end(), a.substr(7)) == names.end())
-            out.push_back(a);
+            out.args.push_back(a);
     return out;
 }
 
@@ -132,8 +133,9 @@ std::string ipxe_script(const BootSpec& boot) {
 std::string pixiecore_json(const BootSpec& boot) {
     nlohmann::ordered_json doc;
     doc["kernel"] = boot.kernel;
-    doc["initrd"] = initrd_urls(boot);
-    doc["cmdline"] = joined(args_without_initrd_names(boot));
+    const PlainBoot plain = without_ipxe_names(boot);
+    doc["initrd"] = plain.initrd_urls;
+    doc["cmdline"] = joined(plain.args);
     // Bytes that are not UTF-8 (from a request's labels) become U+FFFD, not an exception.
     return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
@@ -155,9 +157,10 @@ std::string grub_quoted(const std::string& s) {
 
 std::string grub_config(const BootSpec& boot, bool arm64) {
     std::string args;
-    for (const auto& a : args_without_initrd_names(boot)) args += " " + a;
+    const PlainBoot plain = without_ipxe_names(boot);
+    for (const auto& a : plain.args) args += " " + a;
     std::string initrds;
-    for (const auto& i : initrd_urls(boot)) initrds += " " + grub_quoted(i);
+    for (const auto& i : plain.initrd_urls) initrds += " " + grub_quoted(i);
     auto entry = [&](const char* title, const char* linux_cmd, const char* initrd_cmd) {
         return std::string("menuentry \"") + title + "\" {\necho \"Loading kernel\"\n" + linux_cmd +
                " " + grub_quoted(boot.kernel) + args + "\necho \"Loading initrd\"\n" + initrd_cmd +

@@ -65,7 +65,7 @@ TEST_CASE("asset directory listings: beneath the root, escaped, and only when on
     CHECK(listing_html(*entries).find("<a href=\"a%26b%3Cc%3E.img\">a&amp;b&lt;c&gt;.img</a>\n"
                                       "<a href=\"sub/\">sub/</a>") != std::string::npos);
     CHECK(root.list("")->size() == 1);
-    CHECK(root.list("")->size() == 1);  // listed again: not an exhausted shared offset
+    CHECK(root.list("")->size() == 1);        // listed again: not an exhausted shared offset
     CHECK_FALSE(root.list("os/a&b<c>.img"));  // a file is not a directory
     CHECK_FALSE(root.list("../"));
     CHECK_FALSE(root.list("missing"));
