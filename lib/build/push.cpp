@@ -150,11 +150,10 @@ std::vector<std::string> groups_taking_mac(const std::string& groups_dir, const 
     for (const auto& n : names) {
         const std::string path = groups_dir + "/" + n;
         if (path == keep) continue;
-        std::ifstream in(path, std::ios::binary);
-        std::ostringstream text;
-        text << in.rdbuf();
+        std::string text;
+        if (!read_whole(path, text)) continue;
         Failure failure;
-        const auto group = parse_group(text.str(), failure);
+        const auto group = parse_group(text, failure);
         if (!group || group->selector.entries().size() != 1) continue;
         const std::string* selected = group->selector.find("mac");
         if (!selected || normalize_mac(*selected) != mac) continue;

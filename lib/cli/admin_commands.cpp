@@ -11,6 +11,7 @@
 #include "admin/resources.hpp"
 #include "cli/flags.hpp"
 #include "client/admin_client.hpp"
+#include "files/atomic_file.hpp"
 #include "labels/labels.hpp"
 #include "model/limits.hpp"
 #include "store/data_files.hpp"

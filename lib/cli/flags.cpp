@@ -1,8 +1,9 @@
 #include "cli/flags.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <sstream>
+
+#include "files/atomic_file.hpp"
 
 namespace bootcfg {
 
@@ -62,15 +63,6 @@ ParsedFlags parse_flags(const std::vector<std::string>& args, const std::vector<
         if (!f->takes_value) (void)out.flag(f->name);  // reject --keep=maybe now
     }
     return out;
-}
-
-bool read_whole(const std::string& path, std::string& out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
-    std::ostringstream s;
-    s << in.rdbuf();
-    out = s.str();
-    return true;
 }
 
 // "NAME TOKEN" (the server's token file line) or just "TOKEN".

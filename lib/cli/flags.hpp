@@ -46,8 +46,6 @@ void move_global_flags(std::vector<std::string>& args);
 // Throws UsageError naming the flag: unknown flags, a missing value, a bad boolean.
 ParsedFlags parse_flags(const std::vector<std::string>& args, const std::vector<FlagSpec>& spec);
 
-// The whole file; false when it cannot be read.
-bool read_whole(const std::string& path, std::string& out);
 // --token-file: "NAME TOKEN" (the server's token file line) or just "TOKEN".
 std::string token_from_file(const std::string& path);
 // A plain table: columns as wide as their widest cell.

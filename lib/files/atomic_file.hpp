@@ -49,6 +49,9 @@ void remove_temp_files_on_signals();
 bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& error,
                        unsigned mode = 0644);
 
+// The whole file into `out`; false when it cannot be read.
+bool read_whole(const std::string& path, std::string& out);
+
 // Unlinks `path` and fsyncs its directory.
 bool remove_file_durable(const std::string& path, std::string& error);
 

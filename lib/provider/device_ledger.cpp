@@ -6,10 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sstream>
 
 #include "files/atomic_file.hpp"
 #include "model/limits.hpp"
@@ -43,11 +41,11 @@ std::vector<LedgerEntry> parse(const std::string& text, const std::string& path)
     return out;
 }
 
+// The ledger's text; "" when there is none yet.
 std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    if (in) s << in.rdbuf();
-    return s.str();
+    std::string text;
+    read_whole(path, text);
+    return text;
 }
 
 }  // namespace
