@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
         for (const auto& w : deployment_warnings(snapshot, assets))
             std::printf("%s\n", w.to_string().c_str());
         std::printf("%s: %zu groups, %zu profiles, %zu templates, %zu problems\n",
-                    config.data_path.c_str(), snapshot.groups().size(), snapshot.profile_count(),
+                    config.data_path.c_str(), snapshot.group_count(), snapshot.profile_count(),
                     snapshot.template_count(), snapshot.problems().size());
         return snapshot.problems().empty() ? 0 : 1;
     }
@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
 
         DirectorySource source(config.data_path);
         SnapshotHolder holder(load_snapshot(source, nullptr));
+        LiveStore store(source, holder);
 
         const auto hp = split_host_port(config.address);  // validated by the parser
         HttpServerOptions options;
@@ -177,7 +178,7 @@ int main(int argc, char** argv) {
         };
         const auto status = [&] { return "serving http://" + server.local_address(); };
         std::atomic<bool> stopping{false};
-        Reloader reloader(source, holder);
+        Reloader reloader(store);
         reloader.on_reload([&](bool begin) {
             if (stopping)
                 return;  // a reload finishing during shutdown: no READY=1 after STOPPING=1
@@ -186,16 +187,14 @@ int main(int argc, char** argv) {
         reloader.start();
         if (hup_during_startup) {
             spdlog::info("SIGHUP during start-up: reloading {}", config.data_path);
-            reloader.reload_now();
+            store.reload();
         }
 
         // The admin API: its own listener, never the machines' one.
         // One AdminApi (its writes serialize on one mutex) behind every admin listener.
         std::unique_ptr<admin::AdminApi> admin_api;
         std::vector<std::unique_ptr<admin::AdminServer>> admin_servers;
-        if (!admin_listeners.empty())
-            admin_api = std::make_unique<admin::AdminApi>(config.data_path, holder,
-                                                          [&] { reloader.reload_now(); });
+        if (!admin_listeners.empty()) admin_api = std::make_unique<admin::AdminApi>(store);
         for (const auto& listener : admin_listeners) {
             auto& admin_server = admin_servers.emplace_back(
                 std::make_unique<admin::AdminServer>(listener, *admin_api));

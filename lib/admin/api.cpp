@@ -4,11 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
-#include "files/atomic_file.hpp"
 #include "labels/labels.hpp"
 #include "logging/log_text.hpp"
 #include "store/data_files.hpp"
@@ -17,24 +12,10 @@ namespace bootcfg::admin {
 
 namespace {
 
-std::optional<std::string> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-// The revision of what is on disk now (hand edits included): the same hash GET shows for a file
-// that parses, the raw bytes' hash for one that does not (so no If-Match can match it).
-std::string disk_revision(Kind kind, const std::string& text) {
-    Failure f;
-    if (kind == Kind::profiles) {
-        if (auto p = parse_profile(text, f)) return revision(*p);
-    } else if (kind == Kind::groups) {
-        if (auto g = parse_group(text, f)) return revision(*g);
-    }
-    return revision_of(text);
+// A location as the operator knows it: relative to the data dir.
+std::string shown_location(const StoreSource& source, const std::string& location) {
+    const std::string root = source.describe() + "/";
+    return location.starts_with(root) ? location.substr(root.size()) : location;
 }
 
 // The id a profile or group file holds; "" when it does not parse.
@@ -55,9 +36,8 @@ std::string served_revision(const Snapshot& s, Kind kind, const std::string& nam
         return p ? revision(*p) : "";
     }
     if (kind == Kind::groups) {
-        for (const auto& g : s.groups())
-            if (g.id == name && !g.falls_through) return revision(g);
-        return "";
+        const Group* g = s.group(name);
+        return g && !g->falls_through ? revision(*g) : "";
     }
     const TemplateEntry* e = s.template_entry(template_kind(kind), name);
     return e ? revision(*e) : "";
@@ -95,17 +75,6 @@ bool etag_matches(std::string_view list, const std::string& current, bool exists
     return false;
 }
 
-// The field a cross-file problem is about, from the loader's wording.
-std::string problem_field(const std::string& reason) {
-    if (reason.find("missing profile") != std::string::npos) return "profile";
-    if (reason.find("selector") != std::string::npos ||
-        reason.find("default group") != std::string::npos)
-        return "selector";
-    for (const char* kind : {"ignition", "cloud", "generic"})
-        if (reason.rfind(std::string(kind) + " template", 0) == 0) return std::string(kind) + "_id";
-    return "id";
-}
-
 // The loader's words are for a data dir that already holds both files ("the one with the
 // smaller id wins"); a write is refused instead, so say what to change.
 std::string write_refusal(const std::string& reason) {
@@ -125,10 +94,6 @@ ApiReply ok_reply(unsigned status, nlohmann::json body, std::string etag) {
 
 }  // namespace
 
-AdminApi::AdminApi(std::string data_root, const SnapshotHolder& holder,
-                   std::function<void()> reload_now)
-    : root_(std::move(data_root)), holder_(holder), reload_now_(std::move(reload_now)) {}
-
 ApiReply AdminApi::handle(const ApiRequest& request) {
     std::string_view path = request.target, query;
     if (auto q = path.find('?'); q != std::string_view::npos) {
@@ -136,7 +101,7 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
         path = path.substr(0, q);
     }
     if (request.method == "GET" || request.method == "HEAD")
-        return read_request(*holder_.get(), path, query);
+        return read_request(*store_.current(), path, query);
     if (request.method != "PUT" && request.method != "DELETE")
         return api_error(
             405, "method " + std::string(request.method) + " not allowed (GET, PUT, DELETE)");
@@ -149,10 +114,8 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
         // The name as the client meant it (decoded), escaped for the one-line answer.
         const std::string shown = log_escape(name ? *name : std::string(p->raw_name));
         if (name && from_layout(*name)) {
-            const auto snapshot = holder_.get();
-            const bool exists = snapshot->profiles().count(*name) ||
-                                std::any_of(snapshot->groups().begin(), snapshot->groups().end(),
-                                            [&](const Group& g) { return g.id == *name; });
+            const auto snapshot = store_.current();
+            const bool exists = snapshot->profile(*name) || snapshot->group(*name);
             if (exists)
                 return api_error(
                     409,
@@ -176,35 +139,26 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
                              " is reserved by the bootcfg layout (cloud/default, cloud/uuid/, "
                              "cloud/mac/ hold raw per-machine cloud-configs); use another name",
                          "id");
-    std::lock_guard lock(write_mutex_);
     return write(*p->kind, *name, request);
 }
 
 ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& request) {
-    const auto snapshot = holder_.get();
+    const auto lock = store_.lock();
+    const auto snapshot = store_.current();
+    const StoreSource& source = store_.source();
     const char* what = is_template(kind) ? "config" : kind == Kind::groups ? "group" : "profile";
-    // Where the object lives: the file the served version came from (its name may differ from
-    // the id), else the file name matchbox would use.
-    std::string path =
-        root_ + "/" +
-        (is_template(kind) ? std::string(template_dir(template_kind(kind))) + "/" + name
-                           : std::string(kind_name(kind)) + "/" + name + ".json");
-    if (kind == Kind::groups) {
-        for (const auto& g : snapshot->groups())
-            if (g.id == name && !g.source.empty() && !g.falls_through) path = g.source;
-    } else if (kind == Kind::profiles) {
-        if (const Profile* p = snapshot->profile(name); p && !p->source.empty()) path = p->source;
-    }
+    const std::string path = source.locate(ObjectRef{kind, name}, *snapshot);
+    const std::string shown = shown_location(source, path);
 
-    const auto current = read_file(path);
-    const std::string old_revision = current ? disk_revision(kind, *current) : "";
+    const auto current = source.read(path);
+    const std::string old_revision = current ? stored_revision(kind, *current) : "";
     // A file by the object's name that holds another object: writing it would replace that one.
     if (current && !is_template(kind)) {
         const std::string held = object_id(kind, *current);
         if (!held.empty() && held != name)
             return api_error(409,
-                             path.substr(root_.size() + 1) + " holds " + what + " '" + held +
-                                 "', not '" + name + "'; rename or fix that file first",
+                             shown + " holds " + what + " '" + held + "', not '" + name +
+                                 "'; rename or fix that file first",
                              "id");
     }
     if (!request.if_match.empty() &&
@@ -226,36 +180,52 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
                                             : "' is at that revision (If-None-Match)")},
                          {"revision", old_revision}},
                         old_revision);
+    // What the store held when the checks above ran: a hand edit in between is a conflict.
+    const std::string expected = current ? old_revision : "";
+    auto landed = [&](const WriteOutcome& outcome, const char* verb) -> std::optional<ApiReply> {
+        if (outcome.status == WriteOutcome::failed)
+            return api_error(500, std::string("cannot ") + verb + ": " + outcome.reason);
+        if (outcome.status == WriteOutcome::conflict)
+            return ok_reply(
+                412,
+                {{"error", std::string(what) + " '" + name +
+                               "' changed while it was being written: revision is " +
+                               (outcome.current_revision.empty() ? std::string("none")
+                                                                 : outcome.current_revision)},
+                 {"revision", outcome.current_revision}},
+                outcome.current_revision);
+        return std::nullopt;
+    };
 
-    std::string error;
     if (request.method == "DELETE") {
         if (!current) return api_error(404, std::string("no ") + what + " '" + name + "'", "id");
         if (kind == Kind::profiles) {
             std::string users;
-            for (const auto& g : snapshot->groups())
-                if (g.profile == name && !g.falls_through)
-                    users += (users.empty() ? "" : ", ") + g.id;
+            for (const Group* g : snapshot->groups())
+                if (g->profile == name && !g->falls_through)
+                    users += (users.empty() ? "" : ", ") + g->id;
             if (!users.empty())
                 return api_error(409, "profile '" + name + "' is used by groups " + users, "id");
         } else if (is_template(kind)) {
             std::string users;
-            for (const auto& [id, p] : snapshot->profiles())
-                if (template_id(p, template_kind(kind)) == name)
-                    users += (users.empty() ? "" : ", ") + id;
+            for (const Profile* p : snapshot->profiles())
+                if (template_id(*p, template_kind(kind)) == name)
+                    users += (users.empty() ? "" : ", ") + p->id;
             if (!users.empty())
                 return api_error(409,
                                  std::string(kind_name(kind)) + " config '" + name +
                                      "' is used by profiles " + users,
                                  "name");
         }
-        if (!remove_file_durable(path, error)) return api_error(500, "cannot delete: " + error);
-        reload_now_();
+        auto next = LiveStore::patched(*snapshot, {LocationChange{path, {}, false}});
+        if (auto refused = landed(source.write(path, kind, std::nullopt, expected), "delete"))
+            return *refused;
+        store_.publish(next);
         spdlog::info("audit: who=\"{}\" action=delete object={}/{} old={} new=-",
                      log_escape(request.who), kind_name(kind), name, old_revision);
-        if (const auto still = served_revision(*holder_.get(), kind, name); !still.empty())
+        if (const auto still = served_revision(*next, kind, name); !still.empty())
             return ok_reply(409,
-                            {{"error", "deleted " + path.substr(root_.size() + 1) + ", but " +
-                                           what + " '" + name +
+                            {{"error", "deleted " + shown + ", but " + what + " '" + name +
                                            "' is still defined by another file (a duplicate "
                                            "id); delete again to remove that one too"},
                              {"revision", still}},
@@ -268,11 +238,10 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     if (request.body.empty()) return api_error(400, "empty body: send the " + std::string(what));
     const std::string text(request.body);
     Failure failure;
-    StoreContents candidate = snapshot->contents();
-    candidate.problems.clear();
+    LocationChange change{path, {}, false};
     std::string new_revision;
-    // Profiles and groups: parsed like files, named by the URL, replacing their old version.
-    auto replace_in = [&](auto parsed, auto& list) -> std::optional<ApiReply> {
+    // Profiles and groups: parsed like files, named by the URL.
+    auto take = [&](auto parsed, auto& list) -> std::optional<ApiReply> {
         if (!parsed) return api_error(400, failure.reason, failure.field);
         if (parsed->id != name)
             return api_error(
@@ -280,15 +249,13 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
                 "id");
         parsed->source = path;
         new_revision = revision(*parsed);
-        std::erase_if(list,
-                      [&](const auto& o) { return o.id == name; });  // layout ids have a colon
         list.push_back(std::move(*parsed));
         return std::nullopt;
     };
     if (kind == Kind::profiles || kind == Kind::groups) {
         auto refused = kind == Kind::profiles
-                           ? replace_in(parse_profile(text, failure), candidate.profiles)
-                           : replace_in(parse_group(text, failure), candidate.groups);
+                           ? take(parse_profile(text, failure), change.now.profiles)
+                           : take(parse_group(text, failure), change.now.groups);
         if (refused) return *refused;
     } else {
         auto entry = parse_template_entry(template_kind(kind), name, text, failure);
@@ -299,28 +266,26 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
                              "body");
         entry->source = path;
         new_revision = revision(*entry);
-        candidate.templates[static_cast<int>(template_kind(kind))][name] = std::move(*entry);
+        change.now.templates[static_cast<int>(template_kind(kind))].push_back(std::move(*entry));
     }
-    check_references(candidate);
-    for (const auto& problem : candidate.problems)
+    auto next = LiveStore::patched(*snapshot, {std::move(change)});
+    for (const auto& problem : next->problems())
         if (problem.path == path && problem.reason.find("differs from its file name") ==
                                         std::string::npos)  // the file's name, not the document
-            return api_error(400, write_refusal(problem.reason), problem_field(problem.reason));
+            return api_error(400, write_refusal(problem.reason), problem.field);
 
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
     // JSON documents end with a newline like hand-written files; templates are kept byte exact.
     const bool add_newline = !is_template(kind) && !text.ends_with('\n');
-    if (!write_file_atomic(path, add_newline ? text + "\n" : text, error))
-        return api_error(500, "cannot write: " + error);
-    reload_now_();
+    if (auto refused =
+            landed(source.write(path, kind, add_newline ? text + "\n" : text, expected), "write"))
+        return *refused;
+    store_.publish(next);
     spdlog::info("audit: who=\"{}\" action=put object={}/{} old={} new={}", log_escape(request.who),
                  kind_name(kind), name, current ? old_revision : "-", new_revision);
-    // A 2xx promises the next request sees it: say so when the loader serves something else.
-    const auto snapshot_after = holder_.get();
-    if (served_revision(*snapshot_after, kind, name) != new_revision) {
-        const auto why = problems_of(*snapshot_after, path);
-        return api_error(500, "wrote " + path.substr(root_.size() + 1) + ", but it is not served" +
+    // A 2xx promises the next request sees it: say so when the store serves something else.
+    if (served_revision(*next, kind, name) != new_revision) {
+        const auto why = problems_of(*next, path);
+        return api_error(500, "wrote " + shown + ", but it is not served" +
                                   (why.empty() ? std::string() : ": " + why));
     }
     return ok_reply(current ? 200 : 201, {{"id", name}, {"revision", new_revision}}, new_revision);

@@ -1,15 +1,12 @@
-// The admin API: reads answered from the current snapshot, writes landed in the data directory
-// atomically and swapped into the snapshot before the reply. One writer at a time.
+// The admin API: reads answered from the current snapshot, writes landed in the store's backend
+// and the snapshot patched with them swapped in before the reply. One writer at a time.
 #pragma once
 
-#include <functional>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "admin/resources.hpp"
-#include "store/store.hpp"
+#include "store/live_store.hpp"
 
 namespace bootcfg::admin {
 
@@ -24,19 +21,14 @@ struct ApiRequest {
 
 class AdminApi {
   public:
-    // reload_now reloads the data directory and swaps the result into holder before returning
-    // (the file watcher's reload, so both never race).
-    AdminApi(std::string data_root, const SnapshotHolder& holder, std::function<void()> reload_now);
+    explicit AdminApi(LiveStore& store) : store_(store) {}
 
     ApiReply handle(const ApiRequest& request);
 
   private:
     ApiReply write(Kind kind, const std::string& name, const ApiRequest& request);
 
-    std::string root_;
-    const SnapshotHolder& holder_;
-    std::function<void()> reload_now_;
-    std::mutex write_mutex_;
+    LiveStore& store_;
 };
 
 }  // namespace bootcfg::admin

@@ -1,7 +1,6 @@
 #include "admin/resources.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <vector>
 
 #include "labels/labels.hpp"
@@ -71,8 +70,8 @@ ApiReply list(const Snapshot& snapshot, Kind kind, std::string_view query) {
         auto wanted = selector_filter(query, error);
         if (!wanted) return api_error(400, error, "selector");
         std::vector<const Group*> groups;
-        for (const auto& g : snapshot.groups())
-            if (selector_has(g.selector, *wanted)) groups.push_back(&g);
+        for (const Group* g : snapshot.groups())
+            if (selector_has(g->selector, *wanted)) groups.push_back(g);
         std::sort(groups.begin(), groups.end(),
                   [](const Group* a, const Group* b) { return a->id < b->id; });
         for (const Group* g : groups)
@@ -80,16 +79,13 @@ ApiReply list(const Snapshot& snapshot, Kind kind, std::string_view query) {
     } else {
         if (!query.empty()) return api_error(400, "only groups can be filtered", "selector");
         if (kind == Kind::profiles) {
-            std::vector<const Profile*> profiles;
-            for (const auto& [_, p] : snapshot.profiles()) profiles.push_back(&p);
+            std::vector<const Profile*> profiles = snapshot.profiles();
             std::sort(profiles.begin(), profiles.end(),
                       [](const Profile* a, const Profile* b) { return a->id < b->id; });
             for (const Profile* p : profiles)
                 items.push_back(with_meta(profile_json(*p), revision(*p), p->source));
         } else {
-            auto names = std::vector<const TemplateEntry*>();
-            for (const auto& [name, entry] : snapshot.templates(template_kind(kind)))
-                names.push_back(&entry);
+            auto names = snapshot.templates(template_kind(kind));
             std::sort(
                 names.begin(), names.end(),
                 [](const TemplateEntry* a, const TemplateEntry* b) { return a->name < b->name; });
@@ -106,8 +102,7 @@ ApiReply list(const Snapshot& snapshot, Kind kind, std::string_view query) {
 ApiReply get_one(const Snapshot& snapshot, Kind kind, const std::string& name) {
     const std::string what = std::string(kind_name(kind)) + "/" + name;
     if (kind == Kind::groups) {
-        for (const auto& g : snapshot.groups())
-            if (g.id == name) return json_reply(group_json(g), revision(g));
+        if (const Group* g = snapshot.group(name)) return json_reply(group_json(*g), revision(*g));
         return api_error(404, "no group '" + name + "'", "id");
     }
     if (kind == Kind::profiles) {
@@ -159,8 +154,8 @@ ApiReply select_request(const Snapshot& snapshot, std::string_view query) {
     // Every group whose selector the labels satisfy, best first: why the winner won.
     json candidates = json::array();
     std::vector<const Group*> matching;
-    for (const auto& g : snapshot.groups())
-        if (selector_has(parsed.labels, g.selector)) matching.push_back(&g);
+    for (const Group* g : snapshot.groups())
+        if (selector_has(parsed.labels, g->selector)) matching.push_back(g);
     std::stable_sort(matching.begin(), matching.end(), [](const Group* a, const Group* b) {
         return a->selector.entries().size() > b->selector.entries().size();
     });
@@ -178,101 +173,6 @@ ApiReply select_request(const Snapshot& snapshot, std::string_view query) {
 }
 
 }  // namespace
-
-std::optional<Kind> kind_from_name(std::string_view name) {
-    if (name == "groups") return Kind::groups;
-    if (name == "profiles") return Kind::profiles;
-    if (name == "ignition") return Kind::ignition;
-    if (name == "cloud") return Kind::cloud;
-    if (name == "generic") return Kind::generic;
-    return std::nullopt;
-}
-
-const char* kind_name(Kind kind) {
-    switch (kind) {
-        case Kind::groups:
-            return "groups";
-        case Kind::profiles:
-            return "profiles";
-        case Kind::ignition:
-            return "ignition";
-        case Kind::cloud:
-            return "cloud";
-        case Kind::generic:
-            return "generic";
-    }
-    return "";
-}
-
-bool is_template(Kind kind) {
-    return kind != Kind::groups && kind != Kind::profiles;
-}
-
-TemplateKind template_kind(Kind kind) {
-    return kind == Kind::ignition ? TemplateKind::ignition
-           : kind == Kind::cloud  ? TemplateKind::cloud
-                                  : TemplateKind::generic;
-}
-
-bool valid_name(std::string_view name) {
-    if (name.empty() || name.size() > 200 || name.front() == '.') return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '.' || c == '_' || c == '-';
-    });
-}
-
-bool from_layout(const std::string& id) {
-    return id.rfind("bootcfg:", 0) == 0;
-}
-
-json profile_json(const Profile& p) {
-    json j = {{"id", p.id}};
-    if (!p.name.empty()) j["name"] = p.name;
-    if (p.has_boot) {
-        json boot = {{"kernel", p.boot.kernel}};
-        if (!p.boot.initrd.empty()) boot["initrd"] = p.boot.initrd;
-        if (!p.boot.args.empty()) boot["args"] = p.boot.args;
-        j["boot"] = std::move(boot);
-    }
-    if (!p.ignition_id.empty()) j["ignition_id"] = p.ignition_id;
-    if (!p.cloud_id.empty()) j["cloud_id"] = p.cloud_id;
-    if (!p.generic_id.empty()) j["generic_id"] = p.generic_id;
-    return j;
-}
-
-json group_json(const Group& g) {
-    json j = {{"id", g.id}, {"profile", g.profile}};
-    if (!g.name.empty()) j["name"] = g.name;
-    if (!g.selector.empty()) {
-        json selector = json::object();
-        for (const auto& [k, v] : g.selector.entries()) selector[k] = v;
-        j["selector"] = std::move(selector);
-    }
-    if (!g.metadata.empty()) j["metadata"] = g.metadata;
-    return j;
-}
-
-std::string revision_of(std::string_view bytes) {
-    std::uint64_t h = 1469598103934665603ULL;  // FNV-1a: stable across builds and machines
-    for (unsigned char c : bytes) {
-        h ^= c;
-        h *= 1099511628211ULL;
-    }
-    char out[17];
-    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-    return out;
-}
-
-std::string revision(const Profile& p) {
-    return revision_of(profile_json(p).dump());
-}
-std::string revision(const Group& g) {
-    return revision_of(group_json(g).dump());
-}
-std::string revision(const TemplateEntry& t) {
-    return revision_of(t.text);
-}
 
 ApiReply api_error(unsigned status, const std::string& reason, const std::string& field) {
     json body = {{"error", reason}};

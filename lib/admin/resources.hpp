@@ -11,29 +11,7 @@
 
 namespace bootcfg::admin {
 
-enum class Kind { groups, profiles, ignition, cloud, generic };
-
-std::optional<Kind> kind_from_name(std::string_view name);  // "groups", "profiles", "ignition"...
-const char* kind_name(Kind kind);
-bool is_template(Kind kind);
-TemplateKind template_kind(Kind kind);  // only for is_template kinds
-
-// Ids and template names become file names: letters, digits, '.', '_', '-', not starting with
-// '.', at most 200 characters.
-bool valid_name(std::string_view name);
-
-// Objects made from the bootcfg layout (boot/, cloud/default…) are served, not written here.
-bool from_layout(const std::string& id);
-
-nlohmann::json profile_json(const Profile& profile);
-nlohmann::json group_json(const Group& group);
-
-// A revision names one version of an object: a hash of its canonical form (JSON objects) or its
-// bytes (templates), so equal content has equal revisions however it was written.
-std::string revision_of(std::string_view bytes);
-std::string revision(const Profile& profile);
-std::string revision(const Group& group);
-std::string revision(const TemplateEntry& entry);
+using Kind = ObjectKind;
 
 // "/api/v1/COLLECTION[/NAME]", split. nullopt when the path is not under /api/v1/.
 struct ApiPath {

@@ -15,12 +15,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "admin/resources.hpp"
 #include "build/archive_io.hpp"
 #include "build/build.hpp"
 #include "files/atomic_file.hpp"
 #include "labels/labels.hpp"
 #include "store/data_files.hpp"
+#include "store/store.hpp"
 
 namespace bootcfg {
 
@@ -135,33 +135,19 @@ class Staging {
 
 // Groups `bootcfg push` wrote earlier for a MAC now pushed with another image: the MAC moves.
 // A group written by hand for exactly that MAC is not ours to remove: refused.
-std::vector<std::string> groups_taking_mac(const std::string& groups_dir, const std::string& mac,
+std::vector<std::string> groups_taking_mac(const Snapshot& data, const std::string& mac,
                                            const std::string& keep) {
     std::vector<std::string> out;
-    DIR* d = ::opendir(groups_dir.c_str());
-    if (!d) return out;
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-        const std::string n = e->d_name;
-        if (n.size() > 5 && n.ends_with(".json") && n[0] != '.') names.push_back(n);
-    }
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
-    for (const auto& n : names) {
-        const std::string path = groups_dir + "/" + n;
-        if (path == keep) continue;
-        std::string text;
-        if (!read_whole(path, text)) continue;
-        Failure failure;
-        const auto group = parse_group(text, failure);
-        if (!group || group->selector.entries().size() != 1) continue;
+    for (const Group* group : data.groups()) {
+        if (group->falls_through || group->source == keep || group->selector.entries().size() != 1)
+            continue;
         const std::string* selected = group->selector.find("mac");
-        if (!selected || normalize_mac(*selected) != mac) continue;
+        if (!selected || *selected != mac) continue;
         if (!group->name.ends_with("(bootcfg push)"))
-            throw BuildError("--mac " + mac + ": " + path +
+            throw BuildError("--mac " + mac + ": " + group->source +
                              " (not written by push) selects it already; remove that group or "
                              "push without --mac");
-        out.push_back(path);
+        out.push_back(group->source);
     }
     return out;
 }
@@ -210,7 +196,7 @@ std::string equinix_ipxe_script(const std::string& name, const std::string& base
 
 PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
     PushResult result;
-    if (!admin::valid_name(o.name))
+    if (!valid_name(o.name))
         throw BuildError("NAME '" + o.name + "': use letters, digits, '.', '-', '_'");
     if (o.arch != "x86_64" && o.arch != "aarch64")
         throw BuildError("--arch " + o.arch + ": must be x86_64 or aarch64");
@@ -263,41 +249,42 @@ PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
     }
     if (o.data_path.empty()) return result;
 
-    using nlohmann::json;
-    json args = json::array({"initrd=initrd"});
-    if (o.arch == "aarch64") args.push_back("root=/dev/ram0");
-    for (auto& w : words(cmdline)) args.push_back(w);
-    const json profile = {
-        {"id", o.name},
-        {"name", "LinuxKit " + o.name + " (bootcfg push)"},
-        {"boot",
-         {{"kernel", o.asset_url + "/" + o.name + "-kernel"},
-          {"initrd", json::array({"--name initrd " + o.asset_url + "/" + o.name + "-initrd.img"})},
-          {"args", args}}}};
+    // Written where the store reads them, in its canonical form.
+    const DirectorySource store(o.data_path);
+    const Snapshot data(store.load(nullptr));
+    Profile profile;
+    profile.id = o.name;
+    profile.name = "LinuxKit " + o.name + " (bootcfg push)";
+    profile.has_boot = true;
+    profile.boot.kernel = o.asset_url + "/" + o.name + "-kernel";
+    profile.boot.initrd = {"--name initrd " + o.asset_url + "/" + o.name + "-initrd.img"};
+    profile.boot.args = {"initrd=initrd"};
+    if (o.arch == "aarch64") profile.boot.args.push_back("root=/dev/ram0");
+    for (auto& w : words(cmdline)) profile.boot.args.push_back(w);
     std::vector<std::pair<std::string, std::string>> files;  // path, text
-    files.emplace_back(o.data_path + "/profiles/" + o.name + ".json", profile.dump(2) + "\n");
+    files.emplace_back(store.locate({ObjectKind::profiles, o.name}, data),
+                       profile_json(profile).dump(2) + "\n");
     for (const auto& mac : macs) {
-        std::string id = o.name + "-" + mac;
-        std::replace(id.begin(), id.end(), ':', '-');
-        const json group = {{"id", id},
-                            {"name", o.name + " for " + mac + " (bootcfg push)"},
-                            {"profile", o.name},
-                            {"selector", {{"mac", mac}}}};
-        files.emplace_back(o.data_path + "/groups/" + id + ".json", group.dump(2) + "\n");
+        Group group;
+        group.id = o.name + "-" + mac;
+        std::replace(group.id.begin(), group.id.end(), ':', '-');
+        group.name = o.name + " for " + mac + " (bootcfg push)";
+        group.profile = o.name;
+        group.selector.set("mac", mac);
+        files.emplace_back(store.locate({ObjectKind::groups, group.id}, data),
+                           group_json(group).dump(2) + "\n");
     }
     // Checked with the loader's own parsers before anything lands in the data dir.
     for (const auto& [path, text] : files) {
         Failure failure;
-        const bool ok = path.find("/profiles/") != std::string::npos
-                            ? parse_profile(text, failure).has_value()
-                            : parse_group(text, failure).has_value();
+        const bool ok = &path == &files.front().first ? parse_profile(text, failure).has_value()
+                                                      : parse_group(text, failure).has_value();
         if (!ok) throw BuildError(path + ": " + failure.reason);
     }
     for (const char* sub : {"/profiles", "/groups"})
         if (!make_directories(o.data_path + sub, error)) throw BuildError(error);
     for (std::size_t i = 0; i < macs.size(); ++i)
-        for (const auto& old :
-             groups_taking_mac(o.data_path + "/groups", macs[i], files[i + 1].first))
+        for (const auto& old : groups_taking_mac(data, macs[i], files[i + 1].first))
             staging.remove_after(old);
     for (const auto& [path, text] : files) staging.text(path, text);
     staging.commit(result);

@@ -298,10 +298,10 @@ ApplyItem object_item(const std::string& path, const std::string& body,
     Failure failure;
     if (item.kind == "groups") {
         const auto g = parse_group(body, failure);
-        if (g) item.name = g->id, item.revision = admin::revision(*g);
+        if (g) item.name = g->id, item.revision = revision(*g);
     } else {
         const auto p = parse_profile(body, failure);
-        if (p) item.name = p->id, item.revision = admin::revision(*p);
+        if (p) item.name = p->id, item.revision = revision(*p);
     }
     if (item.name.empty())
         throw UsageError{"-f " + path + ": " +
@@ -332,9 +332,9 @@ std::vector<ApplyItem> apply_items(const std::string& path) {
             const std::string body = read_file_or_throw(file);
             Failure failure;
             const auto entry = parse_template_entry(
-                admin::template_kind(*admin::kind_from_name(kind)), name, body, failure);
+                template_kind(*kind_from_name(kind)), name, body, failure);
             if (!entry) throw UsageError{"-f " + file + ": " + failure.reason};
-            items.push_back({kind, name, body, file, admin::revision(*entry)});
+            items.push_back({kind, name, body, file, revision(*entry)});
         }
     for (const char* kind : {"profiles", "groups"})
         for (const auto& file : files_in(kind))

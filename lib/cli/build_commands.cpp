@@ -101,7 +101,7 @@ int push(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
         if (c <= 0x20 || c == 0x7f)
             throw UsageError{"--base-url holds a space or control character"};
     auto valid_push_name = [](const std::string& name) {
-        if (!admin::valid_name(name))
+        if (!valid_name(name))
             throw UsageError{"NAME '" + name + "': use letters, digits, '.', '-', '_'"};
         return name;
     };

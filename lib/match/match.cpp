@@ -57,9 +57,7 @@ Part template_part(TemplateKind kind) {
 
 Selection select(const Snapshot& snapshot, const Labels& labels, Part part) {
     Selection result;
-    const auto& groups = snapshot.groups();
-    snapshot.index().visit(labels, [&](std::uint32_t pos) {
-        const Group& group = groups[pos];
+    snapshot.index().visit(labels, [&](const Group& group) {
         if (part == Part::group) {
             result.group = &group;
             return true;

@@ -37,11 +37,7 @@ std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
                                              const std::string& assets_root) {
     std::vector<LoadProblem> out;
     if (!assets_root.empty()) {
-        std::vector<const Profile*> profiles;
-        for (const auto& [id, p] : snapshot.profiles()) profiles.push_back(&p);
-        std::sort(profiles.begin(), profiles.end(),
-                  [](const Profile* a, const Profile* b) { return a->source < b->source; });
-        for (const Profile* p : profiles) {
+        for (const Profile* p : snapshot.profiles()) {
             std::vector<std::pair<std::string, std::string>> files = {{"kernel", p->boot.kernel}};
             for (const auto& initrd : p->boot.initrd)  // the URL is the last word (after --name N)
                 files.emplace_back("initrd", initrd.substr(initrd.rfind(' ') + 1));
@@ -51,30 +47,29 @@ std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
                 if (!file.empty() && (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)))
                     out.push_back({p->source, 0,
                                    "warning: " + what + " " + url + " is not in the assets dir (" +
-                                       file + "): machines would get a 404"});
+                                       file + "): machines would get a 404",
+                                   "boot." + what});
             }
         }
     }
     // Ignition clients read JSON: a Butane config or a Container Linux Config left in ignition/
     // is served as text they cannot use.
-    std::vector<const TemplateEntry*> ignition;
-    for (const auto& [name, t] : snapshot.templates(TemplateKind::ignition)) ignition.push_back(&t);
-    std::sort(ignition.begin(), ignition.end(),
-              [](const TemplateEntry* a, const TemplateEntry* b) { return a->source < b->source; });
-    for (const TemplateEntry* t : ignition) {
+    for (const TemplateEntry* t : snapshot.templates(TemplateKind::ignition)) {
         const auto start = t->text.find_first_not_of(" \t\r\n");
         if (start == std::string::npos || t->text[start] == '{') continue;
         if (starts_with_line(t->text, "variant:"))
             out.push_back({t->source, 0,
                            "warning: a Butane config, not Ignition JSON: transpile it with "
                            "Butane (butane --strict " +
-                               t->name + " > " + t->name + ".ign) and reference the .ign"});
+                               t->name + " > " + t->name + ".ign) and reference the .ign",
+                           ""});
         else if (starts_with_line(t->text, "passwd:") || starts_with_line(t->text, "storage:") ||
                  starts_with_line(t->text, "systemd:") || starts_with_line(t->text, "ignition:"))
             out.push_back({t->source, 0,
                            "warning: a Container Linux Config (YAML), not Ignition JSON: "
                            "transpile it with ct (or rewrite it as Butane and use butane "
-                           "--strict) into a .ign file, and reference that"});
+                           "--strict) into a .ign file, and reference that",
+                           ""});
     }
     return out;
 }

@@ -30,7 +30,6 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t kMaxDataFile = 16 * 1024 * 1024;
-constexpr const char* kLayoutPrefix = "bootcfg:";
 
 // Runs fn(i) for i in [0, n) on all cores; fn must only touch its own slot.
 template <class Fn>
@@ -103,6 +102,19 @@ std::optional<std::string> read_data_file(int dirfd, const char* name, std::stri
     ::close(fd);
     return std::nullopt;
 }
+// A profile or group file's text parsed, a problem about a field pointing at its line.
+template <class Parse>
+auto parse_data_file(const std::string& text, Parse parse, Failure& failure) {
+    auto item = parse(text, failure);
+    if (!item && failure.line == 0 && !failure.field.empty())
+        failure.line = line_of_field(text, failure.field);
+    return item;
+}
+
+bool is_json_name(const std::string& name) {
+    return name.size() >= 5 && name.compare(name.size() - 5, 5, ".json") == 0;
+}
+
 bool hidden(const std::string& name) {
     // Editors and atomic writers leave dotfiles and backups beside real configs.
     return name.empty() || name[0] == '.' || name.back() == '~';
@@ -134,13 +146,77 @@ class DataDirLoader {
             load_templates(kind);
         load_profiles();
         load_groups();
-        check_references(out_);
         return std::move(out_);
     }
 
+    // What one file of the matchbox layout holds now; nullopt for anything else (the bootcfg
+    // layout merges two files per machine, a directory may hold many: those load everything).
+    std::optional<LocationChange> reread(const std::string& path) {
+        const std::string prefix = root_ + "/";
+        if (!path.starts_with(prefix)) return std::nullopt;
+        const std::string relative = path.substr(prefix.size());
+        const auto slash = relative.find('/');
+        if (slash == std::string::npos || relative.find('/', slash + 1) != std::string::npos)
+            return std::nullopt;
+        const std::string dir = relative.substr(0, slash), name = relative.substr(slash + 1);
+        const bool json_dir = dir == "profiles" || dir == "groups";
+        std::optional<TemplateKind> kind;
+        for (auto k : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic})
+            if (dir == template_dir(k)) kind = k;
+        if (!json_dir && !kind) return std::nullopt;
+        if (kind == TemplateKind::cloud && (name == "default" || name == "uuid" || name == "mac"))
+            return std::nullopt;
+        LocationChange change{path, {}, false};
+        struct stat st {};
+        if (hidden(name) || ::stat(path.c_str(), &st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR || hidden(name)) return change;
+            return std::nullopt;  // EMFILE, EACCES on the way: let a full load report it
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (!json_dir || !is_json_name(name)) return std::nullopt;  // a new directory
+            problem(path, 0, "not a regular file");
+            return finish(change);
+        }
+        const bool restorable = previous_->holds(path);
+        auto restore = [&] { return restorable; };
+        if (json_dir && !is_json_name(name)) {
+            problem(path, 0, "ignored: not a .json file");
+            return finish(change);
+        }
+        auto data = read(path, restore);
+        if (!data) return finish(change, restorable);
+        Failure f;
+        if (dir == "profiles") {
+            if (auto p = parse_data_file(*data, parse_profile, f)) {
+                p->source = path;
+                out_.profiles.push_back(std::move(*p));
+                return finish(change);
+            }
+        } else if (dir == "groups") {
+            if (auto g = parse_data_file(*data, parse_group, f)) {
+                g->source = path;
+                out_.groups.push_back(std::move(*g));
+                return finish(change);
+            }
+        } else if (auto entry = parse_template_entry(*kind, name, std::move(*data), f)) {
+            entry->source = path;
+            out_.templates[static_cast<int>(*kind)].push_back(std::move(*entry));
+            return finish(change);
+        }
+        failed(path, f, restore);
+        return finish(change, restorable);
+    }
+
   private:
-    void problem(const std::string& path, int line, std::string reason) {
-        out_.problems.push_back({path, line, std::move(reason)});
+    LocationChange finish(LocationChange& change, bool keep_previous = false) {
+        change.now = std::move(out_);
+        change.keep_previous = keep_previous;
+        out_ = {};
+        return std::move(change);
+    }
+
+    void problem(const std::string& path, int line, std::string reason, std::string field = {}) {
+        out_.problems.push_back({path, line, std::move(reason), std::move(field)});
     }
 
     // Reports a broken file; when the previous snapshot had a good version from this same path,
@@ -148,7 +224,7 @@ class DataDirLoader {
     void failed(const std::string& path, const Failure& f, const std::function<bool()>& restore) {
         std::string reason = f.reason;
         if (previous_ && restore && restore()) reason += "; keeping the last good version";
-        problem(path, f.line, std::move(reason));
+        problem(path, f.line, std::move(reason), f.field);
     }
 
     struct DirEntry {
@@ -227,14 +303,14 @@ class DataDirLoader {
     bool keep_layout(const std::string& section, const std::string& prefix) {
         bool kept = false;
         auto selector_of = [&](const std::string& id) {
-            for (const auto& g : previous_->groups())
-                if (g.id == id && g.falls_through) return std::optional<Labels>(g.selector);
-            return std::optional<Labels>();
+            const Group* g = previous_->group(id);
+            return g && g->falls_through ? std::optional<Labels>(g->selector) : std::nullopt;
         };
         if (section == "boot") {
-            for (const auto& [id, p] : previous_->profiles()) {
-                if (!id.starts_with(kLayoutPrefix) || !p.has_boot || !p.source.starts_with(prefix))
-                    continue;
+            for (const Profile* profile : previous_->profiles()) {
+                const Profile& p = *profile;
+                const std::string& id = p.id;
+                if (!from_layout(id) || !p.has_boot || !p.source.starts_with(prefix)) continue;
                 auto selector = selector_of(id);
                 if (!selector) continue;
                 LayoutEntry& entry = layout_[id.substr(std::string_view(kLayoutPrefix).size())];
@@ -245,15 +321,17 @@ class DataDirLoader {
             }
             return kept;
         }
-        for (const auto& [key, t] : previous_->templates(TemplateKind::cloud)) {
+        for (const TemplateEntry* cloud : previous_->templates(TemplateKind::cloud)) {
+            const TemplateEntry& t = *cloud;
+            const std::string& key = t.name;
             if (!t.source.starts_with(prefix)) continue;
-            auto selector = selector_of(kLayoutPrefix + key);
+            auto selector = selector_of(std::string(kLayoutPrefix) + key);
             if (!selector) continue;
             LayoutEntry& entry = layout_[key];
             entry.selector = std::move(*selector);
             entry.cloud_name = key;
             entry.cloud_source = t.source;
-            out_.templates[static_cast<int>(TemplateKind::cloud)][key] = t;
+            out_.templates[static_cast<int>(TemplateKind::cloud)].push_back(t);
             kept = true;
         }
         return kept;
@@ -309,7 +387,7 @@ class DataDirLoader {
                     "same machine as " + earlier + " (names differ only in form); ignored");
             return;
         }
-        const std::string id = kLayoutPrefix + key;
+        const std::string id = std::string(kLayoutPrefix) + key;
         if (section == "boot") {
             auto restore = [&] {
                 const Profile* old = previous_->profile(id);
@@ -331,7 +409,7 @@ class DataDirLoader {
                 if (!old || old->source != path) return false;
                 entry.cloud_name = key;
                 entry.cloud_source = path;
-                out_.templates[static_cast<int>(TemplateKind::cloud)][key] = *old;
+                out_.templates[static_cast<int>(TemplateKind::cloud)].push_back(*old);
                 return true;
             };
             auto data = read(path, restore);
@@ -339,15 +417,15 @@ class DataDirLoader {
             entry.cloud_name = key;
             entry.cloud_source = path;
             // bootcfg v0.1 served cloud-configs as they are; they may hold Jinja or other "{{".
-            out_.templates[static_cast<int>(TemplateKind::cloud)][key] =
-                TemplateEntry{key, std::move(*data), nullptr, path};
+            out_.templates[static_cast<int>(TemplateKind::cloud)].push_back(
+                TemplateEntry{key, std::move(*data), nullptr, path});
         }
     }
 
     void emit_layout(const std::string& key, LayoutEntry& entry) {
         if (!entry.boot && entry.cloud_name.empty()) return;
         Profile profile;
-        profile.id = kLayoutPrefix + key;
+        profile.id = std::string(kLayoutPrefix) + key;
         profile.name = profile.id;
         profile.has_boot = entry.boot.has_value();
         if (entry.boot) profile.boot = std::move(*entry.boot);
@@ -372,10 +450,10 @@ class DataDirLoader {
         auto& map = out_.templates[static_cast<int>(kind)];
         const auto names = names_or_keep(dir, [&](const std::string& prefix) {
             bool kept = false;
-            for (const auto& [name, t] : previous_->templates(kind))
-                if (t.source.starts_with(prefix) &&
-                    t.source.find('/', prefix.size()) == std::string::npos) {
-                    map[name] = t;
+            for (const TemplateEntry* t : previous_->templates(kind))
+                if (t->source.starts_with(prefix) &&
+                    t->source.find('/', prefix.size()) == std::string::npos) {
+                    map.push_back(*t);
                     kept = true;
                 }
             return kept;
@@ -393,7 +471,7 @@ class DataDirLoader {
             auto restore = [&] {
                 const TemplateEntry* old = previous_->template_entry(kind, name);
                 if (!old || old->source != path) return false;
-                map[name] = *old;
+                map.push_back(*old);
                 return true;
             };
             auto data = read(path, restore);
@@ -405,7 +483,7 @@ class DataDirLoader {
                 continue;
             }
             entry->source = path;
-            map[name] = std::move(*entry);
+            map.push_back(std::move(*entry));
         }
     }
 
@@ -443,8 +521,7 @@ class DataDirLoader {
         std::vector<char> regular;  // a FIFO or directory named *.json is reported, never opened
         for (const auto& e : entries) {
             if (hidden(e.name)) continue;
-            const bool json_name =
-                e.name.size() >= 5 && e.name.compare(e.name.size() - 5, 5, ".json") == 0;
+            const bool json_name = is_json_name(e.name);
             if (e.is_dir && !json_name) continue;  // operators keep notes and archives in subdirs
             std::string path = prefix + e.name;
             if (!json_name) {
@@ -468,9 +545,7 @@ class DataDirLoader {
                 return;
             }
             auto data = read_regular_file(dirfd, paths[i].c_str() + name_at, o.failure.reason);
-            if (data) o.item = parse(*data, o.failure);
-            if (data && !o.item && o.failure.line == 0 && !o.failure.field.empty())
-                o.failure.line = line_of_field(*data, o.failure.field);
+            if (data) o.item = parse_data_file(*data, parse, o.failure);
         });
         if (dirfd >= 0) ::close(dirfd);
         into.reserve(into.size() + paths.size());
@@ -490,19 +565,13 @@ class DataDirLoader {
 
     void load_profiles() {
         load_json_dir<Profile>(
-            "profiles", parse_profile,
-            [&](const auto& fn) {
-                for (const auto& [_, p] : previous_->profiles()) fn(p);
-            },
+            "profiles", parse_profile, [&](const auto& fn) { previous_->for_each_profile(fn); },
             out_.profiles);
     }
 
     void load_groups() {
         load_json_dir<Group>(
-            "groups", parse_group,
-            [&](const auto& fn) {
-                for (const auto& g : previous_->groups()) fn(g);
-            },
+            "groups", parse_group, [&](const auto& fn) { previous_->for_each_group(fn); },
             out_.groups);
     }
 
@@ -514,92 +583,19 @@ class DataDirLoader {
 
 }  // namespace
 
-// Cross-file checks: duplicate ids, dangling references, ambiguous groups.
-void check_references(StoreContents& contents) {
-    auto problem = [&](const std::string& path, int line, std::string reason) {
-        contents.problems.push_back({path, line, std::move(reason)});
-    };
-    // A reference to a file that exists but was refused: the refusal is the useful part.
-    const std::size_t file_problems = contents.problems.size();
-    auto rejected = [&](const std::string& relative) -> std::string {
-        for (std::size_t i = 0; i < file_problems; ++i) {
-            const auto& p = contents.problems[i];
-            if (p.path.size() > relative.size() && p.path.ends_with("/" + relative))
-                return " (" + relative + " was rejected: " + p.reason + ")";
-        }
-        return "";
-    };
-    std::map<std::string, std::string> profile_sources;
-    std::vector<Profile> unique_profiles;
-    for (auto& p : contents.profiles) {
-        auto [it, fresh] = profile_sources.emplace(p.id, p.source);
-        if (!fresh) {
-            problem(p.source, 0,
-                    "profile id '" + p.id + "' is already defined in " + it->second + "; ignored");
-            continue;
-        }
-        const auto stem = fs::path(p.source).stem().string();
-        if (p.id.rfind(kLayoutPrefix, 0) != 0 && stem != p.id)
-            problem(p.source, 0,
-                    "profile id '" + p.id +
-                        "' differs from its file name (matchbox looks profiles up as "
-                        "profiles/<id>.json)");
-        for (auto kind : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic}) {
-            const std::string& ref = template_id(p, kind);
-            if (!ref.empty() && !contents.templates[static_cast<int>(kind)].count(ref)) {
-                const std::string file = std::string(template_dir(kind)) + "/" + ref;
-                const std::string why = rejected(file);
-                problem(p.source, 0,
-                        std::string(template_dir(kind)) + " template '" + ref +
-                            (why.empty() ? "' does not exist (" + file + ")"
-                                         : "' is not served" + why));
-            }
-        }
-
-        unique_profiles.push_back(std::move(p));
-    }
-    contents.profiles = std::move(unique_profiles);
-
-    std::unordered_map<std::string, std::string> group_sources;
-    std::unordered_map<std::string, std::string> by_selector;
-    group_sources.reserve(contents.groups.size());
-    by_selector.reserve(contents.groups.size());
-
-    std::vector<Group> unique_groups;
-    for (auto& g : contents.groups) {
-        if (g.falls_through) {
-            unique_groups.push_back(std::move(g));
-            continue;
-        }
-        auto [it, fresh] = group_sources.emplace(g.id, g.source);
-        if (!fresh) {
-            problem(g.source, 0,
-                    "group id '" + g.id + "' is already defined in " + it->second + "; ignored");
-            continue;
-        }
-        if (!profile_sources.count(g.profile))
-            problem(g.source, 0,
-                    "group '" + g.id + "' names missing profile '" + g.profile + "'" +
-                        rejected("profiles/" + g.profile + ".json"));
-        // Length-prefixed, so values holding ',' or '=' cannot make two selectors look alike.
-        std::string key;
-        for (const auto& [k, v] : g.selector.entries())
-            key += std::to_string(k.size()) + ':' + k + std::to_string(v.size()) + ':' + v;
-        auto [sit, new_selector] = by_selector.emplace(key, g.source);
-        if (!new_selector) {
-            problem(g.source, 0,
-                    g.selector.empty()
-                        ? "second default group (no selector) besides " + sit->second +
-                              "; the one with the smaller id wins"
-                        : "same selector as " + sit->second + "; the one with the smaller id wins");
-        }
-        unique_groups.push_back(std::move(g));
-    }
-    contents.groups = std::move(unique_groups);
-}
-
 StoreContents DirectorySource::load(const Snapshot* previous) const {
     return DataDirLoader(root_, previous).load();
+}
+
+std::optional<std::vector<LocationChange>> DirectorySource::read_changes(
+    const std::vector<std::string>& locations, const Snapshot& previous) const {
+    std::vector<LocationChange> changes;
+    for (const auto& location : locations) {
+        auto change = DataDirLoader(root_, &previous).reread(location);
+        if (!change) return std::nullopt;
+        changes.push_back(std::move(*change));
+    }
+    return changes;
 }
 
 }  // namespace bootcfg

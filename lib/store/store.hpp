@@ -1,17 +1,26 @@
-// The store: an immutable, indexed snapshot of the data directory, and the holder that swaps a
-// new snapshot in on change while readers keep the one they took.
+// The store: an immutable, indexed snapshot of the data, the backends it is read from and written
+// to, and the holder that swaps a new snapshot in on change while readers keep the one they took.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
-#include "match/group_index.hpp"
 #include "model/model.hpp"
+#include "store/group_index.hpp"
+#include "store/object_map.hpp"
+#include "store/objects.hpp"
 #include "template/template.hpp"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace bootcfg {
 
@@ -19,6 +28,7 @@ struct LoadProblem {
     std::string path;
     int line = 0;  // 0: the file as a whole
     std::string reason;
+    std::string field;  // the field at fault ("profile", "selector", "cloud_id"), if one is
     std::string to_string() const;  // "path:line: reason" or "path: reason"
 };
 
@@ -29,68 +39,136 @@ struct TemplateEntry {
     std::shared_ptr<const Template> parsed;  // null: served as stored (raw)
     std::string source;
 };
+std::string revision(const TemplateEntry& entry);  // of its bytes
 
-// Everything a backend produced, before indexing.
+// What a backend produced (everything, or what one location holds now), before indexing.
 struct StoreContents {
     std::vector<Profile> profiles;
     std::vector<Group> groups;
-    std::unordered_map<std::string, TemplateEntry> templates[3];  // by TemplateKind
+    std::vector<TemplateEntry> templates[3];  // by TemplateKind
     std::vector<LoadProblem> problems;
 };
 
-class Snapshot;
+// One location (a file) read again: what it holds now replaces what it held.
+struct LocationChange {
+    std::string location;
+    StoreContents now;           // empty: the location is gone
+    bool keep_previous = false;  // unreadable or broken: what it held stays served
+};
 
 class Snapshot {
   public:
     explicit Snapshot(StoreContents contents, std::uint64_t generation = 0);
+    // `previous` with each changed location's objects replaced: no other location is read again
+    // and the maps and index are shared with `previous` except where they changed.
+    Snapshot(const Snapshot& previous, std::vector<LocationChange> changes,
+             std::uint64_t generation);
 
-    const Profile* profile(const std::string& id) const;
-    const TemplateEntry* template_entry(TemplateKind kind, const std::string& name) const;
-    const std::unordered_map<std::string, TemplateEntry>& templates(TemplateKind kind) const {
-        return templates_[static_cast<int>(kind)];
+    const Profile* profile(std::string_view id) const;
+    const Group* group(std::string_view id) const;  // the served group with this id
+    const TemplateEntry* template_entry(TemplateKind kind, std::string_view name) const;
+    // Served objects in load order (by source), for listings and checks; not for requests.
+    std::vector<const Profile*> profiles() const;
+    std::vector<const Group*> groups() const;
+    std::vector<const TemplateEntry*> templates(TemplateKind kind) const;
+    // fn(object) for each served object, in no particular order.
+    template <class Fn>
+    void for_each_profile(Fn&& fn) const {
+        profiles_.for_each([&](const std::string&, const auto& defs) { fn(*defs.front()); });
     }
-    const std::vector<Group>& groups() const { return groups_; }
+    template <class Fn>
+    void for_each_group(Fn&& fn) const {
+        groups_.for_each([&](const std::string&, const auto& defs) { fn(*defs.front()); });
+    }
     const GroupIndex& index() const { return index_; }
     const std::vector<LoadProblem>& problems() const { return problems_; }
-    const std::unordered_map<std::string, Profile>& profiles() const { return profiles_; }
+    // Does a location hold anything served?
+    bool holds(std::string_view location) const { return locations_.find(location) != nullptr; }
     std::size_t profile_count() const { return profiles_.size(); }
+    std::size_t group_count() const { return groups_.size(); }
     std::size_t template_count() const;
     std::uint64_t generation() const { return generation_; }
-    // A copy of what the snapshot was built from (problems included): the base of a candidate
-    // snapshot with one object changed.
-    StoreContents contents() const;
 
   private:
-    std::unordered_map<std::string, Profile> profiles_;
-    std::vector<Group> groups_;
-    std::unordered_map<std::string, TemplateEntry> templates_[3];
-    std::vector<LoadProblem> problems_;
+    template <class T>
+    using Definitions = std::vector<std::shared_ptr<const T>>;  // by source; the first is served
+    struct Held {                                               // what one location holds
+        std::vector<std::pair<int, std::string>> objects;  // (slot, id): 0 profile, 1 group, 2+kind
+    };
+
+    void add(StoreContents contents);
+    void drop_location(const std::string& location);
+    void check_references();
+
+    ObjectMap<Definitions<Profile>> profiles_;
+    ObjectMap<Definitions<Group>> groups_;
+    ObjectMap<Definitions<TemplateEntry>> templates_[3];
+    ObjectMap<Held> locations_;
     GroupIndex index_;
+    std::vector<LoadProblem> file_problems_;  // the backend's, per location
+    std::vector<LoadProblem> problems_;       // file_problems_ then cross-file ones
     std::uint64_t generation_;
 };
 
-// A backend that can produce the store's contents: the data directory today, a key-value store
-// later. Must not throw; a source that cannot be read at all reports it as a problem. When an
+// Result of a write to a backend.
+struct WriteOutcome {
+    enum Status { written, conflict, failed } status = written;
+    std::string reason;            // failed: why
+    std::string current_revision;  // conflict: what the location holds now ("": nothing)
+};
+
+// Called with the locations that changed; all=true when the backend cannot tell which (then
+// everything is loaded again).
+using ChangeHandler = std::function<void(std::vector<std::string> locations, bool all)>;
+
+// A backend that holds the store's objects: the data directory today, a key-value store later.
+// Reads must not throw; a source that cannot be read at all reports it as a problem. When an
 // entry that `previous` holds is now unreadable or broken, the source keeps the previous version
 // (and reports the problem) rather than letting the machine fall through to another config.
 class StoreSource {
   public:
     virtual ~StoreSource() = default;
-    virtual StoreContents load(const Snapshot* previous) const = 0;
     virtual std::string describe() const = 0;
+    // Everything, from scratch.
+    virtual StoreContents load(const Snapshot* previous) const = 0;
+    // What these locations hold now, to update `previous` with; nullopt when they cannot be
+    // applied one by one (then everything is loaded).
+    virtual std::optional<std::vector<LocationChange>> read_changes(
+        const std::vector<std::string>& locations, const Snapshot& previous) const = 0;
+    // Starts reporting changes on `ioc` (the reloader's thread); false when it cannot.
+    virtual bool watch(boost::asio::io_context& ioc, ChangeHandler on_change) const = 0;
+
+    // Where an object lives: where its served version came from, else where a new one goes.
+    virtual std::string locate(const ObjectRef& ref, const Snapshot& current) const = 0;
+    // The bytes stored at a location; nullopt when nothing is.
+    virtual std::optional<std::string> read(const std::string& location) const = 0;
+    // Replaces (bytes) or removes (nullopt) the object at a location, atomically and durably,
+    // provided it still holds revision `expected` (nullopt: whatever it holds; "": nothing).
+    virtual WriteOutcome write(const std::string& location, ObjectKind kind,
+                               const std::optional<std::string>& bytes,
+                               const std::optional<std::string>& expected) const = 0;
 };
 
 // Reads a data directory: matchbox's layout (profiles/, groups/, ignition/, cloud/, generic/) and
 // bootcfg's (boot/, cloud/{default,uuid,mac}), both expressed as profiles and groups.
 class DirectorySource final : public StoreSource {
   public:
-    explicit DirectorySource(std::string root) : root_(std::move(root)) {}
-    StoreContents load(const Snapshot* previous) const override;
+    explicit DirectorySource(std::string root);
     std::string describe() const override { return root_; }
+    StoreContents load(const Snapshot* previous) const override;
+    std::optional<std::vector<LocationChange>> read_changes(
+        const std::vector<std::string>& locations, const Snapshot& previous) const override;
+    bool watch(boost::asio::io_context& ioc, ChangeHandler on_change) const override;
+    std::string locate(const ObjectRef& ref, const Snapshot& current) const override;
+    std::optional<std::string> read(const std::string& location) const override;
+    WriteOutcome write(const std::string& location, ObjectKind kind,
+                       const std::optional<std::string>& bytes,
+                       const std::optional<std::string>& expected) const override;
     const std::string& root() const { return root_; }
 
   private:
-    std::string root_;
+    std::string root_;  // without a trailing '/': locations are root_ + "/" + relative path
+    mutable std::mutex write_mutex_;
 };
 
 // Shared, atomically swapped current snapshot. Readers hold their shared_ptr for the request, so
@@ -111,11 +189,6 @@ class SnapshotHolder {
     std::atomic<std::shared_ptr<const Snapshot>> current_;
     std::atomic<std::uint64_t> version_{0};
 };
-
-// Cross-file checks on a backend's contents: duplicate ids (dropped), profiles naming missing
-// templates or differing from their file name, groups naming missing profiles, groups with the
-// same selector. Each is added to contents.problems with the offending file's path.
-void check_references(StoreContents& contents);
 
 // What `bootcfgd -validate` warns about beyond the loader's problems, data that loads but fails
 // at boot: a profile's /assets/ kernel or initrd missing under `assets_root` (skipped when it is

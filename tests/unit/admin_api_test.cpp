@@ -13,13 +13,13 @@ using nlohmann::json;
 
 namespace {
 
-// The API over a real data dir, reloading synchronously like bootcfgd's reloader does.
+// The API over a real data dir, publishing its writes as bootcfgd does.
 struct Fixture {
     test::TempDir dir;
     DirectorySource source{dir.path().string()};
     SnapshotHolder holder{load_snapshot(source, nullptr)};
-    AdminApi api{dir.path().string(), holder,
-                 [this] { holder.set(load_snapshot(source, holder.get().get())); }};
+    LiveStore store{source, holder};
+    AdminApi api{store};
 
     ApiReply call(std::string_view method, std::string_view target, std::string_view body = {},
                   std::string_view if_match = {}, std::string_view if_none_match = {}) {

@@ -146,14 +146,13 @@ TEST_CASE("selectors are compared structurally for duplicates") {
     b.selector = labels({{"k", "1"}, {"l", "2"}});
     b.source = "/d/groups/b.json";
     c.groups = {a, b};
-    check_references(c);
-    CHECK(c.problems.empty());
+    CHECK(Snapshot(c).problems().empty());
     c.groups.push_back(b);
     c.groups.back().id = "c";
     c.groups.back().source = "/d/groups/c.json";
-    check_references(c);
-    REQUIRE(c.problems.size() == 1);
-    CHECK(c.problems[0].reason.find("same selector") != std::string::npos);
+    const Snapshot s(c);
+    REQUIRE(s.problems().size() == 1);
+    CHECK(s.problems()[0].reason.find("same selector") != std::string::npos);
 }
 
 TEST_CASE("Range: positions beyond 64 bits, and the unit in any case") {
@@ -203,8 +202,8 @@ TEST_CASE("admin API: writes land where they are served, or are refused") {
     dir.write("cloud/default", "#cloud-config\n");
     DirectorySource source(dir.path().string());
     SnapshotHolder holder(load_snapshot(source, nullptr));
-    admin::AdminApi api(dir.path().string(), holder,
-                        [&] { holder.set(load_snapshot(source, holder.get().get())); });
+    LiveStore store(source, holder);
+    admin::AdminApi api(store);
     auto call = [&](std::string_view m, std::string_view t, std::string_view body = {},
                     std::string_view im = {}, std::string_view inm = {}) {
         return api.handle(admin::ApiRequest{m, t, body, im, inm, "test"});
@@ -216,8 +215,8 @@ TEST_CASE("admin API: writes land where they are served, or are refused") {
     r = call("PUT", "/api/v1/groups/h",
              R"({"id": "h", "profile": "b", "selector": {"mac": "52:54:00:00:00:01"}})");
     CHECK(r.status == 200);
-    for (const auto& g : holder.get()->groups())
-        if (g.id == "h") CHECK(g.profile == "b");
+    for (const Group* g : holder.get()->groups())
+        if (g->id == "h") CHECK(g->profile == "b");
     // A file by the name that holds another object is not overwritten.
     r = call("PUT", "/api/v1/profiles/c", R"({"id": "c", "boot": {"kernel": "/c"}})");
     CHECK(r.status == 409);

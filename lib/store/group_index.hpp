@@ -1,16 +1,18 @@
 // Finds the groups whose selectors a request's labels satisfy, best first, in time independent of
-// the number of groups.
+// the number of groups. Patched in place when a group changes; copies share their buckets.
 #pragma once
 
-#include <cstdint>
+#include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "labels/labels.hpp"
 #include "model/model.hpp"
+#include "store/object_map.hpp"
 
 namespace bootcfg {
+
+using GroupPtr = std::shared_ptr<const Group>;
 
 // Groups are bucketed by their selector's key set (the "signature", e.g. {mac} or {mac, os}) and,
 // within a signature, hashed by the selector's values. A lookup visits each signature once: if the
@@ -23,30 +25,43 @@ namespace bootcfg {
 // synthesized from the bootcfg layout, then by group id.
 class GroupIndex {
   public:
-    GroupIndex() = default;
-    explicit GroupIndex(const std::vector<Group>& groups);
+    // The groups with one exact selector, best first.
+    using Bucket = std::vector<GroupPtr>;
 
-    // Calls visit(group_position) for each matching group, best first, until it returns true.
+    void insert(GroupPtr group);
+    void erase(const Group& group);
+
+    // Calls visit(group) for each matching group, best first, until it returns true.
     template <class Visit>
     void visit(const Labels& labels, Visit&& visit) const {
         std::string key;
         for (const auto& sig : signatures_) {
             if (!values_key(sig.keys, labels, key)) continue;
-            auto it = sig.groups.find(key);
-            if (it == sig.groups.end()) continue;
-            for (std::uint32_t pos : it->second)
-                if (visit(pos)) return;
+            const Bucket* bucket = sig.buckets.find(key);
+            if (!bucket) continue;
+            for (const auto& group : *bucket)
+                if (visit(*group)) return;
         }
+    }
+
+    // fn(bucket) for every selector held by more than one group.
+    template <class Fn>
+    void for_each_shared_selector(Fn&& fn) const {
+        for (const auto& sig : signatures_)
+            sig.buckets.for_each([&](const std::string&, const Bucket& bucket) {
+                if (bucket.size() > 1) fn(bucket);
+            });
     }
 
   private:
     struct Signature {
         std::vector<std::string> keys;  // in rank order
-        std::unordered_map<std::string, std::vector<std::uint32_t>> groups;
+        ObjectMap<Bucket> buckets;
     };
     // Builds the hash key from the labels' values for `keys`; false if a key is missing.
     static bool values_key(const std::vector<std::string>& keys, const Labels& labels,
                            std::string& out);
+    Signature& signature_of(const Labels& selector);
     std::vector<Signature> signatures_;
 };
 

@@ -1,0 +1,85 @@
+#include "store/group_index.hpp"
+
+#include <algorithm>
+
+namespace bootcfg {
+
+namespace {
+
+// Rank of a selector key in the tie rule (lower wins).
+int selector_key_rank(const std::string& key) {
+    static const char* const ranked[] = {"uuid", "mac", "hostname", "serial"};
+    for (int i = 0; i < 4; ++i)
+        if (key == ranked[i]) return i;
+    return 4;
+}
+
+bool key_less(const std::string& a, const std::string& b) {
+    const int ra = selector_key_rank(a), rb = selector_key_rank(b);
+    return ra != rb ? ra < rb : a < b;
+}
+
+void append_value(std::string& out, const std::string& value) {
+    // Length-prefixed, so values containing any byte cannot collide across keys.
+    out += std::to_string(value.size());
+    out += ':';
+    out += value;
+}
+
+bool better(const GroupPtr& a, const GroupPtr& b) {
+    if (a->falls_through != b->falls_through) return !a->falls_through;
+    return a->id < b->id;
+}
+
+}  // namespace
+
+bool GroupIndex::values_key(const std::vector<std::string>& keys, const Labels& labels,
+                            std::string& out) {
+    out.clear();
+    for (const auto& k : keys) {
+        const std::string* v = labels.find(k);
+        if (!v) return false;
+        append_value(out, *v);
+    }
+    return true;
+}
+
+GroupIndex::Signature& GroupIndex::signature_of(const Labels& selector) {
+    std::vector<std::string> keys;
+    for (const auto& entry : selector.entries()) keys.push_back(entry.first);
+    std::sort(keys.begin(), keys.end(), key_less);
+    auto before = [](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+        if (a.size() != b.size()) return a.size() > b.size();
+        return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), key_less);
+    };
+    auto it = std::lower_bound(signatures_.begin(), signatures_.end(), keys,
+                               [&](const Signature& sig, const std::vector<std::string>& k) {
+                                   return before(sig.keys, k);
+                               });
+    if (it == signatures_.end() || it->keys != keys)
+        it = signatures_.insert(it, Signature{std::move(keys), {}});
+    return *it;
+}
+
+void GroupIndex::insert(GroupPtr group) {
+    Signature& sig = signature_of(group->selector);
+    std::string key;
+    values_key(sig.keys, group->selector, key);
+    Bucket& bucket = sig.buckets.edit(key);
+    bucket.insert(std::upper_bound(bucket.begin(), bucket.end(), group, better), std::move(group));
+}
+
+void GroupIndex::erase(const Group& group) {
+    Signature& sig = signature_of(group.selector);
+    std::string key;
+    values_key(sig.keys, group.selector, key);
+    if (const Bucket* found = sig.buckets.find(key);
+        !found || std::none_of(found->begin(), found->end(),
+                               [&](const GroupPtr& g) { return g.get() == &group; }))
+        return;
+    Bucket& bucket = sig.buckets.edit(key);
+    std::erase_if(bucket, [&](const GroupPtr& g) { return g.get() == &group; });
+    if (bucket.empty()) sig.buckets.erase(key);
+}
+
+}  // namespace bootcfg

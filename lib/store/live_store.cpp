@@ -1,0 +1,50 @@
+#include "store/live_store.hpp"
+
+#include <chrono>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+namespace bootcfg {
+
+void LiveStore::reload() {
+    std::lock_guard guard(mutex_);
+    reload_locked();
+}
+
+void LiveStore::reload_locked() {
+    holder_.set(load_snapshot(source_, holder_.get().get()));
+}
+
+std::shared_ptr<const Snapshot> LiveStore::patched(const Snapshot& base,
+                                                   std::vector<LocationChange> changes) {
+    return std::make_shared<const Snapshot>(base, std::move(changes), base.generation() + 1);
+}
+
+void LiveStore::apply(const std::vector<std::string>& locations) {
+    std::lock_guard guard(mutex_);
+    const auto start = std::chrono::steady_clock::now();
+    const auto previous = holder_.get();
+    auto changes = source_.read_changes(locations, *previous);
+    if (!changes) return reload_locked();
+    const std::unordered_set<std::string> changed(locations.begin(), locations.end());
+    auto next = patched(*previous, std::move(*changes));
+    // Only what this change brought: a file's own problems, and cross-file ones that are new.
+    std::unordered_set<std::string> known;
+    for (const auto& p : previous->problems()) known.insert(p.to_string());
+    for (const auto& p : next->problems())
+        if (changed.count(p.path) || !known.count(p.to_string()))
+            spdlog::warn("data: {}", p.to_string());
+    holder_.set(next);
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    spdlog::info(
+        "applied {} changed file{} of {} (generation {}): {} groups, {} profiles, {} "
+        "templates, {} problems in {}.{:03} ms",
+        locations.size(), locations.size() == 1 ? "" : "s", source_.describe(), next->generation(),
+        next->group_count(), next->profile_count(), next->template_count(), next->problems().size(),
+        us / 1000, us % 1000);
+}
+
+}  // namespace bootcfg

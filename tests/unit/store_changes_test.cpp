@@ -1,0 +1,218 @@
+// A snapshot patched with changed files must serve exactly what a full load of the same data
+// dir serves; the reloader must apply a change it was told about through the source's watch.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "match/match.hpp"
+#include "store/live_store.hpp"
+#include "store/reloader.hpp"
+#include "temp_dir.hpp"
+
+using namespace bootcfg;
+
+namespace {
+
+// Everything a snapshot serves, as text: objects with their files and revisions, problems (as a
+// set: their order after a patch is not the load order), and what a few machines get.
+std::string served(const Snapshot& s) {
+    std::string out;
+    for (const Profile* p : s.profiles())
+        out += "profile " + p->id + " " + p->source + " " + revision(*p) + "\n";
+    for (const Group* g : s.groups())
+        out += "group " + g->id + " " + g->source + " " + revision(*g) + "\n";
+    for (auto kind : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic})
+        for (const TemplateEntry* t : s.templates(kind))
+            out += "template " + t->name + " " + t->source + " " + revision(*t) + "\n";
+    std::set<std::string> problems;
+    for (const auto& p : s.problems()) problems.insert(p.to_string() + " [" + p.field + "]");
+    for (const auto& p : problems) out += "problem " + p + "\n";
+    for (const char* mac : {"52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"}) {
+        Labels l;
+        l.set("mac", mac);
+        for (Part part : {Part::boot, Part::cloud, Part::group}) {
+            const Selection sel = select(s, l, part);
+            out += std::string("select ") + mac + " " + (sel.group ? sel.group->id : "-") + " " +
+                   (sel.profile ? sel.profile->id : "-") + " " + sel.reason + "\n";
+        }
+    }
+    return out;
+}
+
+struct Data {
+    test::TempDir dir;
+    DirectorySource source{dir.path().string()};
+    std::shared_ptr<const Snapshot> patched, loaded;
+
+    void start() { patched = loaded = load_snapshot(source, nullptr); }
+
+    std::string path(const std::string& relative) const { return (dir.path() / relative).string(); }
+
+    // Applies the files as changed to the patched snapshot, reloads the other from scratch.
+    void changed(std::initializer_list<const char*> relatives) {
+        std::vector<std::string> locations;
+        for (const char* r : relatives) locations.push_back(path(r));
+        auto changes = source.read_changes(locations, *patched);
+        REQUIRE(changes);
+        patched = LiveStore::patched(*patched, std::move(*changes));
+        loaded = load_snapshot(source, loaded.get());
+    }
+};
+
+const char* group_json_text(const char* id, const char* profile, const char* mac) {
+    static std::string text;
+    text = std::string(R"({"id": ")") + id + R"(", "profile": ")" + profile +
+           R"(", "selector": {"mac": ")" + mac + R"("}})";
+    return text.c_str();
+}
+
+}  // namespace
+
+TEST_CASE("store: a snapshot patched with changed files serves what a full load serves") {
+    Data d;
+    d.dir.write("profiles/p.json", R"({"id": "p", "boot": {"kernel": "/p"}, "cloud_id": "c"})");
+    d.dir.write("profiles/q.json", R"({"id": "q", "boot": {"kernel": "/q"}})");
+    d.dir.write("cloud/c", "#cloud-config\n");
+    d.dir.write("groups/a.json", group_json_text("a", "p", "52:54:00:00:00:01"));
+    d.dir.write("groups/b.json", group_json_text("b", "q", "52:54:00:00:00:02"));
+    d.dir.write("groups/default.json", R"({"id": "default", "profile": "q"})");
+    d.start();
+
+    SECTION("a group edited, added, removed") {
+        d.dir.write("groups/a.json", group_json_text("a", "q", "52:54:00:00:00:01"));
+        d.changed({"groups/a.json"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        d.dir.write("groups/c.json", group_json_text("c", "p", "52:54:00:00:00:03"));
+        d.changed({"groups/c.json"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        std::filesystem::remove(d.path("groups/b.json"));
+        d.changed({"groups/b.json"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        CHECK(select(*d.patched, Labels{}, Part::boot).group->id == "default");
+    }
+    SECTION("duplicates appear, win and go") {
+        // Same id in another file (the smaller file name wins), same selector, second default.
+        d.dir.write("groups/0dup.json", group_json_text("b", "p", "52:54:00:00:00:03"));
+        d.dir.write("groups/z.json", group_json_text("z", "p", "52:54:00:00:00:01"));
+        d.dir.write("groups/default2.json", R"({"id": "default2", "profile": "p"})");
+        d.changed({"groups/0dup.json", "groups/z.json", "groups/default2.json"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        CHECK(d.patched->group("b")->source == d.path("groups/0dup.json"));
+        std::filesystem::remove(d.path("groups/0dup.json"));
+        d.changed({"groups/0dup.json"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        CHECK(d.patched->group("b")->source == d.path("groups/b.json"));
+    }
+    SECTION("references break and heal") {
+        std::filesystem::remove(d.path("profiles/q.json"));
+        std::filesystem::remove(d.path("cloud/c"));
+        d.changed({"profiles/q.json", "cloud/c"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        CHECK(d.patched->problems().size() == 3);  // b and default name q; p names cloud c
+        d.dir.write("profiles/q.json", R"({"id": "q", "boot": {"kernel": "/q2"}})");
+        d.dir.write("cloud/c", "#cloud-config\nx: 1\n");
+        d.changed({"profiles/q.json", "cloud/c"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        CHECK(d.patched->problems().empty());
+    }
+    SECTION("a broken file keeps its last good version; junk is reported, hidden files ignored") {
+        d.dir.write("groups/a.json", R"({"id": "a", "profile": )");
+        d.dir.write("groups/notes.txt", "x");
+        d.dir.write("groups/.a.json.swp", "x");
+        d.changed({"groups/a.json", "groups/notes.txt", "groups/.a.json.swp"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        CHECK(d.patched->group("a")->profile == "p");
+        bool kept = false;
+        for (const auto& p : d.patched->problems())
+            kept = kept || p.reason.ends_with("keeping the last good version");
+        CHECK(kept);
+    }
+    SECTION("a field at fault is named, for writers") {
+        d.dir.write("groups/b.json", group_json_text("b", "missing", "52:54:00:00:00:02"));
+        d.changed({"groups/b.json"});
+        REQUIRE(d.patched->problems().size() == 1);
+        CHECK(d.patched->problems()[0].field == "profile");
+        CHECK(served(*d.patched) == served(*d.loaded));
+    }
+    SECTION("the bootcfg layout and new directories are loaded in full") {
+        d.dir.write("boot/default", R"({"kernel": "/k"})");
+        CHECK_FALSE(d.source.read_changes({d.path("boot/default")}, *d.patched));
+        CHECK_FALSE(d.source.read_changes({d.path("groups/sub/x.json")}, *d.patched));
+    }
+}
+
+TEST_CASE("store: a patched snapshot leaves the one it came from untouched") {
+    Data d;
+    d.dir.write("profiles/p.json", R"({"id": "p", "boot": {"kernel": "/p"}})");
+    for (int i = 0; i < 300; ++i)
+        d.dir.write("groups/g" + std::to_string(i) + ".json",
+                    R"({"id": "g)" + std::to_string(i) +
+                        R"(", "profile": "p", "selector": {"n": ")" + std::to_string(i) + R"("}})");
+    d.start();
+    const auto before = d.patched;
+    const std::string was = served(*before);
+    std::filesystem::remove(d.path("groups/g7.json"));
+    d.dir.write("groups/g8.json", R"({"id": "g8", "profile": "nope", "selector": {"n": "8"}})");
+    d.changed({"groups/g7.json", "groups/g8.json"});
+    CHECK(served(*before) == was);
+    CHECK(before->group("g7"));
+    CHECK_FALSE(d.patched->group("g7"));
+    CHECK(d.patched->group_count() == 299);
+    Labels eight;
+    eight.set("n", "8");
+    CHECK(select(*before, eight, Part::boot).profile);
+    CHECK_FALSE(select(*d.patched, eight, Part::boot).profile);
+}
+
+TEST_CASE("reloader: a changed file is applied from the watch, a new directory loads all") {
+    test::TempDir dir;
+    dir.write("profiles/p.json", R"({"id": "p", "boot": {"kernel": "/p"}})");
+    DirectorySource source(dir.path().string());
+    SnapshotHolder holder(load_snapshot(source, nullptr));
+    LiveStore store(source, holder);
+    Reloader reloader(store);
+    std::atomic<int> reloads{0};
+    reloader.on_reload([&](bool begin) {
+        if (!begin) ++reloads;
+    });
+    reloader.start();
+    auto wait_for = [&](auto done) {
+        for (int i = 0; i < 500 && !done(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        return done();
+    };
+    // The watch is set up on the reloader's thread: retry the write until it is seen.
+    CHECK(wait_for([&] {
+        dir.write("profiles/p.json", R"({"id": "p", "boot": {"kernel": "/p2"}})");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return holder.get()->profile("p")->boot.kernel == "/p2";
+    }));
+    dir.write("groups/g.json", R"({"id": "g", "profile": "p"})");  // groups/ is new
+    CHECK(wait_for([&] { return holder.get()->group("g") != nullptr; }));
+    std::filesystem::remove(dir.path() / "groups/g.json");
+    CHECK(wait_for([&] { return holder.get()->group("g") == nullptr; }));
+    CHECK(reloads > 0);
+}
+
+TEST_CASE("object map: a copy shares until written, then only the written shard differs") {
+    ObjectMap<int> a;
+    for (int i = 0; i < 1000; ++i) a.edit("k" + std::to_string(i)) = i;
+    ObjectMap<int> b = a;
+    b.edit("k1") = -1;
+    b.erase("k2");
+    b.edit("new") = 7;
+    CHECK(*a.find("k1") == 1);
+    CHECK(a.find("k2"));
+    CHECK_FALSE(a.find("new"));
+    CHECK(*b.find("k1") == -1);
+    CHECK_FALSE(b.find("k2"));
+    CHECK(*b.find("new") == 7);
+    CHECK(a.size() == 1000);
+    CHECK(b.size() == 1000);
+    int sum = 0;
+    b.for_each([&](const std::string&, int v) { sum += v; });
+    CHECK(sum == 1000 * 999 / 2 - 1 - 1 - 2 + 7);
+}
