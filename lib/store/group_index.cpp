@@ -44,10 +44,36 @@ bool GroupIndex::values_key(const std::vector<std::string>& keys, const Labels& 
     return true;
 }
 
-GroupIndex::Signature& GroupIndex::signature_of(const Labels& selector) {
+std::vector<std::string> GroupIndex::ranked_keys(const Labels& selector) {
     std::vector<std::string> keys;
     for (const auto& entry : selector.entries()) keys.push_back(entry.first);
     std::sort(keys.begin(), keys.end(), key_less);
+    return keys;
+}
+
+// The signature whose keys are exactly the selector's; without allocating (a bulk load asks
+// once per group).
+const GroupIndex::Signature* GroupIndex::find_signature(const Labels& selector) const {
+    for (const auto& sig : signatures_) {
+        if (sig.keys.size() != selector.entries().size()) continue;
+        if (std::all_of(sig.keys.begin(), sig.keys.end(),
+                        [&](const std::string& k) { return selector.find(k) != nullptr; }))
+            return &sig;
+    }
+    return nullptr;
+}
+
+const GroupIndex::Bucket* GroupIndex::bucket(const Labels& selector) const {
+    const Signature* sig = find_signature(selector);
+    if (!sig) return nullptr;
+    std::string key;
+    values_key(sig->keys, selector, key);
+    return sig->buckets.find(key);
+}
+
+GroupIndex::Signature& GroupIndex::signature_of(const Labels& selector) {
+    if (const Signature* found = find_signature(selector)) return const_cast<Signature&>(*found);
+    auto keys = ranked_keys(selector);
     auto before = [](const std::vector<std::string>& a, const std::vector<std::string>& b) {
         if (a.size() != b.size()) return a.size() > b.size();
         return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), key_less);

@@ -44,14 +44,8 @@ class GroupIndex {
         }
     }
 
-    // fn(bucket) for every selector held by more than one group.
-    template <class Fn>
-    void for_each_shared_selector(Fn&& fn) const {
-        for (const auto& sig : signatures_)
-            sig.buckets.for_each([&](const std::string&, const Bucket& bucket) {
-                if (bucket.size() > 1) fn(bucket);
-            });
-    }
+    // The groups with exactly this selector; null when none.
+    const Bucket* bucket(const Labels& selector) const;
 
   private:
     struct Signature {
@@ -61,6 +55,8 @@ class GroupIndex {
     // Builds the hash key from the labels' values for `keys`; false if a key is missing.
     static bool values_key(const std::vector<std::string>& keys, const Labels& labels,
                            std::string& out);
+    static std::vector<std::string> ranked_keys(const Labels& selector);
+    const Signature* find_signature(const Labels& selector) const;
     Signature& signature_of(const Labels& selector);
     std::vector<Signature> signatures_;
 };

@@ -47,15 +47,21 @@ class ObjectMap {
         --size_;
     }
 
-    // fn(key, value) for every entry, in no particular order.
+    // fn(key, value) for every entry, in no particular order; or for the entries of shards
+    // [first, last) only (disjoint ranges can be visited by different threads).
     template <class Fn>
-    void for_each(Fn&& fn) const {
-        for (const auto& shard : shards_)
-            if (shard)
-                for (const auto& [key, value] : *shard) fn(key, value);
+    void for_each(Fn&& fn, std::size_t first = 0, std::size_t last = kShards) const {
+        for (std::size_t i = first; i < last; ++i)
+            if (shards_[i])
+                for (const auto& [key, value] : *shards_[i]) fn(key, value);
     }
 
     std::size_t size() const { return size_; }
+
+    // Room for `total` entries spread over the shards (a bulk load rehashes less).
+    void reserve(std::size_t total) {
+        for (std::size_t i = 0; i < kShards; ++i) owned(i).reserve(total / kShards + total / 256);
+    }
 
   private:
     struct Hash {

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -50,8 +51,20 @@ std::string_view file_stem(std::string_view path) {
 Snapshot::Snapshot(StoreContents contents, std::uint64_t generation) : generation_(generation) {
     file_problems_ = std::move(contents.problems);
     contents.problems.clear();
+    profiles_.reserve(contents.profiles.size());
+    groups_.reserve(contents.groups.size());
+    locations_.reserve(contents.profiles.size() + contents.groups.size());
+    auto t0 = std::chrono::steady_clock::now();
     add(std::move(contents));
-    check_references();
+    auto t1 = std::chrono::steady_clock::now();
+    check_all();
+    auto t2 = std::chrono::steady_clock::now();
+    collect_problems();
+    auto t3 = std::chrono::steady_clock::now();
+    auto ms = [](auto a, auto b) {
+        return std::chrono::duration<double, std::milli>(b - a).count();
+    };
+    fprintf(stderr, "add %.1f check %.1f collect %.1f\n", ms(t0, t1), ms(t1, t2), ms(t2, t3));
 }
 
 Snapshot::Snapshot(const Snapshot& previous, std::vector<LocationChange> changes,
@@ -62,7 +75,36 @@ Snapshot::Snapshot(const Snapshot& previous, std::vector<LocationChange> changes
       locations_(previous.locations_),
       index_(previous.index_),
       file_problems_(previous.file_problems_),
+      profile_problems_(previous.profile_problems_),
+      group_problems_(previous.group_problems_),
       generation_(generation) {
+    // Changes to group files only (the common case in a fleet: one file per machine) recheck
+    // the changed groups and those sharing a selector with them; anything else rechecks all.
+    bool groups_only = true;
+    std::vector<std::string> group_ids;
+    std::vector<Labels> selectors;
+    auto note = [&](const Held* held) {
+        if (!held) return;
+        for (const auto& [slot, id] : held->objects) {
+            if (slot != kGroup) {
+                groups_only = false;
+                continue;
+            }
+            group_ids.push_back(id);
+            if (const Group* g = group(id)) selectors.push_back(g->selector);
+        }
+    };
+    for (const auto& change : changes) {
+        note(locations_.find(change.location));
+        for (const auto& p : file_problems_)
+            if (p.path == change.location) groups_only = false;
+        if (!change.now.problems.empty() || !change.now.profiles.empty()) groups_only = false;
+        for (const auto& t : change.now.templates) groups_only = groups_only && t.empty();
+        for (const auto& g : change.now.groups) {
+            group_ids.push_back(g.id);
+            selectors.push_back(g.selector);
+        }
+    }
     for (auto& change : changes) {
         std::erase_if(file_problems_,
                       [&](const LoadProblem& p) { return p.path == change.location; });
@@ -73,7 +115,19 @@ Snapshot::Snapshot(const Snapshot& previous, std::vector<LocationChange> changes
         file_problems_.insert(file_problems_.end(), std::make_move_iterator(problems.begin()),
                               std::make_move_iterator(problems.end()));
     }
-    check_references();
+    if (!groups_only) {
+        check_all();
+    } else {
+        for (const auto& id : group_ids)
+            if (const Group* g = group(id)) selectors.push_back(g->selector);
+        for (const auto& selector : selectors)
+            if (const auto* bucket = index_.bucket(selector))
+                for (const auto& g : *bucket) group_ids.push_back(g->id);
+        std::sort(group_ids.begin(), group_ids.end());
+        group_ids.erase(std::unique(group_ids.begin(), group_ids.end()), group_ids.end());
+        for (const auto& id : group_ids) check_group(id);
+    }
+    collect_problems();
 }
 
 void Snapshot::add(StoreContents contents) {
@@ -83,15 +137,31 @@ void Snapshot::add(StoreContents contents) {
         auto& defs = profiles_.edit(item->id);
         insert_definition(defs, std::move(item));
     }
-    for (auto& g : contents.groups) {
-        auto item = std::make_shared<const Group>(std::move(g));
+    std::vector<GroupPtr> groups;
+    groups.reserve(contents.groups.size());
+    for (auto& g : contents.groups) groups.push_back(std::make_shared<const Group>(std::move(g)));
+    // The index is built beside the maps (a bulk load takes half the time on two cores); what a
+    // duplicate id hides is taken out of it once both are done.
+    auto index_all = [&] {
+        for (const auto& g : groups) index_.insert(g);
+    };
+    std::thread indexer;
+    if (groups.size() >= 4096)
+        indexer = std::thread(index_all);
+    else
+        index_all();
+    std::vector<const std::string*> shared_ids;
+    for (const auto& item : groups) {
         locations_.edit(item->source).objects.emplace_back(kGroup, item->id);
         auto& defs = groups_.edit(item->id);
-        const Group* served = insert_definition(defs, std::move(item));
-        if (served != defs.front().get()) {
-            if (served) index_.erase(*served);
-            index_.insert(defs.front());
-        }
+        insert_definition(defs, item);
+        if (defs.size() > 1) shared_ids.push_back(&item->id);
+    }
+    if (indexer.joinable()) indexer.join();
+    for (const std::string* id : shared_ids) {
+        const auto& defs = *groups_.find(*id);
+        for (const auto& d : defs) index_.erase(*d);
+        index_.insert(defs.front());
     }
     for (int k = 0; k < 3; ++k)
         for (auto& t : contents.templates[k]) {
@@ -132,87 +202,137 @@ void Snapshot::drop_location(const std::string& location) {
     }
 }
 
-// Cross-file checks: duplicate ids, dangling references, ambiguous groups. Recomputed for the
-// whole snapshot on every change (a scan, no allocation per object), so no change can leave a
-// stale one behind.
-void Snapshot::check_references() {
-    struct Found {
-        int slot;
-        LoadProblem problem;
-    };
-    std::vector<Found> found;
-    auto problem = [&](int slot, const std::string& path, std::string reason, const char* field) {
-        found.push_back({slot, {path, 0, std::move(reason), field}});
-    };
-    // A reference to a file that exists but was refused: the refusal is the useful part.
-    auto rejected = [&](const std::string& relative) -> std::string {
-        for (const auto& p : file_problems_)
-            if (p.path.size() > relative.size() && p.path.ends_with("/" + relative))
-                return " (" + relative + " was rejected: " + p.reason + ")";
-        return "";
-    };
-    profiles_.for_each([&](const std::string& id, const Definitions<Profile>& defs) {
-        for (std::size_t i = 1; i < defs.size(); ++i)
-            problem(
-                kProfile, defs[i]->source,
-                "profile id '" + id + "' is already defined in " + defs[0]->source + "; ignored",
-                "id");
-        const Profile& p = *defs[0];
+// A reference to a file that exists but was refused: the refusal is the useful part.
+std::string Snapshot::rejected(const std::string& relative) const {
+    for (const auto& p : file_problems_)
+        if (p.path.size() > relative.size() && p.path.ends_with("/" + relative))
+            return " (" + relative + " was rejected: " + p.reason + ")";
+    return "";
+}
+
+// Cross-file checks of one profile id: duplicates, template references, the file name.
+void Snapshot::check_profile(const std::string& id) {
+    std::vector<LoadProblem> found;
+    if (const auto* defs = profiles_.find(id)) {
+        for (std::size_t i = 1; i < defs->size(); ++i)
+            found.push_back({(*defs)[i]->source, 0,
+                             "profile id '" + id + "' is already defined in " +
+                                 defs->front()->source + "; ignored",
+                             "id"});
+        const Profile& p = *defs->front();
         if (!from_layout(p.id) && file_stem(p.source) != p.id)
-            problem(kProfile, p.source,
-                    "profile id '" + p.id +
-                        "' differs from its file name (matchbox looks profiles up as "
-                        "profiles/<id>.json)",
-                    "id");
+            found.push_back({p.source, 0,
+                             "profile id '" + p.id +
+                                 "' differs from its file name (matchbox looks profiles up as "
+                                 "profiles/<id>.json)",
+                             "id"});
         for (auto kind : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic}) {
             const std::string& ref = template_id(p, kind);
             if (ref.empty() || templates_[static_cast<int>(kind)].find(ref)) continue;
             const std::string dir = template_dir(kind);
             const std::string why = rejected(dir + "/" + ref);
-            problem(kProfile, p.source,
-                    dir + " template '" + ref +
-                        (why.empty() ? "' does not exist (" + dir + "/" + ref + ")"
-                                     : "' is not served" + why),
-                    kind == TemplateKind::ignition ? "ignition_id"
-                    : kind == TemplateKind::cloud  ? "cloud_id"
-                                                   : "generic_id");
+            found.push_back({p.source, 0,
+                             dir + " template '" + ref +
+                                 (why.empty() ? "' does not exist (" + dir + "/" + ref + ")"
+                                              : "' is not served" + why),
+                             kind == TemplateKind::ignition ? "ignition_id"
+                             : kind == TemplateKind::cloud  ? "cloud_id"
+                                                            : "generic_id"});
         }
-    });
-    groups_.for_each([&](const std::string& id, const Definitions<Group>& defs) {
-        for (std::size_t i = 1; i < defs.size(); ++i)
-            problem(kGroup, defs[i]->source,
-                    "group id '" + id + "' is already defined in " + defs[0]->source + "; ignored",
-                    "id");
-        const Group& g = *defs[0];
+    }
+    if (!found.empty())
+        profile_problems_.edit(id) = std::move(found);
+    else
+        profile_problems_.erase(id);
+}
+
+void Snapshot::check_group(const std::string& id) {
+    auto found = group_problems(id);
+    if (!found.empty())
+        group_problems_.edit(id) = std::move(found);
+    else
+        group_problems_.erase(id);
+}
+
+// Cross-file checks of one group id: duplicates, its profile, a selector another group has too
+// (reported on each but the first by file name, which the smaller id need not be).
+std::vector<LoadProblem> Snapshot::group_problems(const std::string& id) const {
+    std::vector<LoadProblem> found;
+    if (const auto* defs = groups_.find(id)) {
+        for (std::size_t i = 1; i < defs->size(); ++i)
+            found.push_back({(*defs)[i]->source, 0,
+                             "group id '" + id + "' is already defined in " +
+                                 defs->front()->source + "; ignored",
+                             "id"});
+        const Group& g = *defs->front();
         if (!g.falls_through && !profile(g.profile))
-            problem(kGroup, g.source,
-                    "group '" + g.id + "' names missing profile '" + g.profile + "'" +
-                        rejected("profiles/" + g.profile + ".json"),
-                    "profile");
+            found.push_back({g.source, 0,
+                             "group '" + g.id + "' names missing profile '" + g.profile + "'" +
+                                 rejected("profiles/" + g.profile + ".json"),
+                             "profile"});
+        const Group* first = nullptr;
+        if (const auto* bucket = g.falls_through ? nullptr : index_.bucket(g.selector))
+            for (const auto& other : *bucket)
+                if (!other->falls_through && (!first || other->source < first->source))
+                    first = other.get();
+        if (first && first != &g)
+            found.push_back(
+                {g.source, 0,
+                 g.selector.empty()
+                     ? "second default group (no selector) besides " + first->source +
+                           "; the one with the smaller id wins"
+                     : "same selector as " + first->source + "; the one with the smaller id wins",
+                 "selector"});
+    }
+    return found;
+}
+
+void Snapshot::check_all() {
+    profile_problems_ = {};
+    group_problems_ = {};
+    profiles_.for_each([&](const std::string& id, const auto&) { check_profile(id); });
+    // Groups are checked on two threads (half the shards each), the results stored after.
+    using Found = std::vector<std::pair<const std::string*, std::vector<LoadProblem>>>;
+    auto check_shards = [&](std::size_t first, std::size_t last, Found& out) {
+        groups_.for_each(
+            [&](const std::string& id, const auto&) {
+                if (auto problems = group_problems(id); !problems.empty())
+                    out.emplace_back(&id, std::move(problems));
+            },
+            first, last);
+    };
+    constexpr std::size_t half = ObjectMap<int>::kShards / 2;
+    Found low, high;
+    std::thread other;
+    if (groups_.size() >= 4096)
+        other = std::thread(check_shards, half, ObjectMap<int>::kShards, std::ref(high));
+    else
+        check_shards(half, ObjectMap<int>::kShards, high);
+    check_shards(0, half, low);
+    if (other.joinable()) other.join();
+    for (Found* found : {&low, &high})
+        for (auto& [id, problems] : *found) group_problems_.edit(*id) = std::move(problems);
+}
+
+// The backend's problems, then the cross-file ones in load order: profiles, then groups, by file.
+void Snapshot::collect_problems() {
+    struct Found {
+        int slot;
+        const LoadProblem* problem;
+    };
+    std::vector<Found> found;
+    profile_problems_.for_each([&](const std::string&, const std::vector<LoadProblem>& list) {
+        for (const auto& p : list) found.push_back({kProfile, &p});
     });
-    index_.for_each_shared_selector([&](const GroupIndex::Bucket& bucket) {
-        std::vector<const Group*> same;
-        for (const auto& g : bucket)
-            if (!g->falls_through) same.push_back(g.get());
-        if (same.size() < 2) return;
-        std::sort(same.begin(), same.end(),
-                  [](const Group* a, const Group* b) { return a->source < b->source; });
-        for (std::size_t i = 1; i < same.size(); ++i)
-            problem(
-                kGroup, same[i]->source,
-                same[i]->selector.empty()
-                    ? "second default group (no selector) besides " + same[0]->source +
-                          "; the one with the smaller id wins"
-                    : "same selector as " + same[0]->source + "; the one with the smaller id wins",
-                "selector");
+    group_problems_.for_each([&](const std::string&, const std::vector<LoadProblem>& list) {
+        for (const auto& p : list) found.push_back({kGroup, &p});
     });
-    // In load order: profiles, then groups, each by file.
     std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
-        return a.slot != b.slot ? a.slot < b.slot : a.problem.path < b.problem.path;
+        return a.slot != b.slot ? a.slot < b.slot : a.problem->path < b.problem->path;
     });
     problems_ = file_problems_;
     problems_.reserve(problems_.size() + found.size());
-    for (auto& f : found) problems_.push_back(std::move(f.problem));
+    for (const auto& f : found) problems_.push_back(*f.problem);
 }
 
 const Profile* Snapshot::profile(std::string_view id) const {

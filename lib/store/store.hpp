@@ -98,7 +98,13 @@ class Snapshot {
 
     void add(StoreContents contents);
     void drop_location(const std::string& location);
-    void check_references();
+    // Cross-file problems, kept per object id so a change rechecks only what it can affect.
+    void check_profile(const std::string& id);
+    void check_group(const std::string& id);
+    std::vector<LoadProblem> group_problems(const std::string& id) const;
+    void check_all();
+    void collect_problems();
+    std::string rejected(const std::string& relative) const;
 
     ObjectMap<Definitions<Profile>> profiles_;
     ObjectMap<Definitions<Group>> groups_;
@@ -106,7 +112,8 @@ class Snapshot {
     ObjectMap<Held> locations_;
     GroupIndex index_;
     std::vector<LoadProblem> file_problems_;  // the backend's, per location
-    std::vector<LoadProblem> problems_;       // file_problems_ then cross-file ones
+    ObjectMap<std::vector<LoadProblem>> profile_problems_, group_problems_;  // by id; none empty
+    std::vector<LoadProblem> problems_;  // file_problems_ then cross-file ones
     std::uint64_t generation_;
 };
 

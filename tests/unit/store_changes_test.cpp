@@ -216,3 +216,34 @@ TEST_CASE("object map: a copy shares until written, then only the written shard 
     b.for_each([&](const std::string&, int v) { sum += v; });
     CHECK(sum == 1000 * 999 / 2 - 1 - 1 - 2 + 7);
 }
+
+TEST_CASE("store: a bulk load (index built on its own thread) hides duplicates like a small one") {
+    StoreContents c;
+    c.profiles.push_back(Profile{"p", "", true, {"/k", {}, {}}, "", "", "", "/d/profiles/p.json"});
+    for (int i = 0; i < 5000; ++i) {
+        Group g;
+        g.id = "g" + std::to_string(i);
+        g.profile = "p";
+        g.selector.set("n", std::to_string(i));
+        g.source = "/d/groups/" + g.id + ".json";
+        c.groups.push_back(std::move(g));
+    }
+    Group shadow = c.groups[7];  // same id in a later file, another selector: hidden
+    shadow.source = "/d/groups/zz.json";
+    shadow.selector.set("n", "shadow");
+    c.groups.push_back(shadow);
+    Group twin = c.groups[8];  // another id with g8's selector: reported, smaller id wins
+    twin.id = "h8";
+    twin.source = "/d/groups/h8.json";
+    c.groups.push_back(twin);
+    const Snapshot s(c);
+    CHECK(s.group_count() == 5001);
+    REQUIRE(s.problems().size() == 2);
+    CHECK_THAT(s.problems()[0].to_string(), Catch::Contains("h8.json: same selector"));
+    CHECK_THAT(s.problems()[1].to_string(), Catch::Contains("zz.json: group id 'g7'"));
+    Labels l;
+    l.set("n", "shadow");
+    CHECK_FALSE(select(s, l, Part::boot).group);
+    l.set("n", "8");
+    CHECK(select(s, l, Part::boot).group->id == "g8");
+}
