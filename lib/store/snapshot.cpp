@@ -54,17 +54,9 @@ Snapshot::Snapshot(StoreContents contents, std::uint64_t generation) : generatio
     profiles_.reserve(contents.profiles.size());
     groups_.reserve(contents.groups.size());
     locations_.reserve(contents.profiles.size() + contents.groups.size());
-    auto t0 = std::chrono::steady_clock::now();
     add(std::move(contents));
-    auto t1 = std::chrono::steady_clock::now();
     check_all();
-    auto t2 = std::chrono::steady_clock::now();
     collect_problems();
-    auto t3 = std::chrono::steady_clock::now();
-    auto ms = [](auto a, auto b) {
-        return std::chrono::duration<double, std::milli>(b - a).count();
-    };
-    fprintf(stderr, "add %.1f check %.1f collect %.1f\n", ms(t0, t1), ms(t1, t2), ms(t2, t3));
 }
 
 Snapshot::Snapshot(const Snapshot& previous, std::vector<LocationChange> changes,
