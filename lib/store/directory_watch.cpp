@@ -91,6 +91,9 @@ class DirectoryWatch : public std::enable_shared_from_this<DirectoryWatch> {
                 all = true;
                 continue;
             }
+            const std::string_view name(e->name);
+            // Dotfiles and backups are never loaded: an editor's temp file is not a change.
+            if (name.starts_with('.') || name.ends_with('~')) continue;
             locations.push_back(dir->second + "/" + e->name);
         }
         if (all) watch_dir(root_, 0);
