@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "cli/admin_commands.hpp"
-#include "cli/build_commands.hpp"
+#include "cli/image_commands.hpp"
 #include "cli/flags.hpp"
 #include "cli/provider_commands.hpp"
 #include "cli/terminal.hpp"

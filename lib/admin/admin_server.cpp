@@ -21,8 +21,8 @@
 #include <thread>
 #include <vector>
 
-#include "config/config.hpp"
 #include "logging/log_text.hpp"
+#include "values/values.hpp"
 
 namespace bootcfg::admin {
 

@@ -331,8 +331,8 @@ std::vector<ApplyItem> apply_items(const std::string& path) {
             const std::string name = fs::path(file).filename().string();
             const std::string body = read_file_or_throw(file);
             Failure failure;
-            const auto entry = parse_template_entry(
-                template_kind(*kind_from_name(kind)), name, body, failure);
+            const auto entry =
+                parse_template_entry(template_kind(*kind_from_name(kind)), name, body, failure);
             if (!entry) throw UsageError{"-f " + file + ": " + failure.reason};
             items.push_back({kind, name, body, file, revision(*entry)});
         }

@@ -1,5 +1,7 @@
 #include "cli/flags.hpp"
 
+#include "values/values.hpp"
+
 #include <algorithm>
 #include <sstream>
 
@@ -21,8 +23,7 @@ const std::vector<std::string>& ParsedFlags::all(const std::string& name) const 
 bool ParsedFlags::flag(const std::string& name, bool fallback) const {
     if (!has(name)) return fallback;
     const std::string v = get(name);
-    if (v == "true" || v == "1" || v == "yes") return true;
-    if (v == "false" || v == "0" || v == "no") return false;
+    if (auto b = parse_bool(v)) return *b;
     throw UsageError{name + "=" + v + ": expected true or false"};
 }
 

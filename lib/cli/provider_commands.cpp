@@ -14,12 +14,13 @@
 #include <thread>
 
 #include "assets/assets.hpp"
-#include "build/build.hpp"
 #include "cli/admin_commands.hpp"
 #include "cli/flags.hpp"
+#include "cli/progress.hpp"
 #include "client/admin_client.hpp"
 #include "files/atomic_file.hpp"
 #include "http/http_server.hpp"
+#include "image/image.hpp"
 #include "provider/provider.hpp"
 #include "store/store.hpp"
 
@@ -83,11 +84,10 @@ std::string setting(const ParsedFlags& f, const char* flag, const Env& env,
 }
 
 std::string read_text(const std::string& path, const char* flag) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw UsageError{std::string(flag) + " " + path + ": cannot read it"};
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    std::string text;
+    if (!read_whole(path, text))
+        throw UsageError{std::string(flag) + " " + path + ": cannot read it"};
+    return text;
 }
 
 ProviderOptions provider_options(const ParsedFlags& f, const Env& env, std::FILE* err) {
@@ -129,12 +129,10 @@ class EmbeddedServer {
                 if (!write_file_atomic(to, it->second, error))
                     throw ProviderError("--serve: " + error);
             } else if (::link(from.c_str(), to.c_str()) != 0) {
-                std::ifstream in(from, std::ios::binary);
-                if (!in) throw ProviderError("--serve: " + from + ": cannot read it");
-                std::ostringstream s;
-                s << in.rdbuf();
-                if (!write_file_atomic(to, s.str(), error))
-                    throw ProviderError("--serve: " + error);
+                std::string bytes;
+                if (!read_whole(from, bytes))
+                    throw ProviderError("--serve: " + from + ": cannot read it");
+                if (!write_file_atomic(to, bytes, error)) throw ProviderError("--serve: " + error);
             }
         }
         const auto colon = address.rfind(':');

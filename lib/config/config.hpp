@@ -2,6 +2,8 @@
 // BOOTCFG_* environment variables, and Go-style command-line flags.
 #pragma once
 
+#include "values/values.hpp"
+
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -45,15 +47,5 @@ using GetEnv = std::function<const char*(const char* name)>;
 ConfigResult parse_daemon_config(const std::vector<std::string>& args, const GetEnv& getenv);
 
 std::string daemon_usage();
-
-// "host:port", "[v6]:port", ":port" -> host and port; nullopt if malformed.
-struct HostPort {
-    std::string host;
-    std::string port;
-};
-std::optional<HostPort> split_host_port(const std::string& address);
-
-// Go duration syntax: "300ms", "10s", "1m30s", "2h".
-std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
 
 }  // namespace bootcfg

@@ -100,7 +100,7 @@ WriteTarget write_target(const std::string& path) {
     if (exists && S_ISDIR(st.st_mode)) return {path, Write::directory};
     if (exists && !S_ISREG(st.st_mode)) return {path, Write::in_place};
     if (!S_ISLNK(link.st_mode)) return {path};
-    if (path.rfind("/dev/", 0) == 0 || path.rfind("/proc/", 0) == 0)
+    if (path.starts_with("/dev/") || path.starts_with("/proc/"))
         return {path, exists ? Write::truncate_in_place : Write::replace};
     if (char* real = ::realpath(path.c_str(), nullptr)) {
         std::string resolved = real;

@@ -159,10 +159,6 @@ Reply asset(const AssetRoot* assets, std::string_view rest, const ConditionalHea
     return r;
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-
 }  // namespace
 
 Reply error_reply(unsigned status, std::string reason) {
@@ -200,10 +196,10 @@ Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequ
 
     if (path == "/metadata") return metadata(snapshot, query);
     if (path == "/grub") return grub(snapshot, query);
-    if (starts_with(path, "/pixiecore/v1/boot/"))
+    if (path.starts_with("/pixiecore/v1/boot/"))
         return pixiecore(snapshot, path.substr(std::string_view("/pixiecore/v1/boot/").size()));
-    if (starts_with(path, "/assets/")) return asset(assets, path.substr(8), request.conditional);
-    if (starts_with(path, "/images/")) return asset(assets, path.substr(8), request.conditional);
+    if (path.starts_with("/assets/")) return asset(assets, path.substr(8), request.conditional);
+    if (path.starts_with("/images/")) return asset(assets, path.substr(8), request.conditional);
     if (path == "/") return text_reply("bootcfg\n");
     if (path == "/healthz") return text_reply("ok\n");
     return error_reply(404, "no such endpoint " + std::string(path));

@@ -48,7 +48,7 @@ inline nlohmann::json parse_json_bounded(std::string_view text) {
 // tag (which says nothing to an operator).
 inline std::string json_error_text(const nlohmann::json::exception& e) {
     std::string what = e.what();
-    if (what.rfind("[json.exception.", 0) == 0) {
+    if (what.starts_with("[json.exception.")) {
         const auto close = what.find("] ");
         if (close != std::string::npos) what.erase(0, close + 2);
     }

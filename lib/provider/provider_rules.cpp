@@ -6,6 +6,7 @@
 
 #include "model/limits.hpp"
 #include "provider/provider.hpp"
+#include "values/values.hpp"
 
 namespace bootcfg {
 
@@ -105,33 +106,17 @@ Device device_from_json(const std::string& text) {
     return d;
 }
 
+// Waits are whole seconds ("90s", "1h30m"): Go durations without a fraction of a second.
+std::optional<std::chrono::seconds> parse_wait_duration(const std::string& text) {
+    const auto d = parse_duration(text);
+    if (!d || d->count() % 1000 != 0) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::seconds>(*d);
+}
+
 std::string plan_arch(const std::string& plan) {
     if (plan == "baremetal_2a" || plan == "baremetal_2a2" || plan.find(".arm") != std::string::npos)
         return "aarch64";
     return "x86_64";
-}
-
-std::optional<std::chrono::seconds> parse_wait_duration(const std::string& text) {
-    if (text.empty()) return std::nullopt;
-    std::int64_t total = 0;
-    std::size_t i = 0;
-    while (i < text.size()) {
-        std::size_t j = i;
-        while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
-        if (j == i || j - i > 9 || j == text.size()) return std::nullopt;
-        const std::int64_t n = std::stoll(text.substr(i, j - i));
-        const char unit = text[j];
-        if (unit == 's')
-            total += n;
-        else if (unit == 'm')
-            total += n * 60;
-        else if (unit == 'h')
-            total += n * 3600;
-        else
-            return std::nullopt;
-        i = j + 1;
-    }
-    return std::chrono::seconds(total);
 }
 
 namespace {

@@ -38,7 +38,7 @@ InitrdEntry parse_initrd(const std::string& text) {
         const std::string& w = words[i];
         if ((w == "--name" || w == "-n") && i + 1 < words.size()) {
             e.name = words[++i];
-        } else if (w.rfind("--name=", 0) == 0) {
+        } else if (w.starts_with("--name=")) {
             e.name = w.substr(7);
         } else {
             e.options += w + " ";
@@ -77,7 +77,7 @@ std::vector<InitrdEntry> named_initrds(const BootSpec& boot) {
 
 bool has_initrd_arg(const BootSpec& boot) {
     return std::any_of(boot.args.begin(), boot.args.end(),
-                       [](const std::string& a) { return a.rfind("initrd=", 0) == 0; });
+                       [](const std::string& a) { return a.starts_with("initrd="); });
 }
 
 // For GRUB and Pixiecore, which load initrds their own way: the URLs, and the arguments without

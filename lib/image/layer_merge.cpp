@@ -1,8 +1,8 @@
-#include "build/layer_merge.hpp"
+#include "image/layer_merge.hpp"
 
 #include <algorithm>
 
-#include "build/build.hpp"
+#include "image/image.hpp"
 
 namespace bootcfg {
 
@@ -51,11 +51,11 @@ std::string LayerMerge::resolve_parents(const std::string& path, const std::stri
             continue;
         }
         if (++links > 40)
-            throw BuildError(where + ": '" + path + "' goes through more than 40 symlinks");
+            throw ImageError(where + ": '" + path + "' goes through more than 40 symlinks");
         const std::string dest = archive_io::symlink_destination(it->first, it->second.target);
         current = dest.empty() ? current.substr(slash + 1) : dest + current.substr(slash);
         if (current.size() > archive_io::kMaxMemberPath)
-            throw BuildError(where + ": '" + path.substr(0, 60) +
+            throw ImageError(where + ": '" + path.substr(0, 60) +
                              "' resolves through symlinks to a path too long to open");
         slash = current.find('/');  // the destination may go through links itself
     }
@@ -70,7 +70,7 @@ void LayerMerge::add(std::uint32_t layer, std::uint32_t ordinal, const std::stri
     const auto [dir, name] = split_last(path);
     if (name.rfind(".wh.", 0) == 0) {
         if (name == ".wh." || name == ".wh.." || name == ".wh...")
-            throw BuildError(where + ": whiteout '" + member_path + "' names nothing");
+            throw ImageError(where + ": whiteout '" + member_path + "' names nothing");
         if (name == ".wh..wh..opq")
             hide_lower(dir, layer, false);
         else if (name.rfind(".wh..wh.", 0) != 0)  // other .wh..wh.* are aufs bookkeeping
@@ -85,10 +85,10 @@ void LayerMerge::add(std::uint32_t layer, std::uint32_t ordinal, const std::stri
             resolve_parents(archive_io::clean_member_path(hardlink, where), where);
         auto target = index_.find(target_path);
         if (target == index_.end())
-            throw BuildError(where + ": hardlink '" + path + "' points to '" + target_path +
+            throw ImageError(where + ": hardlink '" + path + "' points to '" + target_path +
                              "', which is not in the image");
         if (target->second.kind == Kind::directory)
-            throw BuildError(where + ": hardlink '" + path + "' points to the directory '" +
+            throw ImageError(where + ": hardlink '" + path + "' points to the directory '" +
                              target_path + "'");
         r.kind = Kind::hardlink;
         r.data_layer = target->second.data_layer;

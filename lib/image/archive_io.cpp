@@ -1,4 +1,4 @@
-#include "build/archive_io.hpp"
+#include "image/archive_io.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-#include "build/build.hpp"
+#include "image/image.hpp"
 
 namespace bootcfg::archive_io {
 
@@ -55,7 +55,7 @@ la_ssize_t read_outer(archive* a, void* data, const void** out) {
     try {
         *out = s->buffer.data();
         return static_cast<la_ssize_t>(s->outer->read(s->buffer.data(), s->buffer.size()));
-    } catch (const BuildError& e) {
+    } catch (const ImageError& e) {
         archive_set_error(a, EIO, "%s", e.what());
         return -1;
     }
@@ -84,7 +84,7 @@ Reader::~Reader() {
 }
 
 void Reader::fail(const std::string& what) const {
-    throw BuildError(label_ + ": " + what);
+    throw ImageError(label_ + ": " + what);
 }
 
 void Reader::open_with(std::unique_ptr<Source> source, bool raw) {
@@ -203,7 +203,7 @@ void gzip_member(const std::string& block, std::string& out, const std::string& 
         }
     };
     archive* a = archive_write_new();
-    if (!a) throw BuildError(label + ": out of memory");
+    if (!a) throw ImageError(label + ": out of memory");
     archive_entry* e = archive_entry_new();
     archive_entry_set_pathname(e, "block");
     archive_entry_set_filetype(e, AE_IFREG);
@@ -221,7 +221,7 @@ void gzip_member(const std::string& block, std::string& out, const std::string& 
     const std::string why = ok || !archive_error_string(a) ? "" : archive_error_string(a);
     archive_entry_free(e);
     archive_write_free(a);
-    if (!ok) throw BuildError(label + ": gzip: " + (why.empty() ? "failed" : why));
+    if (!ok) throw ImageError(label + ": gzip: " + (why.empty() ? "failed" : why));
 }
 
 }  // namespace
@@ -261,7 +261,7 @@ struct ParallelGzip::State {
         for (std::size_t at = 0; at < member.size();) {
             const ssize_t n = ::write(fd, member.data() + at, member.size() - at);
             if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw BuildError(label + ": " + std::strerror(errno));
+            if (n < 0) throw ImageError(label + ": " + std::strerror(errno));
             at += static_cast<std::size_t>(n);
         }
     }
@@ -374,7 +374,7 @@ la_ssize_t GzipTarWriter::write_callback(archive*, void* self, const void* bytes
 
 GzipTarWriter::GzipTarWriter(int fd, std::string label)
     : label_(std::move(label)), gzip_(fd, label_), a_(archive_write_new()), buffer_(1 << 17) {
-    if (!a_) throw BuildError(label_ + ": out of memory");
+    if (!a_) throw ImageError(label_ + ": out of memory");
     if (archive_write_set_format_pax_restricted(a_) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(a_, 1) != ARCHIVE_OK ||
         archive_write_open(a_, this, nullptr, write_callback, nullptr) != ARCHIVE_OK)
@@ -388,7 +388,7 @@ GzipTarWriter::~GzipTarWriter() {
 void GzipTarWriter::fail() const {
     if (callback_error_) std::rethrow_exception(callback_error_);
     const char* why = archive_error_string(a_);
-    throw BuildError(label_ + ": " + (why ? why : "write failed"));
+    throw ImageError(label_ + ": " + (why ? why : "write failed"));
 }
 
 void GzipTarWriter::header(archive_entry* entry) {
@@ -424,7 +424,7 @@ std::string clean_member_path(const char* raw, const std::string& where) {
     std::string out;
     const std::string in = raw ? raw : "";
     if (in.size() > kMaxMemberPath)
-        throw BuildError(where + ": a member path is " + std::to_string(in.size()) +
+        throw ImageError(where + ": a member path is " + std::to_string(in.size()) +
                          " bytes long (Linux opens at most " + std::to_string(kMaxMemberPath) +
                          "): '" + in.substr(0, 60) + "...'");
     std::size_t i = 0;
@@ -432,7 +432,7 @@ std::string clean_member_path(const char* raw, const std::string& where) {
         std::size_t j = in.find('/', i);
         if (j == std::string::npos) j = in.size();
         const std::string part = in.substr(i, j - i);
-        if (part == "..") throw BuildError(where + ": member '" + in + "' climbs out with '..'");
+        if (part == "..") throw ImageError(where + ": member '" + in + "' climbs out with '..'");
         if (!part.empty() && part != ".") {
             if (!out.empty()) out += '/';
             out += part;

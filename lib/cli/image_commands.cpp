@@ -1,10 +1,11 @@
-#include "cli/build_commands.hpp"
+#include "cli/image_commands.hpp"
 #include "files/atomic_file.hpp"
 
 #include "admin/resources.hpp"
-#include "build/build.hpp"
 #include "cli/admin_commands.hpp"
 #include "cli/flags.hpp"
+#include "cli/progress.hpp"
+#include "image/image.hpp"
 
 namespace bootcfg {
 
@@ -159,7 +160,7 @@ int run_build_command(const std::vector<std::string>& args, std::FILE* out, std:
     } catch (const UsageError& e) {
         std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.message.c_str());
         return kExitUsage;
-    } catch (const BuildError& e) {
+    } catch (const ImageError& e) {
         std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.what());
         return kExitRefused;
     } catch (const std::exception& e) {  // out of memory and the like: still one line, no temps

@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "build/archive_io.hpp"
-#include "build/build.hpp"
 #include "files/atomic_file.hpp"
+#include "image/archive_io.hpp"
+#include "image/image.hpp"
 #include "labels/labels.hpp"
 #include "store/data_files.hpp"
 #include "store/store.hpp"
@@ -27,12 +27,10 @@ namespace bootcfg {
 namespace {
 
 std::string read_small(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw BuildError(path + ": " + std::strerror(errno));
-    std::ostringstream s;
-    s << in.rdbuf();
-    if (s.str().size() > (1u << 20)) throw BuildError(path + ": larger than 1 MiB");
-    return s.str();
+    std::string text;
+    if (!read_whole(path, text)) throw ImageError(path + ": " + std::strerror(errno));
+    if (text.size() > (1u << 20)) throw ImageError(path + ": larger than 1 MiB");
+    return text;
 }
 
 // An input that push publishes: a readable regular file that every local user may read
@@ -41,12 +39,12 @@ std::string read_small(const std::string& path) {
 void check_input(const std::string& path, const char* what, const std::string& inside) {
     struct stat st {};
     if (::access(path.c_str(), R_OK) != 0 || ::stat(path.c_str(), &st) != 0)
-        throw BuildError(path + ": " + std::strerror(errno) + " (" + what + ")");
-    if (!S_ISREG(st.st_mode)) throw BuildError(path + ": not a regular file (" + what + ")");
+        throw ImageError(path + ": " + std::strerror(errno) + " (" + what + ")");
+    if (!S_ISREG(st.st_mode)) throw ImageError(path + ": not a regular file (" + what + ")");
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     if (!(st.st_mode & S_IROTH))
-        throw BuildError(path + ": not readable by everyone (mode " + mode + "), but bootcfgd " +
+        throw ImageError(path + ": not readable by everyone (mode " + mode + "), but bootcfgd " +
                          "serves it to every machine; refusing to publish it (chmod o+r if " +
                          "it is meant to be public)");
     if (inside.empty()) return;
@@ -57,7 +55,7 @@ void check_input(const std::string& path, const char* what, const std::string& i
     std::free(root);
     if (target.empty() || dir.empty() ||
         (target.compare(0, dir.size() + 1, dir + "/") != 0 && dir != "/"))
-        throw BuildError(path + ": leads to " + (target.empty() ? "?" : target) +
+        throw ImageError(path + ": leads to " + (target.empty() ? "?" : target) +
                          ", outside --dir " + inside + "; refusing to publish it");
 }
 
@@ -71,24 +69,24 @@ bool append_file(AtomicFile& out, const std::string& path, bool decompress) {
         archive_io::Reader r = archive_io::Reader::decompressing(path, compressed);
         if (compressed) {
             while (const std::size_t n = r.read(buf.data(), buf.size()))
-                if (!out.write({buf.data(), n}, error)) throw BuildError(error);
+                if (!out.write({buf.data(), n}, error)) throw ImageError(error);
             return true;
         }
     }
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw BuildError(path + ": " + std::strerror(errno));
+    if (fd < 0) throw ImageError(path + ": " + std::strerror(errno));
     for (;;) {
         const ssize_t n = ::read(fd, buf.data(), buf.size());
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             const int e = errno;
             ::close(fd);
-            throw BuildError(path + ": " + std::strerror(e));
+            throw ImageError(path + ": " + std::strerror(e));
         }
         if (n == 0) break;
         if (!out.write({buf.data(), static_cast<std::size_t>(n)}, error)) {
             ::close(fd);
-            throw BuildError(error);
+            throw ImageError(error);
         }
     }
     ::close(fd);
@@ -102,12 +100,12 @@ class Staging {
     AtomicFile& file(const std::string& path) {
         std::string error;
         staged_.push_back({path, std::make_unique<AtomicFile>()});
-        if (!staged_.back().second->open(path, error)) throw BuildError(error);
+        if (!staged_.back().second->open(path, error)) throw ImageError(error);
         return *staged_.back().second;
     }
     void text(const std::string& path, const std::string& text) {
         std::string error;
-        if (!file(path).write(text, error)) throw BuildError(error);
+        if (!file(path).write(text, error)) throw ImageError(error);
     }
     void remove_after(const std::string& path) { removals_.push_back(path); }
     // Renames each file over its target unless the target holds the same bytes already.
@@ -119,11 +117,11 @@ class Staging {
                 result.unchanged.push_back(path);
                 continue;
             }
-            if (!file->commit(error)) throw BuildError(error);
+            if (!file->commit(error)) throw ImageError(error);
             result.written.push_back(path);
         }
         for (const auto& path : removals_) {
-            if (!remove_file_durable(path, error)) throw BuildError(error);
+            if (!remove_file_durable(path, error)) throw ImageError(error);
             result.removed.push_back(path);
         }
     }
@@ -144,7 +142,7 @@ std::vector<std::string> groups_taking_mac(const Snapshot& data, const std::stri
         const std::string* selected = group->selector.find("mac");
         if (!selected || *selected != mac) continue;
         if (!group->name.ends_with("(bootcfg push)"))
-            throw BuildError("--mac " + mac + ": " + group->source +
+            throw ImageError("--mac " + mac + ": " + group->source +
                              " (not written by push) selects it already; remove that group or "
                              "push without --mac");
         out.push_back(group->source);
@@ -168,7 +166,7 @@ std::string read_linuxkit_cmdline(const std::string& path) {
     // It becomes part of an iPXE script line: a line break would add commands.
     for (unsigned char c : cmdline)
         if (c < 0x20 || c == 0x7f)
-            throw BuildError(path +
+            throw ImageError(path +
                              ": holds a control character (a line break?); a kernel command "
                              "line is one line");
     return cmdline;
@@ -194,12 +192,12 @@ std::string equinix_ipxe_script(const std::string& name, const std::string& base
     return s + "boot";
 }
 
-PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
+PushResult push_linuxkit(const PushOptions& o, Progress& progress) {
     PushResult result;
     if (!valid_name(o.name))
-        throw BuildError("NAME '" + o.name + "': use letters, digits, '.', '-', '_'");
+        throw ImageError("NAME '" + o.name + "': use letters, digits, '.', '-', '_'");
     if (o.arch != "x86_64" && o.arch != "aarch64")
-        throw BuildError("--arch " + o.arch + ": must be x86_64 or aarch64");
+        throw ImageError("--arch " + o.arch + ": must be x86_64 or aarch64");
     const std::string prefix = o.dir + "/" + o.name;
     const std::string kernel = prefix + "-kernel", initrd = prefix + "-initrd.img",
                       cmdline_file = prefix + "-cmdline";
@@ -210,7 +208,7 @@ PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
     std::vector<std::string> macs;
     for (const auto& m : o.macs) {
         auto mac = normalize_mac(m);
-        if (!mac) throw BuildError("--mac " + m + ": not a MAC address");
+        if (!mac) throw ImageError("--mac " + m + ": not a MAC address");
         macs.push_back(*mac);
     }
     const std::string cmdline = read_linuxkit_cmdline(cmdline_file);
@@ -219,7 +217,7 @@ PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
     if (decompress && !o.decompress)
         result.notes.push_back("aarch64: kernel and initrd are decompressed");
     std::string error;
-    if (!make_directories(o.destination, error)) throw BuildError(error);
+    if (!make_directories(o.destination, error)) throw ImageError(error);
 
     Staging staging;
     progress.show("push: kernel");
@@ -279,10 +277,10 @@ PushResult push_linuxkit(const PushOptions& o, ProgressLine& progress) {
         Failure failure;
         const bool ok = &path == &files.front().first ? parse_profile(text, failure).has_value()
                                                       : parse_group(text, failure).has_value();
-        if (!ok) throw BuildError(path + ": " + failure.reason);
+        if (!ok) throw ImageError(path + ": " + failure.reason);
     }
     for (const char* sub : {"/profiles", "/groups"})
-        if (!make_directories(o.data_path + sub, error)) throw BuildError(error);
+        if (!make_directories(o.data_path + sub, error)) throw ImageError(error);
     for (std::size_t i = 0; i < macs.size(); ++i)
         for (const auto& old : groups_taking_mac(data, macs[i], files[i + 1].first))
             staging.remove_after(old);

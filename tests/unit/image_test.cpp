@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "build/archive_io.hpp"
-#include "build/build.hpp"
-#include "build/layer_merge.hpp"
 #include "cli/flags.hpp"
 #include "cli/terminal.hpp"
+#include "image/archive_io.hpp"
+#include "image/image.hpp"
+#include "image/layer_merge.hpp"
 #include "temp_dir.hpp"
 
 using namespace bootcfg;

@@ -12,10 +12,10 @@
 #include <optional>
 #include <set>
 
-#include "build/archive_io.hpp"
-#include "build/build.hpp"
-#include "build/layer_merge.hpp"
 #include "files/atomic_file.hpp"
+#include "image/archive_io.hpp"
+#include "image/image.hpp"
+#include "image/layer_merge.hpp"
 #include "model/limits.hpp"
 
 namespace bootcfg {
@@ -42,13 +42,13 @@ struct FileDescriptor {
 // a pipe or a compressed archive is decompressed once into an unlinked temp file, so that the
 // passes over the layers below each read plain tar (the one copy on disk this command makes).
 void open_input(const SaveOptions& o, const std::string& label, FileDescriptor& in,
-                ProgressLine& progress) {
+                Progress& progress) {
     FileDescriptor source;
     if (o.input != "-") {
         source.fd = ::open(o.input.c_str(), O_RDONLY | O_CLOEXEC);
-        if (source.fd < 0) throw BuildError(o.input + ": " + std::strerror(errno));
+        if (source.fd < 0) throw ImageError(o.input + ": " + std::strerror(errno));
     } else if (::isatty(0)) {
-        throw BuildError("stdin is a terminal: pipe `docker save IMAGE` in or name the archive");
+        throw ImageError("stdin is a terminal: pipe `docker save IMAGE` in or name the archive");
     } else {
         source.fd = 0;
     }
@@ -66,7 +66,7 @@ void open_input(const SaveOptions& o, const std::string& label, FileDescriptor& 
     if (in.fd < 0) {
         std::string path = dir + "/bootcfg-save2image-XXXXXX";
         in.fd = ::mkstemp(path.data());
-        if (in.fd < 0) throw BuildError(dir + ": cannot make a temp file: " + std::strerror(errno));
+        if (in.fd < 0) throw ImageError(dir + ": cannot make a temp file: " + std::strerror(errno));
         ::unlink(path.c_str());
     }
     std::vector<char> buf(1 << 20);
@@ -76,7 +76,7 @@ void open_input(const SaveOptions& o, const std::string& label, FileDescriptor& 
         for (std::size_t done = 0; done < n;) {
             const ssize_t w = ::write(in.fd, buf.data() + done, n - done);
             if (w < 0 && errno == EINTR) continue;
-            if (w < 0) throw BuildError(dir + ": temp file: " + std::strerror(errno));
+            if (w < 0) throw ImageError(dir + ": temp file: " + std::strerror(errno));
             done += static_cast<std::size_t>(w);
         }
         total += n;
@@ -89,7 +89,7 @@ class Digest {
   public:
     explicit Digest(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
         if (!ctx_ || EVP_DigestInit_ex(ctx_, md, nullptr) != 1)
-            throw BuildError("cannot start a digest (OpenSSL)");
+            throw ImageError("cannot start a digest (OpenSSL)");
     }
     Digest(const Digest&) = delete;
     Digest& operator=(const Digest&) = delete;
@@ -161,7 +161,7 @@ std::pair<std::string, std::string> blob_parts(const std::string& name) {
     return {name.substr(6, slash - 6), name.substr(slash + 1)};
 }
 
-OuterIndex index_outer(int fd, const std::string& label, ProgressLine& progress) {
+OuterIndex index_outer(int fd, const std::string& label, Progress& progress) {
     OuterIndex idx;
     Reader r = Reader::from_fd(fd, label);
     std::vector<char> buf(1 << 20);
@@ -199,7 +199,7 @@ OuterIndex index_outer(int fd, const std::string& label, ProgressLine& progress)
         if (sha512) m.sha512 = sha512->hex();
         const std::string& actual = alg == "sha512" ? m.sha512 : m.sha256;
         if ((alg == "sha256" || alg == "sha512") && hex != actual)
-            throw BuildError(label + ": " + name + " does not match its digest (its content is " +
+            throw ImageError(label + ": " + name + " does not match its digest (its content is " +
                              alg + ":" + actual + ")");
         idx.files[name] = std::move(m);
     }
@@ -213,14 +213,14 @@ std::string read_outer_member(int fd, const std::string& label, const std::strin
         if (archive_entry_filetype(e) == AE_IFREG &&
             archive_io::clean_member_path(archive_entry_pathname(e), label) == member)
             return read_member_text(r, member);
-    throw BuildError(label + ": " + member + " disappeared from the archive");
+    throw ImageError(label + ": " + member + " disappeared from the archive");
 }
 
 json parse_json(const std::string& text, const std::string& what) {
     try {
         return parse_json_bounded(text);
     } catch (const json::exception& e) {
-        throw BuildError(what + ": not valid JSON (" + json_error_text(e).substr(0, 120) + ")");
+        throw ImageError(what + ": not valid JSON (" + json_error_text(e).substr(0, 120) + ")");
     }
 }
 
@@ -235,7 +235,7 @@ const json* field(const json& object, const char* key) {
 std::string string_field(const json& object, const char* key, const std::string& where) {
     const json* v = field(object, key);
     if (!v) return "";
-    if (!v->is_string()) throw BuildError(where + ": " + key + " is not a string");
+    if (!v->is_string()) throw ImageError(where + ": " + key + " is not a string");
     return v->get<std::string>();
 }
 
@@ -246,7 +246,7 @@ const json& typed_field(const json& object, const char* key, const std::string& 
     static const json empty_list = json::array(), empty_object = json::object();
     const json* v = field(object, key);
     if (!v) return type == json::value_t::array ? empty_list : empty_object;
-    if (v->type() != type) throw BuildError(where + ": " + key + " is not " + noun);
+    if (v->type() != type) throw ImageError(where + ": " + key + " is not " + noun);
     return *v;
 }
 
@@ -266,31 +266,31 @@ bool lower_hex(const std::string& s, std::size_t length) {
 // of the size the descriptor declares.
 std::string descriptor_blob(const json& descriptor, const std::string& where, const OuterIndex& idx,
                             const std::string& label) {
-    if (!descriptor.is_object()) throw BuildError(where + ": a descriptor is not an object");
+    if (!descriptor.is_object()) throw ImageError(where + ": a descriptor is not an object");
     const std::string digest = string_field(descriptor, "digest", where);
-    if (digest.empty()) throw BuildError(where + ": a descriptor without a digest");
+    if (digest.empty()) throw ImageError(where + ": a descriptor without a digest");
     const auto colon = digest.find(':');
     const std::string alg = digest.substr(0, colon == std::string::npos ? 0 : colon);
     const std::string hex = colon == std::string::npos ? "" : digest.substr(colon + 1);
     if (alg != "sha256" && alg != "sha512")
-        throw BuildError(where + ": digest '" + digest.substr(0, 80) +
+        throw ImageError(where + ": digest '" + digest.substr(0, 80) +
                          "' is not sha256 or sha512 (cannot be verified)");
     if (!lower_hex(hex, alg == "sha256" ? 64 : 128))
-        throw BuildError(where + ": digest '" + digest.substr(0, 80) + "' is malformed");
+        throw ImageError(where + ": digest '" + digest.substr(0, 80) + "' is malformed");
     const std::string blob = "blobs/" + alg + "/" + hex;
     const std::string member = idx.resolve(blob);
     auto it = idx.files.find(member);
     if (it == idx.files.end())
-        throw BuildError(label + ": " + blob + " is named in " + where + " but not in the archive");
+        throw ImageError(label + ": " + blob + " is named in " + where + " but not in the archive");
     // A blob reached through a symlink was indexed under another name: check it by content.
     const std::string& actual = alg == "sha512" ? it->second.sha512 : it->second.sha256;
     if (member != blob && actual != hex)
-        throw BuildError(label + ": " + blob + " does not match its digest");
+        throw ImageError(label + ": " + blob + " does not match its digest");
     if (const json* size = field(descriptor, "size")) {
         if (!size->is_number_unsigned())
-            throw BuildError(where + ": size of " + blob + " is not a byte count");
+            throw ImageError(where + ": size of " + blob + " is not a byte count");
         if (size->get<std::uint64_t>() != it->second.size)
-            throw BuildError(where + ": declares " + blob + " as " +
+            throw ImageError(where + ": declares " + blob + " as " +
                              std::to_string(size->get<std::uint64_t>()) + " bytes; it holds " +
                              std::to_string(it->second.size));
     }
@@ -306,27 +306,27 @@ void verify_docker_config(int fd, const std::string& label, const OuterIndex& id
         idx.resolve(archive_io::clean_member_path(config_name.c_str(), label + ": manifest.json"));
     auto it = idx.files.find(member);
     if (it == idx.files.end())
-        throw BuildError(label + ": manifest.json names config " + config_name +
+        throw ImageError(label + ": manifest.json names config " + config_name +
                          ", which is not in the archive");
     const auto slash = member.rfind('/');
     std::string id = member.substr(slash == std::string::npos ? 0 : slash + 1);
     if (id.size() == 69 && id.ends_with(".json")) id.resize(64);
     if (lower_hex(id, 64) && id != it->second.sha256)
-        throw BuildError(label + ": config " + member + " does not match its digest");
+        throw ImageError(label + ": config " + member + " does not match its digest");
     const std::string where = label + ": " + member;
     const json config = parse_json(read_outer_member(fd, label, member), where);
     const json& diff_ids = list_field(object_field(config, "rootfs", where), "diff_ids", where);
     if (diff_ids.empty()) return;
     if (diff_ids.size() != layers.size())
-        throw BuildError(where + ": lists " + std::to_string(diff_ids.size()) + " diff_ids for " +
+        throw ImageError(where + ": lists " + std::to_string(diff_ids.size()) + " diff_ids for " +
                          std::to_string(layers.size()) + " layers");
     for (std::size_t i = 0; i < layers.size(); ++i) {
         if (!diff_ids[i].is_string())
-            throw BuildError(where + ": diff_ids[" + std::to_string(i) + "] is not a string");
+            throw ImageError(where + ": diff_ids[" + std::to_string(i) + "] is not a string");
         const Member& layer = idx.files.at(layers[i]);
         if (layer.compressed) continue;  // its diff_id is of the uncompressed bytes
         if (diff_ids[i].get<std::string>() != "sha256:" + layer.sha256)
-            throw BuildError(label + ": layer " + layers[i] + " does not match its diff_id in " +
+            throw ImageError(label + ": layer " + layers[i] + " does not match its diff_id in " +
                              member);
     }
 }
@@ -334,39 +334,39 @@ void verify_docker_config(int fd, const std::string& label, const OuterIndex& id
 // Layer member names, bottom layer first, every one verified against the digests the
 // archive declares for it.
 std::vector<std::string> find_layers(int fd, const std::string& label, const std::string& image,
-                                     ProgressLine& progress) {
+                                     Progress& progress) {
     const OuterIndex idx = index_outer(fd, label, progress);
     std::vector<std::string> layers;
     auto layer_member = [&](const std::string& name) {
         const std::string member = idx.resolve(name);
         if (!idx.files.count(member))
-            throw BuildError(label + ": layer " + member + " is not in the archive");
+            throw ImageError(label + ": layer " + member + " is not in the archive");
         layers.push_back(member);
     };
     if (idx.json.count("manifest.json")) {
         const std::string where = label + ": manifest.json";
         const json manifest = parse_json(idx.json.at("manifest.json"), where);
         if (!manifest.is_array() || manifest.empty())
-            throw BuildError(label + ": manifest.json lists no image");
+            throw ImageError(label + ": manifest.json lists no image");
         const json* chosen = nullptr;
         std::string tags;
         for (const auto& item : manifest) {
             for (const auto& t : list_field(item, "RepoTags", where)) {
-                if (!t.is_string()) throw BuildError(where + ": a RepoTag is not a string");
+                if (!t.is_string()) throw ImageError(where + ": a RepoTag is not a string");
                 tags += (tags.empty() ? "" : ", ") + t.get<std::string>();
                 if (!image.empty() && t == image) chosen = &item;
             }
         }
         if (!image.empty() && !chosen)
-            throw BuildError(label + ": no image tagged " + image +
+            throw ImageError(label + ": no image tagged " + image +
                              " (it holds: " + (tags.empty() ? "untagged images" : tags) + ")");
         if (!chosen && manifest.size() > 1)
-            throw BuildError(label + ": holds " + std::to_string(manifest.size()) +
+            throw ImageError(label + ": holds " + std::to_string(manifest.size()) +
                              " images; choose one with --image (" + tags + ")");
         if (!chosen) chosen = &manifest[0];
-        if (!field(*chosen, "Layers")) throw BuildError(where + ": Layers is missing");
+        if (!field(*chosen, "Layers")) throw ImageError(where + ": Layers is missing");
         for (const auto& l : list_field(*chosen, "Layers", where)) {
-            if (!l.is_string()) throw BuildError(where + ": a layer name is not a string");
+            if (!l.is_string()) throw ImageError(where + ": a layer name is not a string");
             layer_member(archive_io::clean_member_path(l.get<std::string>().c_str(), label));
         }
         verify_docker_config(fd, label, idx, string_field(*chosen, "Config", where), layers);
@@ -376,7 +376,7 @@ std::vector<std::string> find_layers(int fd, const std::string& label, const std
         json node = parse_json(idx.json.at("index.json"), where);
         for (int depth = 0; depth < 4 && field(node, "manifests"); ++depth) {
             const json& list = list_field(node, "manifests", where);
-            if (list.empty()) throw BuildError(where + " lists no image");
+            if (list.empty()) throw ImageError(where + " lists no image");
             const json* chosen = list.size() == 1 ? &list[0] : nullptr;
             for (const auto& m : list) {
                 const json& ann = object_field(m, "annotations", where);
@@ -387,18 +387,18 @@ std::vector<std::string> find_layers(int fd, const std::string& label, const std
                     chosen = &m;
             }
             if (!chosen)
-                throw BuildError(where + " lists " + std::to_string(list.size()) +
+                throw ImageError(where + " lists " + std::to_string(list.size()) +
                                  " manifests; choose one with --image");
             const std::string blob = descriptor_blob(*chosen, where, idx, label);
             where = label + ": " + blob;
             node = parse_json(read_outer_member(fd, label, blob), where);
         }
-        if (!field(node, "layers")) throw BuildError(where + ": the image manifest has no layers");
+        if (!field(node, "layers")) throw ImageError(where + ": the image manifest has no layers");
         if (const json* config = field(node, "config")) descriptor_blob(*config, where, idx, label);
         for (const auto& l : list_field(node, "layers", where))
             layer_member(descriptor_blob(l, where, idx, label));
     } else {
-        throw BuildError(label + ": not a `docker save` archive (no manifest.json or index.json)");
+        throw ImageError(label + ": not a `docker save` archive (no manifest.json or index.json)");
     }
     return layers;
 }
@@ -416,7 +416,7 @@ struct LayerStream {
                 return LayerStream{std::move(outer), std::move(inner)};
             }
         }
-        throw BuildError(label + ": layer " + member + " disappeared from the archive");
+        throw ImageError(label + ": layer " + member + " disappeared from the archive");
     }
 };
 
@@ -519,7 +519,7 @@ class RootfsWriter {
 
 }  // namespace
 
-SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
+SaveResult save_to_image(const SaveOptions& o, Progress& progress) {
     const std::string label = o.input == "-" ? "stdin" : o.input;
     FileDescriptor in;
     AtomicFile output;
@@ -527,10 +527,10 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
     int out_fd = o.output_fd >= 0 ? o.output_fd : 1;
     const bool to_file = o.output_fd < 0 && o.output != "-";
     if (to_file) {
-        if (!output.open(o.output, error)) throw BuildError(error);
+        if (!output.open(o.output, error)) throw ImageError(error);
         out_fd = output.fd();
     } else if (::isatty(out_fd)) {
-        throw BuildError("refusing to write a gzip archive to a terminal: use -o FILE or redirect");
+        throw ImageError("refusing to write a gzip archive to a terminal: use -o FILE or redirect");
     }
     open_input(o, label, in, progress);
     const std::vector<std::string> layers = find_layers(in.fd, label, o.image, progress);
@@ -566,7 +566,7 @@ SaveResult save_to_image(const SaveOptions& o, ProgressLine& progress) {
                           std::to_string(layers.size()) + ", " + mib(rootfs.bytes));
         });
     writer.close();
-    if (to_file && !output.commit(error)) throw BuildError(error);
+    if (to_file && !output.commit(error)) throw ImageError(error);
     progress.clear();
     result.entries = rootfs.entries;
     result.content_bytes = rootfs.bytes;

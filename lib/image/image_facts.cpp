@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "build/archive_io.hpp"
-#include "build/build.hpp"
-#include "build/image_paths.hpp"
+#include "image/archive_io.hpp"
+#include "image/image.hpp"
+#include "image/image_paths.hpp"
 
 namespace bootcfg {
 
@@ -117,10 +117,10 @@ std::map<std::string, std::string> parse_dpkg_status(const std::string& text) {
     return out;
 }
 
-ImageFacts read_image_facts(const std::string& image, ProgressLine& progress) {
+ImageFacts read_image_facts(const std::string& image, Progress& progress) {
     ImageFacts facts;
     struct stat st {};
-    if (::stat(image.c_str(), &st) != 0) throw BuildError(image + ": " + std::strerror(errno));
+    if (::stat(image.c_str(), &st) != 0) throw ImageError(image + ": " + std::strerror(errno));
     facts.archive_bytes = static_cast<std::uint64_t>(st.st_size);
     archive_io::Reader r = archive_io::Reader::from_file(image);
     std::string status;

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -12,24 +11,16 @@
 namespace bootcfg {
 
 // A one-line, user-facing reason naming the archive, member or file at fault.
-struct BuildError : std::runtime_error {
+struct ImageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// A progress line on a terminal (stderr), redrawn at most a few times a second; silent when
-// `out` is null or not a terminal.
-class ProgressLine {
+// What a long operation reports as it goes (the CLI draws it as a progress line).
+class Progress {
   public:
-    explicit ProgressLine(std::FILE* out);
-    ~ProgressLine();
-    void show(const std::string& text);
-    void clear();
-
-  private:
-    std::FILE* out_;
-    int fd_;  // the terminal behind out_, written directly so '\r' works through a filter
-    std::int64_t last_ms_ = 0;
-    std::size_t width_ = 0;
+    virtual ~Progress() = default;
+    virtual void show(const std::string& text) = 0;
+    virtual void clear() = 0;
 };
 
 // --- bootcfg image save2image ---
@@ -45,7 +36,7 @@ struct SaveResult {
     std::size_t entries = 0;  // entries written
     std::uint64_t content_bytes = 0;
 };
-SaveResult save_to_image(const SaveOptions& options, ProgressLine& progress);
+SaveResult save_to_image(const SaveOptions& options, Progress& progress);
 
 // --- bootcfg image archive ---
 struct KernelArchiveResult {
@@ -57,7 +48,7 @@ struct KernelArchiveResult {
 // raw: the kernel and initrd as plain files (vmlinuz, initrd.img) that iPXE and GRUB boot, with
 // modules.tar.gz beside them; otherwise kernel.tar.gz and initrd.tar.gz (packet-images' form).
 KernelArchiveResult archive_kernel(const std::string& image, const std::string& outdir,
-                                   ProgressLine& progress, bool raw = false);
+                                   Progress& progress, bool raw = false);
 
 // --- bootcfg image compare ---
 struct ImageFacts {
@@ -69,7 +60,7 @@ struct ImageFacts {
     bool has_dpkg = false;
     std::map<std::string, std::string> packages;  // installed package (name[:arch]) → version
 };
-ImageFacts read_image_facts(const std::string& image, ProgressLine& progress);
+ImageFacts read_image_facts(const std::string& image, Progress& progress);
 
 struct PackageUpdate {
     std::string name, old_version, new_version;
@@ -107,10 +98,10 @@ struct PushResult {
     std::vector<std::string> written, unchanged, notes;
     std::vector<std::string> removed;  // groups of an earlier push whose MAC moved here
 };
-PushResult push_linuxkit(const PushOptions& options, ProgressLine& progress);
+PushResult push_linuxkit(const PushOptions& options, Progress& progress);
 
 // The kernel command line LinuxKit wrote to NAME-cmdline, without its trailing newline.
-// Throws BuildError naming the file when it cannot be read or is over 1 MiB.
+// Throws ImageError naming the file when it cannot be read or is over 1 MiB.
 std::string read_linuxkit_cmdline(const std::string& path);
 
 // LinuxKit's iPXE script for Equinix Metal, byte for byte.

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "build/build.hpp"
+#include "cli/progress.hpp"
 #include "cli/terminal.hpp"
 
 namespace bootcfg {

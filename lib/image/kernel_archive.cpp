@@ -4,10 +4,10 @@
 #include <set>
 #include <vector>
 
-#include "build/archive_io.hpp"
-#include "build/build.hpp"
-#include "build/image_paths.hpp"
 #include "files/atomic_file.hpp"
+#include "image/archive_io.hpp"
+#include "image/image.hpp"
+#include "image/image_paths.hpp"
 
 namespace bootcfg {
 
@@ -40,7 +40,7 @@ std::string resolve(std::string path, const std::map<std::string, Link>& links,
         }
         if (!changed) return path;
     }
-    throw BuildError(image + ": too many levels of links resolving " + path);
+    throw ImageError(image + ": too many levels of links resolving " + path);
 }
 
 // One output file: a gzip tar, or (raw) the member's bytes as they are.
@@ -51,7 +51,7 @@ struct Output {
     void open(const std::string& outdir, const std::string& name, bool raw = false) {
         path = outdir + "/" + name;
         std::string error;
-        if (!file.open(path, error)) throw BuildError(error);
+        if (!file.open(path, error)) throw ImageError(error);
         if (!raw) tar = std::make_unique<archive_io::GzipTarWriter>(file.fd(), path);
     }
     // The current member of `r` under `name` (tar), or its bytes (raw).
@@ -66,19 +66,19 @@ struct Output {
         std::vector<char> buf(1 << 20);
         std::string error;
         while (const std::size_t n = r.read(buf.data(), buf.size()))
-            if (!file.write({buf.data(), n}, error)) throw BuildError(error);
+            if (!file.write({buf.data(), n}, error)) throw ImageError(error);
     }
     void commit() {
         std::string error;
         if (tar) tar->close();
-        if (!file.commit(error)) throw BuildError(error);
+        if (!file.commit(error)) throw ImageError(error);
     }
 };
 
 }  // namespace
 
 KernelArchiveResult archive_kernel(const std::string& image, const std::string& outdir,
-                                   ProgressLine& progress, bool raw) {
+                                   Progress& progress, bool raw) {
     // First pass: which kernels, initrds, module trees and links the image has.
     std::map<std::string, std::string> kernels;  // version → path
     std::set<std::string> boot_files;
@@ -114,7 +114,7 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
         }
     }
     if (kernels.empty())
-        throw BuildError(image +
+        throw ImageError(image +
                          ": no kernel in the image (no /boot/vmlinuz-* or lib/modules/*/vmlinuz)");
     std::vector<std::string> versions;
     for (const auto& [v, p] : kernels) versions.push_back(v);
@@ -134,7 +134,7 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
             if (image_paths::is_boot_initrd(f)) initrds.push_back(f);
         std::sort(initrds.begin(), initrds.end(), version_less);
         if (initrds.empty())
-            throw BuildError(image + ": no initrd for kernel " + result.version +
+            throw ImageError(image + ": no initrd for kernel " + result.version +
                              " (looked for boot/initrd.img-" + result.version +
                              ", boot/initramfs-" + result.version + ".img and the like)");
         result.initrd_member = resolve(initrds.back(), links, image);
@@ -147,7 +147,7 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
 
     // Second pass: copy the three parts out.
     std::string error;
-    if (!make_directories(outdir, error)) throw BuildError(error);
+    if (!make_directories(outdir, error)) throw ImageError(error);
     Output kernel, initrd, modules;
     kernel.open(outdir, raw ? "vmlinuz" : "kernel.tar.gz", raw);
     initrd.open(outdir, raw ? "initrd.img" : "initrd.tar.gz", raw);
@@ -175,7 +175,7 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
             if (const char* h = archive_entry_hardlink(e)) {
                 auto target = module_name(archive_io::clean_member_path(h, image));
                 if (!target)
-                    throw BuildError(image + ": module file " + path + " is a hardlink to " + h +
+                    throw ImageError(image + ": module file " + path + " is a hardlink to " + h +
                                      ", outside the module tree");
                 archive_entry_set_hardlink(copy.get(), target->c_str());
             }
@@ -187,10 +187,10 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
             progress.show("archive: copying, " + std::to_string(n) + " entries read");
     }
     if (!kernel_found)
-        throw BuildError(image + ": kernel " + kernels[result.version] + " points to " +
+        throw ImageError(image + ": kernel " + kernels[result.version] + " points to " +
                          result.kernel_member + ", which is not a file in the image");
     if (!initrd_found)
-        throw BuildError(image + ": initrd " + result.initrd_member +
+        throw ImageError(image + ": initrd " + result.initrd_member +
                          " is not a file in the image");
     progress.clear();
     for (Output* o : {&kernel, &initrd, &modules}) {

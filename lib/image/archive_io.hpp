@@ -1,4 +1,4 @@
-// libarchive behind small RAII types; every failure becomes a BuildError naming the archive.
+// libarchive behind small RAII types; every failure becomes a ImageError naming the archive.
 #pragma once
 
 #include <archive.h>
@@ -62,7 +62,7 @@ class ParallelGzip {
     ParallelGzip& operator=(const ParallelGzip&) = delete;
     ~ParallelGzip();
     void write(const void* bytes, std::size_t size);
-    // Compresses what is left and writes every member; throws BuildError on a write error.
+    // Compresses what is left and writes every member; throws ImageError on a write error.
     void finish();
 
     static constexpr std::size_t kBlock = 1u << 20;
@@ -109,7 +109,7 @@ inline EntryPtr clone(archive_entry* e) {
 constexpr std::size_t kMaxMemberPath = 4096;
 
 // A member path as a clean relative path: no leading "/" or "./", no "//", no trailing "/";
-// the root is "". Throws BuildError (naming `where`) for paths that climb out with ".." or
+// the root is "". Throws ImageError (naming `where`) for paths that climb out with ".." or
 // are longer than kMaxMemberPath.
 std::string clean_member_path(const char* raw, const std::string& where);
 

@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "build/archive_io.hpp"
+#include "image/archive_io.hpp"
 
 namespace bootcfg {
 
@@ -21,7 +21,7 @@ class LayerMerge {
     // order: a whiteout or replacement of the target later in the same layer does not change
     // it. A parent that is a symlink in the tree so far is followed inside the rootfs (as umoci
     // and Docker apply a layer), so nothing lands beneath a link in the output. Throws
-    // BuildError (naming `where`) for a link to nothing or to a directory, a whiteout that
+    // ImageError (naming `where`) for a link to nothing or to a directory, a whiteout that
     // names nothing, or a path through more than 40 symlinks.
     void add(std::uint32_t layer, std::uint32_t ordinal, const std::string& path,
              archive_entry* entry, const std::string& where);

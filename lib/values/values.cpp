@@ -1,0 +1,81 @@
+#include "values/values.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+namespace bootcfg {
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    if (text == "0") return std::chrono::milliseconds(0);
+    double total_ms = 0;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t start = i;
+        while (i < text.size() &&
+               (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+            ++i;
+        if (start == i) return std::nullopt;
+        double number = 0;
+        try {
+            number = std::stod(text.substr(start, i - start));
+        } catch (...) {
+            return std::nullopt;
+        }
+        std::size_t unit_start = i;
+        while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+        const std::string unit = text.substr(unit_start, i - unit_start);
+        double scale;
+        if (unit == "ms")
+            scale = 1;
+        else if (unit == "s")
+            scale = 1000;
+        else if (unit == "m")
+            scale = 60000;
+        else if (unit == "h")
+            scale = 3600000;
+        else
+            return std::nullopt;
+        total_ms += number * scale;
+    }
+    // Go's time.Duration (int64 nanoseconds) ends near 292 years; beyond it is an error there too.
+    if (!(total_ms <= 9.2e12)) return std::nullopt;
+
+    return std::chrono::milliseconds(static_cast<long long>(total_ms));
+}
+
+std::optional<bool> parse_bool(const std::string& v) {
+    if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True" || v == "yes")
+        return true;
+    if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False" ||
+        v == "no")
+        return false;
+    return std::nullopt;
+}
+
+std::optional<HostPort> split_host_port(const std::string& address) {
+    HostPort hp;
+    std::string port;
+    if (!address.empty() && address[0] == '[') {
+        const auto close = address.find(']');
+        if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':')
+            return std::nullopt;
+        hp.host = address.substr(1, close - 1);
+        port = address.substr(close + 2);
+    } else {
+        const auto colon = address.rfind(':');
+        if (colon == std::string::npos) return std::nullopt;
+        hp.host = address.substr(0, colon);
+        if (hp.host.find(':') != std::string::npos) return std::nullopt;  // v6 needs brackets
+        port = address.substr(colon + 1);
+    }
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+        std::stoul(port) > 65535)
+        return std::nullopt;
+    if (hp.host.empty()) hp.host = "0.0.0.0";
+    hp.port = port;
+    return hp;
+}
+
+}  // namespace bootcfg

@@ -1,0 +1,24 @@
+// Values as operators write them in flags, environment and config files: one parser each, shared
+// by bootcfgd's settings and the bootcfg CLI.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace bootcfg {
+
+// Go duration syntax: "300ms", "10s", "1m30s", "1.5h", "0".
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
+
+// Go's strconv.ParseBool words (1 t T true TRUE True, 0 f F false FALSE False) and yes/no.
+std::optional<bool> parse_bool(const std::string& text);
+
+// "host:port", "[v6]:port", ":port" -> host (0.0.0.0 when empty) and port; nullopt if malformed.
+struct HostPort {
+    std::string host;
+    std::string port;
+};
+std::optional<HostPort> split_host_port(const std::string& address);
+
+}  // namespace bootcfg
