@@ -1,9 +1,7 @@
-// bootcfgd: settings -> store -> reloader -> HTTP server. All logic lives in lib/.
-#include <spdlog/async.h>
-#include <spdlog/sinks/stdout_sinks.h>
+// bootcfgd: settings -> store -> reloader -> HTTP server with the machine routes
+// (http/routes.hpp: machine_routes) -> admin listeners. All logic lives in lib/.
 #include <spdlog/spdlog.h>
 
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -21,10 +19,9 @@
 #include "config/config.hpp"
 #include "http/http_server.hpp"
 #include "logging/log_text.hpp"
+#include "service/open_files.hpp"
 #include "service/systemd_notify.hpp"
 #include "store/reloader.hpp"
-
-#include "store/store.hpp"
 
 namespace {
 
@@ -44,21 +41,6 @@ int usage_error(const std::string& message) {
 bool is_directory(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// Like Go programs (matchbox included), take the whole open-file allowance, then size the
-// connection limit to it: a connection may hold a socket and an asset file, and reloads and
-// logging need a reserve.
-std::size_t connections_for_fd_limit() {
-    rlimit lim{};
-    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 1000;
-    if (lim.rlim_cur < lim.rlim_max) {
-        rlimit raised = lim;
-        raised.rlim_cur = lim.rlim_max;
-        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
-    }
-    if (lim.rlim_cur == RLIM_INFINITY) return 100000;
-    return lim.rlim_cur > 512 ? (lim.rlim_cur - 256) / 2 : std::max<rlim_t>(lim.rlim_cur / 4, 1);
 }
 
 }  // namespace
@@ -122,15 +104,7 @@ int main(int argc, char** argv) {
         assets_path.clear();
     }
 
-    // Request threads hand log lines to one writer thread; if stdout stalls (a slow journal or
-    // pipe), the oldest queued lines are dropped instead of blocking requests.
-    spdlog::init_thread_pool(65536, 1);
-    auto logger = std::make_shared<spdlog::async_logger>(
-        "bootcfgd", std::make_shared<spdlog::sinks::stdout_sink_mt>(), spdlog::thread_pool(),
-        spdlog::async_overflow_policy::overrun_oldest);
-    spdlog::set_default_logger(logger);
-    spdlog::set_level(spdlog::level::from_str(config.log_level));
-    use_log_format(config.log_format);
+    use_async_stdout_logger("bootcfgd", config.log_level, config.log_format);
 
     spdlog::debug(
         "settings: address={} data-path={} assets-path={} config={} threads={} "
@@ -159,13 +133,13 @@ int main(int argc, char** argv) {
         options.read_timeout = config.read_timeout;
         options.write_timeout = config.write_timeout;
         options.shutdown_grace = config.shutdown_timeout;
-        const std::size_t fd_budget = connections_for_fd_limit();
+        const std::size_t fd_budget = connections_for_open_file_limit();
         options.max_connections = config.max_connections ? config.max_connections : fd_budget;
         if (options.max_connections > fd_budget)
             spdlog::warn("-max-connections={} exceeds what the open-file limit allows ({})",
                          options.max_connections, fd_budget);
 
-        HttpServer server(options, holder, assets.get());
+        HttpServer server(options, machine_routes(holder, assets.get()));
         server.listen();
 
         // Type=notify: systemd starts dependents once the port is open, and knows when reloads

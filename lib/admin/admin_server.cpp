@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "http/parse_refusal.hpp"
 #include "logging/log_text.hpp"
 #include "values/values.hpp"
 
@@ -209,19 +210,16 @@ struct AdminServer::Impl {
                                               asio::redirect_error(asio::use_awaitable, ec));
             }
             if (!early && ec) {
+                auto refusal =
+                    parse_refusal(ec, "request header fields larger than 16 KiB",
+                                  "body larger than " + std::to_string(opt.body_limit) + " bytes");
+                if (!refusal) co_return;  // timeout, reset, TLS error
+                // A body over the limit comes after a parsed header: the log names the request.
                 const auto& h = parser.get();
-                if (ec == http::error::body_limit)
-                    early =
-                        refuse(peer, h.method_string(), h.target(), 413,
-                               "body larger than " + std::to_string(opt.body_limit) + " bytes", 11);
-                else if (ec == http::error::header_limit)
-                    early =
-                        refuse(peer, {}, {}, 431, "request header fields larger than 16 KiB", 11);
-                else if (ec.category() == http::make_error_code(http::error::bad_target).category())
-                    early =
-                        refuse(peer, {}, {}, 400, "malformed HTTP request: " + ec.message(), 11);
-                else
-                    co_return;  // timeout, reset, TLS error
+                const bool head_known = ec == http::error::body_limit;
+                early = refuse(peer, head_known ? h.method_string() : std::string_view{},
+                               head_known ? h.target() : std::string_view{}, refusal->status,
+                               refusal->reason, 11);
             }
             if (early) {
                 co_await http::async_write(stream, *early,

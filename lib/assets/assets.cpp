@@ -86,7 +86,7 @@ std::optional<OpenAsset> AssetRoot::open(const std::string& relative) const {
     }
     // O_NONBLOCK only guarded the open against FIFOs; reads of regular files ignore it.
     OpenAsset asset;
-    asset.fd = fd;
+    asset.fd.reset(fd);
     asset.size = static_cast<std::uint64_t>(st.st_size);
     asset.mtime_ns =
         static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;

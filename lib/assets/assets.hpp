@@ -2,6 +2,8 @@
 // request can reach outside it, plus the pure rules for conditional and range requests.
 #pragma once
 
+#include "files/unique_fd.hpp"
+
 #include <cstdint>
 #include <ctime>
 #include <optional>
@@ -16,7 +18,7 @@ namespace bootcfg {
 std::optional<std::string> asset_relative_path(std::string_view url_path);
 
 struct OpenAsset {
-    int fd = -1;
+    UniqueFd fd;  // the only owner: a reply carrying it closes it when it is done
     std::uint64_t size = 0;
     std::int64_t mtime_ns = 0;
 };

@@ -20,9 +20,11 @@
 #include "client/admin_client.hpp"
 #include "files/atomic_file.hpp"
 #include "http/http_server.hpp"
+#include "http/routes.hpp"
 #include "image/image.hpp"
 #include "provider/provider.hpp"
 #include "store/store.hpp"
+#include "values/values.hpp"
 
 namespace bootcfg {
 
@@ -135,20 +137,15 @@ class EmbeddedServer {
                 if (!write_file_atomic(to, bytes, error)) throw ProviderError("--serve: " + error);
             }
         }
-        const auto colon = address.rfind(':');
-        if (colon == std::string::npos)
-            throw UsageError{"--serve " + address + ": expected HOST:PORT"};
+        const auto hp = split_host_port(address);
+        if (!hp) throw UsageError{"--serve " + address + ": expected HOST:PORT"};
         HttpServerOptions options;
-        options.host = address.substr(0, colon);
-        if (options.host.size() > 2 && options.host.front() == '[')
-            options.host = options.host.substr(1, options.host.size() - 2);
-        options.port = address.substr(colon + 1);
+        options.host = hp->host;
+        options.port = hp->port;
         options.threads = 1;
         options.handle_signals = false;
         assets_ = std::make_unique<AssetRoot>(root_);
-        holder_ =
-            std::make_unique<SnapshotHolder>(std::make_shared<const Snapshot>(StoreContents{}));
-        server_ = std::make_unique<HttpServer>(options, *holder_, assets_.get());
+        server_ = std::make_unique<HttpServer>(options, asset_routes(*assets_));
         try {
             server_->listen();
         } catch (const std::exception& e) {
@@ -174,7 +171,6 @@ class EmbeddedServer {
   private:
     std::string root_;
     std::unique_ptr<AssetRoot> assets_;
-    std::unique_ptr<SnapshotHolder> holder_;
     std::unique_ptr<HttpServer> server_;
     std::thread thread_;
 };

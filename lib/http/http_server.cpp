@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/parse_refusal.hpp"
 #include "http/request_parser.hpp"
 #include "http/routes.hpp"
 #include "logging/log_text.hpp"
@@ -67,16 +68,14 @@ struct Worker {
 };
 
 struct HttpServer::Impl {
-    Impl(HttpServerOptions o, const SnapshotHolder& s, const AssetRoot* a)
-        : options(std::move(o)), store(s), assets(a) {
+    Impl(HttpServerOptions o, RequestHandler h) : options(std::move(o)), handler(std::move(h)) {
         unsigned n = options.threads ? options.threads : std::thread::hardware_concurrency();
         for (unsigned i = 0; i < std::max(1u, n); ++i)
             workers.push_back(std::make_unique<Worker>());
     }
 
     HttpServerOptions options;
-    const SnapshotHolder& store;
-    const AssetRoot* assets;
+    RequestHandler handler;
 
     // Declared before the workers: sessions destroyed with their pending handlers unregister here.
     std::mutex sessions_mutex;
@@ -119,10 +118,7 @@ class Session : public std::enable_shared_from_this<Session> {
         remote_ = ec ? "-" : format_endpoint(ep);
     }
 
-    ~Session() {
-        if (file_fd_ >= 0) ::close(file_fd_);
-        server_.remove_session(this);
-    }
+    ~Session() { server_.remove_session(this); }
 
     void start() {
         server_.add_session(this, weak_from_this());
@@ -177,16 +173,17 @@ class Session : public std::enable_shared_from_this<Session> {
             const auto& t = head_fields_.target;
             if (t.empty() || t.size() > server_.options.target_limit)
                 return send_error(414, "request target too long", false);
-            return send_error(431, "request header fields too large", false);
         }
-        if (ec == http::error::unexpected_body)
-            return send_error(413, "request bodies are not accepted here", true);
         if (ec == http::error::bad_field && head_fields_.refusal_status)
             return send_error(head_fields_.refusal_status, head_fields_.refusal, true);
-        if (ec.category() ==
-            http::make_error_code(http::error::bad_target).category())  // any other parse error
-            return send_error(400, "malformed HTTP request: " + ec.message(), false);
-        if (ec) return close();  // timeout, reset, end of stream
+        if (ec) {
+            auto refusal = parse_refusal(ec, "request header fields too large",
+                                         "request bodies are not accepted here");
+            if (!refusal) return close();
+            // After a body was announced the request line is known (the access log shows it).
+            return send_error(refusal->status, std::move(refusal->reason),
+                              ec == http::error::unexpected_body);
+        }
 
         if (head_fields_.target.size() > server_.options.target_limit)
             return send_error(414, "request target too long", false);
@@ -203,32 +200,16 @@ class Session : public std::enable_shared_from_this<Session> {
         send(route_or_500(request));
     }
 
-    // route() is pure and reports known failures as replies; anything else thrown is a bug,
-    // which must cost one request, not the worker thread and every connection on it.
+    // Handlers report known failures as replies; anything else thrown is a bug, which must
+    // cost one request, not the worker thread and every connection on it.
     Reply route_or_500(const MachineRequest& request) {
         try {
-            return route(current_snapshot(), server_.assets, request);
+            return server_.handler(request);
         } catch (const std::exception& e) {
             Reply r = error_reply(500, "internal error");
             r.log_detail = std::string("unexpected exception: ") + e.what();
             return r;
         }
-    }
-
-    // The snapshot for this request. Each thread keeps its own reference and re-fetches only
-    // when the holder's version moves, so the request path takes no lock and no shared
-    // reference count.
-    const Snapshot& current_snapshot() const {
-        thread_local const SnapshotHolder* holder = nullptr;
-        thread_local std::uint64_t version = 0;
-        thread_local std::shared_ptr<const Snapshot> snapshot;
-        const std::uint64_t now = server_.store.version();
-        if (holder != &server_.store || now != version || !snapshot) {
-            snapshot = server_.store.get();
-            version = now;
-            holder = &server_.store;
-        }
-        return *snapshot;
     }
 
     void send_error(unsigned status, std::string reason, bool request_line_known) {
@@ -277,7 +258,7 @@ class Session : public std::enable_shared_from_this<Session> {
             reason_ = reply.body.substr(0, std::min<std::size_t>(reply.body.find('\n'), 200));
         stream_.expires_after(server_.options.write_timeout);
         if (reply.file) {
-            file_fd_ = reply.file->fd;
+            file_ = std::move(reply.file->fd);
             file_offset_ = static_cast<off_t>(reply.plan.offset);
             file_left_ = head_ ? 0 : reply.plan.length;
             format_head(reply, reply.plan.length);
@@ -316,7 +297,7 @@ class Session : public std::enable_shared_from_this<Session> {
         const int sock = stream_.socket().native_handle();
         while (file_left_ > 0) {
             const std::size_t chunk = std::min<std::uint64_t>(file_left_, 1 << 20);
-            const ssize_t n = ::sendfile(sock, file_fd_, &file_offset_, chunk);
+            const ssize_t n = ::sendfile(sock, file_.get(), &file_offset_, chunk);
             if (n > 0) {
                 file_left_ -= static_cast<std::uint64_t>(n);
                 bytes_ += static_cast<std::size_t>(n);
@@ -346,10 +327,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     void finish(bool ok) {
-        if (file_fd_ >= 0) {
-            ::close(file_fd_);
-            file_fd_ = -1;
-        }
+        file_.reset();
         const auto us =
             std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_).count();
         AccessRecord record;
@@ -389,7 +367,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool idle_ = false;
     bool keep_alive_ = false;
     bool head_ = false;
-    int file_fd_ = -1;
+    UniqueFd file_;
     off_t file_offset_ = 0;
     std::uint64_t file_left_ = 0;
     Clock::time_point started_ = Clock::now();
@@ -492,9 +470,8 @@ void HttpServer::Impl::begin_stop() {
     });
 }
 
-HttpServer::HttpServer(HttpServerOptions options, const SnapshotHolder& store,
-                       const AssetRoot* assets)
-    : impl_(std::make_unique<Impl>(std::move(options), store, assets)) {
+HttpServer::HttpServer(HttpServerOptions options, RequestHandler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {
     // sendfile(2) has no MSG_NOSIGNAL: a client resetting a download would raise SIGPIPE, whose
     // default action ends the process. EPIPE from the call is handled like any write error.
     ::signal(SIGPIPE, SIG_IGN);

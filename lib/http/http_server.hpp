@@ -1,5 +1,5 @@
-// The HTTP shell: accepts connections, parses requests with Boost.Beast, calls route(), writes.
-// Beast and Asio stay inside http_server.cpp.
+// The HTTP shell: accepts connections, parses requests with Boost.Beast, calls the handler it
+// was given (routes.hpp builds them), writes. Beast and Asio stay inside http_server.cpp.
 #pragma once
 
 #include <chrono>
@@ -8,8 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "assets/assets.hpp"
-#include "store/store.hpp"
+#include "http/routes.hpp"
 
 namespace bootcfg {
 
@@ -29,8 +28,7 @@ struct HttpServerOptions {
 
 class HttpServer {
   public:
-    // assets may be null (assets disabled).
-    HttpServer(HttpServerOptions options, const SnapshotHolder& store, const AssetRoot* assets);
+    HttpServer(HttpServerOptions options, RequestHandler handler);
     ~HttpServer();
 
     // Binds and listens; throws std::runtime_error with a one-line reason on failure.

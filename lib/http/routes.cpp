@@ -151,10 +151,9 @@ Reply asset(const AssetRoot* assets, std::string_view rest, const ConditionalHea
         r.headers.emplace_back("Content-Range", r.plan.content_range);
     if (r.status == 200 || r.status == 206) {
         r.content_type = asset_content_type(*relative);
-        r.file = *file;
-    } else {
-        ::close(file->fd);
-        if (r.status == 416) r.body = "range not satisfiable\n";
+        r.file = std::move(*file);
+    } else if (r.status == 416) {
+        r.body = "range not satisfiable\n";
     }
     return r;
 }
@@ -170,23 +169,40 @@ Reply error_reply(unsigned status, std::string reason) {
     return r;
 }
 
-Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequest& request) {
-    if (request.method != "GET" && request.method != "HEAD") {
-        Reply r = error_reply(405, "method " + std::string(request.method) + " not allowed");
-        r.headers.emplace_back("Allow", "GET, HEAD");
-        return r;
-    }
-    std::string_view target = request.target;
-    // Absolute-form (proxies): drop "scheme://authority".
+namespace {
+
+// Machines only read: anything but GET and HEAD is refused before routing.
+std::optional<Reply> refuse_method(const MachineRequest& request) {
+    if (request.method == "GET" || request.method == "HEAD") return std::nullopt;
+    Reply r = error_reply(405, "method " + std::string(request.method) + " not allowed");
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+}
+
+// The request target as path and query; absolute-form (proxies) loses "scheme://authority".
+std::pair<std::string_view, std::string_view> path_and_query(std::string_view target) {
     if (const auto scheme = target.find("://");
         scheme != std::string_view::npos && scheme < target.find('/')) {
         const auto path_start = target.find('/', scheme + 3);
         target = path_start == std::string_view::npos ? "/" : target.substr(path_start);
     }
     const auto qmark = target.find('?');
-    const std::string_view path = target.substr(0, qmark);
-    const std::string_view query =
-        qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1);
+    return {target.substr(0, qmark),
+            qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1)};
+}
+
+std::optional<Reply> asset_route(const AssetRoot* assets, std::string_view path,
+                                 const MachineRequest& request) {
+    if (path.starts_with("/assets/") || path.starts_with("/images/"))
+        return asset(assets, path.substr(8), request.conditional);
+    return std::nullopt;
+}
+
+}  // namespace
+
+Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequest& request) {
+    if (auto refused = refuse_method(request)) return std::move(*refused);
+    const auto [path, query] = path_and_query(request.target);
 
     if (path == "/ipxe") return ipxe(snapshot, query);
     if (path == "/boot.ipxe" || path == "/boot.ipxe.0") return text_reply(chain_script());
@@ -198,11 +214,34 @@ Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequ
     if (path == "/grub") return grub(snapshot, query);
     if (path.starts_with("/pixiecore/v1/boot/"))
         return pixiecore(snapshot, path.substr(std::string_view("/pixiecore/v1/boot/").size()));
-    if (path.starts_with("/assets/")) return asset(assets, path.substr(8), request.conditional);
-    if (path.starts_with("/images/")) return asset(assets, path.substr(8), request.conditional);
+    if (auto reply = asset_route(assets, path, request)) return std::move(*reply);
     if (path == "/") return text_reply("bootcfg\n");
     if (path == "/healthz") return text_reply("ok\n");
     return error_reply(404, "no such endpoint " + std::string(path));
+}
+
+RequestHandler machine_routes(const SnapshotHolder& store, const AssetRoot* assets) {
+    return [&store, assets](const MachineRequest& request) {
+        thread_local const SnapshotHolder* holder = nullptr;
+        thread_local std::uint64_t version = 0;
+        thread_local std::shared_ptr<const Snapshot> snapshot;
+        const std::uint64_t now = store.version();
+        if (holder != &store || now != version || !snapshot) {
+            snapshot = store.get();
+            version = now;
+            holder = &store;
+        }
+        return route(*snapshot, assets, request);
+    };
+}
+
+RequestHandler asset_routes(const AssetRoot& assets) {
+    return [&assets](const MachineRequest& request) {
+        if (auto refused = refuse_method(request)) return std::move(*refused);
+        const auto [path, query] = path_and_query(request.target);
+        if (auto reply = asset_route(&assets, path, request)) return std::move(*reply);
+        return error_reply(404, "no such endpoint " + std::string(path));
+    };
 }
 
 }  // namespace bootcfg

@@ -1,7 +1,8 @@
 // Routing for machine endpoints: (snapshot, request line, a few headers) -> a reply to write.
-// No sockets here; the Beast shell in server.cpp only parses, calls route() and writes.
+// No sockets here; the Beast shell (http_server.hpp) only parses, calls a handler and writes.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@ struct MachineRequest {
     ConditionalHeaders conditional;
 };
 
+// Move-only: an asset's open file travels with it and is closed when the reply is done.
 struct Reply {
     unsigned status = 200;
     std::string_view content_type = "text/plain; charset=utf-8";
@@ -35,5 +37,16 @@ Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequ
 
 // A one-line plain-text error reply.
 Reply error_reply(unsigned status, std::string reason);
+
+// What the server calls for each parsed request.
+using RequestHandler = std::function<Reply(const MachineRequest&)>;
+
+// The machine endpoints over the current snapshot (assets may be null: disabled). Each thread
+// keeps its own reference to the snapshot and re-fetches it only when the holder's version
+// moves, so the request path takes no lock and no shared reference count.
+RequestHandler machine_routes(const SnapshotHolder& store, const AssetRoot* assets);
+
+// Only /assets/ and /images/ (for `bootcfg run --serve`); anything else is 404.
+RequestHandler asset_routes(const AssetRoot& assets);
 
 }  // namespace bootcfg

@@ -1,6 +1,8 @@
 #include "logging/log_text.hpp"
 
+#include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -136,6 +138,17 @@ void use_log_format(const std::string& format) {
     formatter->add_flag<JsonPayload>('*').set_pattern(
         "{\"time\":\"%Y-%m-%dT%H:%M:%S.%e%z\",\"level\":\"%l\",%*}");
     spdlog::set_formatter(std::move(formatter));
+}
+
+void use_async_stdout_logger(const std::string& name, const std::string& level,
+                             const std::string& format) {
+    spdlog::init_thread_pool(65536, 1);
+    auto logger = std::make_shared<spdlog::async_logger>(
+        name, std::make_shared<spdlog::sinks::stdout_sink_mt>(), spdlog::thread_pool(),
+        spdlog::async_overflow_policy::overrun_oldest);
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(level));
+    use_log_format(format);
 }
 
 std::string access_line(const AccessRecord& r) {

@@ -24,6 +24,12 @@ std::string log_target(std::string_view target);
 // default spdlog logger's formatter.
 void use_log_format(const std::string& format);
 
+// The process's logger for a daemon: stdout, written by one thread that request threads hand
+// lines to; if stdout stalls (a slow journal or pipe), the oldest queued lines are dropped
+// instead of blocking requests. `level`: debug, info, warn or error; `format` as above.
+void use_async_stdout_logger(const std::string& name, const std::string& level,
+                             const std::string& format);
+
 // One request as the access log records it.
 struct AccessRecord {
     std::string_view remote, method, target;  // raw: escaped (and secrets masked) here

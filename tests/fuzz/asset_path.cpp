@@ -22,8 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         fuzz::require(r != ".." && r.rfind("../", 0) != 0 && r.find("/../") == std::string::npos &&
                       r.find("/./") == std::string::npos);
         if (auto file = w.assets->open(r)) {
-            fuzz::require(!fuzz::is_canary(w, file->fd));
-            ::close(file->fd);
+            fuzz::require(!fuzz::is_canary(w, file->fd.get()));
         }
     }
 

@@ -47,7 +47,7 @@ World make_world() {
     for (auto& g : layout.groups) contents.groups.push_back(std::move(g));
     for (auto& p : layout.profiles) contents.profiles.push_back(std::move(p));
     for (int k = 0; k < 3; ++k)
-        for (auto& [name, entry] : layout.templates[k]) contents.templates[k].emplace(name, entry);
+        for (auto& t : layout.templates[k]) contents.templates[k].push_back(std::move(t));
     require(contents.problems.empty() && layout.problems.empty());
     w.snapshot = std::make_shared<const Snapshot>(std::move(contents));
     return w;

@@ -46,10 +46,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 fuzz::require(false);
         }
         if (reply.file) {
-            fuzz::require(!fuzz::is_canary(w, reply.file->fd));
+            fuzz::require(!fuzz::is_canary(w, reply.file->fd.get()));
             fuzz::require(reply.plan.offset + reply.plan.length <= reply.file->size ||
                           reply.plan.length == 0);
-            ::close(reply.file->fd);
         }
         if (!parser.keep_alive()) return 0;
     }

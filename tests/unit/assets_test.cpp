@@ -39,10 +39,8 @@ TEST_CASE("asset root opens files beneath it only") {
     auto f = root.open("lab/vmlinuz");
     REQUIRE(f);
     CHECK(f->size == 12);
-    ::close(f->fd);
     auto alias = root.open("lab/alias");  // a symlink that stays inside is fine
     REQUIRE(alias);
-    ::close(alias->fd);
     CHECK_FALSE(root.open("escape"));
     CHECK_FALSE(root.open("lab/up/secret"));
     CHECK_FALSE(root.open("lab"));  // directories are not served

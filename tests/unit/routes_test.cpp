@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <iterator>
+
 #include "http/routes.hpp"
 #include "temp_dir.hpp"
 
@@ -29,7 +32,6 @@ struct Fixture {
     Reply get(std::string_view target, ConditionalHeaders cond = {},
               std::string_view method = "GET") {
         Reply r = route(*snapshot, assets.get(), MachineRequest{method, target, cond});
-        if (r.file) ::close(r.file->fd);
         return r;
     }
 };
@@ -134,4 +136,38 @@ TEST_CASE("routes: assets under /assets and /images") {
         route(*f.snapshot, nullptr, MachineRequest{"GET", "/assets/lab/kernel.bin", {}});
     CHECK(disabled.status == 404);
     CHECK_THAT(disabled.body, Catch::Contains("disabled"));
+}
+
+namespace {
+std::size_t open_descriptors() {
+    return static_cast<std::size_t>(
+        std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                      std::filesystem::directory_iterator{}));
+}
+}  // namespace
+
+TEST_CASE("routes: an asset's file is owned by its reply and closed with it, whatever the status") {
+    Fixture f;
+    const std::size_t before = open_descriptors();
+    for (int i = 0; i < 50; ++i) {
+        CHECK(f.get("/assets/lab/kernel.bin").status == 200);
+        ConditionalHeaders cond;
+        const std::string etag = header(f.get("/assets/lab/kernel.bin"), "ETag");
+        cond.if_none_match = etag;
+        CHECK(f.get("/assets/lab/kernel.bin", cond).status == 304);
+        cond = {};
+        cond.range = "bytes=5000-";
+        CHECK(f.get("/assets/lab/kernel.bin", cond).status == 416);
+    }
+    CHECK(open_descriptors() == before);
+}
+
+TEST_CASE("routes: the assets-only handler serves files and nothing else") {
+    Fixture f;
+    const RequestHandler handler = asset_routes(*f.assets);
+    const Reply file = handler(MachineRequest{"GET", "/images/lab/kernel.bin", {}});
+    CHECK(file.status == 200);
+    CHECK(file.file);
+    CHECK(handler(MachineRequest{"GET", "/ipxe?mac=52:54:00:12:34:56", {}}).status == 404);
+    CHECK(handler(MachineRequest{"PUT", "/assets/lab/kernel.bin", {}}).status == 405);
 }
