@@ -13,8 +13,25 @@ void LiveStore::reload() {
 }
 
 void LiveStore::reload_locked() {
-    holder_.set(load_snapshot(source_, holder_.get().get()));
+    swap_in(load_snapshot(source_, holder_.get().get()));
 }
+
+void LiveStore::swap_in(std::shared_ptr<const Snapshot> next) {
+    auto previous = holder_.get();
+    holder_.set(std::move(next));
+    std::lock_guard guard(retired_mutex_);
+    retired_.push_back(std::move(previous));
+}
+
+void LiveStore::release_retired() {
+    std::vector<std::shared_ptr<const Snapshot>> unused;
+    {
+        std::lock_guard guard(retired_mutex_);
+        for (auto& s : retired_)
+            if (s.use_count() == 1) unused.push_back(std::move(s));
+        std::erase(retired_, nullptr);
+    }
+}  // `unused` is freed here, outside the lock
 
 std::shared_ptr<const Snapshot> LiveStore::patched(const Snapshot& base,
                                                    std::vector<LocationChange> changes) {
@@ -35,7 +52,7 @@ void LiveStore::apply(const std::vector<std::string>& locations) {
     for (const auto& p : next->problems())
         if (changed.count(p.path) || !known.count(p.to_string()))
             spdlog::warn("data: {}", p.to_string());
-    holder_.set(next);
+    swap_in(next);
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();

@@ -31,13 +31,20 @@ class LiveStore {
     static std::shared_ptr<const Snapshot> patched(const Snapshot& base,
                                                    std::vector<LocationChange> changes);
     // Swaps in a snapshot a writer built; the caller holds lock().
-    void publish(std::shared_ptr<const Snapshot> next) { holder_.set(std::move(next)); }
+    void publish(std::shared_ptr<const Snapshot> next) { swap_in(std::move(next)); }
+
+    // Frees the replaced snapshots no request holds any more, on the caller's thread (the
+    // reloader's): freeing a large one takes milliseconds that a request thread must not spend.
+    void release_retired();
 
   private:
     void reload_locked();
+    void swap_in(std::shared_ptr<const Snapshot> next);
     const StoreSource& source_;
     SnapshotHolder& holder_;
     std::mutex mutex_;
+    std::mutex retired_mutex_;
+    std::vector<std::shared_ptr<const Snapshot>> retired_;
 };
 
 }  // namespace bootcfg

@@ -33,6 +33,7 @@ struct Reloader::Impl {
     asio::io_context ioc;
     asio::signal_set hup{ioc, SIGHUP};
     asio::steady_timer timer{ioc};
+    asio::steady_timer release_timer{ioc};
     std::set<std::string> pending;
     bool pending_all = false;
     std::chrono::steady_clock::time_point first_pending;
@@ -44,6 +45,16 @@ struct Reloader::Impl {
             spdlog::info("SIGHUP: reloading {}", store.source().describe());
             run([this] { store.reload(); });
             wait_hup();
+        });
+    }
+
+    // Replaced snapshots are freed here once requests have let go of them.
+    void release_retired() {
+        release_timer.expires_after(std::chrono::milliseconds(100));
+        release_timer.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            store.release_retired();
+            release_retired();
         });
     }
 
@@ -99,6 +110,7 @@ void Reloader::start() {
         im.changed(std::move(locations), all);
     });
     im.wait_hup();
+    im.release_retired();
     im.thread = std::thread([&im] {
         // Reloads run beside live traffic: at nice 10 (inherited by the parse threads) they take
         // the CPU that requests leave idle instead of competing with them.
