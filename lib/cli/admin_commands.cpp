@@ -435,7 +435,7 @@ int run_admin_command(const std::vector<std::string>& args,
         if (!object && verb == "put") return put(c, kind, arg("NAME"), false);
         throw UsageError{"unknown command '" + noun + " " + verb + "'"};
     } catch (const UsageError& e) {
-        std::fprintf(err, "bootcfg: %s (bootcfg help)\n", e.message.c_str());
+        std::fprintf(err, "bootcfg: %s (bootcfg help)\n", e.what());
         return kExitUsage;
     } catch (const ConnectError& e) {
         std::fprintf(err, "bootcfg: %s\n", e.what());

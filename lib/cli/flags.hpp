@@ -4,13 +4,15 @@
 
 #include <cstdio>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace bootcfg {
 
-struct UsageError {
-    std::string message;
+// A command line that cannot be run: exit 2 with this one line.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
 };
 
 struct FlagSpec {

@@ -158,7 +158,7 @@ int run_build_command(const std::vector<std::string>& args, std::FILE* out, std:
         if (args[1] == "compare") return compare(rest, out, err);
         throw UsageError{"unknown image command '" + args[1] + "' (save2image, archive, compare)"};
     } catch (const UsageError& e) {
-        std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.message.c_str());
+        std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.what());
         return kExitUsage;
     } catch (const ImageError& e) {
         std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.what());

@@ -473,7 +473,7 @@ int run_provider_command(const std::vector<std::string>& args,
                              "' (equinixmetal, packet, bootcfg)"};
         return run(f.words[1], f, env, out, err);
     } catch (const UsageError& e) {
-        std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.message.c_str());
+        std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.what());
         return kExitUsage;
     } catch (const Interrupted&) {
         std::fprintf(err, "bootcfg %s: interrupted\n", what.c_str());

@@ -268,7 +268,7 @@ TEST_CASE("command-line flags", "[cli]") {
         try {
             parse_flags(args, spec);
         } catch (const UsageError& e) {
-            return e.message;
+            return std::string(e.what());
         }
         return std::string("no error");
     };
