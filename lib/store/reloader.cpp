@@ -43,7 +43,7 @@ struct Reloader::Impl {
         hup.async_wait([this](const boost::system::error_code& ec, int) {
             if (ec) return;
             spdlog::info("SIGHUP: reloading {}", store.source().describe());
-            run([this] { store.reload(); });
+            run([this] { reload_everything(); });
             wait_hup();
         });
     }
@@ -56,6 +56,17 @@ struct Reloader::Impl {
             store.release_retired();
             release_retired();
         });
+    }
+
+    // A full load runs beside live traffic: on a thread at nice 10 (inherited by the parse
+    // threads) it takes the CPU that requests leave idle instead of competing with them.
+    // Applying a few changed files is quick and stays at the reloader's priority, so it is not
+    // starved under load.
+    void reload_everything() {
+        std::thread([this] {
+            ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+            store.reload();
+        }).join();
     }
 
     void run(const std::function<void()>& work) {
@@ -85,7 +96,7 @@ struct Reloader::Impl {
         pending_all = false;
         run([&] {
             if (all)
-                store.reload();
+                reload_everything();
             else
                 store.apply(locations);
         });
@@ -111,12 +122,7 @@ void Reloader::start() {
     });
     im.wait_hup();
     im.release_retired();
-    im.thread = std::thread([&im] {
-        // Reloads run beside live traffic: at nice 10 (inherited by the parse threads) they take
-        // the CPU that requests leave idle instead of competing with them.
-        ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
-        im.ioc.run();
-    });
+    im.thread = std::thread([&im] { im.ioc.run(); });
 }
 
 }  // namespace bootcfg
