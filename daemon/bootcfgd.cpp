@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
         return usage_error("data path " + config.data_path + " is not a readable directory");
     if (config.validate) {
         const Snapshot snapshot(DirectorySource(config.data_path).load(nullptr));
-        for (const auto& p : snapshot.problems()) std::printf("%s\n", p.to_string().c_str());
+        for (const auto& p : with_field_lines(snapshot.problems()))
+            std::printf("%s\n", p.to_string().c_str());
         // Warnings (data that loads but fails at boot) are printed; they do not fail the check.
         const std::string assets =
             is_directory(config.assets_path) ? config.assets_path : std::string();

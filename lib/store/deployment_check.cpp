@@ -1,9 +1,13 @@
-// What `bootcfgd -validate` adds to the loader's problems: data that loads but would fail at boot.
+// What `bootcfgd -validate` adds to the loader's problems: the lines of fields at fault, and data
+// that loads but would fail at boot.
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 
+#include "files/atomic_file.hpp"
+#include "store/data_files.hpp"
 #include "store/store.hpp"
 
 namespace bootcfg {
@@ -14,7 +18,7 @@ namespace {
 std::string asset_file(const std::string& url, const std::string& assets_root) {
     for (const char* prefix : {"/assets/", "/images/"}) {
         const std::string p = prefix;
-        if (url.rfind(p, 0) == 0) {
+        if (url.starts_with(p)) {
             std::string rest = url.substr(p.size(), url.find_first_of("?#") - p.size());
             return rest.empty() ? "" : assets_root + "/" + rest;
         }
@@ -32,6 +36,17 @@ bool starts_with_line(const std::string& text, const std::string& key) {
 }
 
 }  // namespace
+
+std::vector<LoadProblem> with_field_lines(std::vector<LoadProblem> problems) {
+    std::map<std::string, std::string> texts;  // each file read once
+    for (auto& p : problems) {
+        if (p.line != 0 || p.field.empty()) continue;
+        auto [it, fresh] = texts.try_emplace(p.path);
+        if (fresh && !read_whole(p.path, it->second)) it->second.clear();
+        p.line = line_of_field(it->second, p.field);
+    }
+    return problems;
+}
 
 std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
                                              const std::string& assets_root) {

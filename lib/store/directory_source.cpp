@@ -399,7 +399,7 @@ class DataDirLoader {
             auto data = read(path, restore);
             if (!data) return;
             Failure f;
-            auto spec = parse_layout_boot(*data, f);
+            auto spec = parse_data_file(*data, parse_layout_boot, f);
             if (!spec) return failed(path, f, restore);
             entry.boot = std::move(*spec);
             entry.boot_source = path;

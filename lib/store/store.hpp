@@ -203,6 +203,10 @@ class SnapshotHolder {
 std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
                                              const std::string& assets_root);
 
+// Problems about a field (a cross-file one names the field, not the line) given the line of that
+// field's key in their file, read again for it (for -validate; not on the request path).
+std::vector<LoadProblem> with_field_lines(std::vector<LoadProblem> problems);
+
 // Loads a snapshot from a source, logging each problem with its path.
 std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const Snapshot* previous);
 

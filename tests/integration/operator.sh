@@ -61,6 +61,14 @@ expect_contains "validate: a Butane file says to transpile it" "ignition/node.bu
 expect_contains "validate: the line of the bad key" "groups/g.json:2: selector mac" "$out"
 expect_eq "validate: the bad group fails the check" 1 "$rc"
 rm "$v/data/groups/g.json"
+# Cross-file problems and the bootcfg layout's boot files carry the line of the field too.
+printf '{"id": "m",\n "selector": {"mac": "52:54:00:00:00:01"},\n "profile": "nothing"}\n' >"$v/data/groups/m.json"
+mkdir -p "$v/data/boot"
+printf '{"kernel": "/k",\n "cmdline": {"a": "1\\nreboot"}}\n' >"$v/data/boot/default"
+out=$("$BOOTCFGD" -validate -data-path="$v/data" -assets-path="$v/assets") || true
+expect_contains "validate: a missing profile names the line of \"profile\"" "groups/m.json:3: group 'm' names missing profile 'nothing'" "$out"
+expect_contains "validate: a layout boot file names the line of its field" "boot/default:2: " "$out"
+rm -r "$v/data/groups/m.json" "$v/data/boot"
 rc=0
 "$BOOTCFGD" -validate -data-path="$v/data" -assets-path="$v/assets" >/dev/null || rc=$?
 expect_eq "validate: warnings alone do not fail it" 0 "$rc"
