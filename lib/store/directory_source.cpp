@@ -62,7 +62,13 @@ std::optional<std::string> read_to_end(int fd, std::string& reason) {
             return std::nullopt;
         }
         data.append(buf, static_cast<std::size_t>(n));
-        if (data.size() > kMaxDataFile) {
+        // More than one buffer's worth: a large file is refused by its size, not read to 16 MiB.
+        struct stat st {};
+        const bool too_large =
+            data.size() > kMaxDataFile ||
+            (data.size() == sizeof buf && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+             static_cast<std::size_t>(st.st_size) > kMaxDataFile);
+        if (too_large) {
             reason = "file is larger than 16 MiB";
             ::close(fd);
             return std::nullopt;

@@ -90,7 +90,7 @@ TEST_CASE("broken files are reported with path and reason and skipped") {
     CHECK(s->problems().size() == 6);
     CHECK_THAT(text, Catch::Contains(bad_json.string() + ":1: invalid JSON: syntax error"));
     CHECK_THAT(text, Catch::Contains(no_kernel.string() + ": missing field 'kernel'"));
-    CHECK_THAT(text, Catch::Contains(bad_field.string() + ": unknown field 'cmd'"));
+    CHECK_THAT(text, Catch::Contains(bad_field.string() + ":1: unknown field 'cmd'"));
     CHECK_THAT(text, Catch::Contains(bad_name.string() + ": file name is not a MAC address"));
     CHECK_THAT(text, Catch::Contains(bad_uuid.string() + ": file name is not a UUID"));
     CHECK_THAT(text, Catch::Contains("52:54:00:00:00:04: not a regular file"));
