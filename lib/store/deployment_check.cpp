@@ -35,6 +35,11 @@ bool starts_with_line(const std::string& text, const std::string& key) {
     return false;
 }
 
+std::string lowered(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+}
+
 }  // namespace
 
 std::vector<LoadProblem> with_field_lines(std::vector<LoadProblem> problems) {
@@ -64,6 +69,34 @@ std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
                                    "warning: " + what + " " + url + " is not in the assets dir (" +
                                        file + "): machines would get a 404",
                                    "boot." + what});
+            }
+        }
+    }
+    // A template reading a key its group does not provide fails for every machine of that group
+    // (missingkey=error): the template data is the group's metadata, its selector and "request".
+    std::map<const Template*, std::vector<std::string>> keys_of;
+    for (const Group* g : snapshot.groups()) {
+        const Profile* p = g->falls_through ? nullptr : snapshot.profile(g->profile);
+        if (!p) continue;
+        for (auto kind : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic}) {
+            const std::string& name = template_id(*p, kind);
+            const TemplateEntry* t = name.empty() ? nullptr : snapshot.template_entry(kind, name);
+            if (!t || !t->parsed) continue;
+            auto [it, fresh] = keys_of.try_emplace(t->parsed.get());
+            if (fresh) it->second = t->parsed->root_keys();
+            for (const auto& key : it->second) {
+                const bool provided =
+                    key == "request" || (g->metadata.is_object() && g->metadata.contains(key)) ||
+                    std::any_of(g->selector.entries().begin(), g->selector.entries().end(),
+                                [&](const auto& e) { return lowered(e.first) == key; });
+                if (!provided)
+                    out.push_back({g->source, 0,
+                                   "warning: " + std::string(template_dir(kind)) + " template '" +
+                                       name + "' of profile '" + p->id + "' reads ." + key +
+                                       ", which group '" + g->id +
+                                       "' provides in neither its metadata nor its selector: "
+                                       "its machines would get an error",
+                                   "metadata"});
             }
         }
     }

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bootcfg {
 
@@ -38,6 +39,10 @@ class Template {
 
     // Throws TemplateError on an execution error (missing key, bad comparison, ...).
     std::string render(const nlohmann::json& data) const;
+
+    // The keys the template reads from the top of its data (`.key` outside range and with, and
+    // `$.key` anywhere), sorted: data without one of them fails to render (missingkey=error).
+    std::vector<std::string> root_keys() const;
 
   private:
     std::shared_ptr<const template_detail::Tree> tree_;

@@ -69,6 +69,19 @@ out=$("$BOOTCFGD" -validate -data-path="$v/data" -assets-path="$v/assets") || tr
 expect_contains "validate: a missing profile names the line of \"profile\"" "groups/m.json:3: group 'm' names missing profile 'nothing'" "$out"
 expect_contains "validate: a layout boot file names the line of its field" "boot/default:2: " "$out"
 rm -r "$v/data/groups/m.json" "$v/data/boot"
+# A template reading a key that a group selecting its profile does not provide: a warning naming
+# the group and the key, for that group only.
+mkdir -p "$v/data/generic"
+printf 'disk={{.disk}} mac={{.mac}} q={{.request.query.mac}}\n' >"$v/data/generic/install.sh"
+echo '{"id": "inst", "boot": {"kernel": "/assets/os/kernel"}, "generic_id": "install.sh"}' >"$v/data/profiles/inst.json"
+echo '{"id": "has-disk", "profile": "inst", "selector": {"mac": "52:54:00:00:00:0a"}, "metadata": {"disk": "/dev/sda"}}' >"$v/data/groups/has-disk.json"
+echo '{"id": "no-disk", "profile": "inst", "selector": {"mac": "52:54:00:00:00:0b"}}' >"$v/data/groups/no-disk.json"
+rc=0
+out=$("$BOOTCFGD" -validate -data-path="$v/data" -assets-path="$v/assets") || rc=$?
+expect_contains "validate: a template key the group lacks is a warning naming both" "groups/no-disk.json: warning: generic template 'install.sh' of profile 'inst' reads .disk, which group 'no-disk' provides in neither its metadata nor its selector" "$out"
+[[ $out == *"group 'has-disk'"* || $out == *"reads .mac"* || $out == *"reads .request"* ]] && fail "validate: keys that are provided were reported: $out" || pass
+expect_eq "validate: a missing template key alone does not fail it" 0 "$rc"
+rm -r "$v/data/generic" "$v/data/profiles/inst.json" "$v/data/groups/has-disk.json" "$v/data/groups/no-disk.json"
 rc=0
 "$BOOTCFGD" -validate -data-path="$v/data" -assets-path="$v/assets" >/dev/null || rc=$?
 expect_eq "validate: warnings alone do not fail it" 0 "$rc"

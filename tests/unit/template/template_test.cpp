@@ -65,3 +65,13 @@ TEST_CASE("Go number formatting of JSON numbers") {
     CHECK(go_format_float(-2.5) == "-2.5");
     CHECK(go_format_float(1e21) == "1e+21");
 }
+
+TEST_CASE("template: the keys read from the top of the data") {
+    const auto t = Template::parse(
+        "{{.a}} {{if .b}}{{.c}}{{end}} {{range .d}}{{.e}}{{end}} {{with .f.x}}{{.g}}{{else}}{{.h}}"
+        "{{end}} {{$.i.y}} {{(.j)}} {{printf \"%s\" .k | print}} {{range .l}}{{$.m}}{{end}} "
+        "{{.request.query.mac}}");
+    CHECK(t.root_keys() == std::vector<std::string>{"a", "b", "c", "d", "f", "h", "i", "j", "k",
+                                                    "l", "m", "request"});
+    CHECK(Template::parse("no actions").root_keys().empty());
+}
