@@ -56,12 +56,9 @@ void LiveStore::apply(const std::vector<std::string>& locations) {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
-    spdlog::info(
-        "applied {} changed file{} of {} (generation {}): {} groups, {} profiles, {} "
-        "templates, {} problems in {}.{:03} ms",
-        locations.size(), locations.size() == 1 ? "" : "s", source_.describe(), next->generation(),
-        next->group_count(), next->profile_count(), next->template_count(), next->problems().size(),
-        us / 1000, us % 1000);
+    spdlog::info("applied {} changed file{} of {} {} in {}.{:03} ms", locations.size(),
+                 locations.size() == 1 ? "" : "s", source_.describe(), next->summary(), us / 1000,
+                 us % 1000);
 }
 
 }  // namespace bootcfg

@@ -380,12 +380,15 @@ std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const S
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
-    spdlog::info(
-        "loaded {} (generation {}): {} groups, {} profiles, {} templates, {} problems "
-        "in {} ms",
-        source.describe(), generation, snapshot->group_count(), snapshot->profile_count(),
-        snapshot->template_count(), snapshot->problems().size(), ms);
+    spdlog::info("loaded {} {} in {} ms", source.describe(), snapshot->summary(), ms);
     return snapshot;
+}
+
+std::string Snapshot::summary() const {
+    return "(generation " + std::to_string(generation_) + "): " + std::to_string(group_count()) +
+           " groups, " + std::to_string(profile_count()) + " profiles, " +
+           std::to_string(template_count()) + " templates, " + std::to_string(problems_.size()) +
+           " problems";
 }
 
 }  // namespace bootcfg

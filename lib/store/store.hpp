@@ -88,6 +88,8 @@ class Snapshot {
     std::size_t group_count() const { return groups_.size(); }
     std::size_t template_count() const;
     std::uint64_t generation() const { return generation_; }
+    // "(generation N): G groups, P profiles, T templates, N problems", for the log.
+    std::string summary() const;
 
   private:
     template <class T>
