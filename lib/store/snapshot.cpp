@@ -39,6 +39,26 @@ std::vector<const T*> served_in_load_order(
     return out;
 }
 
+// Every definition of an id after the served one, reported as ignored.
+template <class T>
+void duplicates(const char* what, const std::string& id,
+                const std::vector<std::shared_ptr<const T>>& defs, std::vector<LoadProblem>& out) {
+    for (std::size_t i = 1; i < defs.size(); ++i)
+        out.push_back({defs[i]->source, 0,
+                       std::string(what) + " id '" + id + "' is already defined in " +
+                           defs.front()->source + "; ignored",
+                       "id"});
+}
+
+// Keeps an id's problems, or forgets the id when it has none (the maps hold no empty lists).
+void keep(ObjectMap<std::vector<LoadProblem>>& map, const std::string& id,
+          std::vector<LoadProblem> found) {
+    if (!found.empty())
+        map.edit(id) = std::move(found);
+    else
+        map.erase(id);
+}
+
 // "/d/profiles/web.json" -> "web"
 std::string_view file_stem(std::string_view path) {
     path = path.substr(path.rfind('/') + 1);
@@ -202,15 +222,19 @@ std::string Snapshot::rejected(const std::string& relative) const {
     return "";
 }
 
-// Cross-file checks of one profile id: duplicates, template references, the file name.
 void Snapshot::check_profile(const std::string& id) {
+    keep(profile_problems_, id, profile_problems(id));
+}
+
+void Snapshot::check_group(const std::string& id) {
+    keep(group_problems_, id, group_problems(id));
+}
+
+// Cross-file checks of one profile id: duplicates, template references, the file name.
+std::vector<LoadProblem> Snapshot::profile_problems(const std::string& id) const {
     std::vector<LoadProblem> found;
     if (const auto* defs = profiles_.find(id)) {
-        for (std::size_t i = 1; i < defs->size(); ++i)
-            found.push_back({(*defs)[i]->source, 0,
-                             "profile id '" + id + "' is already defined in " +
-                                 defs->front()->source + "; ignored",
-                             "id"});
+        duplicates("profile", id, *defs, found);
         const Profile& p = *defs->front();
         if (!from_layout(p.id) && file_stem(p.source) != p.id)
             found.push_back({p.source, 0,
@@ -232,18 +256,7 @@ void Snapshot::check_profile(const std::string& id) {
                                                             : "generic_id"});
         }
     }
-    if (!found.empty())
-        profile_problems_.edit(id) = std::move(found);
-    else
-        profile_problems_.erase(id);
-}
-
-void Snapshot::check_group(const std::string& id) {
-    auto found = group_problems(id);
-    if (!found.empty())
-        group_problems_.edit(id) = std::move(found);
-    else
-        group_problems_.erase(id);
+    return found;
 }
 
 // Cross-file checks of one group id: duplicates, its profile, a selector another group has too
@@ -251,11 +264,7 @@ void Snapshot::check_group(const std::string& id) {
 std::vector<LoadProblem> Snapshot::group_problems(const std::string& id) const {
     std::vector<LoadProblem> found;
     if (const auto* defs = groups_.find(id)) {
-        for (std::size_t i = 1; i < defs->size(); ++i)
-            found.push_back({(*defs)[i]->source, 0,
-                             "group id '" + id + "' is already defined in " +
-                                 defs->front()->source + "; ignored",
-                             "id"});
+        duplicates("group", id, *defs, found);
         const Group& g = *defs->front();
         if (!g.falls_through && !profile(g.profile))
             found.push_back({g.source, 0,

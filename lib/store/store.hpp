@@ -103,6 +103,7 @@ class Snapshot {
     // Cross-file problems, kept per object id so a change rechecks only what it can affect.
     void check_profile(const std::string& id);
     void check_group(const std::string& id);
+    std::vector<LoadProblem> profile_problems(const std::string& id) const;
     std::vector<LoadProblem> group_problems(const std::string& id) const;
     void check_all();
     void collect_problems();
