@@ -335,4 +335,8 @@ std::optional<TemplateEntry> parse_template_entry(TemplateKind kind, const std::
     return entry;
 }
 
+bool hidden_name(std::string_view name) {
+    return name.empty() || name.front() == '.' || name.back() == '~';
+}
+
 }  // namespace bootcfg

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "model/model.hpp"
 #include "store/store.hpp"
@@ -32,6 +33,10 @@ std::optional<TemplateEntry> parse_template_entry(TemplateKind kind, const std::
                                                   std::string text, Failure& failure);
 // Ignition files named *.ign or *.ignition are JSON served as stored, not templates.
 bool is_raw_ignition(const std::string& name);
+
+// Names a data dir never loads: editors and atomic writers leave dotfiles and backups (name~)
+// beside real configs.
+bool hidden_name(std::string_view name);
 
 // JSON text -> document, or a failure with the line of the syntax error.
 std::optional<nlohmann::json> parse_json(const std::string& text, Failure& failure);

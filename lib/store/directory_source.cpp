@@ -121,11 +121,6 @@ bool is_json_name(const std::string& name) {
     return name.size() >= 5 && name.compare(name.size() - 5, 5, ".json") == 0;
 }
 
-bool hidden(const std::string& name) {
-    // Editors and atomic writers leave dotfiles and backups beside real configs.
-    return name.empty() || name[0] == '.' || name.back() == '~';
-}
-
 struct LayoutEntry {
     Labels selector;
     std::optional<BootSpec> boot;
@@ -174,8 +169,8 @@ class DataDirLoader {
             return std::nullopt;
         LocationChange change{path, {}, false};
         struct stat st {};
-        if (hidden(name) || ::stat(path.c_str(), &st) != 0) {
-            if (errno == ENOENT || errno == ENOTDIR || hidden(name)) return change;
+        if (hidden_name(name) || ::stat(path.c_str(), &st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR || hidden_name(name)) return change;
             return std::nullopt;  // EMFILE, EACCES on the way: let a full load report it
         }
         if (S_ISDIR(st.st_mode)) {
@@ -355,7 +350,7 @@ class DataDirLoader {
                 add_layout(section, path.string(), "default", Labels{});
             } else if (name == "uuid" || name == "mac") {
                 load_layout_keyed(section, name, path);
-            } else if (section == "boot" && !hidden(name)) {
+            } else if (section == "boot" && !hidden_name(name)) {
                 problem(path.string(), 0, "unexpected entry (expected default, uuid/, mac/)");
             }
         }
@@ -368,7 +363,7 @@ class DataDirLoader {
             dir, [&](const std::string& prefix) { return keep_layout(section, prefix); });
         if (!names) return;
         for (const auto& name : *names) {
-            if (hidden(name)) continue;
+            if (hidden_name(name)) continue;
             const std::string path = (dir / name).string();
             auto key = kind == "mac" ? normalize_mac(name) : normalize_uuid(name);
             if (!key) {
@@ -466,7 +461,7 @@ class DataDirLoader {
         });
         if (!names) return;
         for (const auto& name : *names) {
-            if (hidden(name)) continue;
+            if (hidden_name(name)) continue;
             // cloud/default, cloud/uuid/ and cloud/mac/ belong to the bootcfg layout.
             if (kind == TemplateKind::cloud &&
                 (name == "default" || name == "uuid" || name == "mac"))
@@ -526,7 +521,7 @@ class DataDirLoader {
         std::vector<std::string> paths;
         std::vector<char> regular;  // a FIFO or directory named *.json is reported, never opened
         for (const auto& e : entries) {
-            if (hidden(e.name)) continue;
+            if (hidden_name(e.name)) continue;
             const bool json_name = is_json_name(e.name);
             if (e.is_dir && !json_name) continue;  // operators keep notes and archives in subdirs
             std::string path = prefix + e.name;

@@ -16,6 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "store/data_files.hpp"
 #include "store/store.hpp"
 
 namespace bootcfg {
@@ -91,9 +92,8 @@ class DirectoryWatch : public std::enable_shared_from_this<DirectoryWatch> {
                 all = true;
                 continue;
             }
-            const std::string_view name(e->name);
-            // Dotfiles and backups are never loaded: an editor's temp file is not a change.
-            if (name.starts_with('.') || name.ends_with('~')) continue;
+            // An editor's temp file or backup is never loaded: not a change.
+            if (hidden_name(e->name)) continue;
             locations.push_back(dir->second + "/" + e->name);
         }
         if (all) watch_dir(root_, 0);
