@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "cli/admin_commands.hpp"
-#include "cli/image_commands.hpp"
 #include "cli/flags.hpp"
+#include "cli/image_commands.hpp"
 #include "cli/provider_commands.hpp"
 #include "cli/terminal.hpp"
 

@@ -1,5 +1,4 @@
 // bootcfg push: LinuxKit's kernel+initrd output placed where bootcfgd serves it, with a profile.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -245,7 +243,6 @@ PushResult push_linuxkit(const PushOptions& o, Progress& progress) {
         staging.commit(result);
         return result;
     }
-    if (o.data_path.empty()) return result;
 
     // Written where the store reads them, in its canonical form.
     const DirectorySource store(o.data_path);
