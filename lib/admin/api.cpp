@@ -218,7 +218,7 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
                                  "name");
         }
         auto next = LiveStore::patched(*snapshot, {LocationChange{path, {}, false}});
-        if (auto refused = landed(source.write(path, kind, std::nullopt, expected), "delete"))
+        if (auto refused = landed(source.write({path, kind, std::nullopt, expected}), "delete"))
             return *refused;
         store_.publish(next);
         spdlog::info("audit: who=\"{}\" action=delete object={}/{} old={} new=-",
@@ -277,7 +277,7 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     // JSON documents end with a newline like hand-written files; templates are kept byte exact.
     const bool add_newline = !is_template(kind) && !text.ends_with('\n');
     if (auto refused =
-            landed(source.write(path, kind, add_newline ? text + "\n" : text, expected), "write"))
+            landed(source.write({path, kind, add_newline ? text + "\n" : text, expected}), "write"))
         return *refused;
     store_.publish(next);
     spdlog::info("audit: who=\"{}\" action=put object={}/{} old={} new={}", log_escape(request.who),

@@ -105,7 +105,6 @@ class Staging {
         std::string error;
         if (!file(path).write(text, error)) throw ImageError(error);
     }
-    void remove_after(const std::string& path) { removals_.push_back(path); }
     // Renames each file over its target unless the target holds the same bytes already.
     void commit(PushResult& result) {
         std::string error;
@@ -118,15 +117,10 @@ class Staging {
             if (!file->commit(error)) throw ImageError(error);
             result.written.push_back(path);
         }
-        for (const auto& path : removals_) {
-            if (!remove_file_durable(path, error)) throw ImageError(error);
-            result.removed.push_back(path);
-        }
     }
 
   private:
     std::vector<std::pair<std::string, std::unique_ptr<AtomicFile>>> staged_;
-    std::vector<std::string> removals_;
 };
 
 // Groups `bootcfg push` wrote earlier for a MAC now pushed with another image: the MAC moves.
@@ -270,19 +264,34 @@ PushResult push_linuxkit(const PushOptions& o, Progress& progress) {
                            group_json(group).dump(2) + "\n");
     }
     // Checked with the loader's own parsers before anything lands in the data dir.
+    std::vector<ObjectWrite> writes;
     for (const auto& [path, text] : files) {
         Failure failure;
-        const bool ok = &path == &files.front().first ? parse_profile(text, failure).has_value()
-                                                      : parse_group(text, failure).has_value();
+        const bool is_profile = &path == &files.front().first;
+        const bool ok = is_profile ? parse_profile(text, failure).has_value()
+                                   : parse_group(text, failure).has_value();
         if (!ok) throw ImageError(path + ": " + failure.reason);
+        writes.push_back({path, is_profile ? ObjectKind::profiles : ObjectKind::groups, text, {}});
     }
-    for (const char* sub : {"/profiles", "/groups"})
-        if (!make_directories(o.data_path + sub, error)) throw ImageError(error);
+    std::vector<std::string> removed;
     for (std::size_t i = 0; i < macs.size(); ++i)
-        for (const auto& old : groups_taking_mac(data, macs[i], files[i + 1].first))
-            staging.remove_after(old);
-    for (const auto& [path, text] : files) staging.text(path, text);
+        for (auto& old : groups_taking_mac(data, macs[i], files[i + 1].first)) {
+            writes.push_back({old, ObjectKind::groups, std::nullopt, {}});
+            removed.push_back(std::move(old));
+        }
+    // The profile and groups land together through the store, once every asset is complete in
+    // its temp file; then the assets replace theirs.
+    const WriteOutcome outcome = store.write(writes);
+    if (outcome.status != WriteOutcome::written)
+        throw ImageError(outcome.reason);  // names the file
     staging.commit(result);
+    for (const auto& [path, text] : files) {
+        const auto& same = outcome.unchanged;
+        (std::find(same.begin(), same.end(), path) == same.end() ? result.written
+                                                                 : result.unchanged)
+            .push_back(path);
+    }
+    result.removed = std::move(removed);
     return result;
 }
 

@@ -1,6 +1,7 @@
 // The data directory's write side: where an object's file is, and replacing or removing it
 // atomically and durably, checked against the revision the writer last saw.
 #include <filesystem>
+#include <memory>
 
 #include "files/atomic_file.hpp"
 #include "store/store.hpp"
@@ -31,24 +32,39 @@ std::optional<std::string> DirectorySource::read(const std::string& location) co
     return bytes;
 }
 
-WriteOutcome DirectorySource::write(const std::string& location, ObjectKind kind,
-                                    const std::optional<std::string>& bytes,
-                                    const std::optional<std::string>& expected) const {
+WriteOutcome DirectorySource::write(const std::vector<ObjectWrite>& writes) const {
     std::lock_guard guard(write_mutex_);
-    if (expected) {
-        const auto now = read(location);
-        const std::string revision = now ? stored_revision(kind, *now) : "";
-        if (revision != *expected) return {WriteOutcome::conflict, "", revision};
-    }
+    WriteOutcome outcome;
+    std::vector<std::unique_ptr<AtomicFile>> staged;
+    std::vector<const std::string*> removals;
     std::string error;
-    if (!bytes) {
-        if (!remove_file_durable(location, error)) return {WriteOutcome::failed, error, ""};
-        return {};
+    for (const ObjectWrite& w : writes) {
+        const auto now = read(w.location);
+        if (w.expected) {
+            const std::string revision = now ? stored_revision(w.kind, *now) : "";
+            if (revision != *w.expected)
+                return {WriteOutcome::conflict, "", revision, w.location, {}};
+        }
+        if (!w.bytes) {
+            if (now) removals.push_back(&w.location);
+            continue;
+        }
+        if (now == w.bytes) {
+            outcome.unchanged.push_back(w.location);
+            continue;
+        }
+        auto file = std::make_unique<AtomicFile>();
+        if (!make_directories(std::filesystem::path(w.location).parent_path().string(), error) ||
+            !file->open(w.location, error) || !file->write(*w.bytes, error))
+            return {WriteOutcome::failed, error, "", w.location, {}};
+        staged.push_back(std::move(file));
     }
-    if (!make_directories(std::filesystem::path(location).parent_path().string(), error) ||
-        !write_file_atomic(location, *bytes, error))
-        return {WriteOutcome::failed, error, ""};
-    return {};
+    for (auto& file : staged)
+        if (!file->commit(error)) return {WriteOutcome::failed, error, "", "", {}};
+    for (const std::string* location : removals)
+        if (!remove_file_durable(*location, error))
+            return {WriteOutcome::failed, error, "", "", {}};
+    return outcome;
 }
 
 }  // namespace bootcfg

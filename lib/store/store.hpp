@@ -120,11 +120,22 @@ class Snapshot {
     std::uint64_t generation_;
 };
 
+// One object to replace (bytes) or remove (nullopt), provided its location still holds revision
+// `expected` (nullopt: whatever it holds; "": nothing).
+struct ObjectWrite {
+    std::string location;
+    ObjectKind kind;
+    std::optional<std::string> bytes;
+    std::optional<std::string> expected;
+};
+
 // Result of a write to a backend.
 struct WriteOutcome {
     enum Status { written, conflict, failed } status = written;
-    std::string reason;            // failed: why
-    std::string current_revision;  // conflict: what the location holds now ("": nothing)
+    std::string reason;                  // failed: why
+    std::string current_revision;        // conflict: what the location holds now ("": nothing)
+    std::string location;                // conflict: where
+    std::vector<std::string> unchanged;  // written: locations that held the bytes already
 };
 
 // Called with the locations that changed; all=true when the backend cannot tell which (then
@@ -152,11 +163,11 @@ class StoreSource {
     virtual std::string locate(const ObjectRef& ref, const Snapshot& current) const = 0;
     // The bytes stored at a location; nullopt when nothing is.
     virtual std::optional<std::string> read(const std::string& location) const = 0;
-    // Replaces (bytes) or removes (nullopt) the object at a location, atomically and durably,
-    // provided it still holds revision `expected` (nullopt: whatever it holds; "": nothing).
-    virtual WriteOutcome write(const std::string& location, ObjectKind kind,
-                               const std::optional<std::string>& bytes,
-                               const std::optional<std::string>& expected) const = 0;
+    // Replaces or removes several objects, durably and all or nothing: every expected revision
+    // holds and every new version is stored before the first one replaces what is served. A
+    // location that holds the bytes already is left alone (not even its mtime changes).
+    virtual WriteOutcome write(const std::vector<ObjectWrite>& writes) const = 0;
+    WriteOutcome write(ObjectWrite one) const { return write(std::vector{std::move(one)}); }
 };
 
 // Reads a data directory: matchbox's layout (profiles/, groups/, ignition/, cloud/, generic/) and
@@ -171,9 +182,8 @@ class DirectorySource final : public StoreSource {
     bool watch(boost::asio::io_context& ioc, ChangeHandler on_change) const override;
     std::string locate(const ObjectRef& ref, const Snapshot& current) const override;
     std::optional<std::string> read(const std::string& location) const override;
-    WriteOutcome write(const std::string& location, ObjectKind kind,
-                       const std::optional<std::string>& bytes,
-                       const std::optional<std::string>& expected) const override;
+    using StoreSource::write;
+    WriteOutcome write(const std::vector<ObjectWrite>& writes) const override;
     const std::string& root() const { return root_; }
 
   private:

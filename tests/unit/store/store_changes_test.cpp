@@ -2,6 +2,7 @@
 // dir serves; the reloader must apply a change it was told about through the source's watch.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -246,4 +247,63 @@ TEST_CASE("store: a bulk load (index built on its own thread) hides duplicates l
     CHECK_FALSE(select(s, l, Part::boot).group);
     l.set("n", "8");
     CHECK(select(s, l, Part::boot).group->id == "g8");
+}
+
+TEST_CASE("store write: several objects land all or nothing, unchanged ones are left alone") {
+    test::TempDir dir;
+    const DirectorySource source(dir.path().string());
+    const auto at = [&](const char* relative) { return (dir.path() / relative).string(); };
+    const auto held = [&](const char* relative) { return source.read(at(relative)); };
+    const std::string p1 = R"({"id": "p1", "boot": {"kernel": "/p1"}})"
+                           "\n";
+    const std::string g1 = group_json_text("g1", "p1", "52:54:00:00:00:01");
+    dir.write("groups/old.json", group_json_text("old", "p1", "52:54:00:00:00:02"));
+
+    const auto first = source.write({{at("profiles/p1.json"), ObjectKind::profiles, p1, {}},
+                                     {at("groups/g1.json"), ObjectKind::groups, g1, ""},
+                                     {at("groups/old.json"), ObjectKind::groups, {}, {}}});
+    REQUIRE(first.status == WriteOutcome::written);
+    CHECK(first.unchanged.empty());
+    CHECK(held("profiles/p1.json") == p1);
+    CHECK(held("groups/g1.json") == g1);
+    CHECK(!held("groups/old.json"));
+
+    SECTION("the same bytes again: reported unchanged, the file is not replaced") {
+        struct stat before {};
+        ::stat(at("profiles/p1.json").c_str(), &before);
+        const auto again = source.write({{at("profiles/p1.json"), ObjectKind::profiles, p1, {}}});
+        REQUIRE(again.status == WriteOutcome::written);
+        CHECK(again.unchanged == std::vector<std::string>{at("profiles/p1.json")});
+        struct stat after {};
+        ::stat(at("profiles/p1.json").c_str(), &after);
+        CHECK(before.st_ino == after.st_ino);
+    }
+    SECTION("a stale revision on the last object: nothing before it changed") {
+        const std::string p2 = R"({"id": "p1", "boot": {"kernel": "/p2"}})"
+                               "\n";
+        const auto refused =
+            source.write({{at("profiles/p1.json"), ObjectKind::profiles, p2, {}},
+                          {at("groups/g1.json"), ObjectKind::groups, {}, "stale"}});
+        CHECK(refused.status == WriteOutcome::conflict);
+        CHECK(refused.location == at("groups/g1.json"));
+        CHECK(refused.current_revision == stored_revision(ObjectKind::groups, g1));
+        CHECK(held("profiles/p1.json") == p1);
+        CHECK(held("groups/g1.json") == g1);
+    }
+    SECTION("an object that cannot be stored: nothing before it changed") {
+        dir.write("groups/blocker", "a file where a directory is needed");
+        const std::string p2 = R"({"id": "p1", "boot": {"kernel": "/p2"}})"
+                               "\n";
+        const auto failed =
+            source.write({{at("profiles/p1.json"), ObjectKind::profiles, p2, {}},
+                          {at("groups/blocker/g2.json"), ObjectKind::groups, g1, {}}});
+        CHECK(failed.status == WriteOutcome::failed);
+        CHECK(failed.location == at("groups/blocker/g2.json"));
+        CHECK(held("profiles/p1.json") == p1);
+        // No temp file left behind either.
+        std::size_t files = 0;
+        for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(at("profiles")))
+            ++files;
+        CHECK(files == 1);
+    }
 }
