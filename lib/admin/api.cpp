@@ -20,12 +20,11 @@ std::string shown_location(const StoreSource& source, const std::string& locatio
 
 // The id a profile or group file holds; "" when it does not parse.
 std::string object_id(Kind kind, const std::string& text) {
-    Failure ignored;
     if (kind == Kind::profiles) {
-        auto p = parse_profile(text, ignored);
+        auto p = parse_profile(text);
         return p ? p->id : "";
     }
-    auto g = parse_group(text, ignored);
+    auto g = parse_group(text);
     return g ? g->id : "";
 }
 
@@ -237,12 +236,11 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     // the store as it would be with it.
     if (request.body.empty()) return api_error(400, "empty body: send the " + std::string(what));
     const std::string text(request.body);
-    Failure failure;
     LocationChange change{path, {}, false};
     std::string new_revision;
     // Profiles and groups: parsed like files, named by the URL.
     auto take = [&](auto parsed, auto& list) -> std::optional<ApiReply> {
-        if (!parsed) return api_error(400, failure.reason, failure.field);
+        if (!parsed) return api_error(400, parsed.failure().reason, parsed.failure().field);
         if (parsed->id != name)
             return api_error(
                 400, "id '" + parsed->id + "' differs from the name in the URL ('" + name + "')",
@@ -253,17 +251,18 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
         return std::nullopt;
     };
     if (kind == Kind::profiles || kind == Kind::groups) {
-        auto refused = kind == Kind::profiles
-                           ? take(parse_profile(text, failure), change.now.profiles)
-                           : take(parse_group(text, failure), change.now.groups);
+        auto refused = kind == Kind::profiles ? take(parse_profile(text), change.now.profiles)
+                                              : take(parse_group(text), change.now.groups);
         if (refused) return *refused;
     } else {
-        auto entry = parse_template_entry(template_kind(kind), name, text, failure);
-        if (!entry)
+        auto entry = parse_template_entry(template_kind(kind), name, text);
+        if (!entry) {
+            const Failure& failure = entry.failure();
             return api_error(400,
                              (failure.line ? "line " + std::to_string(failure.line) + ": " : "") +
                                  failure.reason,
                              "body");
+        }
         entry->source = path;
         new_revision = revision(*entry);
         change.now.templates[static_cast<int>(template_kind(kind))].push_back(std::move(*entry));

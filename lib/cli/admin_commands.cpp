@@ -297,11 +297,17 @@ ApplyItem object_item(const std::string& path, const std::string& body,
     }
     Failure failure;
     if (item.kind == "groups") {
-        const auto g = parse_group(body, failure);
-        if (g) item.name = g->id, item.revision = revision(*g);
+        const auto g = parse_group(body);
+        if (g)
+            item.name = g->id, item.revision = revision(*g);
+        else
+            failure = g.failure();
     } else {
-        const auto p = parse_profile(body, failure);
-        if (p) item.name = p->id, item.revision = revision(*p);
+        const auto p = parse_profile(body);
+        if (p)
+            item.name = p->id, item.revision = revision(*p);
+        else
+            failure = p.failure();
     }
     if (item.name.empty())
         throw UsageError{"-f " + path + ": " +
@@ -330,10 +336,9 @@ std::vector<ApplyItem> apply_items(const std::string& path) {
         for (const auto& file : files_in(kind)) {
             const std::string name = fs::path(file).filename().string();
             const std::string body = read_file_or_throw(file);
-            Failure failure;
             const auto entry =
-                parse_template_entry(template_kind(*kind_from_name(kind)), name, body, failure);
-            if (!entry) throw UsageError{"-f " + file + ": " + failure.reason};
+                parse_template_entry(template_kind(*kind_from_name(kind)), name, body);
+            if (!entry) throw UsageError{"-f " + file + ": " + entry.failure().reason};
             items.push_back({kind, name, body, file, revision(*entry)});
         }
     for (const char* kind : {"profiles", "groups"})

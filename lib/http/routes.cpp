@@ -96,13 +96,12 @@ Reply rendered(const Snapshot& snapshot, std::string_view query, TemplateKind ki
         failed.log_detail = entry->source + detail;
         return failed;
     };
-    try {
-        r.body = entry->parsed->render(template_data(*s->sel.group, s->labels, query));
-    } catch (const TemplateError& e) {
+    auto rendered = entry->parsed->render(template_data(*s->sel.group, s->labels, query));
+    if (!rendered)
         return server_error(
             std::string("error rendering ") + template_dir(kind) + " template '" + name + "'",
-            ":" + std::to_string(e.line()) + ": " + e.what());
-    }
+            ":" + std::to_string(rendered.failure().line) + ": " + rendered.failure().reason);
+    r.body = std::move(*rendered);
     if (kind == TemplateKind::ignition && !nlohmann::json::accept(r.body))
         return server_error("ignition template '" + name + "' did not render to JSON",
                             ": rendered output is not valid JSON");

@@ -266,11 +266,13 @@ PushResult push_linuxkit(const PushOptions& o, Progress& progress) {
     // Checked with the loader's own parsers before anything lands in the data dir.
     std::vector<ObjectWrite> writes;
     for (const auto& [path, text] : files) {
-        Failure failure;
         const bool is_profile = &path == &files.front().first;
-        const bool ok = is_profile ? parse_profile(text, failure).has_value()
-                                   : parse_group(text, failure).has_value();
-        if (!ok) throw ImageError(path + ": " + failure.reason);
+        if (is_profile) {
+            if (auto p = parse_profile(text); !p)
+                throw ImageError(path + ": " + p.failure().reason);
+        } else if (auto g = parse_group(text); !g) {
+            throw ImageError(path + ": " + g.failure().reason);
+        }
         writes.push_back({path, is_profile ? ObjectKind::profiles : ObjectKind::groups, text, {}});
     }
     std::vector<std::string> removed;

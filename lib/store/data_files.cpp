@@ -139,8 +139,10 @@ bool unknown_fields(const json& doc, std::initializer_list<const char*> known, F
 
 }  // namespace
 
-// JSON text -> document, or a failure with the line of the syntax error.
-std::optional<json> parse_json(const std::string& text, Failure& failure) {
+namespace {
+
+// The parsers below fill `failure` as they go; the public functions wrap them in a Result.
+std::optional<json> json_of(const std::string& text, Failure& failure) {
     if (json_too_deep(text)) {
         failure.reason = "JSON nested deeper than " + std::to_string(kMaxNesting) + " levels";
         return std::nullopt;
@@ -163,8 +165,8 @@ std::optional<json> parse_json(const std::string& text, Failure& failure) {
 }
 
 // bootcfg v0.1 boot config: {"kernel", "initrd": [...], "cmdline": {...}}.
-std::optional<BootSpec> parse_layout_boot(const std::string& text, Failure& failure) {
-    auto doc = parse_json(text, failure);
+std::optional<BootSpec> layout_boot_of(const std::string& text, Failure& failure) {
+    auto doc = json_of(text, failure);
     if (!doc) return std::nullopt;
     if (!doc->is_object()) {
         failure.reason = "boot config must be a JSON object";
@@ -188,8 +190,8 @@ std::optional<BootSpec> parse_layout_boot(const std::string& text, Failure& fail
 
 // matchbox profile: {"id", "name", "boot": {"kernel", "initrd", "args", "cmdline"},
 // "ignition_id", "cloud_id", "generic_id"}.
-std::optional<Profile> parse_profile(const std::string& text, Failure& failure) {
-    auto doc = parse_json(text, failure);
+std::optional<Profile> profile_of(const std::string& text, Failure& failure) {
+    auto doc = json_of(text, failure);
     if (!doc) return std::nullopt;
     if (!doc->is_object()) {
         failure.reason = "profile must be a JSON object";
@@ -251,8 +253,8 @@ std::optional<Profile> parse_profile(const std::string& text, Failure& failure) 
 }
 
 // matchbox group: {"id", "name", "profile", "selector": {...}, "metadata": {...}}.
-std::optional<Group> parse_group(const std::string& text, Failure& failure) {
-    auto doc = parse_json(text, failure);
+std::optional<Group> group_of(const std::string& text, Failure& failure) {
+    auto doc = json_of(text, failure);
     if (!doc) return std::nullopt;
     if (!doc->is_object()) {
         failure.reason = "group must be a JSON object";
@@ -312,27 +314,53 @@ std::optional<Group> parse_group(const std::string& text, Failure& failure) {
     return g;
 }
 
+std::optional<TemplateEntry> template_entry_of(TemplateKind kind, const std::string& name,
+                                               std::string text, Failure& failure) {
+    TemplateEntry entry{name, std::move(text), nullptr, {}};
+    if (kind == TemplateKind::ignition && is_raw_ignition(name)) {
+        if (!json_of(entry.text, failure)) return std::nullopt;
+        return entry;
+    }
+    auto parsed = Template::parse(entry.text);
+    if (!parsed) {
+        failure = parsed.failure();
+        failure.reason = "template: " + failure.reason;
+        return std::nullopt;
+    }
+    entry.parsed = std::make_shared<const Template>(std::move(*parsed));
+    return entry;
+}
+
+template <class T, class Parse>
+Result<T> as_result(Parse parse) {
+    Failure failure;
+    std::optional<T> value = parse(failure);
+    if (!value) return failure;
+    return std::move(*value);
+}
+
+}  // namespace
+
 bool is_raw_ignition(const std::string& name) {
     return name.ends_with(".ign") || name.ends_with(".ignition");
 }
 
-std::optional<TemplateEntry> parse_template_entry(TemplateKind kind, const std::string& name,
-                                                  std::string text, Failure& failure) {
-    TemplateEntry entry{name, std::move(text), nullptr, {}};
-    if (kind == TemplateKind::ignition && is_raw_ignition(name)) {
-        if (!parse_json(entry.text, failure)) return std::nullopt;
-        return entry;
-    }
-    try {
-        entry.parsed = std::make_shared<const Template>(Template::parse(entry.text));
-    } catch (const TemplateError& e) {
-        failure = Failure{e.line(), std::string("template: ") + e.what(), {}};
-        return std::nullopt;
-    } catch (const std::exception& e) {  // a bug in the engine: report, don't die
-        failure = Failure{0, std::string("template: internal error: ") + e.what(), {}};
-        return std::nullopt;
-    }
-    return entry;
+Result<json> parse_json(const std::string& text) {
+    return as_result<json>([&](Failure& f) { return json_of(text, f); });
+}
+Result<BootSpec> parse_layout_boot(const std::string& text) {
+    return as_result<BootSpec>([&](Failure& f) { return layout_boot_of(text, f); });
+}
+Result<Profile> parse_profile(const std::string& text) {
+    return as_result<Profile>([&](Failure& f) { return profile_of(text, f); });
+}
+Result<Group> parse_group(const std::string& text) {
+    return as_result<Group>([&](Failure& f) { return group_of(text, f); });
+}
+Result<TemplateEntry> parse_template_entry(TemplateKind kind, const std::string& name,
+                                           std::string text) {
+    return as_result<TemplateEntry>(
+        [&](Failure& f) { return template_entry_of(kind, name, std::move(text), f); });
 }
 
 bool hidden_name(std::string_view name) {

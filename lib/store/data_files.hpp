@@ -1,5 +1,5 @@
-// Data-file parsers: text -> model, or a failure naming the line and the reason. Pure; shared by
-// the directory loader and anything else that accepts these documents.
+// Data-file parsers: text -> model, or the Failure naming the field, line and reason. Pure; shared
+// by the directory loader and anything else that accepts these documents.
 #pragma once
 
 #include <optional>
@@ -7,30 +7,25 @@
 #include <string_view>
 
 #include "model/model.hpp"
+#include "model/result.hpp"
 #include "store/store.hpp"
 
 namespace bootcfg {
-
-struct Failure {
-    int line = 0;  // 1-based line of a JSON syntax error, 0 if not about one line
-    std::string reason;
-    std::string field;  // the field at fault ("boot.initrd", "selector.mac"), if one is
-};
 
 // The 1-based line where the key of `field` ("boot.initrd": the key "initrd") first appears as
 // a JSON key in `text`, 0 when it does not; so a problem about a field points at its line.
 int line_of_field(const std::string& text, const std::string& field);
 
 // bootcfg v0.1 boot config: {"kernel", "initrd": [...], "cmdline": {...}}.
-std::optional<BootSpec> parse_layout_boot(const std::string& text, Failure& failure);
+Result<BootSpec> parse_layout_boot(const std::string& text);
 // matchbox profile: {"id", "name", "boot": {...}, "ignition_id", "cloud_id", "generic_id"}.
-std::optional<Profile> parse_profile(const std::string& text, Failure& failure);
+Result<Profile> parse_profile(const std::string& text);
 // matchbox group: {"id", "name", "profile", "selector": {...}, "metadata": {...}}.
-std::optional<Group> parse_group(const std::string& text, Failure& failure);
+Result<Group> parse_group(const std::string& text);
 // A config of ignition/, cloud/ or generic/: a template parsed now, or for *.ign / *.ignition
 // Ignition JSON checked now and served as stored. source is left to the caller.
-std::optional<TemplateEntry> parse_template_entry(TemplateKind kind, const std::string& name,
-                                                  std::string text, Failure& failure);
+Result<TemplateEntry> parse_template_entry(TemplateKind kind, const std::string& name,
+                                           std::string text);
 // Ignition files named *.ign or *.ignition are JSON served as stored, not templates.
 bool is_raw_ignition(const std::string& name);
 
@@ -39,6 +34,6 @@ bool is_raw_ignition(const std::string& name);
 bool hidden_name(std::string_view name);
 
 // JSON text -> document, or a failure with the line of the syntax error.
-std::optional<nlohmann::json> parse_json(const std::string& text, Failure& failure);
+Result<nlohmann::json> parse_json(const std::string& text);
 
 }  // namespace bootcfg

@@ -110,11 +110,12 @@ std::optional<std::string> read_data_file(int dirfd, const char* name, std::stri
 }
 // A profile or group file's text parsed, a problem about a field pointing at its line.
 template <class Parse>
-auto parse_data_file(const std::string& text, Parse parse, Failure& failure) {
-    auto item = parse(text, failure);
-    if (!item && failure.line == 0 && !failure.field.empty())
-        failure.line = line_of_field(text, failure.field);
-    return item;
+auto parse_data_file(const std::string& text, Parse parse) -> decltype(parse(text)) {
+    auto item = parse(text);
+    if (item || item.failure().line != 0 || item.failure().field.empty()) return item;
+    Failure failure = item.failure();
+    failure.line = line_of_field(text, failure.field);
+    return failure;
 }
 
 bool is_json_name(const std::string& name) {
@@ -186,26 +187,19 @@ class DataDirLoader {
         }
         auto data = read(path, restore);
         if (!data) return finish(change, restorable);
-        Failure f;
-        if (dir == "profiles") {
-            if (auto p = parse_data_file(*data, parse_profile, f)) {
-                p->source = path;
-                out_.profiles.push_back(std::move(*p));
-                return finish(change);
+        auto take = [&](auto parsed, auto& into) {
+            if (!parsed) {
+                failed(path, parsed.failure(), restore);
+                return finish(change, restorable);
             }
-        } else if (dir == "groups") {
-            if (auto g = parse_data_file(*data, parse_group, f)) {
-                g->source = path;
-                out_.groups.push_back(std::move(*g));
-                return finish(change);
-            }
-        } else if (auto entry = parse_template_entry(*kind, name, std::move(*data), f)) {
-            entry->source = path;
-            out_.templates[static_cast<int>(*kind)].push_back(std::move(*entry));
+            parsed->source = path;
+            into.push_back(std::move(*parsed));
             return finish(change);
-        }
-        failed(path, f, restore);
-        return finish(change, restorable);
+        };
+        if (dir == "profiles") return take(parse_data_file(*data, parse_profile), out_.profiles);
+        if (dir == "groups") return take(parse_data_file(*data, parse_group), out_.groups);
+        return take(parse_template_entry(*kind, name, std::move(*data)),
+                    out_.templates[static_cast<int>(*kind)]);
     }
 
   private:
@@ -399,9 +393,8 @@ class DataDirLoader {
             };
             auto data = read(path, restore);
             if (!data) return;
-            Failure f;
-            auto spec = parse_data_file(*data, parse_layout_boot, f);
-            if (!spec) return failed(path, f, restore);
+            auto spec = parse_data_file(*data, parse_layout_boot);
+            if (!spec) return failed(path, spec.failure(), restore);
             entry.boot = std::move(*spec);
             entry.boot_source = path;
         } else {
@@ -477,10 +470,9 @@ class DataDirLoader {
             };
             auto data = read(path, restore);
             if (!data) continue;
-            Failure f;
-            auto entry = parse_template_entry(kind, name, std::move(*data), f);
+            auto entry = parse_template_entry(kind, name, std::move(*data));
             if (!entry) {
-                failed(path, f, restore);
+                failed(path, entry.failure(), restore);
                 continue;
             }
             entry->source = path;
@@ -546,7 +538,12 @@ class DataDirLoader {
                 return;
             }
             auto data = read_regular_file(dirfd, paths[i].c_str() + name_at, o.failure.reason);
-            if (data) o.item = parse_data_file(*data, parse, o.failure);
+            if (!data) return;
+            auto parsed = parse_data_file(*data, parse);
+            if (parsed)
+                o.item = std::move(*parsed);
+            else
+                o.failure = parsed.failure();
         });
         if (dirfd >= 0) ::close(dirfd);
         into.reserve(into.size() + paths.size());

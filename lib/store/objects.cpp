@@ -101,11 +101,10 @@ std::string revision(const Group& g) {
 }
 
 std::string stored_revision(ObjectKind kind, const std::string& bytes) {
-    Failure f;
     if (kind == ObjectKind::profiles) {
-        if (auto p = parse_profile(bytes, f)) return revision(*p);
+        if (auto p = parse_profile(bytes)) return revision(*p);
     } else if (kind == ObjectKind::groups) {
-        if (auto g = parse_group(bytes, f)) return revision(*g);
+        if (auto g = parse_group(bytes)) return revision(*g);
     }
     return revision_of(bytes);
 }

@@ -9,15 +9,32 @@ namespace bootcfg {
 
 using nlohmann::json;
 
-Template Template::parse(std::string_view text) {
-    using namespace template_detail;
-    Template t;
-    t.tree_ = std::make_shared<const Tree>(template_detail::parse(template_detail::lex(text)));
-    return t;
+namespace {
+
+template <class T, class Run>
+Result<T> guarded(Run run) {
+    try {
+        return run();
+    } catch (const template_detail::TemplateError& e) {
+        return Failure{e.what(), {}, e.line()};
+    } catch (const std::exception& e) {  // a bug in the engine: reported, never fatal
+        return fail(std::string("internal error: ") + e.what());
+    }
 }
 
-std::string Template::render(const json& data) const {
-    return template_detail::execute(*tree_, data);
+}  // namespace
+
+Result<Template> Template::parse(std::string_view text) {
+    return guarded<Template>([&] {
+        using namespace template_detail;
+        Template t;
+        t.tree_ = std::make_shared<const Tree>(template_detail::parse(template_detail::lex(text)));
+        return t;
+    });
+}
+
+Result<std::string> Template::render(const json& data) const {
+    return guarded<std::string>([&] { return template_detail::execute(*tree_, data); });
 }
 
 namespace {

@@ -16,8 +16,14 @@
 #include <string_view>
 #include <vector>
 
+#include "model/result.hpp"
+
 namespace bootcfg {
 
+namespace template_detail {
+struct Tree;
+
+// How the lexer, parser and executor stop; Template's functions turn it into a Failure.
 class TemplateError : public std::runtime_error {
   public:
     TemplateError(std::string message, int line)
@@ -27,18 +33,15 @@ class TemplateError : public std::runtime_error {
   private:
     int line_;
 };
-
-namespace template_detail {
-struct Tree;
-}
+}  // namespace template_detail
 
 class Template {
   public:
-    // Throws TemplateError naming the line on a syntax error.
-    static Template parse(std::string_view text);
+    // The template, or the syntax error with its line.
+    static Result<Template> parse(std::string_view text);
 
-    // Throws TemplateError on an execution error (missing key, bad comparison, ...).
-    std::string render(const nlohmann::json& data) const;
+    // The output, or the execution error (missing key, bad comparison, ...) with its line.
+    Result<std::string> render(const nlohmann::json& data) const;
 
     // The keys the template reads from the top of its data (`.key` outside range and with, and
     // `$.key` anywhere), sorted: data without one of them fails to render (missingkey=error).

@@ -29,29 +29,28 @@ void fuzz_yaml_config(std::string_view text) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {
     if (size == 0) return 0;
     const std::string text(reinterpret_cast<const char*>(bytes) + 1, size - 1);
-    Failure failure;
     switch (bytes[0] % 4) {
         case 0:
-            if (auto p = parse_profile(text, failure)) {
+            if (auto p = parse_profile(text)) {
                 fuzz::require(!p->id.empty() && p->has_boot == !p->boot.kernel.empty());
             } else {
-                fuzz::require(!failure.reason.empty());
+                fuzz::require(!p.failure().reason.empty());
             }
             break;
         case 1:
-            if (auto g = parse_group(text, failure)) {
+            if (auto g = parse_group(text)) {
                 fuzz::require(!g->id.empty() && !g->profile.empty() && g->metadata.is_object());
                 if (const std::string* mac = g->selector.find("mac"))
                     fuzz::require(normalize_mac(*mac) == *mac);
             } else {
-                fuzz::require(!failure.reason.empty());
+                fuzz::require(!g.failure().reason.empty());
             }
             break;
         case 2:
-            if (auto b = parse_layout_boot(text, failure)) {
+            if (auto b = parse_layout_boot(text)) {
                 fuzz::require(!b->kernel.empty());
             } else {
-                fuzz::require(!failure.reason.empty());
+                fuzz::require(!b.failure().reason.empty());
             }
             break;
         default:

@@ -17,21 +17,18 @@ int main(int argc, char** argv) {
     const auto cases = nlohmann::json::parse(text.str());
     for (const auto& c : cases) {
         const std::string name = c.at("name");
-        bootcfg::Template tmpl;
-        try {
-            tmpl = bootcfg::Template::parse(c.at("template").get<std::string>());
-        } catch (const bootcfg::TemplateError&) {
+        const auto tmpl = bootcfg::Template::parse(c.at("template").get<std::string>());
+        if (!tmpl) {
             std::cout << "=== " << name << " parse-error\n";
             continue;
         }
-        try {
-            const auto data =
-                bootcfg::as_go_json(c.contains("data") ? c["data"] : nlohmann::json());
-            const std::string out = tmpl.render(data);
-            std::cout << "=== " << name << " ok " << out.size() << "\n" << out << "\n";
-        } catch (const bootcfg::TemplateError&) {
+        const auto data = bootcfg::as_go_json(c.contains("data") ? c["data"] : nlohmann::json());
+        const auto out = tmpl->render(data);
+        if (!out) {
             std::cout << "=== " << name << " exec-error\n";
+            continue;
         }
+        std::cout << "=== " << name << " ok " << out->size() << "\n" << *out << "\n";
     }
     return 0;
 }

@@ -194,8 +194,9 @@ TEST_CASE("matchbox layout: profiles, groups, templates") {
     CHECK(s->groups()[0]->metadata["n"].is_number_float());  // as Go decodes JSON
     CHECK(s->template_entry(TemplateKind::cloud, "c.yaml")->parsed != nullptr);
     CHECK(s->template_entry(TemplateKind::ignition, "i.ign")->parsed == nullptr);
-    CHECK(s->template_entry(TemplateKind::generic, "g")->parsed->render(s->groups()[0]->metadata) ==
-          "3");
+    CHECK(
+        *s->template_entry(TemplateKind::generic, "g")->parsed->render(s->groups()[0]->metadata) ==
+        "3");
 }
 
 TEST_CASE("matchbox layout: broken profile, group and template keep their last good version") {
