@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
     ::sigaction(SIGHUP, &hup, nullptr);
     const std::vector<std::string> args(argv + 1, argv + argc);
     const auto parsed = parse_daemon_config(args, [](const char* n) { return std::getenv(n); });
-    if (!parsed.error.empty()) return usage_error(parsed.error);
-    const DaemonConfig& config = parsed.config;
+    if (!parsed) return usage_error(parsed.failure().reason);
+    const DaemonConfig& config = *parsed;
     if (config.help) {
         std::fputs(daemon_usage().c_str(), stdout);
         return 0;

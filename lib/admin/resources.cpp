@@ -124,12 +124,12 @@ ApiReply get_one(const Snapshot& snapshot, Kind kind, const std::string& name) {
 
 // Which group and profile a machine with these labels gets, for each part, and why.
 ApiReply select_request(const Snapshot& snapshot, std::string_view query) {
-    auto parsed = labels_from_query(query);
-    if (!parsed.error.empty()) return api_error(400, parsed.error, "mac");
-    if (parsed.labels.empty())
+    const auto parsed = labels_from_query(query);
+    if (!parsed) return api_error(400, parsed.failure().reason, parsed.failure().field);
+    if (parsed->empty())
         return api_error(400, "give the machine's labels, e.g. select?mac=52:54:00:12:34:56");
     json labels = json::object();
-    for (const auto& [k, v] : parsed.labels.entries()) labels[k] = v;
+    for (const auto& [k, v] : parsed->entries()) labels[k] = v;
     json parts = json::object();
     const std::pair<const char*, Part> all[] = {{"boot", Part::boot},
                                                 {"ignition", Part::ignition},
@@ -137,7 +137,7 @@ ApiReply select_request(const Snapshot& snapshot, std::string_view query) {
                                                 {"generic", Part::generic},
                                                 {"metadata", Part::group}};
     for (const auto& [name, part] : all) {
-        const Selection s = select(snapshot, parsed.labels, part);
+        const Selection s = select(snapshot, *parsed, part);
         json entry = json::object();
         if (s.group) {
             entry["group"] = s.group->id;
@@ -155,7 +155,7 @@ ApiReply select_request(const Snapshot& snapshot, std::string_view query) {
     json candidates = json::array();
     std::vector<const Group*> matching;
     for (const Group* g : snapshot.groups())
-        if (selector_has(parsed.labels, g->selector)) matching.push_back(g);
+        if (selector_has(*parsed, g->selector)) matching.push_back(g);
     std::stable_sort(matching.begin(), matching.end(), [](const Group* a, const Group* b) {
         return a->selector.entries().size() > b->selector.entries().size();
     });

@@ -122,19 +122,17 @@ class EmbeddedServer {
     EmbeddedServer(const std::string& address, const std::string& dir,
                    const std::vector<std::string>& files,
                    const std::map<std::string, std::string>& generated) {
-        std::string error;
         root_ = dir + "/.bootcfg-serve-" + std::to_string(::getpid());
-        if (!make_directories(root_, error)) throw ProviderError("--serve: " + error);
+        throw_on_failure<ProviderError>(make_directories(root_), "--serve: ");
         for (const auto& name : files) {
             const std::string from = dir + "/" + name, to = root_ + "/" + name;
             if (auto it = generated.find(name); it != generated.end()) {
-                if (!write_file_atomic(to, it->second, error))
-                    throw ProviderError("--serve: " + error);
+                throw_on_failure<ProviderError>(write_file_atomic(to, it->second), "--serve: ");
             } else if (::link(from.c_str(), to.c_str()) != 0) {
                 std::string bytes;
                 if (!read_whole(from, bytes))
                     throw ProviderError("--serve: " + from + ": cannot read it");
-                if (!write_file_atomic(to, bytes, error)) throw ProviderError("--serve: " + error);
+                throw_on_failure<ProviderError>(write_file_atomic(to, bytes), "--serve: ");
             }
         }
         const auto hp = split_host_port(address);

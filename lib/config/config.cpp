@@ -153,20 +153,18 @@ struct Setting {
 
 }  // namespace
 
-ConfigResult parse_daemon_config(const std::vector<std::string>& args, const GetEnv& getenv) {
-    ConfigResult result;
+Result<DaemonConfig> parse_daemon_config(const std::vector<std::string>& args,
+                                         const GetEnv& getenv) {
     // 1. Parse the command line fully first: it names the config file and wins over all else.
     std::vector<Setting> cli;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& arg = args[i];
         if (arg.size() < 2 || arg[0] != '-') {
-            result.error = "unexpected argument \"" + arg + "\" (flags look like -name=value)";
-            return result;
+            return fail("unexpected argument \"" + arg + "\" (flags look like -name=value)");
         }
         std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
         if (body.empty()) {
-            result.error = "unexpected argument \"" + arg + "\"";
-            return result;
+            return fail("unexpected argument \"" + arg + "\"");
         }
         std::optional<std::string> value;
         if (const auto eq = body.find('='); eq != std::string::npos) {
@@ -176,8 +174,7 @@ ConfigResult parse_daemon_config(const std::vector<std::string>& args, const Get
         if (body == "h" && !value) body = "help";  // -h, --h: as Go's flag package does
         const Flag* flag = find_flag(body);
         if (!flag) {
-            result.error = "flag provided but not defined: -" + body + " (see -help)";
-            return result;
+            return fail("flag provided but not defined: -" + body + " (see -help)");
         }
         if (!value) {
             if (flag->kind == Kind::boolean || flag->kind == Kind::setting) {
@@ -185,14 +182,13 @@ ConfigResult parse_daemon_config(const std::vector<std::string>& args, const Get
             } else if (i + 1 < args.size()) {
                 value = args[++i];
             } else {
-                result.error = "flag needs an argument: -" + body;
-                return result;
+                return fail("flag needs an argument: -" + body);
             }
         }
         cli.push_back({flag, *value, body});
     }
 
-    DaemonConfig& c = result.config;
+    DaemonConfig c;
     std::string config_file;
     if (const char* env = getenv("BOOTCFG_CONFIG")) config_file = env;
     for (const auto& s : cli)
@@ -204,32 +200,27 @@ ConfigResult parse_daemon_config(const std::vector<std::string>& args, const Get
         try {
             doc = YAML::LoadFile(config_file);
         } catch (const YAML::BadFile&) {
-            result.error = "config file " + config_file + ": cannot be read";
-            return result;
+            return fail("config file " + config_file + ": cannot be read");
         } catch (const YAML::Exception& e) {
-            result.error = "config file " + config_file + ": line " +
-                           std::to_string(e.mark.line + 1) + ": " + e.msg;
-            return result;
+            return fail("config file " + config_file + ": line " + std::to_string(e.mark.line + 1) +
+                        ": " + e.msg);
         }
         if (doc && !doc.IsNull()) {
             if (!doc.IsMap()) {
-                result.error = "config file " + config_file + ": expected a mapping of settings";
-                return result;
+                return fail("config file " + config_file + ": expected a mapping of settings");
             }
             for (const auto& item : doc) {
                 std::string key = item.first.as<std::string>("");
                 std::replace(key.begin(), key.end(), '_', '-');
                 const Flag* flag = find_flag(key);
                 if (!flag || flag->kind == Kind::boolean || key == "config") {
-                    result.error = "config file " + config_file + ": line " +
-                                   std::to_string(item.first.Mark().line + 1) +
-                                   ": unknown setting \"" + key + "\"";
-                    return result;
+                    return fail("config file " + config_file + ": line " +
+                                std::to_string(item.first.Mark().line + 1) +
+                                ": unknown setting \"" + key + "\"");
                 }
                 if (!item.second.IsScalar()) {
-                    result.error = "config file " + config_file + ": setting \"" + key +
-                                   "\" must be a single value";
-                    return result;
+                    return fail("config file " + config_file + ": setting \"" + key +
+                                "\" must be a single value");
                 }
                 std::string value = item.second.Scalar();
                 // A relative path in the file means next to the file, wherever bootcfgd starts.
@@ -244,8 +235,7 @@ ConfigResult parse_daemon_config(const std::vector<std::string>& args, const Get
                 if (key == "admin-address" && value.starts_with("unix:"))
                     value = "unix:" + beside_file(value.substr(5));
                 if (auto err = apply(c, *flag, value); !err.empty()) {
-                    result.error = "config file " + config_file + ": " + key + ": " + err;
-                    return result;
+                    return fail("config file " + config_file + ": " + key + ": " + err, key);
                 }
             }
         }
@@ -260,8 +250,7 @@ ConfigResult parse_daemon_config(const std::vector<std::string>& args, const Get
             const std::string var = env_name(name);
             if (const char* v = getenv(var.c_str())) {
                 if (auto err = apply(c, f, v); !err.empty()) {
-                    result.error = "invalid value for " + var + ": " + err;
-                    return result;
+                    return fail("invalid value for " + var + ": " + err, var);
                 }
             }
         }
@@ -270,11 +259,10 @@ ConfigResult parse_daemon_config(const std::vector<std::string>& args, const Get
     // 4. Command line.
     for (const auto& s : cli) {
         if (auto err = apply(c, *s.flag, s.value); !err.empty()) {
-            result.error = "invalid value for flag -" + s.spelled + ": " + err;
-            return result;
+            return fail("invalid value for flag -" + s.spelled + ": " + err, "-" + s.spelled);
         }
     }
-    return result;
+    return c;
 }
 
 std::string daemon_usage() {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "model/result.hpp"
+
 namespace bootcfg {
 
 struct DaemonConfig {
@@ -37,14 +39,11 @@ struct DaemonConfig {
     bool validate = false;  // load the data dir, print problems, exit
 };
 
-struct ConfigResult {
-    DaemonConfig config;
-    std::string error;  // one line naming the flag / variable / file and the problem
-};
-
 using GetEnv = std::function<const char*(const char* name)>;
 
-ConfigResult parse_daemon_config(const std::vector<std::string>& args, const GetEnv& getenv);
+// The settings, or a failure: one line naming the flag, variable or file and the problem.
+Result<DaemonConfig> parse_daemon_config(const std::vector<std::string>& args,
+                                         const GetEnv& getenv);
 
 std::string daemon_usage();
 

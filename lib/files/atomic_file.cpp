@@ -24,15 +24,15 @@ std::string dir_of(const std::string& path) {
     return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
-bool fsync_dir(const std::string& dir, std::string& error) {
+Result<void> fsync_dir(const std::string& dir) {
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 || ::fsync(fd) != 0) {
-        error = dir + ": " + std::strerror(errno);
+        Failure failed = fail(dir + ": " + std::strerror(errno));
         if (fd >= 0) ::close(fd);
-        return false;
+        return failed;
     }
     ::close(fd);
-    return true;
+    return {};
 }
 
 bool read_fully(int fd, char* buf, std::size_t want, std::size_t& got) {
@@ -128,7 +128,7 @@ AtomicFile::~AtomicFile() {
     discard();
 }
 
-bool AtomicFile::open(const std::string& path, std::string& error, unsigned mode) {
+Result<void> AtomicFile::open(const std::string& path, unsigned mode) {
     discard();
     WriteTarget target = write_target(path);
     path_ = std::move(target.path);
@@ -137,12 +137,11 @@ bool AtomicFile::open(const std::string& path, std::string& error, unsigned mode
     if (direct_) {
         fd_ = ::open(path_.c_str(),
                      O_WRONLY | O_CLOEXEC | (target.how == Write::truncate_in_place ? O_TRUNC : 0));
-        if (fd_ < 0) error = path + ": " + std::strerror(errno);
-        return fd_ >= 0;
+        if (fd_ < 0) return fail(path + ": " + std::strerror(errno));
+        return {};
     }
     if (target.how == Write::directory) {
-        error = path + ": is a directory";
-        return false;
+        return fail(path + ": is a directory");
     }
     const std::string base = path_.substr(path_.rfind('/') + 1);
     // Hidden, so the data dir loader never reads a half-written temp file.
@@ -151,57 +150,55 @@ bool AtomicFile::open(const std::string& path, std::string& error, unsigned mode
     slot_ = remember_temp(tmp_);
     fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd_ < 0) {
-        error = tmp_ + ": " + std::strerror(errno);
+        Failure failed = fail(tmp_ + ": " + std::strerror(errno));
         tmp_.clear();
         forget_temp(slot_);
-        return false;
+        return failed;
     }
-    return true;
+    return {};
 }
 
-bool AtomicFile::write(std::string_view bytes, std::string& error) {
+Result<void> AtomicFile::write(std::string_view bytes) {
     for (std::size_t done = 0; done < bytes.size();) {
         const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            error = tmp_ + ": " + std::strerror(errno);
-            return false;
+            return fail(tmp_ + ": " + std::strerror(errno));
         }
         done += static_cast<std::size_t>(n);
     }
-    return true;
+    return {};
 }
 
-bool AtomicFile::commit(std::string& error) {
+Result<void> AtomicFile::commit() {
     if (direct_) {
         const int fd = fd_;
         fd_ = -1;
         if (::close(fd) != 0) {
-            error = path_ + ": " + std::strerror(errno);
-            return false;
+            return fail(path_ + ": " + std::strerror(errno));
         }
-        return true;
+        return {};
     }
     if (::fchmod(fd_, mode_) != 0 || ::fsync(fd_) != 0) {
-        error = tmp_ + ": " + std::strerror(errno);
+        Failure failed = fail(tmp_ + ": " + std::strerror(errno));
         discard();
-        return false;
+        return failed;
     }
     const int fd = fd_;
     fd_ = -1;
     if (::close(fd) != 0) {
-        error = tmp_ + ": " + std::strerror(errno);
+        Failure failed = fail(tmp_ + ": " + std::strerror(errno));
         discard();
-        return false;
+        return failed;
     }
     if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
-        error = path_ + ": " + std::strerror(errno);
+        Failure failed = fail(path_ + ": " + std::strerror(errno));
         discard();
-        return false;
+        return failed;
     }
     tmp_.clear();
     forget_temp(slot_);
-    return fsync_dir(dir_of(path_), error);
+    return fsync_dir(dir_of(path_));
 }
 
 bool AtomicFile::same_as_target() const {
@@ -240,10 +237,11 @@ void AtomicFile::discard() {
     forget_temp(slot_);
 }
 
-bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& error,
-                       unsigned mode) {
+Result<void> write_file_atomic(const std::string& path, std::string_view bytes, unsigned mode) {
     AtomicFile file;
-    return file.open(path, error, mode) && file.write(bytes, error) && file.commit(error);
+    if (auto opened = file.open(path, mode); !opened) return opened;
+    if (auto written = file.write(bytes); !written) return written;
+    return file.commit();
 }
 
 bool read_whole(const std::string& path, std::string& out) {
@@ -255,31 +253,28 @@ bool read_whole(const std::string& path, std::string& out) {
     return true;
 }
 
-bool remove_file_durable(const std::string& path, std::string& error) {
+Result<void> remove_file_durable(const std::string& path) {
     if (::unlink(path.c_str()) != 0) {
-        error = path + ": " + std::strerror(errno);
-        return false;
+        return fail(path + ": " + std::strerror(errno));
     }
-    return fsync_dir(dir_of(path), error);
+    return fsync_dir(dir_of(path));
 }
 
-bool make_directories(const std::string& dir, std::string& error) {
-    if (dir.empty()) return true;
+Result<void> make_directories(const std::string& dir) {
+    if (dir.empty()) return {};
     for (std::size_t pos = 1;; ++pos) {
         pos = dir.find('/', pos);
         const std::string part = dir.substr(0, pos);
         if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
-            error = part + ": " + std::strerror(errno);
-            return false;
+            return fail(part + ": " + std::strerror(errno));
         }
         if (pos == std::string::npos) break;
     }
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        error = dir + ": not a directory";
-        return false;
+        return fail(dir + ": not a directory");
     }
-    return true;
+    return {};
 }
 
 }  // namespace bootcfg

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "model/result.hpp"
+
 namespace bootcfg {
 
 // A hidden temp file beside `path` that becomes `path` on commit(). Destroying it uncommitted
@@ -21,13 +23,13 @@ class AtomicFile {
     AtomicFile& operator=(const AtomicFile&) = delete;
     ~AtomicFile();
 
-    // On failure returns false with a one-line reason naming the file.
-    bool open(const std::string& path, std::string& error, unsigned mode = 0644);
-    bool write(std::string_view bytes, std::string& error);
+    // A failure's reason is one line naming the file.
+    Result<void> open(const std::string& path, unsigned mode = 0644);
+    Result<void> write(std::string_view bytes);
     int fd() const { return fd_; }
     const std::string& temp_path() const { return tmp_; }
     // fsync, rename over the target, fsync the directory.
-    bool commit(std::string& error);
+    Result<void> commit();
     // Keeps the target as it is; true when it already held exactly the bytes written, so
     // re-running a job with the same inputs changes nothing (not even mtimes).
     bool same_as_target() const;
@@ -46,16 +48,16 @@ class AtomicFile {
 void remove_temp_files_on_signals();
 
 // Writes `bytes` to `path` through an AtomicFile.
-bool write_file_atomic(const std::string& path, std::string_view bytes, std::string& error,
-                       unsigned mode = 0644);
+Result<void> write_file_atomic(const std::string& path, std::string_view bytes,
+                               unsigned mode = 0644);
 
 // The whole file into `out`; false when it cannot be read.
 bool read_whole(const std::string& path, std::string& out);
 
 // Unlinks `path` and fsyncs its directory.
-bool remove_file_durable(const std::string& path, std::string& error);
+Result<void> remove_file_durable(const std::string& path);
 
-// mkdir -p; false with a reason naming the directory that could not be made.
-bool make_directories(const std::string& dir, std::string& error);
+// mkdir -p; a failure names the directory that could not be made.
+Result<void> make_directories(const std::string& dir);
 
 }  // namespace bootcfg

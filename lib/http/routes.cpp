@@ -21,69 +21,49 @@ Reply text_reply(std::string body, std::string selected = {}) {
     return r;
 }
 
-// Labels for a selection, or an error reply when the query is unusable.
-std::optional<Labels> query_labels(std::string_view query, Reply& error) {
-    auto parsed = labels_from_query(query);
-    if (!parsed.error.empty()) {
-        error = error_reply(400, parsed.error);
-        return std::nullopt;
-    }
-    return std::move(parsed.labels);
-}
-
-struct Selected {
-    Labels labels;
-    Selection sel;
-};
-
-// Labels from the query, then the selection for `part`; or the error reply to send.
-std::optional<Selected> select_for(const Snapshot& snapshot, std::string_view query, Part part,
-                                   Reply& error) {
-    auto labels = query_labels(query, error);
-    if (!labels) return std::nullopt;
-    auto sel = select(snapshot, *labels, part);
-    if (!sel) {
-        error = error_reply(404, sel.reason);
-        return std::nullopt;
-    }
-    return Selected{std::move(*labels), sel};
+// Labels from the query, the selection for `part`, then what `serve(labels, selection)` answers;
+// or the refusal: 400 for unusable labels, 404 when nothing is selected.
+template <class Serve>
+Reply with_selection(const Snapshot& snapshot, std::string_view query, Part part, Serve serve) {
+    const auto labels = labels_from_query(query);
+    if (!labels) return error_reply(400, labels.failure().reason);
+    const Selection sel = select(snapshot, *labels, part);
+    if (!sel) return error_reply(404, sel.reason);
+    return serve(*labels, sel);
 }
 
 Reply ipxe(const Snapshot& snapshot, std::string_view query) {
-    Reply error;
-    auto s = select_for(snapshot, query, Part::boot, error);
-    if (!s) return error;
-    return text_reply(ipxe_script(s->sel.profile->boot), s->sel.group->id);
+    return with_selection(snapshot, query, Part::boot, [](const Labels&, const Selection& sel) {
+        return text_reply(ipxe_script(sel.profile->boot), sel.group->id);
+    });
 }
 
 Reply grub(const Snapshot& snapshot, std::string_view query) {
-    Reply error;
-    auto s = select_for(snapshot, query, Part::boot, error);
-    if (!s) return error;
-    const std::string* arch = s->labels.find("arch");
-    const bool arm64 = arch && (*arch == "arm64" || *arch == "aarch64");
-    return text_reply(grub_config(s->sel.profile->boot, arm64), s->sel.group->id);
+    return with_selection(
+        snapshot, query, Part::boot, [](const Labels& labels, const Selection& sel) {
+            const std::string* arch = labels.find("arch");
+            const bool arm64 = arch && (*arch == "arm64" || *arch == "aarch64");
+            return text_reply(grub_config(sel.profile->boot, arm64), sel.group->id);
+        });
 }
 
 Reply metadata(const Snapshot& snapshot, std::string_view query) {
-    Reply error;
-    auto s = select_for(snapshot, query, Part::group, error);
-    if (!s) return error;
-    return text_reply(metadata_env(*s->sel.group, s->labels, query), s->sel.group->id);
+    return with_selection(
+        snapshot, query, Part::group, [&](const Labels& labels, const Selection& sel) {
+            return text_reply(metadata_env(*sel.group, labels, query), sel.group->id);
+        });
 }
 
-// /cloud, /ignition, /generic: the profile's named config, rendered with the group's data.
-Reply rendered(const Snapshot& snapshot, std::string_view query, TemplateKind kind) {
-    Reply error;
-    auto s = select_for(snapshot, query, template_part(kind), error);
-    if (!s) return error;
-    const Profile& profile = *s->sel.profile;
+// The selected profile's named config, rendered with the group's data.
+Reply template_reply(const Snapshot& snapshot, TemplateKind kind, const Labels& labels,
+                     const Selection& sel, std::string_view query) {
+    const Profile& profile = *sel.profile;
     const std::string& name = template_id(profile, kind);
     const TemplateEntry* entry = snapshot.template_entry(kind, name);
     if (!entry)
         return error_reply(404, std::string(template_dir(kind)) + " template '" + name +
                                     "' of profile '" + profile.id + "' does not exist");
-    Reply r = text_reply({}, s->sel.group->id + " " + template_dir(kind) + "/" + name);
+    Reply r = text_reply({}, sel.group->id + " " + template_dir(kind) + "/" + name);
     if (kind == TemplateKind::ignition) r.content_type = "application/json";
     if (!entry->parsed) {
         r.body = entry->text;  // raw: checked at load (Ignition JSON) or served as is
@@ -96,7 +76,7 @@ Reply rendered(const Snapshot& snapshot, std::string_view query, TemplateKind ki
         failed.log_detail = entry->source + detail;
         return failed;
     };
-    auto rendered = entry->parsed->render(template_data(*s->sel.group, s->labels, query));
+    auto rendered = entry->parsed->render(template_data(*sel.group, labels, query));
     if (!rendered)
         return server_error(
             std::string("error rendering ") + template_dir(kind) + " template '" + name + "'",
@@ -106,6 +86,14 @@ Reply rendered(const Snapshot& snapshot, std::string_view query, TemplateKind ki
         return server_error("ignition template '" + name + "' did not render to JSON",
                             ": rendered output is not valid JSON");
     return r;
+}
+
+// /cloud, /ignition, /generic.
+Reply rendered(const Snapshot& snapshot, std::string_view query, TemplateKind kind) {
+    return with_selection(snapshot, query, template_part(kind),
+                          [&](const Labels& labels, const Selection& sel) {
+                              return template_reply(snapshot, kind, labels, sel, query);
+                          });
 }
 
 Reply pixiecore(const Snapshot& snapshot, std::string_view mac_text) {

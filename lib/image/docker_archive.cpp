@@ -523,11 +523,10 @@ SaveResult save_to_image(const SaveOptions& o, Progress& progress) {
     const std::string label = o.input == "-" ? "stdin" : o.input;
     FileDescriptor in;
     AtomicFile output;
-    std::string error;
     int out_fd = o.output_fd >= 0 ? o.output_fd : 1;
     const bool to_file = o.output_fd < 0 && o.output != "-";
     if (to_file) {
-        if (!output.open(o.output, error)) throw ImageError(error);
+        throw_on_failure<ImageError>(output.open(o.output));
         out_fd = output.fd();
     } else if (::isatty(out_fd)) {
         throw ImageError("refusing to write a gzip archive to a terminal: use -o FILE or redirect");
@@ -566,7 +565,7 @@ SaveResult save_to_image(const SaveOptions& o, Progress& progress) {
                           std::to_string(layers.size()) + ", " + mib(rootfs.bytes));
         });
     writer.close();
-    if (to_file && !output.commit(error)) throw ImageError(error);
+    if (to_file) throw_on_failure<ImageError>(output.commit());
     progress.clear();
     result.entries = rootfs.entries;
     result.content_bytes = rootfs.bytes;

@@ -50,8 +50,7 @@ struct Output {
     std::string path;
     void open(const std::string& outdir, const std::string& name, bool raw = false) {
         path = outdir + "/" + name;
-        std::string error;
-        if (!file.open(path, error)) throw ImageError(error);
+        throw_on_failure<ImageError>(file.open(path));
         if (!raw) tar = std::make_unique<archive_io::GzipTarWriter>(file.fd(), path);
     }
     // The current member of `r` under `name` (tar), or its bytes (raw).
@@ -64,14 +63,12 @@ struct Output {
             return;
         }
         std::vector<char> buf(1 << 20);
-        std::string error;
         while (const std::size_t n = r.read(buf.data(), buf.size()))
-            if (!file.write({buf.data(), n}, error)) throw ImageError(error);
+            throw_on_failure<ImageError>(file.write({buf.data(), n}));
     }
     void commit() {
-        std::string error;
         if (tar) tar->close();
-        if (!file.commit(error)) throw ImageError(error);
+        throw_on_failure<ImageError>(file.commit());
     }
 };
 
@@ -146,8 +143,7 @@ KernelArchiveResult archive_kernel(const std::string& image, const std::string& 
     const std::string modules_out = "lib/modules/" + result.version;
 
     // Second pass: copy the three parts out.
-    std::string error;
-    if (!make_directories(outdir, error)) throw ImageError(error);
+    throw_on_failure<ImageError>(make_directories(outdir));
     Output kernel, initrd, modules;
     kernel.open(outdir, raw ? "vmlinuz" : "kernel.tar.gz", raw);
     initrd.open(outdir, raw ? "initrd.img" : "initrd.tar.gz", raw);

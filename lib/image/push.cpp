@@ -61,13 +61,12 @@ void check_input(const std::string& path, const char* what, const std::string& i
 // decompression was asked for but the file was not compressed.
 bool append_file(AtomicFile& out, const std::string& path, bool decompress) {
     std::vector<char> buf(1 << 17);
-    std::string error;
     if (decompress) {
         bool compressed = false;
         archive_io::Reader r = archive_io::Reader::decompressing(path, compressed);
         if (compressed) {
             while (const std::size_t n = r.read(buf.data(), buf.size()))
-                if (!out.write({buf.data(), n}, error)) throw ImageError(error);
+                throw_on_failure<ImageError>(out.write({buf.data(), n}));
             return true;
         }
     }
@@ -82,9 +81,9 @@ bool append_file(AtomicFile& out, const std::string& path, bool decompress) {
             throw ImageError(path + ": " + std::strerror(e));
         }
         if (n == 0) break;
-        if (!out.write({buf.data(), static_cast<std::size_t>(n)}, error)) {
+        if (auto written = out.write({buf.data(), static_cast<std::size_t>(n)}); !written) {
             ::close(fd);
-            throw ImageError(error);
+            throw ImageError(written.failure().reason);
         }
     }
     ::close(fd);
@@ -96,25 +95,22 @@ bool append_file(AtomicFile& out, const std::string& path, bool decompress) {
 class Staging {
   public:
     AtomicFile& file(const std::string& path) {
-        std::string error;
         staged_.push_back({path, std::make_unique<AtomicFile>()});
-        if (!staged_.back().second->open(path, error)) throw ImageError(error);
+        throw_on_failure<ImageError>(staged_.back().second->open(path));
         return *staged_.back().second;
     }
     void text(const std::string& path, const std::string& text) {
-        std::string error;
-        if (!file(path).write(text, error)) throw ImageError(error);
+        throw_on_failure<ImageError>(file(path).write(text));
     }
     // Renames each file over its target unless the target holds the same bytes already.
     void commit(PushResult& result) {
-        std::string error;
         for (auto& [path, file] : staged_) {
             if (file->same_as_target()) {
                 file->discard();
                 result.unchanged.push_back(path);
                 continue;
             }
-            if (!file->commit(error)) throw ImageError(error);
+            throw_on_failure<ImageError>(file->commit());
             result.written.push_back(path);
         }
     }
@@ -208,8 +204,7 @@ PushResult push_linuxkit(const PushOptions& o, Progress& progress) {
     const bool decompress = o.decompress || o.arch == "aarch64";
     if (decompress && !o.decompress)
         result.notes.push_back("aarch64: kernel and initrd are decompressed");
-    std::string error;
-    if (!make_directories(o.destination, error)) throw ImageError(error);
+    throw_on_failure<ImageError>(make_directories(o.destination));
 
     Staging staging;
     progress.show("push: kernel");

@@ -133,23 +133,26 @@ std::optional<std::string> normalize_label(std::string_view key, std::string val
     return value;
 }
 
-QueryLabels labels_from_query(std::string_view raw_query) {
-    QueryLabels result;
+Result<Labels> labels_from_query(std::string_view raw_query) {
+    Labels labels;
+    std::optional<Failure> failure;
     auto bad = for_each_query_pair(raw_query, [&](std::string key, std::string value) {
-        if (key.empty() || result.labels.find(key)) return true;
+        if (key.empty() || labels.find(key)) return true;
         // An empty mac (a GRUB variable that was not set) is no mac at all, not a malformed one.
         if (key == "mac" && value.empty()) return true;
         auto normalized = normalize_label(key, value);
         if (!normalized) {
-            result.error = "malformed mac '" + value + "'";
+            failure = fail("malformed mac '" + value + "'", key);
             return false;
         }
-        result.labels.add(std::move(key), std::move(*normalized));
+        labels.add(std::move(key), std::move(*normalized));
         return true;
     });
     if (bad)
-        result.error = "malformed percent-encoding in query parameter '" + std::string(*bad) + "'";
-    return result;
+        return fail("malformed percent-encoding in query parameter '" + std::string(*bad) + "'",
+                    std::string(*bad));
+    if (failure) return *failure;
+    return labels;
 }
 
 }  // namespace bootcfg

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "model/result.hpp"
+
 namespace bootcfg {
 
 // Sorted by key, unique keys. Small (a handful of entries), so a vector beats a map.
@@ -60,13 +62,9 @@ std::optional<std::string_view> for_each_query_pair(std::string_view query, Fn f
     return std::nullopt;
 }
 
-struct QueryLabels {
-    Labels labels;
-    std::string error;  // non-empty: the request's labels are unusable (e.g. a malformed mac)
-};
-
 // Parses a raw query string into labels as matchbox does: first value wins, empty values are
 // kept (iPXE sends "hostname=" when it has none) except an empty mac, mac and uuid are normalized.
-QueryLabels labels_from_query(std::string_view raw_query);
+// A failure: the request's labels are unusable (a malformed mac or percent-encoding).
+Result<Labels> labels_from_query(std::string_view raw_query);
 
 }  // namespace bootcfg

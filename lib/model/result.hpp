@@ -62,4 +62,10 @@ inline Failure fail(std::string reason, std::string field = {}) {
     return {std::move(reason), std::move(field), 0};
 }
 
+// For the CLI layers, which report by exception: throws E(prefix + reason) on a failure.
+template <class E>
+void throw_on_failure(const Result<void>& result, const std::string& prefix = {}) {
+    if (!result) throw E(prefix + result.failure().reason);
+}
+
 }  // namespace bootcfg

@@ -68,8 +68,7 @@ std::vector<LedgerEntry> DeviceLedger::entries() const {
 
 void DeviceLedger::update(const std::function<void(std::vector<LedgerEntry>&)>& change) {
     const std::string dir = path_.substr(0, path_.rfind('/'));
-    std::string error;
-    if (!make_directories(dir, error)) throw ProviderError("device ledger: " + error);
+    throw_on_failure<ProviderError>(make_directories(dir), "device ledger: ");
     // Two runs at once each keep their own entries: one writer at a time.
     const int lock = ::open((dir + "/.devices.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0 || ::flock(lock, LOCK_EX) != 0) {
@@ -89,9 +88,10 @@ void DeviceLedger::update(const std::function<void(std::vector<LedgerEntry>&)>& 
                             {"hostname", e.hostname},
                             {"created", e.created}});
         const json doc = {{"devices", list}};
-        if (!write_file_atomic(
-                path_, doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n", error, 0600))
-            throw ProviderError("device ledger: " + error);
+        throw_on_failure<ProviderError>(
+            write_file_atomic(path_, doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n",
+                              0600),
+            "device ledger: ");
     } catch (...) {
         ::close(lock);
         throw;

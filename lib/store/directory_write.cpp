@@ -37,7 +37,6 @@ WriteOutcome DirectorySource::write(const std::vector<ObjectWrite>& writes) cons
     WriteOutcome outcome;
     std::vector<std::unique_ptr<AtomicFile>> staged;
     std::vector<const std::string*> removals;
-    std::string error;
     for (const ObjectWrite& w : writes) {
         const auto now = read(w.location);
         if (w.expected) {
@@ -54,16 +53,19 @@ WriteOutcome DirectorySource::write(const std::vector<ObjectWrite>& writes) cons
             continue;
         }
         auto file = std::make_unique<AtomicFile>();
-        if (!make_directories(std::filesystem::path(w.location).parent_path().string(), error) ||
-            !file->open(w.location, error) || !file->write(*w.bytes, error))
-            return {WriteOutcome::failed, error, "", w.location, {}};
+        Result<void> stored =
+            make_directories(std::filesystem::path(w.location).parent_path().string());
+        if (stored) stored = file->open(w.location);
+        if (stored) stored = file->write(*w.bytes);
+        if (!stored) return {WriteOutcome::failed, stored.failure().reason, "", w.location, {}};
         staged.push_back(std::move(file));
     }
     for (auto& file : staged)
-        if (!file->commit(error)) return {WriteOutcome::failed, error, "", "", {}};
+        if (auto done = file->commit(); !done)
+            return {WriteOutcome::failed, done.failure().reason, "", "", {}};
     for (const std::string* location : removals)
-        if (!remove_file_durable(*location, error))
-            return {WriteOutcome::failed, error, "", "", {}};
+        if (auto done = remove_file_durable(*location); !done)
+            return {WriteOutcome::failed, done.failure().reason, "", *location, {}};
     return outcome;
 }
 

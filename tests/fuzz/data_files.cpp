@@ -18,9 +18,9 @@ void fuzz_yaml_config(std::string_view text) {
     fuzz::require(fd >= 0);
     fuzz::require(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
     const std::string path = "/proc/self/fd/" + std::to_string(fd);
-    ConfigResult r =
+    const auto r =
         parse_daemon_config({"-config", path}, [](const char*) -> const char* { return nullptr; });
-    fuzz::require(!r.error.empty() || !r.config.address.empty());
+    fuzz::require(r ? !r->address.empty() : !r.failure().reason.empty());
     ::close(fd);
 }
 

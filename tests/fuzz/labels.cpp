@@ -20,14 +20,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (auto decoded = percent_decode(input, plus))
             fuzz::require(decoded->size() <= input.size());
 
-    QueryLabels q = labels_from_query(input);
-    const auto& entries = q.labels.entries();
+    const auto q = labels_from_query(input);
+    if (!q) {
+        fuzz::require(!q.failure().reason.empty());
+        return 0;
+    }
+    const auto& entries = q->entries();
     for (std::size_t i = 1; i < entries.size(); ++i)
         fuzz::require(entries[i - 1].first < entries[i].first);
-    if (q.error.empty()) {
-        if (const std::string* mac = q.labels.find("mac"))
-            fuzz::require(normalize_mac(*mac) == *mac);
-    }
-    (void)q.labels.to_string();
+    if (const std::string* mac = q->find("mac")) fuzz::require(normalize_mac(*mac) == *mac);
+    (void)q->to_string();
     return 0;
 }

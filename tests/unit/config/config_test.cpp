@@ -8,11 +8,19 @@ using namespace bootcfg;
 
 namespace {
 
-ConfigResult parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-    return parse_daemon_config(args, [env](const char* name) -> const char* {
+// The settings and the failure's reason ("" when none).
+struct Parsed {
+    DaemonConfig config;
+    std::string error;
+};
+
+Parsed parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    auto r = parse_daemon_config(args, [env](const char* name) -> const char* {
         auto it = env.find(name);
         return it == env.end() ? nullptr : it->second.c_str();
     });
+    if (!r) return {{}, r.failure().reason};
+    return {*r, ""};
 }
 
 }  // namespace

@@ -31,12 +31,11 @@ TEST_CASE("atomic file: the target holds the old bytes until commit, then the ne
     test::TempDir dir;
     const auto target = dir.write("f", "old");
     AtomicFile file;
-    std::string error;
-    REQUIRE(file.open(target.string(), error, 0600));
-    REQUIRE(file.write("new bytes", error));
+    REQUIRE(file.open(target.string(), 0600));
+    REQUIRE(file.write("new bytes"));
     CHECK(slurp(target) == "old");
     CHECK(fs::exists(file.temp_path()));
-    REQUIRE(file.commit(error));
+    REQUIRE(file.commit());
     CHECK(slurp(target) == "new bytes");
     CHECK(entries(dir.path()) == 1);  // no temp file left
     struct stat st {};
@@ -50,9 +49,8 @@ TEST_CASE("atomic file: an uncommitted file leaves the target and nothing else")
     std::string temp;
     {
         AtomicFile file;
-        std::string error;
-        REQUIRE(file.open(target.string(), error));
-        REQUIRE(file.write("half", error));
+        REQUIRE(file.open(target.string()));
+        REQUIRE(file.write("half"));
         temp = file.temp_path();
     }
     CHECK_FALSE(fs::exists(temp));
@@ -64,8 +62,7 @@ TEST_CASE("atomic file: a symlink stays and its target is replaced; a FIFO is wr
     test::TempDir dir;
     const auto real = dir.write("real", "old");
     fs::create_symlink("real", dir.path() / "link");
-    std::string error;
-    REQUIRE(write_file_atomic((dir.path() / "link").string(), "via link", error));
+    REQUIRE(write_file_atomic((dir.path() / "link").string(), "via link"));
     CHECK(fs::is_symlink(dir.path() / "link"));
     CHECK(slurp(real) == "via link");
 
@@ -73,7 +70,7 @@ TEST_CASE("atomic file: a symlink stays and its target is replaced; a FIFO is wr
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     std::string read_back;
     std::thread reader([&] { read_back = slurp(fifo); });
-    REQUIRE(write_file_atomic(fifo.string(), "through the pipe", error));
+    REQUIRE(write_file_atomic(fifo.string(), "through the pipe"));
     reader.join();
     CHECK(read_back == "through the pipe");
     CHECK(fs::is_fifo(fifo));
@@ -81,8 +78,8 @@ TEST_CASE("atomic file: a symlink stays and its target is replaced; a FIFO is wr
 
 TEST_CASE("atomic file: a target in a missing directory is refused with its name") {
     test::TempDir dir;
-    std::string error;
-    CHECK_FALSE(write_file_atomic((dir.path() / "no/such/f").string(), "x", error));
-    CHECK_THAT(error, Catch::Contains("no/such"));
+    const auto written = write_file_atomic((dir.path() / "no/such/f").string(), "x");
+    REQUIRE_FALSE(written);
+    CHECK_THAT(written.failure().reason, Catch::Contains("no/such"));
     CHECK(entries(dir.path()) == 0);
 }

@@ -33,26 +33,30 @@ TEST_CASE("percent decoding") {
 TEST_CASE("query labels: first value wins, empty values kept, mac and uuid normalized") {
     auto q = labels_from_query(
         "uuid=1CFF2CD8-F00A-42C8-9426-F55E6A1847F6&mac=52-54-00-12-34-56&hostname=&os=a&os=b");
-    REQUIRE(q.error.empty());
-    CHECK(*q.labels.find("mac") == "52:54:00:12:34:56");
-    CHECK(*q.labels.find("uuid") == "1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
-    CHECK(*q.labels.find("os") == "a");
-    CHECK(*q.labels.find("hostname") == "");
-    CHECK(q.labels.to_string() ==
+    REQUIRE(q);
+    CHECK(*q->find("mac") == "52:54:00:12:34:56");
+    CHECK(*q->find("uuid") == "1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
+    CHECK(*q->find("os") == "a");
+    CHECK(*q->find("hostname") == "");
+    CHECK(q->to_string() ==
           "hostname=,mac=52:54:00:12:34:56,os=a,uuid=1cff2cd8-f00a-42c8-9426-f55e6a1847f6");
-    CHECK(labels_from_query("mac=&uuid=").labels.find("mac") == nullptr);  // unset GRUB variable
+    CHECK(labels_from_query("mac=&uuid=")->find("mac") == nullptr);  // unset GRUB variable
 }
 
 TEST_CASE("query labels: a malformed mac is an error, not a silent fall-through") {
     auto q = labels_from_query("mac=52-54-00&uuid=x");
-    CHECK(q.error == "malformed mac '52-54-00'");
-    CHECK(labels_from_query("a=%zz").error.find("malformed percent-encoding") == 0);
+    REQUIRE_FALSE(q);
+    CHECK(q.failure().reason == "malformed mac '52-54-00'");
+    CHECK(q.failure().field == "mac");
+    const auto bad = labels_from_query("a=%zz");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.failure().reason.find("malformed percent-encoding") == 0);
 }
 
 TEST_CASE("query labels: iPXE's unescaped values are taken as sent") {
     // iPXE does not escape '/' inside values; '=' after the first one belongs to the value.
     auto q = labels_from_query("hostname=a/b&serial=x=y&arch=i386");
-    REQUIRE(q.error.empty());
-    CHECK(*q.labels.find("hostname") == "a/b");
-    CHECK(*q.labels.find("serial") == "x=y");
+    REQUIRE(q);
+    CHECK(*q->find("hostname") == "a/b");
+    CHECK(*q->find("serial") == "x=y");
 }
