@@ -67,18 +67,10 @@ int main(int argc, char** argv) {
     if (!is_directory(config.data_path))
         return usage_error("data path " + config.data_path + " is not a readable directory");
     if (config.validate) {
-        const Snapshot snapshot(DirectorySource(config.data_path).load(nullptr));
-        for (const auto& p : with_field_lines(snapshot.problems()))
-            std::printf("%s\n", p.to_string().c_str());
-        // Warnings (data that loads but fails at boot) are printed; they do not fail the check.
-        const std::string assets =
-            is_directory(config.assets_path) ? config.assets_path : std::string();
-        for (const auto& w : deployment_warnings(snapshot, assets))
-            std::printf("%s\n", w.to_string().c_str());
-        std::printf("%s: %zu groups, %zu profiles, %zu templates, %zu problems\n",
-                    config.data_path.c_str(), snapshot.group_count(), snapshot.profile_count(),
-                    snapshot.template_count(), snapshot.problems().size());
-        return snapshot.problems().empty() ? 0 : 1;
+        const Validation v = validate_data_dir(
+            config.data_path, is_directory(config.assets_path) ? config.assets_path : "");
+        for (const auto& line : v.lines) std::printf("%s\n", line.c_str());
+        return v.passed ? 0 : 1;
     }
     // A bad admin setting (no TLS off loopback, a short token, a missing certificate) is a
     // usage error, refused before the data dir loads.

@@ -23,6 +23,7 @@
 
 #include "http/parse_refusal.hpp"
 #include "logging/log_text.hpp"
+#include "model/result.hpp"
 #include "values/values.hpp"
 
 namespace bootcfg::admin {
@@ -48,9 +49,9 @@ struct Peer {
     std::string cert_subject;  // a verified client certificate's subject
 };
 
-std::vector<Token> load_tokens(const std::string& path) {
+Result<std::vector<Token>> load_tokens(const std::string& path) {
     std::ifstream in(path);
-    if (!in) throw std::runtime_error("-admin-token-file " + path + ": cannot read it");
+    if (!in) return fail("-admin-token-file " + path + ": cannot read it");
     std::vector<Token> tokens;
     std::string line;
     for (int n = 1; std::getline(in, line); ++n) {
@@ -61,14 +62,14 @@ std::vector<Token> load_tokens(const std::string& path) {
         Token t;
         std::string extra;
         if (!(fields >> t.name >> t.secret) || (fields >> extra))
-            throw std::runtime_error("-admin-token-file " + path + ":" + std::to_string(n) +
-                                     ": expected 'NAME TOKEN'");
+            return fail("-admin-token-file " + path + ":" + std::to_string(n) +
+                        ": expected 'NAME TOKEN'");
         if (t.secret.size() < 16)
-            throw std::runtime_error("-admin-token-file " + path + ":" + std::to_string(n) +
-                                     ": token of '" + t.name + "' is shorter than 16 characters");
+            return fail("-admin-token-file " + path + ":" + std::to_string(n) + ": token of '" +
+                        t.name + "' is shorter than 16 characters");
         tokens.push_back(std::move(t));
     }
-    if (tokens.empty()) throw std::runtime_error("-admin-token-file " + path + ": no tokens in it");
+    if (tokens.empty()) return fail("-admin-token-file " + path + ": no tokens in it");
     return tokens;
 }
 
@@ -370,14 +371,15 @@ struct AdminServer::Impl {
             error_code ec;
             co_await hup.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
-            try {
-                tokens = load_tokens(opt.token_file);
-                spdlog::info("admin: SIGHUP: {} tokens loaded from {}", tokens.size(),
-                             log_escape(opt.token_file));
-            } catch (const std::exception& e) {
+            auto loaded = load_tokens(opt.token_file);
+            if (!loaded) {
                 spdlog::error("admin: SIGHUP: {}; keeping the {} tokens loaded before",
-                              log_escape(e.what()), tokens.size());
+                              log_escape(loaded.failure().reason), tokens.size());
+                continue;
             }
+            tokens = std::move(*loaded);
+            spdlog::info("admin: SIGHUP: {} tokens loaded from {}", tokens.size(),
+                         log_escape(opt.token_file));
         }
     }
 };
@@ -424,7 +426,11 @@ void AdminServer::Impl::configure() {
     if (!o.ca_file.empty() && o.cert_file.empty())
         throw std::runtime_error(
             "-ca-file needs -cert-file and -key-file (client certificates are checked over TLS)");
-    if (!o.token_file.empty()) im.tokens = load_tokens(o.token_file);
+    if (!o.token_file.empty()) {
+        auto loaded = load_tokens(o.token_file);
+        if (!loaded) throw std::runtime_error(loaded.failure().reason);  // start-up: see main
+        im.tokens = std::move(*loaded);
+    }
 
     const bool is_unix = o.address.starts_with("unix:");
     if (is_unix && !o.cert_file.empty())

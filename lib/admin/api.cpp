@@ -269,8 +269,7 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     }
     auto next = LiveStore::patched(*snapshot, {std::move(change)});
     for (const auto& problem : next->problems())
-        if (problem.path == path && problem.reason.find("differs from its file name") ==
-                                        std::string::npos)  // the file's name, not the document
+        if (problem.path == path && !problem.about_file_name)  // the name is not the document's
             return api_error(400, write_refusal(problem.reason), problem.field);
 
     // JSON documents end with a newline like hand-written files; templates are kept byte exact.

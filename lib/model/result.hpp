@@ -1,7 +1,7 @@
 // The core's one way to report an error: a function returns Result<T>, the value or the Failure
-// that prevented it. No exception crosses a core API (lib/cli, lib/image, lib/provider and
-// lib/client throw one std::runtime_error subclass each, which bootcfg's main turns into an exit
-// code). std::optional stays for "absent or not one of these" where there is only one reason.
+// that prevented it, and no exception crosses a core API. (lib/cli, lib/image, lib/provider and
+// lib/client throw one std::runtime_error subclass each, turned into an exit code where lib/cli
+// runs a command.) std::optional stays for "absent or not one of these": one possible reason.
 #pragma once
 
 #include <optional>

@@ -122,4 +122,18 @@ std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
     return out;
 }
 
+Validation validate_data_dir(const std::string& data_path, const std::string& assets_root) {
+    const Snapshot snapshot(DirectorySource(data_path).load(nullptr));
+    Validation v;
+    for (const auto& p : with_field_lines(snapshot.problems())) v.lines.push_back(p.to_string());
+    for (const auto& w : deployment_warnings(snapshot, assets_root))
+        v.lines.push_back(w.to_string());
+    v.lines.push_back(data_path + ": " + std::to_string(snapshot.group_count()) + " groups, " +
+                      std::to_string(snapshot.profile_count()) + " profiles, " +
+                      std::to_string(snapshot.template_count()) + " templates, " +
+                      std::to_string(snapshot.problems().size()) + " problems");
+    v.passed = snapshot.problems().empty();
+    return v;
+}
+
 }  // namespace bootcfg

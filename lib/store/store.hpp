@@ -29,6 +29,7 @@ struct LoadProblem {
     int line = 0;  // 0: the file as a whole
     std::string reason;
     std::string field;  // the field at fault ("profile", "selector", "cloud_id"), if one is
+    bool about_file_name = false;   // the file's name is at fault, not what it holds
     std::string to_string() const;  // "path:line: reason" or "path: reason"
 };
 
@@ -219,6 +220,14 @@ std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
 // Problems about a field (a cross-file one names the field, not the line) given the line of that
 // field's key in their file, read again for it (for -validate; not on the request path).
 std::vector<LoadProblem> with_field_lines(std::vector<LoadProblem> problems);
+
+// `bootcfgd -validate`: the problems (with their lines), then the deployment warnings, then a
+// summary line; passed when there is no problem (warnings do not fail the check).
+struct Validation {
+    std::vector<std::string> lines;
+    bool passed = false;
+};
+Validation validate_data_dir(const std::string& data_path, const std::string& assets_root);
 
 // Loads a snapshot from a source, logging each problem with its path.
 std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const Snapshot* previous);
