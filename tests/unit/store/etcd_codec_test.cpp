@@ -1,0 +1,155 @@
+// etcd's v3 JSON gateway messages: what the etcd backend sends and how it reads the answers,
+// including proto3's left-out defaults and hostile bodies.
+#include <catch2/catch.hpp>
+
+#include "store/etcd_codec.hpp"
+
+using namespace bootcfg;
+using namespace bootcfg::etcd;
+using nlohmann::json;
+
+TEST_CASE("etcd: base64 both ways, refusing what is not base64") {
+    for (const std::string& s :
+         std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)})
+        CHECK(base64_decode(base64_encode(s)) == s);
+    CHECK(base64_encode("/bootcfg/") == "L2Jvb3RjZmcv");
+    CHECK_FALSE(base64_decode("abc"));           // not a multiple of 4
+    CHECK_FALSE(base64_decode("ab c"));          // whitespace
+    CHECK_FALSE(base64_decode("a*=="));          // not in the alphabet
+    CHECK_FALSE(base64_decode("/bootval/s=r"));  // padding inside (found by fuzz_etcd_messages)
+    CHECK_FALSE(base64_decode("a==="));          // three padding characters
+}
+
+TEST_CASE("etcd: a prefix scan ends at the prefix with its last byte + 1") {
+    CHECK(prefix_end("/bootcfg/") == "/bootcfg0");
+    CHECK(prefix_end(std::string("a\xff", 2)) == "b");
+    CHECK(prefix_end(std::string("\xff\xff", 2)) == std::string(1, '\0'));
+    const json r = range_request("/p/", "", 500, 0);
+    CHECK(r["key"] == base64_encode("/p/"));
+    CHECK(r["range_end"] == base64_encode("/p0"));
+    CHECK(r["limit"] == "500");
+    CHECK_FALSE(r.contains("revision"));
+    const json next = range_request("/p/", "/p/groups/x\x01", 500, 42);
+    CHECK(next["key"] == base64_encode("/p/groups/x\x01"));
+    CHECK(next["revision"] == "42");
+}
+
+TEST_CASE("etcd: keys are the data dir's paths without .json under the prefix") {
+    CHECK(key_of("/bootcfg/", {ObjectKind::groups, "node1"}) == "/bootcfg/groups/node1");
+    CHECK(key_of("/bootcfg/", {ObjectKind::cloud, "lab.yaml"}) == "/bootcfg/cloud/lab.yaml");
+    const auto ref = object_of("/bootcfg/", "/bootcfg/profiles/fedora-coreos");
+    REQUIRE(ref);
+    CHECK(ref->kind == ObjectKind::profiles);
+    CHECK(ref->name == "fedora-coreos");
+    CHECK_FALSE(object_of("/bootcfg/", "/other/groups/a"));
+    CHECK_FALSE(object_of("/bootcfg/", "/bootcfg/machines/a"));
+    CHECK_FALSE(object_of("/bootcfg/", "/bootcfg/groups/../x"));
+    CHECK_FALSE(object_of("/bootcfg/", "/bootcfg/groups"));
+}
+
+TEST_CASE("etcd: a range answer, with proto3's left-out fields") {
+    const std::string body = json{
+        {"header", {{"revision", "17"}}},
+        {"kvs",
+         {{{"key", base64_encode("/p/groups/a")},
+           {"value", base64_encode("{}")},
+           {"mod_revision", "9"}},
+          {{"key", base64_encode("/p/groups/empty")}}}},
+        {"more", true}}.dump();
+    const auto page = parse_range(body);
+    REQUIRE(page);
+    CHECK(page->revision == 17);
+    REQUIRE(page->kvs.size() == 2);
+    CHECK(page->kvs[0].key == "/p/groups/a");
+    CHECK(page->kvs[0].value == "{}");
+    CHECK(page->kvs[0].mod_revision == 9);
+    CHECK(page->kvs[1].value.empty());
+    CHECK(page->more);
+    const auto none = parse_range(R"({"header": {"revision": "3"}})");  // no match: no "kvs"
+    REQUIRE(none);
+    CHECK(none->kvs.empty());
+    CHECK_FALSE(none->more);
+}
+
+TEST_CASE("etcd: hostile or broken answers are failures with a reason, never a crash") {
+    for (const char* body :
+         {"", "[]", "{", R"({"kvs": []})", R"({"header": {"revision": "x1"}})",
+          R"({"header": {"revision": "1"}, "kvs": {}})",
+          R"({"header": {"revision": "1"}, "kvs": [{"key": "!!!!"}]})",
+          R"({"header": {"revision": "1"}, "kvs": [{"key": 5}]})",
+          R"({"header": {"revision": "1"}, "kvs": [{"mod_revision": "99999999999999999999"}]})"}) {
+        INFO(body);
+        const auto page = parse_range(body);
+        REQUIRE_FALSE(page);
+        CHECK_FALSE(page.failure().reason.empty());
+    }
+    std::string deep = R"({"header": {"revision": "1"}, "x": )";
+    for (int i = 0; i < 10000; ++i) deep += "[";
+    CHECK_FALSE(parse_range(deep));
+}
+
+TEST_CASE("etcd: a txn compares each key's mod_revision, then puts or deletes them all") {
+    const json t = txn_request({{"/p/groups/a", "A", 7},
+                                {"/p/groups/b", "B", 0},
+                                {"/p/groups/c", std::nullopt, std::nullopt}});
+    REQUIRE(t["compare"].size() == 2);
+    CHECK(t["compare"][0] == json({{"key", base64_encode("/p/groups/a")},
+                                   {"target", "MOD"},
+                                   {"result", "EQUAL"},
+                                   {"mod_revision", "7"}}));
+    CHECK(t["compare"][1]["mod_revision"] == "0");  // must not exist yet
+    REQUIRE(t["success"].size() == 3);
+    CHECK(t["success"][0]["request_put"]["value"] == base64_encode("A"));
+    CHECK(t["success"][2]["request_delete_range"]["key"] == base64_encode("/p/groups/c"));
+    const auto ok = parse_txn(R"({"header": {"revision": "12"}, "succeeded": true})");
+    REQUIRE(ok);
+    CHECK(ok->succeeded);
+    CHECK(ok->revision == 12);
+    const auto lost = parse_txn(R"({"header": {"revision": "12"}})");  // failed: no "succeeded"
+    REQUIRE(lost);
+    CHECK_FALSE(lost->succeeded);
+}
+
+TEST_CASE("etcd: watch lines: PUT without a type, DELETE, created, compacted") {
+    const json w = watch_request("/p/", 18);
+    CHECK(w["create_request"]["start_revision"] == "18");
+    CHECK(w["create_request"]["range_end"] == base64_encode("/p0"));
+
+    const auto created =
+        parse_watch_line(R"({"result": {"header": {"revision": "17"}, "created": true}})");
+    REQUIRE(created);
+    CHECK(created->created);
+    CHECK(created->events.empty());
+
+    const std::string line =
+        json{{"result",
+              {{"header", {{"revision", "20"}}},
+               {"events",
+                {{{"kv",
+                   {{"key", base64_encode("/p/groups/a")},
+                    {"value", base64_encode("x")},
+                    {"mod_revision", "19"}}}},
+                 {{"type", "DELETE"},
+                  {"kv", {{"key", base64_encode("/p/groups/b")}, {"mod_revision", "20"}}}}}}}}}
+            .dump();
+    const auto changes = parse_watch_line(line);
+    REQUIRE(changes);
+    REQUIRE(changes->events.size() == 2);
+    CHECK_FALSE(changes->events[0].deleted);
+    CHECK(changes->events[0].kv.value == "x");
+    CHECK(changes->events[1].deleted);
+    CHECK(changes->events[1].kv.key == "/p/groups/b");
+
+    const auto compacted = parse_watch_line(
+        R"({"result": {"header": {"revision": "30"}, "canceled": true, "compact_revision": "25"}})");
+    REQUIRE(compacted);
+    CHECK(compacted->canceled);
+    CHECK(compacted->compact_revision == 25);
+
+    const auto error =
+        parse_watch_line(R"({"error": {"grpc_code": 14, "message": "unavailable"}})");
+    REQUIRE_FALSE(error);
+    CHECK(error.failure().reason == "watch: unavailable");
+    CHECK_FALSE(parse_watch_line(
+        R"({"result": {"header": {"revision": "1"}, "events": [{"type": "NOPE", "kv": {}}]}})"));
+}
