@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# lib/store/etcd_codec against a real etcd (Debian's etcd-server): the request bodies it builds
+# are accepted, and what etcd answers (range pages, txn results, watch lines with PUT and DELETE
+# events, a watch from a compacted revision) parses to the facts etcdctl shows.
+# Usage: codec_real_etcd.sh ETCD_CODEC_TOOL
+set -euo pipefail
+TOOL=$(realpath "${1:?path to etcd_codec_tool}")
+command -v etcd >/dev/null || { echo "FAIL: etcd missing (scripts/deps --test installs etcd-server)"; exit 1; }
+command -v etcdctl >/dev/null || { echo "FAIL: etcdctl missing (scripts/deps --test installs etcd-client)"; exit 1; }
+WORK=$(mktemp -d /tmp/bootcfg-etcd.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+CHECKS=0 FAILURES=0
+expect_eq() {
+    CHECKS=$((CHECKS + 1))
+    [[ "$2" == "$3" ]] || { FAILURES=$((FAILURES + 1)); echo "FAIL: $1: expected [$2], got [$3]" >&2; }
+}
+
+read -r client peer < <(python3 -c 'import socket
+s=[socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1", 0)) for x in s]
+print(*[x.getsockname()[1] for x in s])')
+etcd --name codec --data-dir "$WORK/etcd" --listen-client-urls "http://127.0.0.1:$client" \
+    --advertise-client-urls "http://127.0.0.1:$client" --listen-peer-urls "http://127.0.0.1:$peer" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+    --initial-cluster "codec=http://127.0.0.1:$peer" >"$WORK/etcd.log" 2>&1 &
+PIDS+=($!)
+E=http://127.0.0.1:$client
+ctl() { ETCDCTL_API=3 etcdctl --endpoints="$E" --command-timeout=5s "$@"; }
+for _ in $(seq 100); do ctl endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+ctl endpoint health >/dev/null 2>&1 || { cat "$WORK/etcd.log"; exit 1; }
+post() { curl -s --max-time 5 -X POST -d @- "$E$1"; }
+
+# --- txn: create only if absent (mod_revision 0), then the same again is refused
+"$TOOL" txn /bootcfg/groups/a '{"id":"a"}' 0 | post /v3/kv/txn >"$WORK/t1"
+expect_eq "txn create: succeeded" "succeeded 1" "$("$TOOL" parse txn <"$WORK/t1" | head -1)"
+"$TOOL" txn /bootcfg/groups/a '{"id":"a2"}' 0 | post /v3/kv/txn >"$WORK/t2"
+expect_eq "txn create again: refused (no \"succeeded\" in the answer)" "succeeded 0" "$("$TOOL" parse txn <"$WORK/t2" | head -1)"
+expect_eq "etcd holds the first value" '{"id":"a"}' "$(ctl get --print-value-only /bootcfg/groups/a)"
+rev=$(ctl get /bootcfg/groups/a -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0]["mod_revision"])')
+"$TOOL" txn /bootcfg/groups/a '{"id":"a3"}' "$rev" | post /v3/kv/txn >"$WORK/t3"
+expect_eq "txn at the current mod_revision: succeeded" "succeeded 1" "$("$TOOL" parse txn <"$WORK/t3" | head -1)"
+ctl put /bootcfg/profiles/p '{"id":"p"}' >/dev/null
+ctl put /other/x y >/dev/null
+
+# --- range: the prefix only, values decoded, the revision of the read
+"$TOOL" range /bootcfg/ | post /v3/kv/range >"$WORK/r"
+now=$(ctl get /bootcfg/ --prefix -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+got=$("$TOOL" parse range <"$WORK/r" | sed -E 's/^(kv [^ ]+) [0-9]+ /\1 /')
+expect_eq "range: revision, keys under the prefix only, values" "revision $now
+more 0
+kv /bootcfg/groups/a {\"id\":\"a3\"}
+kv /bootcfg/profiles/p {\"id\":\"p\"}" "$got"
+echo '{"key": "L25vbmUv", "range_end": "L25vbmUw"}' | post /v3/kv/range >"$WORK/empty"
+expect_eq "range with no match (no \"kvs\")" "revision $now
+more 0" "$("$TOOL" parse range <"$WORK/empty")"
+
+# --- watch: a PUT (no "type" in etcd's JSON) and a DELETE, from the next revision on
+"$TOOL" watch /bootcfg/ $((now + 1)) >"$WORK/watch.req"
+curl -s -N --max-time 20 -X POST -d @"$WORK/watch.req" "$E/v3/watch" \
+    | "$TOOL" parse watch >"$WORK/watch.out" &
+PIDS+=($!)
+for _ in $(seq 50); do grep -q created "$WORK/watch.out" 2>/dev/null && break; sleep 0.1; done
+ctl put /bootcfg/groups/b '{"id":"b"}' >/dev/null
+ctl del /bootcfg/groups/a >/dev/null
+ctl put /other/y z >/dev/null
+for _ in $(seq 50); do grep -q DELETE "$WORK/watch.out" 2>/dev/null && break; sleep 0.1; done
+expect_eq "watch: created, then a PUT and a DELETE under the prefix only" "created
+PUT /bootcfg/groups/b $((now + 1)) {\"id\":\"b\"}
+DELETE /bootcfg/groups/a $((now + 2)) " "$(cat "$WORK/watch.out")"
+
+# --- a watch from a compacted revision is canceled with the compaction's revision
+last=$(ctl get /bootcfg/ --prefix -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+ctl compaction "$last" >/dev/null
+"$TOOL" watch /bootcfg/ 2 | curl -s -N --max-time 5 -X POST -d @- "$E/v3/watch" \
+    | "$TOOL" parse watch >"$WORK/compacted.out" || true
+expect_eq "watch from a compacted revision: canceled, compact_revision given" \
+    "canceled compact_revision $last" "$(grep canceled "$WORK/compacted.out" | head -1)"
+
+echo "$(basename "$0"): $((CHECKS - FAILURES)) passed, $FAILURES failed"
+[[ $FAILURES -eq 0 ]]
