@@ -23,7 +23,7 @@
 
 #include "http/parse_refusal.hpp"
 #include "logging/log_text.hpp"
-#include "model/result.hpp"
+#include "result/result.hpp"
 #include "values/values.hpp"
 
 namespace bootcfg::admin {

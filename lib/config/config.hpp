@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "model/result.hpp"
+#include "result/result.hpp"
 
 namespace bootcfg {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "model/model.hpp"
-#include "model/result.hpp"
+#include "result/result.hpp"
 #include "store/store.hpp"
 
 namespace bootcfg {

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/result.hpp"
+#include "result/result.hpp"
 #include "store/objects.hpp"
 
 namespace bootcfg::etcd {

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/result.hpp"
+#include "result/result.hpp"
 
 namespace bootcfg {
 
