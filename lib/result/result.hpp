@@ -32,11 +32,6 @@ class [[nodiscard]] Result {
     T* operator->() { return &std::get<0>(v_); }
     const T* operator->() const { return &std::get<0>(v_); }
     const Failure& failure() const { return std::get<1>(v_); }
-    // The value as an optional, for callers that only need to know whether there is one.
-    std::optional<T> value_or_none() && {
-        if (!ok()) return std::nullopt;
-        return std::get<0>(std::move(v_));
-    }
 
   private:
     std::variant<T, Failure> v_;
