@@ -128,10 +128,7 @@ Validation validate_data_dir(const std::string& data_path, const std::string& as
     for (const auto& p : with_field_lines(snapshot.problems())) v.lines.push_back(p.to_string());
     for (const auto& w : deployment_warnings(snapshot, assets_root))
         v.lines.push_back(w.to_string());
-    v.lines.push_back(data_path + ": " + std::to_string(snapshot.group_count()) + " groups, " +
-                      std::to_string(snapshot.profile_count()) + " profiles, " +
-                      std::to_string(snapshot.template_count()) + " templates, " +
-                      std::to_string(snapshot.problems().size()) + " problems");
+    v.lines.push_back(data_path + ": " + snapshot.counts());
     v.passed = snapshot.problems().empty();
     return v;
 }

@@ -395,11 +395,14 @@ std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const S
     return snapshot;
 }
 
+std::string Snapshot::counts() const {
+    return std::to_string(group_count()) + " groups, " + std::to_string(profile_count()) +
+           " profiles, " + std::to_string(template_count()) + " templates, " +
+           std::to_string(problems_.size()) + " problems";
+}
+
 std::string Snapshot::summary() const {
-    return "(generation " + std::to_string(generation_) + "): " + std::to_string(group_count()) +
-           " groups, " + std::to_string(profile_count()) + " profiles, " +
-           std::to_string(template_count()) + " templates, " + std::to_string(problems_.size()) +
-           " problems";
+    return "(generation " + std::to_string(generation_) + "): " + counts();
 }
 
 }  // namespace bootcfg

@@ -89,7 +89,9 @@ class Snapshot {
     std::size_t group_count() const { return groups_.size(); }
     std::size_t template_count() const;
     std::uint64_t generation() const { return generation_; }
-    // "(generation N): G groups, P profiles, T templates, N problems", for the log.
+    // "G groups, P profiles, T templates, N problems", for the log and -validate.
+    std::string counts() const;
+    // "(generation N): " + counts(), for the log.
     std::string summary() const;
 
   private:
@@ -135,7 +137,7 @@ struct WriteOutcome {
     enum Status { written, conflict, failed } status = written;
     std::string reason;                  // failed: why
     std::string current_revision;        // conflict: what the location holds now ("": nothing)
-    std::string location;                // conflict: where
+    std::string location;                // conflict, failed: where (when known)
     std::vector<std::string> unchanged;  // written: locations that held the bytes already
 };
 
