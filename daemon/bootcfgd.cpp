@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -12,11 +13,14 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <thread>
 
 #include "admin/admin_server.hpp"
 #include "admin/api.hpp"
 #include "assets/assets.hpp"
 #include "config/config.hpp"
+#include "etcd/etcd_source.hpp"
+#include "files/atomic_file.hpp"
 #include "http/http_server.hpp"
 #include "logging/log_text.hpp"
 #include "service/open_files.hpp"
@@ -43,6 +47,65 @@ bool is_directory(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// The cluster settings, with the password read from its file (never logged).
+bootcfg::Result<bootcfg::etcd::ClusterOptions> etcd_cluster(const bootcfg::DaemonConfig& c) {
+    bootcfg::etcd::ClusterOptions o;
+    o.endpoints = c.etcd_endpoints;
+    o.ca_file = c.etcd_ca_file;
+    o.cert_file = c.etcd_cert_file;
+    o.key_file = c.etcd_key_file;
+    o.username = c.etcd_username;
+    o.timeout = c.etcd_timeout;
+    for (const auto& [flag, file] : {std::pair{"-etcd-ca-file", &c.etcd_ca_file},
+                                     std::pair{"-etcd-cert-file", &c.etcd_cert_file},
+                                     std::pair{"-etcd-key-file", &c.etcd_key_file}})
+        if (!file->empty() && ::access(file->c_str(), R_OK) != 0)
+            return bootcfg::fail(std::string(flag) + " " + *file + ": " + std::strerror(errno));
+    if (!c.etcd_password_file.empty()) {
+        if (!bootcfg::read_whole(c.etcd_password_file, o.password))
+            return bootcfg::fail("-etcd-password-file " + c.etcd_password_file + ": " +
+                                 std::strerror(errno));
+        while (!o.password.empty() && (o.password.back() == '\n' || o.password.back() == '\r'))
+            o.password.pop_back();
+        if (o.password.empty())
+            return bootcfg::fail("-etcd-password-file " + c.etcd_password_file + ": empty");
+    }
+    o.on_reachability = [](bool reachable, const std::string& detail) {
+        if (reachable)
+            spdlog::info("etcd: reachable again ({} answered); following its changes", detail);
+        else
+            spdlog::warn("etcd: unreachable ({}); serving the last snapshot until it is back",
+                         detail);
+    };
+    return o;
+}
+
+// Start-up reads everything once before serving: an empty server would send every machine to
+// the wrong config. Waits (bounded) for etcd, logging why while it does.
+bool wait_for_etcd(const bootcfg::etcd::EtcdSource& source, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    std::chrono::milliseconds pause(200);
+    bool waiting = false;
+    while (true) {
+        auto read = source.refresh();
+        if (read) {
+            if (waiting) spdlog::info("etcd: first read done; starting");
+            return true;
+        }
+        if (std::chrono::steady_clock::now() + pause >= deadline) {
+            spdlog::error("etcd: no first read of {} within {} s: {}", source.describe(),
+                          limit.count() / 1000.0, read.failure().reason);
+            return false;
+        }
+        if (!waiting)
+            spdlog::warn("etcd: waiting up to {} s for a first read of {}: {}",
+                         limit.count() / 1000.0, source.describe(), read.failure().reason);
+        waiting = true;
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,11 +127,27 @@ int main(int argc, char** argv) {
         std::printf("bootcfgd %s\n", BOOTCFG_VERSION);
         return 0;
     }
-    if (!is_directory(config.data_path))
+    const bool from_etcd = !config.etcd_endpoints.empty();
+    if (!from_etcd && !is_directory(config.data_path))
         return usage_error("data path " + config.data_path + " is not a readable directory");
+    std::unique_ptr<StoreSource> source;
+    if (from_etcd) {
+        auto cluster = etcd_cluster(config);
+        if (!cluster) return usage_error(cluster.failure().reason);
+        source = std::make_unique<etcd::EtcdSource>(std::move(*cluster), config.etcd_prefix);
+    } else {
+        source = std::make_unique<DirectorySource>(config.data_path);
+    }
+    const std::string store_name = from_etcd ? source->describe() : config.data_path;
     if (config.validate) {
-        const Validation v = validate_data_dir(
-            config.data_path, is_directory(config.assets_path) ? config.assets_path : "");
+        if (from_etcd)
+            if (auto read = static_cast<etcd::EtcdSource&>(*source).refresh(); !read) {
+                std::fprintf(stderr, "bootcfgd: %s: %s\n", store_name.c_str(),
+                             read.failure().reason.c_str());
+                return 1;
+            }
+        const Validation v =
+            validate_store(*source, is_directory(config.assets_path) ? config.assets_path : "");
         for (const auto& line : v.lines) std::printf("%s\n", line.c_str());
         return v.passed ? 0 : 1;
     }
@@ -100,9 +179,9 @@ int main(int argc, char** argv) {
     use_async_stdout_logger("bootcfgd", config.log_level, config.log_format);
 
     spdlog::debug(
-        "settings: address={} data-path={} assets-path={} config={} threads={} "
+        "settings: address={} store={} assets-path={} config={} threads={} "
         "idle-timeout={}ms read-timeout={}ms write-timeout={}ms shutdown-timeout={}ms",
-        config.address, config.data_path, config.assets_path, config.config_file, config.threads,
+        config.address, store_name, config.assets_path, config.config_file, config.threads,
         config.idle_timeout.count(), config.read_timeout.count(), config.write_timeout.count(),
         config.shutdown_timeout.count());
     if (assets_path != config.assets_path)
@@ -113,9 +192,13 @@ int main(int argc, char** argv) {
         if (!assets_path.empty())
             assets = std::make_unique<AssetRoot>(assets_path, config.assets_listing);
 
-        DirectorySource source(config.data_path);
-        SnapshotHolder holder(load_snapshot(source, nullptr));
-        LiveStore store(source, holder);
+        if (from_etcd &&
+            !wait_for_etcd(static_cast<etcd::EtcdSource&>(*source), config.etcd_start_timeout)) {
+            spdlog::shutdown();
+            return 1;
+        }
+        SnapshotHolder holder(load_snapshot(*source, nullptr));
+        LiveStore store(*source, holder);
 
         const auto hp = split_host_port(config.address);  // validated by the parser
         HttpServerOptions options;
@@ -132,7 +215,7 @@ int main(int argc, char** argv) {
             spdlog::warn("-max-connections={} exceeds what the open-file limit allows ({})",
                          options.max_connections, fd_budget);
 
-        HttpServer server(options, machine_routes(holder, assets.get()));
+        HttpServer server(options, machine_routes(holder, assets.get(), source.get()));
         server.listen();
 
         // Type=notify: systemd starts dependents once the port is open, and knows when reloads
@@ -153,7 +236,7 @@ int main(int argc, char** argv) {
         });
         reloader.start();
         if (hup_during_startup) {
-            spdlog::info("SIGHUP during start-up: reloading {}", config.data_path);
+            spdlog::info("SIGHUP during start-up: reloading {}", store_name);
             store.reload();
         }
 
@@ -173,7 +256,7 @@ int main(int argc, char** argv) {
         server.run([&] {
             spdlog::info(
                 "bootcfgd {} listening on http://{} (data {}, assets {}, max {} connections)",
-                BOOTCFG_VERSION, server.local_address(), config.data_path,
+                BOOTCFG_VERSION, server.local_address(), store_name,
                 assets_path.empty() ? "disabled" : assets_path, options.max_connections);
             tell(ServiceNotifier::ready(status()));
         });

@@ -184,6 +184,8 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     auto landed = [&](const WriteOutcome& outcome, const char* verb) -> std::optional<ApiReply> {
         if (outcome.status == WriteOutcome::failed)
             return api_error(500, std::string("cannot ") + verb + ": " + outcome.reason);
+        if (outcome.status == WriteOutcome::unavailable)  // nothing changed; worth a retry
+            return api_error(503, std::string("cannot ") + verb + ": " + outcome.reason);
         if (outcome.status == WriteOutcome::conflict)
             return ok_reply(
                 412,

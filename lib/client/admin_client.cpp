@@ -7,6 +7,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <functional>
+#include <mutex>
 #include <optional>
 
 namespace bootcfg {
@@ -62,38 +64,90 @@ Endpoint parse_endpoint(const std::string& text) {
     return e;
 }
 
+constexpr std::uint64_t kBodyLimit = 64u << 20;
+constexpr std::size_t kErrorBodyLimit = 64u << 10;
+
+void take_header(const http::response_header<>& header, ClientResponse& out) {
+    out.status = header.result_int();
+    std::string etag(header[http::field::etag]);
+    if (etag.size() >= 2 && etag.front() == '"') etag = etag.substr(1, etag.size() - 2);
+    out.etag = std::move(etag);
+    for (const auto& field : header)
+        out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+}
+
+// One request and its response. Without a sink the body is read whole; with one, a 200's body
+// goes to the sink piece by piece as it arrives (each piece within `timeout` of the last) until
+// it ends or the sink returns false.
 template <class Stream>
 asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& req,
-                               http::response<http::string_body>& res, error_code& ec,
-                               std::chrono::milliseconds timeout) {
+                               ClientResponse& out, error_code& ec,
+                               std::chrono::milliseconds timeout, const BodySink* sink) {
     beast::get_lowest_layer(stream).expires_after(timeout);
     co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    constexpr std::uint64_t kBodyLimit = 64u << 20;
-    parser.body_limit(kBodyLimit);
-    if (req.method() == http::verb::head) parser.skip(true);  // headers only, whatever the length
+    if (!sink) {
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(kBodyLimit);
+        if (req.method() == http::verb::head) parser.skip(true);  // headers only, whatever length
+        beast::get_lowest_layer(stream).expires_after(timeout);
+        // The header first: Boost 1.74's async_read does not always apply body_limit to a
+        // Content-Length that arrives with the first body bytes, and read the body whole.
+        co_await http::async_read_header(stream, buffer, parser,
+                                         asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        if (!parser.skip() && parser.content_length() && *parser.content_length() > kBodyLimit) {
+            ec = http::error::body_limit;
+            co_return;
+        }
+        co_await http::async_read(stream, buffer, parser,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        take_header(parser.get().base(), out);
+        out.body = std::move(parser.get().body());
+        co_return;
+    }
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);  // a stream never ends by size; the sink decides
     beast::get_lowest_layer(stream).expires_after(timeout);
-    // The header first: Boost 1.74's async_read does not always apply body_limit to a
-    // Content-Length that arrives with the first body bytes, and read the body whole.
     co_await http::async_read_header(stream, buffer, parser,
                                      asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
-    if (!parser.skip() && parser.content_length() && *parser.content_length() > kBodyLimit) {
-        ec = http::error::body_limit;
-        co_return;
+    take_header(parser.get().base(), out);
+    const bool streamed = out.status == 200;
+    char piece[16384];
+    while (!parser.is_done()) {
+        parser.get().body().data = piece;
+        parser.get().body().size = sizeof piece;
+        beast::get_lowest_layer(stream).expires_after(timeout);
+        // read_some: a piece as soon as it arrives, not once the buffer is full.
+        co_await http::async_read_some(stream, buffer, parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) co_return;
+        const std::string_view got(piece, sizeof piece - parser.get().body().size);
+        if (!streamed) {  // an error's reason: kept whole up to a bound
+            out.body.append(
+                got.substr(0, kErrorBodyLimit - std::min(kErrorBodyLimit, out.body.size())));
+            if (out.body.size() >= kErrorBodyLimit) co_return;
+        } else if (!got.empty() && !(*sink)(got)) {
+            co_return;
+        }
     }
-    co_await http::async_read(stream, buffer, parser,
-                              asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec) res = parser.release();
 }
 
 }  // namespace
 
-ClientResponse admin_request(const ClientOptions& o, const std::string& method,
-                             const std::string& target, const std::string& body,
-                             const std::vector<std::pair<std::string, std::string>>& headers) {
+namespace {
+
+// `track` (if set) is told the io_context the request runs on, and nullptr when it is done, so
+// another thread can stop it.
+ClientResponse perform(const std::function<void(asio::io_context*)>& track, const ClientOptions& o,
+                       const std::string& method, const std::string& target,
+                       const std::string& body,
+                       const std::vector<std::pair<std::string, std::string>>& headers,
+                       const BodySink* sink) {
     const Endpoint ep = parse_endpoint(o.endpoint);
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, ep.scheme == Endpoint::Scheme::unix_socket ? "localhost" : ep.host);
@@ -107,8 +161,7 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
     req.prepare_payload();
     req.keep_alive(false);
 
-    asio::io_context ioc;
-    http::response<http::string_body> res;
+    ClientResponse res;
     error_code ec;
     std::string stage = "connect to";
     long verify_result = X509_V_OK;  // why the server's certificate was refused, if it was
@@ -134,6 +187,7 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
         tls->set_verify_mode(ssl::verify_peer);
     }
     auto run = [&]() -> asio::awaitable<void> {
+        const auto ioc = co_await asio::this_coro::executor;
         if (ep.scheme == Endpoint::Scheme::unix_socket) {
             beast::basic_stream<asio::local::stream_protocol> stream(ioc);
             stream.expires_after(o.timeout);
@@ -141,7 +195,7 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
                                           asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
             stage = "talk to";
-            co_await exchange(stream, req, res, ec, o.timeout);
+            co_await exchange(stream, req, res, ec, o.timeout, sink);
             co_return;
         }
         tcp::resolver resolver(ioc);
@@ -154,7 +208,7 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
             co_await stream.async_connect(results, asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
             stage = "talk to";
-            co_await exchange(stream, req, res, ec, o.timeout);
+            co_await exchange(stream, req, res, ec, o.timeout, sink);
             co_return;
         }
         beast::ssl_stream<beast::tcp_stream> stream(ioc, *tls);
@@ -185,10 +239,17 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
             co_return;
         }
         stage = "talk to";
-        co_await exchange(stream, req, res, ec, o.timeout);
+        co_await exchange(stream, req, res, ec, o.timeout, sink);
     };
-    asio::co_spawn(ioc, run(), asio::detached);
-    ioc.run();
+    {
+        // Declared after everything the request's coroutine refers to, so a stopped run's
+        // frame is destroyed while those still exist.
+        asio::io_context ioc;
+        if (track) track(&ioc);
+        asio::co_spawn(ioc, run(), asio::detached);
+        ioc.run();
+        if (track) track(nullptr);
+    }
     if (ec) {
         std::string reason = ec.message();
         if (ec.category() == asio::error::get_ssl_category()) {
@@ -214,15 +275,46 @@ ClientResponse admin_request(const ClientOptions& o, const std::string& method,
                 o.endpoint + ")";
         throw ConnectError("cannot " + stage + " " + o.endpoint + ": " + reason);
     }
-    ClientResponse out;
-    out.status = res.result_int();
-    out.body = std::move(res.body());
-    std::string etag(res[http::field::etag]);
-    if (etag.size() >= 2 && etag.front() == '"') etag = etag.substr(1, etag.size() - 2);
-    out.etag = std::move(etag);
-    for (const auto& field : res)
-        out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    return out;
+    return res;
+}
+
+}  // namespace
+
+ClientResponse admin_request(const ClientOptions& options, const std::string& method,
+                             const std::string& target, const std::string& body,
+                             const std::vector<std::pair<std::string, std::string>>& headers) {
+    return perform({}, options, method, target, body, headers, nullptr);
+}
+
+struct StreamingRequest::Impl {
+    std::mutex mutex;
+    asio::io_context* running = nullptr;
+    bool cancelled = false;
+};
+
+StreamingRequest::StreamingRequest() : impl_(std::make_unique<Impl>()) {}
+StreamingRequest::~StreamingRequest() = default;
+
+ClientResponse StreamingRequest::run(
+    const ClientOptions& options, const std::string& method, const std::string& target,
+    const std::string& body, const std::vector<std::pair<std::string, std::string>>& headers,
+    const BodySink& sink) {
+    Impl& impl = *impl_;
+    auto track = [&impl](asio::io_context* ioc) {
+        std::lock_guard guard(impl.mutex);
+        impl.running = ioc;
+        if (ioc && impl.cancelled) ioc->stop();
+    };
+    ClientResponse response = perform(track, options, method, target, body, headers, &sink);
+    std::lock_guard guard(impl.mutex);
+    if (impl.cancelled) throw ConnectError("cancelled");
+    return response;
+}
+
+void StreamingRequest::cancel() {
+    std::lock_guard guard(impl_->mutex);
+    impl_->cancelled = true;
+    if (impl_->running) impl_->running->stop();
 }
 
 std::string ClientResponse::header(const std::string& name) const {

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -45,5 +48,29 @@ class ConnectError : public std::runtime_error {
 ClientResponse admin_request(const ClientOptions& options, const std::string& method,
                              const std::string& target, const std::string& body = {},
                              const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+// Gets a streamed response's body piece by piece; returns false to end the request.
+using BodySink = std::function<bool(std::string_view piece)>;
+
+// A request whose response is a stream (etcd's watch): run() blocks while a 200's body goes to
+// the sink as it arrives, and returns when the body ends, the sink says stop, or no byte arrived
+// within options.timeout (ConnectError). A response other than 200 comes back whole, unstreamed.
+// cancel(), from any thread, ends a run at once (ConnectError "cancelled") and every later one.
+class StreamingRequest {
+  public:
+    StreamingRequest();
+    ~StreamingRequest();
+    StreamingRequest(const StreamingRequest&) = delete;
+    StreamingRequest& operator=(const StreamingRequest&) = delete;
+    ClientResponse run(const ClientOptions& options, const std::string& method,
+                       const std::string& target, const std::string& body,
+                       const std::vector<std::pair<std::string, std::string>>& headers,
+                       const BodySink& sink);
+    void cancel();
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace bootcfg

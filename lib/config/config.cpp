@@ -39,6 +39,17 @@ const Flag kFlags[] = {
     {"read-timeout", nullptr, Kind::duration, "limit on receiving one request"},
     {"write-timeout", nullptr, Kind::duration, "limit on a stalled response"},
     {"shutdown-timeout", nullptr, Kind::duration, "grace for in-flight requests on SIGTERM"},
+    {"etcd-endpoints", nullptr, Kind::string,
+     "serve from etcd instead of -data-path: http(s)://host:port, comma-separated"},
+    {"etcd-prefix", nullptr, Kind::string, "key prefix of the store's objects in etcd"},
+    {"etcd-ca-file", nullptr, Kind::string, "etcd over https: the CA that signed its members"},
+    {"etcd-cert-file", nullptr, Kind::string, "etcd: client certificate (PEM)"},
+    {"etcd-key-file", nullptr, Kind::string, "etcd: client certificate's private key (PEM)"},
+    {"etcd-username", nullptr, Kind::string, "etcd user (with auth enabled on the cluster)"},
+    {"etcd-password-file", nullptr, Kind::string, "file holding the etcd user's password"},
+    {"etcd-timeout", nullptr, Kind::duration, "limit on each etcd request"},
+    {"etcd-start-timeout", nullptr, Kind::duration,
+     "at start-up, how long to wait for etcd's first answer before exiting"},
     {"admin-address", nullptr, Kind::string,
      "admin API listeners, host:port or unix:/path, comma-separated (off when empty)"},
     {"cert-file", nullptr, Kind::string, "admin API TLS certificate (PEM, with its chain)"},
@@ -86,6 +97,8 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
             if (name == "read-timeout") c.read_timeout = *d;
             if (name == "write-timeout") c.write_timeout = *d;
             if (name == "shutdown-timeout") c.shutdown_timeout = *d;
+            if (name == "etcd-timeout") c.etcd_timeout = *d;
+            if (name == "etcd-start-timeout") c.etcd_start_timeout = *d;
             return "";
         }
         case Kind::count: {
@@ -118,7 +131,34 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
             if (name == "data-path") {
                 if (value.empty()) return "must not be empty";
                 c.data_path = value;
+                c.data_path_set = true;
             }
+            if (name == "etcd-endpoints") {
+                c.etcd_endpoints.clear();
+                std::size_t start = 0;
+                while (start <= value.size() && !value.empty()) {
+                    const auto comma = std::min(value.find(',', start), value.size());
+                    const std::string endpoint = value.substr(start, comma - start);
+                    const auto scheme = endpoint.find("://");
+                    if ((!endpoint.starts_with("http://") && !endpoint.starts_with("https://")) ||
+                        endpoint.size() == scheme + 3 ||
+                        endpoint.find('/', scheme + 3) != std::string::npos)
+                        return "expected http://HOST:PORT or https://HOST:PORT, comma-separated, "
+                               "got \"" +
+                               endpoint + "\"";
+                    c.etcd_endpoints.push_back(endpoint);
+                    start = comma + 1;
+                }
+            }
+            if (name == "etcd-prefix") {
+                if (value.empty() || value.size() > 200) return "expected 1 to 200 characters";
+                c.etcd_prefix = value;
+            }
+            if (name == "etcd-ca-file") c.etcd_ca_file = value;
+            if (name == "etcd-cert-file") c.etcd_cert_file = value;
+            if (name == "etcd-key-file") c.etcd_key_file = value;
+            if (name == "etcd-username") c.etcd_username = value;
+            if (name == "etcd-password-file") c.etcd_password_file = value;
             if (name == "assets-path") {
                 c.assets_path = value;
                 c.assets_path_set = true;
@@ -230,7 +270,8 @@ Result<DaemonConfig> parse_daemon_config(const std::vector<std::string>& args,
                 };
                 if (key == "data-path" || key == "assets-path" || key == "images-path" ||
                     key == "cert-file" || key == "key-file" || key == "ca-file" ||
-                    key == "admin-token-file")
+                    key == "admin-token-file" || key == "etcd-ca-file" || key == "etcd-cert-file" ||
+                    key == "etcd-key-file" || key == "etcd-password-file")
                     value = beside_file(value);
                 if (key == "admin-address" && value.starts_with("unix:"))
                     value = "unix:" + beside_file(value.substr(5));
@@ -262,6 +303,23 @@ Result<DaemonConfig> parse_daemon_config(const std::vector<std::string>& args,
             return fail("invalid value for flag -" + s.spelled + ": " + err, "-" + s.spelled);
         }
     }
+    // One store: a data dir and etcd at once would leave one of them silently unused.
+    if (!c.etcd_endpoints.empty() && c.data_path_set)
+        return fail("-data-path and -etcd-endpoints are both set: serve from one store",
+                    "-etcd-endpoints");
+    const std::pair<const char*, const std::string*> etcd_settings[] = {
+        {"-etcd-ca-file", &c.etcd_ca_file},
+        {"-etcd-cert-file", &c.etcd_cert_file},
+        {"-etcd-key-file", &c.etcd_key_file},
+        {"-etcd-username", &c.etcd_username},
+        {"-etcd-password-file", &c.etcd_password_file}};
+    for (const auto& [flag, value] : etcd_settings)
+        if (c.etcd_endpoints.empty() && !value->empty())
+            return fail(std::string(flag) + " needs -etcd-endpoints", flag);
+    if (c.etcd_cert_file.empty() != c.etcd_key_file.empty())
+        return fail("-etcd-cert-file and -etcd-key-file go together", "-etcd-cert-file");
+    if (c.etcd_username.empty() != c.etcd_password_file.empty())
+        return fail("-etcd-username and -etcd-password-file go together", "-etcd-username");
     return c;
 }
 

@@ -17,6 +17,7 @@ namespace bootcfg {
 struct DaemonConfig {
     std::string address = "127.0.0.1:8080";
     std::string data_path = "./data";
+    bool data_path_set = false;  // given by flag, env or file (not the default)
     std::string assets_path = "./images";  // empty: assets disabled
     bool assets_path_set = false;          // given by flag, env or file (not the default)
     std::string log_level = "info";
@@ -29,6 +30,14 @@ struct DaemonConfig {
     std::string admin_address;
     std::string cert_file, key_file, ca_file, admin_token_file;
     unsigned admin_max_connections = 64;
+
+    // The etcd backend instead of data_path: on when etcd_endpoints is set.
+    std::vector<std::string> etcd_endpoints;
+    std::string etcd_prefix = "/bootcfg/";
+    std::string etcd_ca_file, etcd_cert_file, etcd_key_file;
+    std::string etcd_username, etcd_password_file;
+    std::chrono::milliseconds etcd_timeout{5000};
+    std::chrono::milliseconds etcd_start_timeout{60000};
 
     std::chrono::milliseconds idle_timeout{60000};
     std::chrono::milliseconds read_timeout{10000};

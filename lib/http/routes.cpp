@@ -187,7 +187,8 @@ std::optional<Reply> asset_route(const AssetRoot* assets, std::string_view path,
 
 }  // namespace
 
-Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequest& request) {
+Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequest& request,
+            const StoreSource* source) {
     if (auto refused = refuse_method(request)) return std::move(*refused);
     const auto [path, query] = path_and_query(request.target);
 
@@ -203,12 +204,18 @@ Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequ
         return pixiecore(snapshot, path.substr(std::string_view("/pixiecore/v1/boot/").size()));
     if (auto reply = asset_route(assets, path, request)) return std::move(*reply);
     if (path == "/") return text_reply("bootcfg\n");
-    if (path == "/healthz") return text_reply("ok\n");
+    if (path == "/healthz") {
+        // Degraded still answers 200: the replica serves every machine from its last snapshot,
+        // so load balancers keep it while operators read why.
+        const std::string degraded = source ? source->health() : "";
+        return text_reply(degraded.empty() ? "ok\n" : "degraded: " + degraded + "\n");
+    }
     return error_reply(404, "no such endpoint " + std::string(path));
 }
 
-RequestHandler machine_routes(const SnapshotHolder& store, const AssetRoot* assets) {
-    return [&store, assets](const MachineRequest& request) {
+RequestHandler machine_routes(const SnapshotHolder& store, const AssetRoot* assets,
+                              const StoreSource* source) {
+    return [&store, assets, source](const MachineRequest& request) {
         thread_local const SnapshotHolder* holder = nullptr;
         thread_local std::uint64_t version = 0;
         thread_local std::shared_ptr<const Snapshot> snapshot;
@@ -218,7 +225,7 @@ RequestHandler machine_routes(const SnapshotHolder& store, const AssetRoot* asse
             version = now;
             holder = &store;
         }
-        return route(*snapshot, assets, request);
+        return route(*snapshot, assets, request, source);
     };
 }
 

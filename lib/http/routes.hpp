@@ -32,8 +32,9 @@ struct Reply {
     std::string log_detail;  // why a 5xx happened, for the log (the body stays short)
 };
 
-// assets may be null (serving assets disabled).
-Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequest& request);
+// assets may be null (serving assets disabled); source, if given, is asked for /healthz.
+Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequest& request,
+            const StoreSource* source = nullptr);
 
 // A one-line plain-text error reply.
 Reply error_reply(unsigned status, std::string reason);
@@ -44,7 +45,8 @@ using RequestHandler = std::function<Reply(const MachineRequest&)>;
 // The machine endpoints over the current snapshot (assets may be null: disabled). Each thread
 // keeps its own reference to the snapshot and re-fetches it only when the holder's version
 // moves, so the request path takes no lock and no shared reference count.
-RequestHandler machine_routes(const SnapshotHolder& store, const AssetRoot* assets);
+RequestHandler machine_routes(const SnapshotHolder& store, const AssetRoot* assets,
+                              const StoreSource* source = nullptr);
 
 // Only /assets/ and /images/ (for `bootcfg run --serve`); anything else is 404.
 RequestHandler asset_routes(const AssetRoot& assets);

@@ -16,6 +16,16 @@ namespace bootcfg {
 // a JSON key in `text`, 0 when it does not; so a problem about a field points at its line.
 int line_of_field(const std::string& text, const std::string& field);
 
+// parse(text), with a failure about a field pointing at that field's line.
+template <class Parse>
+auto parse_with_field_line(const std::string& text, Parse parse) -> decltype(parse(text)) {
+    auto item = parse(text);
+    if (item || item.failure().line != 0 || item.failure().field.empty()) return item;
+    Failure failure = item.failure();
+    failure.line = line_of_field(text, failure.field);
+    return failure;
+}
+
 // bootcfg v0.1 boot config: {"kernel", "initrd": [...], "cmdline": {...}}.
 Result<BootSpec> parse_layout_boot(const std::string& text);
 // matchbox profile: {"id", "name", "boot": {...}, "ignition_id", "cloud_id", "generic_id"}.

@@ -42,12 +42,13 @@ std::string lowered(std::string s) {
 
 }  // namespace
 
-std::vector<LoadProblem> with_field_lines(std::vector<LoadProblem> problems) {
-    std::map<std::string, std::string> texts;  // each file read once
+std::vector<LoadProblem> with_field_lines(std::vector<LoadProblem> problems,
+                                          const StoreSource& source) {
+    std::map<std::string, std::string> texts;  // each location read once
     for (auto& p : problems) {
         if (p.line != 0 || p.field.empty()) continue;
         auto [it, fresh] = texts.try_emplace(p.path);
-        if (fresh && !read_whole(p.path, it->second)) it->second.clear();
+        if (fresh) it->second = source.read(p.path).value_or("");
         p.line = line_of_field(it->second, p.field);
     }
     return problems;
@@ -122,13 +123,14 @@ std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
     return out;
 }
 
-Validation validate_data_dir(const std::string& data_path, const std::string& assets_root) {
-    const Snapshot snapshot(DirectorySource(data_path).load(nullptr));
+Validation validate_store(const StoreSource& source, const std::string& assets_root) {
+    const Snapshot snapshot(source.load(nullptr));
     Validation v;
-    for (const auto& p : with_field_lines(snapshot.problems())) v.lines.push_back(p.to_string());
+    for (const auto& p : with_field_lines(snapshot.problems(), source))
+        v.lines.push_back(p.to_string());
     for (const auto& w : deployment_warnings(snapshot, assets_root))
         v.lines.push_back(w.to_string());
-    v.lines.push_back(data_path + ": " + snapshot.counts());
+    v.lines.push_back(source.describe() + ": " + snapshot.counts());
     v.passed = snapshot.problems().empty();
     return v;
 }

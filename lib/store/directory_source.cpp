@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "store/data_files.hpp"
+#include "store/parallel_for.hpp"
 #include "store/store.hpp"
 
 namespace bootcfg {
@@ -30,23 +31,6 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t kMaxDataFile = 16 * 1024 * 1024;
-
-// Runs fn(i) for i in [0, n) on all cores; fn must only touch its own slot.
-template <class Fn>
-void parallel_for(std::size_t n, Fn fn) {
-    const std::size_t threads =
-        std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), n / 256 + 1);
-    if (threads <= 1) {
-        for (std::size_t i = 0; i < n; ++i) fn(i);
-        return;
-    }
-    std::vector<std::thread> pool;
-    for (std::size_t t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-            for (std::size_t i = t; i < n; i += threads) fn(i);
-        });
-    for (auto& th : pool) th.join();
-}
 
 // Reads an open file to its end (at most 16 MiB) and closes it. Regular files only: one short
 // read means end of file.
@@ -108,16 +92,6 @@ std::optional<std::string> read_data_file(int dirfd, const char* name, std::stri
     ::close(fd);
     return std::nullopt;
 }
-// A profile or group file's text parsed, a problem about a field pointing at its line.
-template <class Parse>
-auto parse_data_file(const std::string& text, Parse parse) -> decltype(parse(text)) {
-    auto item = parse(text);
-    if (item || item.failure().line != 0 || item.failure().field.empty()) return item;
-    Failure failure = item.failure();
-    failure.line = line_of_field(text, failure.field);
-    return failure;
-}
-
 bool is_json_name(const std::string& name) {
     return name.size() >= 5 && name.compare(name.size() - 5, 5, ".json") == 0;
 }
@@ -196,8 +170,9 @@ class DataDirLoader {
             into.push_back(std::move(*parsed));
             return finish(change);
         };
-        if (dir == "profiles") return take(parse_data_file(*data, parse_profile), out_.profiles);
-        if (dir == "groups") return take(parse_data_file(*data, parse_group), out_.groups);
+        if (dir == "profiles")
+            return take(parse_with_field_line(*data, parse_profile), out_.profiles);
+        if (dir == "groups") return take(parse_with_field_line(*data, parse_group), out_.groups);
         return take(parse_template_entry(*kind, name, std::move(*data)),
                     out_.templates[static_cast<int>(*kind)]);
     }
@@ -393,7 +368,7 @@ class DataDirLoader {
             };
             auto data = read(path, restore);
             if (!data) return;
-            auto spec = parse_data_file(*data, parse_layout_boot);
+            auto spec = parse_with_field_line(*data, parse_layout_boot);
             if (!spec) return failed(path, spec.failure(), restore);
             entry.boot = std::move(*spec);
             entry.boot_source = path;
@@ -539,7 +514,7 @@ class DataDirLoader {
             }
             auto data = read_regular_file(dirfd, paths[i].c_str() + name_at, o.failure.reason);
             if (!data) return;
-            auto parsed = parse_data_file(*data, parse);
+            auto parsed = parse_with_field_line(*data, parse);
             if (parsed)
                 o.item = std::move(*parsed);
             else

@@ -69,10 +69,11 @@ void keep(ObjectMap<std::vector<LoadProblem>>& map, const std::string& id,
 }
 
 // "/d/profiles/web.json" -> "web"
+// A profile's file name without ".json", or an etcd key's last part: what its id should be.
 std::string_view file_stem(std::string_view path) {
     path = path.substr(path.rfind('/') + 1);
-    const auto dot = path.rfind('.');
-    return dot == 0 || dot == std::string_view::npos ? path : path.substr(0, dot);
+    if (path.size() > 5 && path.ends_with(".json")) path.remove_suffix(5);
+    return path;
 }
 
 }  // namespace
@@ -189,6 +190,26 @@ void Snapshot::add(StoreContents contents) {
         }
 }
 
+StoreContents Snapshot::objects_at(std::string_view location) const {
+    StoreContents out;
+    const Held* held = locations_.find(location);
+    if (!held) return out;
+    auto copy = [&](const auto& map, const std::string& id, auto& into) {
+        if (const auto* defs = map.find(id))
+            for (const auto& d : *defs)
+                if (d->source == location) into.push_back(*d);
+    };
+    for (const auto& [slot, id] : held->objects) {
+        if (slot == kProfile)
+            copy(profiles_, id, out.profiles);
+        else if (slot == kGroup)
+            copy(groups_, id, out.groups);
+        else
+            copy(templates_[slot - kTemplate], id, out.templates[slot - kTemplate]);
+    }
+    return out;
+}
+
 void Snapshot::drop_location(const std::string& location) {
     const Held* held = locations_.find(location);
     if (!held) return;
@@ -219,10 +240,13 @@ void Snapshot::drop_location(const std::string& location) {
     }
 }
 
-// A reference to a file that exists but was refused: the refusal is the useful part.
+// A reference to a file (or etcd key) that exists but was refused: the refusal is the useful
+// part. `relative` is "profiles/ID.json" or "ignition/NAME"; an etcd key has no ".json".
 std::string Snapshot::rejected(const std::string& relative) const {
+    const std::string key =
+        relative.ends_with(".json") ? relative.substr(0, relative.size() - 5) : relative;
     for (const auto& p : file_problems_)
-        if (p.path.size() > relative.size() && p.path.ends_with("/" + relative))
+        if (p.path.ends_with("/" + relative) || p.path.ends_with("/" + key))
             return " (" + relative + " was rejected: " + p.reason + ")";
     return "";
 }

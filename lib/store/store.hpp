@@ -85,6 +85,8 @@ class Snapshot {
     const std::vector<LoadProblem>& problems() const { return problems_; }
     // Does a location hold anything served?
     bool holds(std::string_view location) const { return locations_.find(location) != nullptr; }
+    // What a location holds (its last good version), to keep when it turns broken.
+    StoreContents objects_at(std::string_view location) const;
     std::size_t profile_count() const { return profiles_.size(); }
     std::size_t group_count() const { return groups_.size(); }
     std::size_t template_count() const;
@@ -134,8 +136,8 @@ struct ObjectWrite {
 
 // Result of a write to a backend.
 struct WriteOutcome {
-    enum Status { written, conflict, failed } status = written;
-    std::string reason;                  // failed: why
+    enum Status { written, conflict, failed, unavailable } status = written;
+    std::string reason;                  // failed, unavailable: why
     std::string current_revision;        // conflict: what the location holds now ("": nothing)
     std::string location;                // conflict, failed: where (when known)
     std::vector<std::string> unchanged;  // written: locations that held the bytes already
@@ -171,6 +173,9 @@ class StoreSource {
     // location that holds the bytes already is left alone (not even its mtime changes).
     virtual WriteOutcome write(const std::vector<ObjectWrite>& writes) const = 0;
     WriteOutcome write(ObjectWrite one) const { return write(std::vector{std::move(one)}); }
+    // "" while the backend can be read and written; else why not and since when (serving goes
+    // on from the last snapshot).
+    virtual std::string health() const { return {}; }
 };
 
 // Reads a data directory: matchbox's layout (profiles/, groups/, ignition/, cloud/, generic/) and
@@ -221,15 +226,16 @@ std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
 
 // Problems about a field (a cross-file one names the field, not the line) given the line of that
 // field's key in their file, read again for it (for -validate; not on the request path).
-std::vector<LoadProblem> with_field_lines(std::vector<LoadProblem> problems);
+std::vector<LoadProblem> with_field_lines(std::vector<LoadProblem> problems,
+                                          const StoreSource& source);
 
-// `bootcfgd -validate`: the problems (with their lines), then the deployment warnings, then a
-// summary line; passed when there is no problem (warnings do not fail the check).
+// `bootcfgd -validate` of a data dir or etcd: the problems (with their lines), then the deployment
+// warnings, then a summary line; passed when there is no problem (warnings do not fail the check).
 struct Validation {
     std::vector<std::string> lines;
     bool passed = false;
 };
-Validation validate_data_dir(const std::string& data_path, const std::string& assets_root);
+Validation validate_store(const StoreSource& source, const std::string& assets_root);
 
 // Loads a snapshot from a source, logging each problem with its path.
 std::shared_ptr<const Snapshot> load_snapshot(const StoreSource& source, const Snapshot* previous);

@@ -1,0 +1,249 @@
+#include "etcd/etcd_client.hpp"
+
+#include <ctime>
+#include <mutex>
+
+#include "client/admin_client.hpp"
+#include "store/data_files.hpp"
+
+namespace bootcfg::etcd {
+
+using nlohmann::json;
+
+namespace {
+
+// A watch message larger than this (one line of the stream) is refused, not buffered on.
+constexpr std::size_t kMaxWatchLine = 64u << 20;
+
+std::string utc_now() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
+}
+
+// The gateway's reason for a refusal: {"error": "...", "message": "...", "code": N}.
+std::string refusal_reason(const ClientResponse& response) {
+    auto doc = parse_json(response.body);
+    if (doc && doc->is_object())
+        for (const char* key : {"message", "error"})
+            if (const auto it = doc->find(key);
+                it != doc->end() && it->is_string() && !it->get_ref<const std::string&>().empty())
+                return it->get<std::string>();
+    return "HTTP " + std::to_string(response.status);
+}
+
+bool token_refused(const ClientResponse& response) {
+    return response.status == 401 || response.body.find("invalid auth token") != std::string::npos;
+}
+
+}  // namespace
+
+struct Client::State {
+    std::mutex mutex;
+    std::size_t current = 0;  // the endpoint that answered last
+    std::string token;        // with auth on: the user's current token
+    bool down = false;
+    std::string down_detail;
+    StreamingRequest watch;
+};
+
+Client::Client(ClusterOptions options)
+    : options_(std::move(options)), state_(std::make_unique<State>()) {}
+
+Client::~Client() = default;
+
+std::string Client::endpoints() const {
+    std::string out;
+    for (const auto& e : options_.endpoints) out += (out.empty() ? "" : ",") + e;
+    return out;
+}
+
+std::string Client::unreachable() const {
+    std::lock_guard guard(state_->mutex);
+    return state_->down ? state_->down_detail : "";
+}
+
+void Client::cancel() const {
+    state_->watch.cancel();
+}
+
+Result<ClientResponse> Client::each_endpoint(
+    const std::function<ClientResponse(const ClientOptions&, const Headers&)>& send) const {
+    const ClusterOptions& o = options_;
+    State& state = *state_;
+    std::size_t start;
+    {
+        std::lock_guard guard(state.mutex);
+        start = state.current;
+    }
+    std::string last;
+    for (std::size_t i = 0; i < o.endpoints.size(); ++i) {
+        const std::size_t at = (start + i) % o.endpoints.size();
+        const std::string& endpoint = o.endpoints[at];
+        ClientOptions connection{endpoint, o.ca_file, o.cert_file, o.key_file, "", o.timeout};
+        auto headers_with = [&](const std::string& token) {
+            Headers headers;
+            if (!token.empty()) headers.emplace_back("Authorization", token);
+            return headers;
+        };
+        try {
+            std::string token;
+            {
+                std::lock_guard guard(state.mutex);
+                token = state.token;
+            }
+            auto authenticate = [&]() -> std::optional<std::string> {
+                const json request = {{"name", o.username}, {"password", o.password}};
+                const ClientResponse r =
+                    admin_request(connection, "POST", "/v3/auth/authenticate", request.dump());
+                if (r.status >= 500) return std::nullopt;
+                auto doc = parse_json(r.body);
+                if (r.status != 200 || !doc || !doc->is_object() || !doc->contains("token") ||
+                    !(*doc)["token"].is_string())
+                    throw ConnectError("user '" + o.username +
+                                       "' cannot log in: " + refusal_reason(r));
+                return (*doc)["token"].get<std::string>();
+            };
+            if (!o.username.empty() && token.empty()) {
+                auto fresh = authenticate();
+                if (!fresh) {
+                    last = endpoint + ": unavailable";
+                    continue;
+                }
+                token = *fresh;
+            }
+            ClientResponse response = send(connection, headers_with(token));
+            if (token_refused(response) && !o.username.empty()) {
+                auto fresh = authenticate();
+                if (fresh) {
+                    token = *fresh;
+                    response = send(connection, headers_with(token));
+                }
+            }
+            if (response.status >= 500) {
+                last = endpoint + ": " + refusal_reason(response);
+                continue;
+            }
+            std::optional<std::string> regained;
+            {
+                std::lock_guard guard(state.mutex);
+                state.current = at;
+                state.token = token;
+                if (state.down) regained = endpoint;
+                state.down = false;
+            }
+            if (regained && o.on_reachability) o.on_reachability(true, *regained);
+            return response;
+        } catch (const ConnectError& e) {
+            const std::string what = e.what();
+            if (what == "cancelled") return fail("cancelled");
+            if (what.starts_with("user '")) return fail(what);
+            last = what;
+        }
+    }
+    bool lost = false;
+    {
+        std::lock_guard guard(state.mutex);
+        lost = !state.down;
+        if (lost) state.down_detail = "since " + utc_now() + ": " + last;
+        state.down = true;
+    }
+    if (lost && o.on_reachability) o.on_reachability(false, last);
+    return fail("etcd unreachable: " + last, "unreachable");
+}
+
+Result<std::string> Client::call(const std::string& path, const json& body) const {
+    const std::string text = body.dump();
+    auto response = each_endpoint([&](const ClientOptions& connection, const Headers& headers) {
+        return admin_request(connection, "POST", path, text, headers);
+    });
+    if (!response) return response.failure();
+    if (response->status != 200)
+        return fail("etcd refused " + path + ": " + refusal_reason(*response));
+    return std::move(response->body);
+}
+
+Result<Listing> Client::list(const std::string& prefix, std::int64_t page) const {
+    Listing listing;
+    std::string from;
+    while (true) {
+        auto body = call("/v3/kv/range", range_request(prefix, from, page, listing.revision));
+        if (!body) return body.failure();
+        auto got = parse_range(*body);
+        if (!got) return got.failure();
+        if (listing.revision == 0) listing.revision = got->revision;
+        const bool more = got->more && !got->kvs.empty();
+        if (more) from = got->kvs.back().key + '\0';  // the next key after the last one
+        listing.kvs.insert(listing.kvs.end(), std::make_move_iterator(got->kvs.begin()),
+                           std::make_move_iterator(got->kvs.end()));
+        if (!more) return listing;
+    }
+}
+
+Result<std::optional<KeyValue>> Client::get(const std::string& key) const {
+    auto body = call("/v3/kv/range", json{{"key", base64_encode(key)}});
+    if (!body) return body.failure();
+    auto got = parse_range(*body);
+    if (!got) return got.failure();
+    for (auto& kv : got->kvs)
+        if (kv.key == key) return std::optional<KeyValue>(std::move(kv));
+    return std::optional<KeyValue>();
+}
+
+Result<TxnResult> Client::txn(const std::vector<TxnOp>& ops) const {
+    auto body = call("/v3/kv/txn", txn_request(ops));
+    if (!body) return body.failure();
+    return parse_txn(*body);
+}
+
+Result<void> Client::watch(const std::string& prefix, std::int64_t start_revision,
+                           const std::function<bool(const WatchMessage&)>& on_message) const {
+    const std::string request = watch_request(prefix, start_revision).dump();
+    std::string broken;  // why the stream was given up, when it was
+    auto response = each_endpoint([&](const ClientOptions& connection, const Headers& headers) {
+        std::string line;
+        bool answered = false;
+        auto sink = [&](std::string_view piece) {
+            line.append(piece);
+            std::size_t start = 0;
+            for (auto end = line.find('\n'); end != std::string::npos;
+                 end = line.find('\n', start)) {
+                const std::string_view one(line.data() + start, end - start);
+                start = end + 1;
+                if (one.find_first_not_of(" \r\t") == std::string_view::npos) continue;
+                auto message = parse_watch_line(one);
+                if (!message) {
+                    broken = message.failure().reason;
+                    return false;
+                }
+                answered = true;
+                if (!on_message(*message)) return false;
+            }
+            line.erase(0, start);
+            if (line.size() > kMaxWatchLine) {
+                broken = "watch: a message larger than 64 MiB";
+                return false;
+            }
+            return true;
+        };
+        try {
+            return state_->watch.run(connection, "POST", "/v3/watch", request, headers, sink);
+        } catch (const ConnectError& e) {
+            // Silence or a dropped connection after the watch was set up: it just ends.
+            if (!answered || std::string(e.what()) == "cancelled") throw;
+            ClientResponse ended;
+            ended.status = 200;
+            return ended;
+        }
+    });
+    if (!response) return response.failure();
+    if (response->status != 200)
+        return fail("etcd refused the watch: " + refusal_reason(*response));
+    if (!broken.empty()) return fail(broken);
+    return {};
+}
+
+}  // namespace bootcfg::etcd

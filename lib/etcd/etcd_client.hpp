@@ -1,0 +1,84 @@
+// Talking to an etcd cluster over its v3 JSON gateway: every request bounded by a deadline,
+// endpoints tried in turn (starting from the last one that answered), a user's token fetched
+// and renewed when the cluster has auth on, and whether the cluster is reachable as requests
+// find it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "result/result.hpp"
+#include "store/etcd_codec.hpp"
+
+namespace bootcfg {
+struct ClientOptions;
+struct ClientResponse;
+}  // namespace bootcfg
+
+namespace bootcfg::etcd {
+
+struct ClusterOptions {
+    std::vector<std::string> endpoints;  // http://host:port or https://host:port
+    std::string ca_file, cert_file, key_file;
+    std::string username, password;
+    std::chrono::milliseconds timeout{5000};  // each request (a watch: the longest silence)
+    // Told when the cluster becomes unreachable (false, why) and reachable again (true, which
+    // endpoint answered): once per change, not per request.
+    std::function<void(bool reachable, const std::string& detail)> on_reachability;
+};
+
+// Every key under a prefix as of one store revision.
+struct Listing {
+    std::int64_t revision = 0;
+    std::vector<KeyValue> kvs;
+};
+
+class Client {
+  public:
+    explicit Client(ClusterOptions options);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    const ClusterOptions& options() const { return options_; }
+    // "http://a:2379,http://b:2379"
+    std::string endpoints() const;
+
+    // POST a gateway method ("/v3/kv/range"): the 200 body, or why not. A failure at every
+    // endpoint (no connection, a timeout, 5xx) marks the cluster unreachable.
+    Result<std::string> call(const std::string& path, const nlohmann::json& body) const;
+
+    // Every key under `prefix`, in pages of `page` keys all read at the first page's revision.
+    Result<Listing> list(const std::string& prefix, std::int64_t page = 1000) const;
+    // One key now (linearizable); nullopt when it does not exist.
+    Result<std::optional<KeyValue>> get(const std::string& key) const;
+    Result<TxnResult> txn(const std::vector<TxnOp>& ops) const;
+
+    // A watch on `prefix` from `start_revision`: on_message gets each message until it returns
+    // false, the stream ends or stays silent for the timeout, or cancel() is called. Fails
+    // like call() when no endpoint accepts the watch.
+    Result<void> watch(const std::string& prefix, std::int64_t start_revision,
+                       const std::function<bool(const WatchMessage&)>& on_message) const;
+    // Ends a watch in progress (from any thread) and every later one.
+    void cancel() const;
+
+    // "" while reachable (or before the first request), else "since <UTC time>: <reason>".
+    std::string unreachable() const;
+
+  private:
+    struct State;
+    using Headers = std::vector<std::pair<std::string, std::string>>;
+    // Runs `send` against each endpoint in turn until one answers (any status but 5xx),
+    // renewing a refused token once; records reachability.
+    Result<ClientResponse> each_endpoint(
+        const std::function<ClientResponse(const ClientOptions&, const Headers&)>& send) const;
+    ClusterOptions options_;
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace bootcfg::etcd

@@ -1,0 +1,364 @@
+#include "etcd/etcd_source.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <condition_variable>
+
+#include "store/data_files.hpp"
+#include "store/parallel_for.hpp"
+
+namespace bootcfg::etcd {
+
+namespace {
+
+// etcd's default --max-txn-ops: a write of more objects is refused rather than split (it would
+// no longer be all or nothing).
+constexpr std::size_t kMaxTxnOps = 128;
+
+struct Parsed {
+    std::optional<Profile> profile;
+    std::optional<Group> group;
+    std::optional<TemplateEntry> entry;
+    std::optional<Failure> failure;
+    bool outside_layout = false;
+};
+
+Parsed parse_kv(const std::string& prefix, const KeyValue& kv) {
+    Parsed out;
+    const auto ref = object_of(prefix, kv.key);
+    if (!ref) {
+        out.outside_layout = true;
+        return out;
+    }
+    auto take = [&](auto parsed, auto& into) {
+        if (!parsed) {
+            out.failure = parsed.failure();
+            return;
+        }
+        parsed->source = kv.key;
+        into = std::move(*parsed);
+    };
+    if (ref->kind == ObjectKind::profiles)
+        take(parse_with_field_line(kv.value, parse_profile), out.profile);
+    else if (ref->kind == ObjectKind::groups)
+        take(parse_with_field_line(kv.value, parse_group), out.group);
+    else
+        take(parse_template_entry(template_kind(ref->kind), ref->name, kv.value), out.entry);
+    return out;
+}
+
+}  // namespace
+
+std::string normal_prefix(std::string prefix) {
+    if (prefix.empty() || prefix.back() != '/') prefix += '/';
+    return prefix;
+}
+
+StoreContents contents_of(const std::string& prefix, const std::vector<KeyValue>& kvs,
+                          const Snapshot* previous) {
+    std::vector<Parsed> parsed(kvs.size());
+    parallel_for(kvs.size(), [&](std::size_t i) { parsed[i] = parse_kv(prefix, kvs[i]); });
+    StoreContents out;
+    for (std::size_t i = 0; i < kvs.size(); ++i) {
+        Parsed& p = parsed[i];
+        const std::string& key = kvs[i].key;
+        if (p.outside_layout) {
+            LoadProblem problem{key, 0,
+                                "ignored: not profiles/ID, groups/ID, ignition/NAME, cloud/NAME "
+                                "or generic/NAME under " +
+                                    prefix + " (names: letters, digits, '.', '_', '-')",
+                                "", true};
+            out.problems.push_back(std::move(problem));
+        } else if (p.failure) {
+            std::string reason = p.failure->reason;
+            if (previous && previous->holds(key)) {
+                StoreContents kept = previous->objects_at(key);
+                for (auto& profile : kept.profiles) out.profiles.push_back(std::move(profile));
+                for (auto& group : kept.groups) out.groups.push_back(std::move(group));
+                for (int k = 0; k < 3; ++k)
+                    for (auto& t : kept.templates[k]) out.templates[k].push_back(std::move(t));
+                reason += "; keeping the last good version";
+            }
+            out.problems.push_back({key, p.failure->line, std::move(reason), p.failure->field});
+        } else if (p.profile) {
+            out.profiles.push_back(std::move(*p.profile));
+        } else if (p.group) {
+            out.groups.push_back(std::move(*p.group));
+        } else if (p.entry) {
+            const auto kind = static_cast<int>(template_kind(object_of(prefix, key)->kind));
+            out.templates[kind].push_back(std::move(*p.entry));
+        }
+    }
+    return out;
+}
+
+struct EtcdSource::Stop {
+    std::mutex mutex;
+    std::condition_variable wake;
+};
+
+EtcdSource::EtcdSource(ClusterOptions cluster, std::string prefix)
+    : client_(std::move(cluster)),
+      prefix_(normal_prefix(std::move(prefix))),
+      stop_(std::make_unique<Stop>()) {}
+
+EtcdSource::~EtcdSource() {
+    {
+        std::lock_guard guard(stop_->mutex);
+        stopping_ = true;
+    }
+    stop_->wake.notify_all();
+    client_.cancel();
+    if (watcher_.joinable()) watcher_.join();
+}
+
+std::string EtcdSource::describe() const {
+    return "etcd " + client_.endpoints() + " " + prefix_;
+}
+
+std::string EtcdSource::health() const {
+    const std::string why = client_.unreachable();
+    return why.empty() ? "" : "store unreachable " + why;
+}
+
+Result<void> EtcdSource::refresh() const {
+    auto listing = client_.list(prefix_);
+    if (!listing) return listing.failure();
+    replace_mirror(std::move(*listing));
+    return {};
+}
+
+std::vector<std::string> EtcdSource::replace_mirror(Listing listing) const {
+    std::map<std::string, Entry> next;
+    for (auto& kv : listing.kvs)
+        next.emplace_hint(next.end(), std::move(kv.key),
+                          Entry{std::move(kv.value), kv.mod_revision});
+    std::vector<std::string> changed;
+    std::lock_guard guard(mirror_mutex_);
+    // What the watch applied after the listing's revision is newer than the listing.
+    for (const auto& [key, entry] : mirror_)
+        if (entry.mod_revision > listing.revision) next[key] = entry;
+    for (const auto& [key, entry] : mirror_) {
+        const auto it = next.find(key);
+        if (entry.value && (it == next.end() || it->second.value != entry.value))
+            changed.push_back(key);
+    }
+    for (const auto& [key, entry] : next) {
+        const auto it = mirror_.find(key);
+        if (entry.value && (it == mirror_.end() || !it->second.value)) changed.push_back(key);
+    }
+    mirror_ = std::move(next);
+    listed_revision_ = std::max(listed_revision_, listing.revision);
+    next_revision_ = std::max(next_revision_, listing.revision + 1);
+    listed_ = true;
+    return changed;
+}
+
+std::vector<std::string> EtcdSource::apply_events(const WatchMessage& message) const {
+    std::vector<std::string> changed;
+    std::lock_guard guard(mirror_mutex_);
+    for (const WatchEvent& event : message.events) {
+        const std::int64_t revision = event.kv.mod_revision;
+        next_revision_ = std::max(next_revision_, revision + 1);
+        if (revision <= listed_revision_) continue;
+        auto [it, added] = mirror_.try_emplace(event.kv.key);
+        if (!added && revision <= it->second.mod_revision) continue;
+        it->second.mod_revision = revision;
+        if (event.deleted)
+            it->second.value.reset();
+        else
+            it->second.value = event.kv.value;
+        changed.push_back(event.kv.key);
+    }
+    return changed;
+}
+
+std::vector<KeyValue> EtcdSource::mirrored() const {
+    std::vector<KeyValue> kvs;
+    std::lock_guard guard(mirror_mutex_);
+    kvs.reserve(mirror_.size());
+    for (const auto& [key, entry] : mirror_)
+        if (entry.value) kvs.push_back({key, *entry.value, entry.mod_revision});
+    return kvs;
+}
+
+StoreContents EtcdSource::load(const Snapshot* previous) const {
+    Result<void> read;
+    bool reuse = false;
+    if (!previous) {
+        std::lock_guard guard(mirror_mutex_);
+        reuse = listed_ && !first_load_done_;
+        first_load_done_ = true;
+    }
+    if (!reuse) read = refresh();
+    StoreContents contents = contents_of(prefix_, mirrored(), previous);
+    if (!read)
+        contents.problems.insert(contents.problems.begin(),
+                                 LoadProblem{describe(), 0,
+                                             "cannot be read (" + read.failure().reason +
+                                                 "); serving what was read from it before",
+                                             ""});
+    return contents;
+}
+
+std::optional<std::vector<LocationChange>> EtcdSource::read_changes(
+    const std::vector<std::string>& locations, const Snapshot& previous) const {
+    std::vector<LocationChange> changes;
+    changes.reserve(locations.size());
+    for (const std::string& location : locations) {
+        std::vector<KeyValue> kvs;
+        {
+            std::lock_guard guard(mirror_mutex_);
+            if (const auto it = mirror_.find(location); it != mirror_.end() && it->second.value)
+                kvs.push_back({location, *it->second.value, it->second.mod_revision});
+        }
+        changes.push_back({location, contents_of(prefix_, kvs, &previous), false});
+    }
+    return changes;
+}
+
+bool EtcdSource::watch(boost::asio::io_context& ioc, ChangeHandler on_change) const {
+    if (watcher_.joinable()) return true;
+    watcher_ =
+        std::thread([this, &ioc, on_change = std::move(on_change)] { watch_loop(ioc, on_change); });
+    return true;
+}
+
+void EtcdSource::watch_loop(boost::asio::io_context& ioc, const ChangeHandler& on_change) const {
+    using namespace std::chrono_literals;
+    auto tell = [&](std::vector<std::string> keys) {
+        if (keys.empty()) return;
+        boost::asio::post(ioc, [on_change, keys = std::move(keys)]() mutable {
+            on_change(std::move(keys), false);
+        });
+    };
+    auto pause = [&](std::chrono::milliseconds delay) {
+        std::unique_lock lock(stop_->mutex);
+        stop_->wake.wait_for(lock, delay, [&] { return stopping_.load(); });
+    };
+    std::chrono::milliseconds backoff = 100ms;
+    std::string last_failure;
+    while (!stopping_) {
+        std::int64_t start = 0;
+        {
+            std::lock_guard guard(mirror_mutex_);
+            start = next_revision_;
+        }
+        std::int64_t compacted = 0;
+        const auto watched = client_.watch(prefix_, start, [&](const WatchMessage& message) {
+            if (stopping_) return false;
+            if (message.canceled) {
+                compacted = message.compact_revision;
+                if (!compacted) last_failure = "the watch was canceled by etcd";
+                return false;
+            }
+            backoff = 100ms;
+            tell(apply_events(message));
+            return true;
+        });
+        if (stopping_) break;
+        if (compacted) {
+            spdlog::warn(
+                "etcd: history before revision {} was compacted while watching from {}; reading "
+                "everything again",
+                compacted, start);
+            auto listing = client_.list(prefix_);
+            if (listing) {
+                tell(replace_mirror(std::move(*listing)));
+                continue;
+            }
+        } else if (watched) {
+            continue;  // a silent stream ended: watch again from where it was
+        } else if (watched.failure().field != "unreachable" &&
+                   watched.failure().reason != last_failure) {
+            last_failure = watched.failure().reason;
+            spdlog::warn("etcd: watch: {}", last_failure);
+        }
+        pause(backoff);
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5000ms);
+    }
+}
+
+std::string EtcdSource::locate(const ObjectRef& ref, const Snapshot& current) const {
+    if (ref.kind == ObjectKind::groups) {
+        if (const Group* g = current.group(ref.name); g && g->source.starts_with(prefix_))
+            return g->source;
+    } else if (ref.kind == ObjectKind::profiles) {
+        if (const Profile* p = current.profile(ref.name); p && p->source.starts_with(prefix_))
+            return p->source;
+    }
+    return key_of(prefix_, ref);
+}
+
+std::optional<std::string> EtcdSource::read(const std::string& location) const {
+    if (auto got = client_.get(location)) {
+        if (!*got) return std::nullopt;
+        return std::move((*got)->value);
+    }
+    std::lock_guard guard(mirror_mutex_);
+    if (const auto it = mirror_.find(location); it != mirror_.end()) return it->second.value;
+    return std::nullopt;
+}
+
+WriteOutcome EtcdSource::write(const std::vector<ObjectWrite>& writes) const {
+    std::lock_guard guard(write_mutex_);
+    auto refused = [](const Failure& failure, const std::string& location) {
+        return WriteOutcome{
+            failure.field == "unreachable" ? WriteOutcome::unavailable : WriteOutcome::failed,
+            failure.reason,
+            "",
+            location,
+            {}};
+    };
+    if (writes.size() > kMaxTxnOps)
+        return {WriteOutcome::failed,
+                "more than " + std::to_string(kMaxTxnOps) + " objects in one write",
+                "",
+                "",
+                {}};
+    WriteOutcome outcome;
+    std::vector<TxnOp> ops;
+    for (const ObjectWrite& w : writes) {
+        // What the key holds now, from etcd itself: the compare below is against this.
+        auto now = client_.get(w.location);
+        if (!now) return refused(now.failure(), w.location);
+        const std::optional<std::string> bytes =
+            *now ? std::optional<std::string>((*now)->value) : std::nullopt;
+        if (w.expected) {
+            const std::string revision = bytes ? stored_revision(w.kind, *bytes) : "";
+            if (revision != *w.expected)
+                return {WriteOutcome::conflict, "", revision, w.location, {}};
+        }
+        if (w.bytes && bytes == w.bytes) {
+            outcome.unchanged.push_back(w.location);
+            continue;
+        }
+        if (!w.bytes && !bytes) continue;
+        ops.push_back({w.location, w.bytes, *now ? (*now)->mod_revision : 0});
+    }
+    if (ops.empty()) return outcome;
+    auto done = client_.txn(ops);
+    if (!done) return refused(done.failure(), "");
+    if (done->succeeded) return outcome;
+    // Another writer got in between the read and the transaction: say where, and what is there.
+    for (const TxnOp& op : ops) {
+        auto now = client_.get(op.key);
+        if (!now) return refused(now.failure(), op.key);
+        const std::int64_t revision = *now ? (*now)->mod_revision : 0;
+        if (revision != *op.mod_revision) {
+            const ObjectWrite& w = *std::find_if(
+                writes.begin(), writes.end(), [&](const auto& x) { return x.location == op.key; });
+            return {WriteOutcome::conflict,
+                    "",
+                    *now ? stored_revision(w.kind, (*now)->value) : "",
+                    op.key,
+                    {}};
+        }
+    }
+    return {WriteOutcome::conflict, "", "", "", {}};
+}
+
+}  // namespace bootcfg::etcd
