@@ -1,5 +1,6 @@
 #include "etcd/etcd_client.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <mutex>
 
@@ -79,7 +80,7 @@ Result<ClientResponse> Client::each_endpoint(
         std::lock_guard guard(state.mutex);
         start = state.current;
     }
-    std::string last;
+    std::string failures;  // each endpoint's, for the log
     for (std::size_t i = 0; i < o.endpoints.size(); ++i) {
         const std::size_t at = (start + i) % o.endpoints.size();
         const std::string& endpoint = o.endpoints[at];
@@ -110,7 +111,7 @@ Result<ClientResponse> Client::each_endpoint(
             if (!o.username.empty() && token.empty()) {
                 auto fresh = authenticate();
                 if (!fresh) {
-                    last = endpoint + ": unavailable";
+                    failures += (failures.empty() ? "" : "; ") + endpoint + ": unavailable";
                     continue;
                 }
                 token = *fresh;
@@ -124,35 +125,41 @@ Result<ClientResponse> Client::each_endpoint(
                 }
             }
             if (response.status >= 500) {
-                last = endpoint + ": " + refusal_reason(response);
+                failures +=
+                    (failures.empty() ? "" : "; ") + endpoint + ": " + refusal_reason(response);
                 continue;
             }
-            std::optional<std::string> regained;
-            {
-                std::lock_guard guard(state.mutex);
-                state.current = at;
-                state.token = token;
-                if (state.down) regained = endpoint;
-                state.down = false;
-            }
-            if (regained && o.on_reachability) o.on_reachability(true, *regained);
+            answered(at, token);
             return response;
         } catch (const ConnectError& e) {
             const std::string what = e.what();
             if (what == "cancelled") return fail("cancelled");
             if (what.starts_with("user '")) return fail(what);
-            last = what;
+            failures += (failures.empty() ? "" : "; ") + what;
         }
     }
     bool lost = false;
     {
         std::lock_guard guard(state.mutex);
         lost = !state.down;
-        if (lost) state.down_detail = "since " + utc_now() + ": " + last;
+        if (lost) state.down_detail = "since " + utc_now() + ": " + failures;
         state.down = true;
     }
-    if (lost && o.on_reachability) o.on_reachability(false, last);
-    return fail("etcd unreachable: " + last, "unreachable");
+    if (lost && o.on_reachability) o.on_reachability(false, failures);
+    return fail("etcd unreachable: " + failures, "unreachable");
+}
+
+void Client::answered(std::size_t endpoint, const std::string& token) const {
+    bool regained = false;
+    {
+        std::lock_guard guard(state_->mutex);
+        state_->current = endpoint;
+        state_->token = token;
+        regained = state_->down;
+        state_->down = false;
+    }
+    if (regained && options_.on_reachability)
+        options_.on_reachability(true, options_.endpoints[endpoint]);
 }
 
 Result<std::string> Client::call(const std::string& path, const json& body) const {
@@ -205,7 +212,7 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
     std::string broken;  // why the stream was given up, when it was
     auto response = each_endpoint([&](const ClientOptions& connection, const Headers& headers) {
         std::string line;
-        bool answered = false;
+        bool set_up = false;  // a first message came: the watch is on
         auto sink = [&](std::string_view piece) {
             line.append(piece);
             std::size_t start = 0;
@@ -219,7 +226,17 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
                     broken = message.failure().reason;
                     return false;
                 }
-                answered = true;
+                if (!set_up) {  // reachable now, not only once this stream ends
+                    const auto& all = options_.endpoints;
+                    std::string token;
+                    for (const auto& [name, value] : headers)
+                        if (name == "Authorization") token = value;
+                    answered(
+                        static_cast<std::size_t>(
+                            std::find(all.begin(), all.end(), connection.endpoint) - all.begin()),
+                        token);
+                }
+                set_up = true;
                 if (!on_message(*message)) return false;
             }
             line.erase(0, start);
@@ -233,7 +250,7 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
             return state_->watch.run(connection, "POST", "/v3/watch", request, headers, sink);
         } catch (const ConnectError& e) {
             // Silence or a dropped connection after the watch was set up: it just ends.
-            if (!answered || std::string(e.what()) == "cancelled") throw;
+            if (!set_up || std::string(e.what()) == "cancelled") throw;
             ClientResponse ended;
             ended.status = 200;
             return ended;

@@ -77,6 +77,8 @@ class Client {
     // renewing a refused token once; records reachability.
     Result<ClientResponse> each_endpoint(
         const std::function<ClientResponse(const ClientOptions&, const Headers&)>& send) const;
+    // An endpoint answered (with this token): it is tried first next time; reachable again.
+    void answered(std::size_t endpoint, const std::string& token) const;
     ClusterOptions options_;
     std::unique_ptr<State> state_;
 };

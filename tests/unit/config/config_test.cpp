@@ -132,3 +132,42 @@ TEST_CASE("host:port and durations") {
     CHECK_FALSE(parse_duration("10"));
     CHECK_FALSE(parse_duration("10x"));
 }
+
+TEST_CASE("etcd settings: endpoints, one store, flags that go together") {
+    auto p = parse({"-etcd-endpoints=http://127.0.0.1:2379,https://etcd.lab:2379"});
+    REQUIRE(p.error.empty());
+    CHECK(p.config.etcd_endpoints ==
+          std::vector<std::string>{"http://127.0.0.1:2379", "https://etcd.lab:2379"});
+    CHECK(p.config.etcd_prefix == "/bootcfg/");
+    CHECK(p.config.etcd_timeout == std::chrono::milliseconds(5000));
+
+    p = parse({}, {{"BOOTCFG_ETCD_ENDPOINTS", "http://h:2379"}, {"BOOTCFG_ETCD_PREFIX", "/lab/"}});
+    REQUIRE(p.error.empty());
+    CHECK(p.config.etcd_prefix == "/lab/");
+
+    CHECK(parse({"-etcd-endpoints=h:2379"}).error ==
+          "invalid value for flag -etcd-endpoints: expected http://HOST:PORT or https://HOST:PORT, "
+          "comma-separated, got \"h:2379\"");
+    CHECK(parse({"-etcd-endpoints=http://h:2379/v3"}).error.find("got \"http://h:2379/v3\"") !=
+          std::string::npos);
+    CHECK(parse({"-etcd-endpoints=http://h:2379,"}).error.find("got \"\"") != std::string::npos);
+    CHECK(parse({"-etcd-endpoints=http://h:2379", "-data-path=/srv/data"}).error ==
+          "-data-path and -etcd-endpoints are both set: serve from one store");
+    CHECK(parse({"-etcd-username=root"}).error == "-etcd-username needs -etcd-endpoints");
+    CHECK(parse({"-etcd-endpoints=http://h:2379", "-etcd-cert-file=c.pem"}).error ==
+          "-etcd-cert-file and -etcd-key-file go together");
+    CHECK(parse({"-etcd-endpoints=http://h:2379", "-etcd-username=root"}).error ==
+          "-etcd-username and -etcd-password-file go together");
+}
+
+TEST_CASE("etcd files in the YAML file are relative to it") {
+    test::TempDir dir;
+    dir.write("bootcfgd.yaml",
+              "etcd-endpoints: http://127.0.0.1:2379\netcd-username: boot\n"
+              "etcd-password-file: etcd.pass\netcd_ca_file: /etc/ca.pem\n");
+    auto p = parse({"-config=" + (dir.path() / "bootcfgd.yaml").string()});
+    REQUIRE(p.error.empty());
+    CHECK(p.config.etcd_password_file == (dir.path() / "etcd.pass").string());
+    CHECK(p.config.etcd_ca_file == "/etc/ca.pem");
+    CHECK(p.config.etcd_username == "boot");
+}

@@ -1,0 +1,82 @@
+#include <catch2/catch.hpp>
+
+#include "etcd/etcd_source.hpp"
+
+using namespace bootcfg;
+using namespace bootcfg::etcd;
+
+namespace {
+
+KeyValue kv(std::string key, std::string value, std::int64_t revision = 1) {
+    return {std::move(key), std::move(value), revision};
+}
+
+const char* kProfile = R"({"id":"fcos.stable","boot":{"kernel":"/assets/k"}})";
+const char* kGroup =
+    R"({"id":"m1","profile":"fcos.stable","selector":{"mac":"52:54:00:00:00:01"}})";
+
+}  // namespace
+
+TEST_CASE("etcd: the prefix always ends with '/'") {
+    CHECK(normal_prefix("/bootcfg") == "/bootcfg/");
+    CHECK(normal_prefix("/bootcfg/") == "/bootcfg/");
+    CHECK(normal_prefix("") == "/");
+}
+
+TEST_CASE("etcd: keys and values become the store's objects, as data dir files do") {
+    const StoreContents c =
+        contents_of("/b/",
+                    {kv("/b/profiles/fcos.stable", kProfile), kv("/b/groups/m1", kGroup),
+                     kv("/b/ignition/fcos.ign", R"({"ignition":{"version":"3.3.0"}})"),
+                     kv("/b/generic/env", "HOST={{.mac}}\n")},
+                    nullptr);
+    REQUIRE(c.problems.empty());
+    REQUIRE(c.profiles.size() == 1);
+    CHECK(c.profiles[0].source == "/b/profiles/fcos.stable");
+    REQUIRE(c.groups.size() == 1);
+    CHECK(c.groups[0].profile == "fcos.stable");
+    CHECK(c.templates[static_cast<int>(TemplateKind::ignition)].size() == 1);
+    CHECK(c.templates[static_cast<int>(TemplateKind::generic)][0].name == "env");
+
+    // An id with a dot is its key's name (no ".json" to strip): no file-name complaint.
+    const Snapshot snapshot(c);
+    CHECK(snapshot.problems().empty());
+    CHECK(snapshot.group("m1") != nullptr);
+}
+
+TEST_CASE("etcd: a key outside the layout is reported and never served") {
+    const StoreContents c = contents_of(
+        "/b/", {kv("/b/notes", "x"), kv("/b/groups/a/b", kGroup), kv("/b/boot/default", "{}")},
+        nullptr);
+    REQUIRE(c.problems.size() == 3);
+    CHECK(c.problems[0].path == "/b/notes");
+    CHECK(c.problems[0].about_file_name);
+    CHECK(c.problems[0].reason.starts_with("ignored: not profiles/ID, groups/ID"));
+    CHECK(c.groups.empty());
+}
+
+TEST_CASE("etcd: a broken value is reported with its key; its last good version is kept") {
+    const Snapshot before(contents_of(
+        "/b/", {kv("/b/profiles/fcos.stable", kProfile), kv("/b/groups/m1", kGroup)}, nullptr));
+    const std::vector<KeyValue> now = {kv("/b/profiles/fcos.stable", kProfile),
+                                       kv("/b/groups/m1", R"({"id":"m1","profile":)", 7)};
+    const StoreContents c = contents_of("/b/", now, &before);
+    REQUIRE(c.problems.size() == 1);
+    CHECK(c.problems[0].path == "/b/groups/m1");
+    CHECK(c.problems[0].line == 1);
+    CHECK(c.problems[0].reason.ends_with("; keeping the last good version"));
+    REQUIRE(c.groups.size() == 1);
+    CHECK(*c.groups[0].selector.find("mac") == "52:54:00:00:00:01");
+
+    // Without a last good version there is nothing to keep.
+    const StoreContents fresh = contents_of("/b/", now, nullptr);
+    CHECK(fresh.groups.empty());
+    CHECK(!fresh.problems[0].reason.ends_with("keeping the last good version"));
+
+    // A field's problem points at its line.
+    const StoreContents field = contents_of(
+        "/b/", {kv("/b/groups/m2", "{\n  \"id\": \"m2\",\n  \"profile\": 7\n}")}, nullptr);
+    REQUIRE(field.problems.size() == 1);
+    CHECK(field.problems[0].field == "profile");
+    CHECK(field.problems[0].line == 3);
+}
