@@ -20,7 +20,6 @@
 #include "assets/assets.hpp"
 #include "config/config.hpp"
 #include "etcd/etcd_source.hpp"
-#include "files/atomic_file.hpp"
 #include "http/http_server.hpp"
 #include "logging/log_text.hpp"
 #include "service/open_files.hpp"
@@ -49,27 +48,12 @@ bool is_directory(const std::string& path) {
 
 // The cluster settings, with the password read from its file (never logged).
 bootcfg::Result<bootcfg::etcd::ClusterOptions> etcd_cluster(const bootcfg::DaemonConfig& c) {
-    bootcfg::etcd::ClusterOptions o;
-    o.endpoints = c.etcd_endpoints;
-    o.ca_file = c.etcd_ca_file;
-    o.cert_file = c.etcd_cert_file;
-    o.key_file = c.etcd_key_file;
-    o.username = c.etcd_username;
-    o.timeout = c.etcd_timeout;
-    for (const auto& [flag, file] : {std::pair{"-etcd-ca-file", &c.etcd_ca_file},
-                                     std::pair{"-etcd-cert-file", &c.etcd_cert_file},
-                                     std::pair{"-etcd-key-file", &c.etcd_key_file}})
-        if (!file->empty() && ::access(file->c_str(), R_OK) != 0)
-            return bootcfg::fail(std::string(flag) + " " + *file + ": " + std::strerror(errno));
-    if (!c.etcd_password_file.empty()) {
-        if (!bootcfg::read_whole(c.etcd_password_file, o.password))
-            return bootcfg::fail("-etcd-password-file " + c.etcd_password_file + ": " +
-                                 std::strerror(errno));
-        while (!o.password.empty() && (o.password.back() == '\n' || o.password.back() == '\r'))
-            o.password.pop_back();
-        if (o.password.empty())
-            return bootcfg::fail("-etcd-password-file " + c.etcd_password_file + ": empty");
-    }
+    auto options = bootcfg::etcd::cluster_options(
+        {c.etcd_endpoints, c.etcd_ca_file, c.etcd_cert_file, c.etcd_key_file, c.etcd_username,
+         c.etcd_password_file, c.etcd_timeout},
+        "-");
+    if (!options) return options.failure();
+    bootcfg::etcd::ClusterOptions& o = *options;
     o.on_reachability = [](bool reachable, const std::string& detail) {
         if (reachable)
             spdlog::info("etcd: reachable again ({} answered); following its changes", detail);
@@ -77,7 +61,7 @@ bootcfg::Result<bootcfg::etcd::ClusterOptions> etcd_cluster(const bootcfg::Daemo
             spdlog::warn("etcd: unreachable ({}); serving the last snapshot until it is back",
                          detail);
     };
-    return o;
+    return options;
 }
 
 // Start-up reads everything once before serving: an empty server would send every machine to

@@ -1,10 +1,15 @@
 #include "etcd/etcd_client.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 
+#include <unistd.h>
+
 #include "client/admin_client.hpp"
+#include "files/atomic_file.hpp"
 #include "store/data_files.hpp"
 
 namespace bootcfg::etcd {
@@ -41,6 +46,33 @@ bool token_refused(const ClientResponse& response) {
 }
 
 }  // namespace
+
+Result<ClusterOptions> cluster_options(const ClusterSettings& settings, const std::string& dash) {
+    ClusterOptions o;
+    o.endpoints = settings.endpoints;
+    o.ca_file = settings.ca_file;
+    o.cert_file = settings.cert_file;
+    o.key_file = settings.key_file;
+    o.username = settings.username;
+    o.timeout = settings.timeout;
+    for (const auto& [flag, file] : {std::pair{"etcd-ca-file", &settings.ca_file},
+                                     std::pair{"etcd-cert-file", &settings.cert_file},
+                                     std::pair{"etcd-key-file", &settings.key_file},
+                                     std::pair{"etcd-password-file", &settings.password_file}})
+        if (!file->empty() && ::access(file->c_str(), R_OK) != 0)
+            return fail(dash + flag + " " + *file + ": " + std::strerror(errno), dash + flag);
+    if (!settings.password_file.empty()) {
+        std::string text;
+        if (!read_whole(settings.password_file, text))
+            return fail(dash + "etcd-password-file " + settings.password_file + ": " +
+                        std::strerror(errno));
+        o.password = text.substr(0, text.find_first_of("\r\n"));
+        if (o.password.empty())
+            return fail(dash + "etcd-password-file " + settings.password_file +
+                        ": empty first line");
+    }
+    return o;
+}
 
 struct Client::State {
     std::mutex mutex;

@@ -32,6 +32,18 @@ struct ClusterOptions {
     std::function<void(bool reachable, const std::string& detail)> on_reachability;
 };
 
+// How an operator names a cluster (flags, environment, YAML).
+struct ClusterSettings {
+    std::vector<std::string> endpoints;
+    std::string ca_file, cert_file, key_file;
+    std::string username, password_file;
+    std::chrono::milliseconds timeout{5000};
+};
+// The options to connect with: the files checked readable, the password read from its file
+// (its first line). A failure names the flag, spelled with `dash` ("-" for bootcfgd, "--" for
+// bootcfg).
+Result<ClusterOptions> cluster_options(const ClusterSettings& settings, const std::string& dash);
+
 // Every key under a prefix as of one store revision.
 struct Listing {
     std::int64_t revision = 0;

@@ -6,8 +6,11 @@
 # arrive by themselves; a replica whose watch history was compacted away recovers with a full
 # read; a broken object is reported with its key and its last good version kept; -validate and
 # start-up against etcd.
-# Usage: replicas.sh BOOTCFGD
+# Also `bootcfg store import|export`: a matchbox data dir into etcd and back, equal, and served
+# by an etcd-backed replica exactly as a directory-backed bootcfgd serves it.
+# Usage: replicas.sh BOOTCFGD BOOTCFG
 BOOTCFGD=$1
+BOOTCFG=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../integration/lib.sh"
 source "$here/cluster.sh"
@@ -166,6 +169,33 @@ wait_for "C serves the change made while it was cut off" serves_kernel "$C_PORT"
 not_served() { [[ $(served "$1" "$2") == 404 ]]; }
 wait_for "C no longer serves the deleted group" not_served "$C_PORT" "$(mac_of 2)"
 expect_log "C read everything again after the compaction" "was compacted" "$C_LOG"
+
+# --- bootcfg store import/export: a matchbox example dir in, out, equal, served the same
+FIXTURE="$here/../fixtures/matchbox"
+out=$("$BOOTCFG" store import "$FIXTURE" --etcd-endpoints "$ENDPOINTS" --prefix /mb/)
+expect_eq "import writes every object in one transaction" \
+    "imported $FIXTURE into etcd $ENDPOINTS /mb/: 12 written, 0 unchanged (1 transactions)" "$out"
+out=$("$BOOTCFG" store import "$FIXTURE" --etcd-endpoints "$ENDPOINTS" --prefix /mb/)
+expect_contains "a second import changes nothing" "0 written, 12 unchanged (0 transactions)" "$out"
+"$BOOTCFG" store export "$WORK/exported" --etcd-endpoints "$ENDPOINTS" --prefix /mb/ >/dev/null
+diff -r "$FIXTURE" "$WORK/exported" >"$WORK/export.diff" && pass || fail "export differs: $(cat "$WORK/export.diff")"
+rc=0
+"$BOOTCFG" store export "$WORK/exported" --etcd-endpoints "$ENDPOINTS" --prefix /mb/ 2>"$WORK/again.err" || rc=$?
+expect_eq "export refuses a non-empty dir" "1 bootcfg: store export: $WORK/exported: not empty; export into a new or empty directory" "$rc $(cat "$WORK/again.err")"
+rc=0
+"$BOOTCFG" store import "$here/../../data" --etcd-endpoints "$ENDPOINTS" --prefix /x/ 2>"$WORK/layout.err" || rc=$?
+expect_eq "import refuses the bootcfg layout, writing nothing" "1 " "$rc $(ctl get --prefix --keys-only /x/)"
+expect_contains "import names the file" "data/boot/default: bootcfg's boot/" "$(cat "$WORK/layout.err")"
+rc=0
+"$BOOTCFG" store import "$FIXTURE" --etcd-endpoints "http://127.0.0.1:$(free_ports 1)" 2>/dev/null || rc=$?
+expect_eq "import with etcd unreachable: exit 3" 3 "$rc"
+start_replica M -etcd-endpoints="$ENDPOINTS" -etcd-prefix=/mb/
+start_bootcfgd dir -assets-path= -data-path="$FIXTURE"
+for q in "ipxe?mac=52:54:00:89:d8:10" "ipxe?mac=52:54:00:00:00:77" "metadata?mac=52:54:00:89:d8:10" \
+    "ignition?mac=52:54:00:89:d8:10" "generic?mac=52:54:00:89:d8:10"; do
+    expect_eq "/$q from etcd equals /$q from the data dir" \
+        "$(curl -s "http://127.0.0.1:$PORT/$q")" "$(curl -s "http://127.0.0.1:$M_PORT/$q")"
+done
 
 # --- start-up: no etcd means no server (bounded wait, exit 1); both stores at once is exit 2
 dead=$(free_ports 1)
