@@ -4,10 +4,14 @@
 # downloads a Debian kernel and a busybox initramfs built here, and prints a marker with its
 # kernel command line on the serial console. Two clients: one matched by the bootcfg layout
 # (boot/mac/<MAC>), one by a matchbox group selecting its MAC (profiles/ and groups/).
+# With "etcd BOOTCFG" the store is a Debian etcd in the namespace instead, filled by
+# `bootcfg store import` from the matchbox part (the layout has no place in etcd): one client.
 # Exit 77 (skipped) only where network namespaces cannot be created.
+# Usage: qemu_ipxe.sh BOOTCFGD [etcd BOOTCFG]
 set -euo pipefail
 
 BOOTCFGD=$(realpath "${1:?path to bootcfgd}")
+BACKEND=${2:-dir}
 MAC=52:54:00:12:34:56
 UUID=8e8b2fd2-4c5e-4a8a-9b52-0e2f7a1c0d01
 GROUP_MAC=52:54:00:65:43:21
@@ -42,7 +46,27 @@ cat >"$data/groups/node2.json" <<JSON
 {"id": "node2", "profile": "lab-node", "selector": {"mac": "${GROUP_MAC//:/-}"}}
 JSON
 
-ip netns exec "$NS" "$BOOTCFGD" -address=127.0.0.1:8080 -data-path="$data" -assets-path="$assets" \
+store=(-data-path="$data")
+clients="layout group"
+if [[ $BACKEND == etcd ]]; then
+    BOOTCFG=$(realpath "${3:?path to bootcfg}")
+    # The namespace has its own loopback: etcd's usual ports are free there.
+    ip netns exec "$NS" etcd --name e2e --data-dir "$WORK/etcd" \
+        --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+        --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+        --initial-cluster e2e=http://127.0.0.1:2380 >"$WORK/etcd.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        ip netns exec "$NS" env ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 \
+            endpoint health >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    rm -r "$data/boot"
+    ip netns exec "$NS" "$BOOTCFG" store import "$data" --etcd-endpoints http://127.0.0.1:2379
+    store=(-etcd-endpoints=http://127.0.0.1:2379)
+    clients="group"
+fi
+ip netns exec "$NS" "$BOOTCFGD" -address=127.0.0.1:8080 "${store[@]}" -assets-path="$assets" \
     >"$WORK/bootcfgd.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
@@ -56,19 +80,25 @@ boot_client() {
         -device e1000,netdev=n0,mac="$2" -boot n
 }
 
-boot_client layout "$MAC" "$UUID"
-boot_client group "$GROUP_MAC" "$GROUP_UUID"
+for client in $clients; do
+    if [[ $client == layout ]]; then boot_client layout "$MAC" "$UUID"; fi
+    if [[ $client == group ]]; then boot_client group "$GROUP_MAC" "$GROUP_UUID"; fi
+done
 
 log="$WORK/bootcfgd.log"
 check "iPXE fetched the chain script" 'GET /boot.ipxe 200' "$log"
-check "layout client reported its MAC in hexhyp form" "GET /ipxe\?uuid=$UUID&mac=${MAC//:/-}&.*arch=i386 200 .* selected=bootcfg:mac/$MAC" "$log"
 check "kernel downloaded" 'GET /assets/lab/vmlinuz 200' "$log"
 check "initrd downloaded" 'GET /assets/lab/initrd.img 200' "$log"
+if [[ $BACKEND == dir ]]; then
+check "layout client reported its MAC in hexhyp form" "GET /ipxe\?uuid=$UUID&mac=${MAC//:/-}&.*arch=i386 200 .* selected=bootcfg:mac/$MAC" "$log"
 check "layout guest booted the kernel and ran /init" 'BOOTLAB-OK' "$WORK/layout.serial.log"
 check "layout guest got its MAC's config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=node1' "$WORK/layout.serial.log"
 check "iPXE expanded \${uuid} in the command line" "node\.uuid=$UUID" "$WORK/layout.serial.log"
 check "layout guest is the machine we started" "BOOTLAB-UUID $UUID" "$WORK/layout.serial.log"
+else
+check "bootcfgd served from etcd" "listening on .*data etcd http://127.0.0.1:2379 /bootcfg/" "$log"
+fi
 check "group client matched group node2" "GET /ipxe\?uuid=$GROUP_UUID&mac=${GROUP_MAC//:/-}&.* 200 .* selected=node2" "$log"
 check "group guest booted the group's profile" 'BOOTLAB-OK cmdline=.*bootcfg\.config=group-node2' "$WORK/group.serial.log"
 check "group guest command line has its uuid" "node\.uuid=$GROUP_UUID" "$WORK/group.serial.log"
-finish_lab qemu_ipxe "layout group" "$log"
+finish_lab "qemu_ipxe ($BACKEND)" "$clients" "$log"
