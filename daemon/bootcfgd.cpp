@@ -212,7 +212,9 @@ int main(int argc, char** argv) {
         };
         const auto status = [&] { return "serving http://" + server.local_address(); };
         std::atomic<bool> stopping{false};
-        Reloader reloader(store);
+        // Files change in bursts (editors, tools) worth waiting out; etcd's watch delivers each
+        // transaction whole, so its changes are applied at once.
+        Reloader reloader(store, std::chrono::milliseconds(from_etcd ? 1 : 10));
         reloader.on_reload([&](bool begin) {
             if (stopping)
                 return;  // a reload finishing during shutdown: no READY=1 after STOPPING=1

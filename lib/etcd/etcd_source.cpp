@@ -52,6 +52,92 @@ Parsed parse_kv(const std::string& prefix, const KeyValue& kv) {
 
 }  // namespace
 
+std::optional<std::string> layout_path(const std::string& prefix, std::string_view key) {
+    if (!key.starts_with(prefix)) return std::nullopt;
+    key.remove_prefix(prefix.size());
+    if (key.starts_with("boot/") || key == "cloud/default" || key.starts_with("cloud/mac/") ||
+        key.starts_with("cloud/uuid/"))
+        return std::string(key);
+    return std::nullopt;
+}
+
+namespace {
+
+// The layout's keys merged per machine, as the data dir's files are (a broken boot config keeps
+// its last good version from `previous`).
+class LayoutKeys {
+  public:
+    LayoutKeys(StoreContents& out, const Snapshot* previous) : out_(out), previous_(previous) {}
+
+    void add(const KeyValue& kv, const std::string& path) {
+        const bool boot = path.starts_with("boot/");
+        const std::string rest = path.substr(boot ? 5 : 6);
+        std::string machine;
+        Labels selector;
+        if (rest == "default") {
+            machine = "default";
+        } else if (rest.starts_with("mac/") || rest.starts_with("uuid/")) {
+            const bool mac = rest.starts_with("mac/");
+            const std::string name = rest.substr(mac ? 4 : 5);
+            const auto normal = mac ? normalize_mac(name) : normalize_uuid(name);
+            if (!normal) {
+                problem(kv.key, mac ? "key name is not a MAC address" : "key name is not a UUID");
+                return;
+            }
+            machine = (mac ? "mac/" : "uuid/") + *normal;
+            selector.set(mac ? "mac" : "uuid", *normal);
+        } else {
+            problem(kv.key, "unexpected key (expected boot/default, boot/uuid/UUID, boot/mac/MAC)");
+            return;
+        }
+        LayoutMachine& m = machines_[machine];
+        m.selector = std::move(selector);
+        std::string& source = boot ? m.boot_source : m.cloud_source;
+        if (!source.empty()) {
+            problem(kv.key, "same machine as " + source + " (names differ only in form); ignored");
+            return;
+        }
+        source = kv.key;
+        if (!boot) {
+            m.cloud_name = machine;
+            // bootcfg v0.1 served cloud-configs as they are; they may hold Jinja or other "{{".
+            out_.templates[static_cast<int>(TemplateKind::cloud)].push_back(
+                TemplateEntry{machine, kv.value, nullptr, kv.key});
+            return;
+        }
+        auto spec = parse_with_field_line(kv.value, parse_layout_boot);
+        if (spec) {
+            m.boot = std::move(*spec);
+            return;
+        }
+        std::string reason = spec.failure().reason;
+        const Profile* old =
+            previous_ ? previous_->profile(std::string(kLayoutPrefix) + machine) : nullptr;
+        if (old && old->has_boot && old->source == kv.key) {
+            m.boot = old->boot;
+            reason += "; keeping the last good version";
+        } else {
+            m.boot_source.clear();
+        }
+        out_.problems.push_back(
+            {kv.key, spec.failure().line, std::move(reason), spec.failure().field});
+    }
+
+    void finish() {
+        for (auto& [machine, m] : machines_) add_layout_machine(machine, std::move(m), out_);
+    }
+
+  private:
+    void problem(const std::string& key, std::string reason) {
+        out_.problems.push_back({key, 0, std::move(reason), "", true});
+    }
+    StoreContents& out_;
+    const Snapshot* previous_;
+    std::map<std::string, LayoutMachine> machines_;
+};
+
+}  // namespace
+
 std::string normal_prefix(std::string prefix) {
     if (prefix.empty() || prefix.back() != '/') prefix += '/';
     return prefix;
@@ -62,10 +148,13 @@ StoreContents contents_of(const std::string& prefix, const std::vector<KeyValue>
     std::vector<Parsed> parsed(kvs.size());
     parallel_for(kvs.size(), [&](std::size_t i) { parsed[i] = parse_kv(prefix, kvs[i]); });
     StoreContents out;
+    LayoutKeys layout(out, previous);
     for (std::size_t i = 0; i < kvs.size(); ++i) {
         Parsed& p = parsed[i];
         const std::string& key = kvs[i].key;
-        if (p.outside_layout) {
+        if (auto path = layout_path(prefix, key)) {
+            layout.add(kvs[i], *path);
+        } else if (p.outside_layout) {
             LoadProblem problem{key, 0,
                                 "ignored: not profiles/ID, groups/ID, ignition/NAME, cloud/NAME "
                                 "or generic/NAME under " +
@@ -92,6 +181,7 @@ StoreContents contents_of(const std::string& prefix, const std::vector<KeyValue>
             out.templates[kind].push_back(std::move(*p.entry));
         }
     }
+    layout.finish();
     return out;
 }
 
@@ -209,6 +299,8 @@ std::optional<std::vector<LocationChange>> EtcdSource::read_changes(
     std::vector<LocationChange> changes;
     changes.reserve(locations.size());
     for (const std::string& location : locations) {
+        // A machine of the bootcfg layout merges two keys: loaded with everything (rare).
+        if (layout_path(prefix_, location)) return std::nullopt;
         std::vector<KeyValue> kvs;
         {
             std::lock_guard guard(mirror_mutex_);

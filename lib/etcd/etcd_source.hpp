@@ -1,10 +1,10 @@
 // The store's objects in etcd: one key per object under a prefix ("profiles/<id>",
-// "groups/<id>", "ignition/<name>", "cloud/<name>", "generic/<name>", holding a data dir file's
-// bytes). The source keeps a mirror of those keys: filled by one paged range read at a single
-// revision, kept current by a watch from that revision (a compacted watch reads everything
-// again), and updated by its own writes, which are transactions comparing each key's
-// mod_revision. Requests are served from snapshots built from the mirror, so they never wait
-// for etcd and go on when it is unreachable.
+// "groups/<id>", "ignition/<name>", "cloud/<name>", "generic/<name>", and the bootcfg layout's
+// "boot/..." and "cloud/{default,mac/,uuid/}..."), each holding a data dir file's bytes. The source
+// keeps a mirror of those keys: filled by one paged range read at a single revision, kept current
+// by a watch from that revision (a compacted watch reads everything again), and updated by its own
+// writes, which are transactions comparing each key's mod_revision. Requests are served from
+// snapshots built from the mirror, so they never wait for etcd and go on when it is unreachable.
 #pragma once
 
 #include <atomic>
@@ -25,6 +25,11 @@ namespace bootcfg::etcd {
 
 // "/bootcfg/" by default; a prefix without a trailing '/' gets one.
 std::string normal_prefix(std::string prefix);
+
+// The bootcfg layout's keys ("boot/default", "boot/mac/<MAC>", "boot/uuid/<UUID>",
+// "cloud/default", "cloud/mac/<MAC>", "cloud/uuid/<UUID>": the data dir's paths) hold a machine's
+// boot config and cloud-config; the path below the prefix for such a key, else nullopt.
+std::optional<std::string> layout_path(const std::string& prefix, std::string_view key);
 
 // What the store's objects look like under a prefix, from keys and values (pure): each object
 // parsed like its data dir file, a key outside the layout reported. A key that `previous`

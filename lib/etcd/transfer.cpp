@@ -2,9 +2,11 @@
 
 #include <dirent.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 
+#include "etcd/etcd_source.hpp"
 #include "files/atomic_file.hpp"
 #include "store/store.hpp"
 
@@ -32,21 +34,27 @@ DirObjects objects_of_data_dir(const std::string& dir, const std::string& prefix
     for (const auto& p : with_field_lines(snapshot.problems(), source))
         out.problems.push_back(p.to_string());
     const std::string root = source.root() + "/";
-    std::set<std::string> layout_files;  // a machine's file makes a profile and a group
-    auto add = [&](ObjectKind kind, const std::string& id, const std::string& path) {
-        if (from_layout(id)) {
-            if (layout_files.insert(path).second)
-                out.problems.push_back(path +
-                                       ": bootcfg's boot/ and cloud/{default,uuid,mac} layout has "
-                                       "no place in etcd: write those machines as profiles and "
-                                       "groups (profiles/, groups/) first");
+    std::set<std::string> added;  // a bootcfg-layout machine's file makes a profile and a group
+    auto add = [&](ObjectKind kind, const std::string& path) {
+        if (!added.insert(path).second) return;
+        if (!path.starts_with(root)) {
+            out.problems.push_back(path + ": not where etcd's layout can hold it");
             return;
         }
         const std::string relative = path.substr(root.size());
+        auto bytes = source.read(path);
+        if (!bytes) {
+            out.problems.push_back(path + ": cannot be read");
+            return;
+        }
+        if (layout_path(prefix, prefix + relative)) {  // boot/..., cloud/default, cloud/mac/...
+            out.objects.push_back({prefix + relative, std::move(*bytes), 0});
+            return;
+        }
         const std::string dir_name =
             std::string(is_template(kind) ? template_dir(template_kind(kind)) : kind_name(kind)) +
             "/";
-        if (!path.starts_with(root) || !relative.starts_with(dir_name)) {
+        if (!relative.starts_with(dir_name)) {
             out.problems.push_back(path + ": not where etcd's layout can hold it");
             return;
         }
@@ -58,18 +66,12 @@ DirObjects objects_of_data_dir(const std::string& dir, const std::string& prefix
                                    "'-'; not starting with '.')");
             return;
         }
-        auto bytes = source.read(path);
-        if (!bytes) {
-            out.problems.push_back(path + ": cannot be read");
-            return;
-        }
         out.objects.push_back({key, std::move(*bytes), 0});
     };
-    for (const Profile* p : snapshot.profiles()) add(ObjectKind::profiles, p->id, p->source);
-    for (const Group* g : snapshot.groups()) add(ObjectKind::groups, g->id, g->source);
+    for (const Profile* p : snapshot.profiles()) add(ObjectKind::profiles, p->source);
+    for (const Group* g : snapshot.groups()) add(ObjectKind::groups, g->source);
     for (auto kind : {ObjectKind::ignition, ObjectKind::cloud, ObjectKind::generic})
-        for (const TemplateEntry* t : snapshot.templates(template_kind(kind)))
-            add(kind, "", t->source);
+        for (const TemplateEntry* t : snapshot.templates(template_kind(kind))) add(kind, t->source);
     return out;
 }
 
@@ -134,6 +136,15 @@ Result<Transfer> export_data_dir(const Client& client, const std::string& prefix
     if (!listing) return listing.failure();
     Transfer t;
     for (const KeyValue& kv : listing->kvs) {
+        if (auto relative = layout_path(prefix, kv.key)) {
+            const std::string path = dir + "/" + *relative;
+            Result<void> written =
+                make_directories(std::filesystem::path(path).parent_path().string());
+            if (written) written = write_file_atomic(path, kv.value);
+            if (!written) return fail(path + ": " + written.failure().reason, "dir");
+            ++t.written;
+            continue;
+        }
         const auto ref = object_of(prefix, kv.key);
         if (!ref) {
             t.skipped.push_back(kv.key);

@@ -367,4 +367,24 @@ bool hidden_name(std::string_view name) {
     return name.empty() || name.front() == '.' || name.back() == '~';
 }
 
+void add_layout_machine(const std::string& key, LayoutMachine machine, StoreContents& out) {
+    if (!machine.boot && machine.cloud_name.empty()) return;
+    Profile profile;
+    profile.id = std::string(kLayoutPrefix) + key;
+    profile.name = profile.id;
+    profile.has_boot = machine.boot.has_value();
+    if (machine.boot) profile.boot = std::move(*machine.boot);
+    profile.cloud_id = machine.cloud_name;
+    profile.source = machine.boot_source.empty() ? machine.cloud_source : machine.boot_source;
+    Group group;
+    group.id = profile.id;
+    group.name = profile.id;
+    group.profile = profile.id;
+    group.selector = std::move(machine.selector);
+    group.falls_through = true;
+    group.source = profile.source;
+    out.profiles.push_back(std::move(profile));
+    out.groups.push_back(std::move(group));
+}
+
 }  // namespace bootcfg

@@ -36,6 +36,18 @@ Result<Group> parse_group(const std::string& text);
 // Ignition JSON checked now and served as stored. source is left to the caller.
 Result<TemplateEntry> parse_template_entry(TemplateKind kind, const std::string& name,
                                            std::string text);
+// One machine of the bootcfg layout (boot/<key> and/or cloud/<key>; key "default", "mac/<MAC>"
+// or "uuid/<UUID>"), as the profile "bootcfg:<key>" and a group selecting it that falls through
+// per part, added to `out`. Nothing when it has neither part.
+struct LayoutMachine {
+    Labels selector;
+    std::optional<BootSpec> boot;
+    std::string boot_source;
+    std::string cloud_name;  // the cloud template's name (the key), when it has one
+    std::string cloud_source;
+};
+void add_layout_machine(const std::string& key, LayoutMachine machine, StoreContents& out);
+
 // Ignition files named *.ign or *.ignition are JSON served as stored, not templates.
 bool is_raw_ignition(const std::string& name);
 

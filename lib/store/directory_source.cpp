@@ -96,14 +96,6 @@ bool is_json_name(const std::string& name) {
     return name.size() >= 5 && name.compare(name.size() - 5, 5, ".json") == 0;
 }
 
-struct LayoutEntry {
-    Labels selector;
-    std::optional<BootSpec> boot;
-    std::string boot_source;
-    std::string cloud_name;
-    std::string cloud_source;
-};
-
 class DataDirLoader {
   public:
     DataDirLoader(const std::string& root, const Snapshot* previous)
@@ -117,7 +109,7 @@ class DataDirLoader {
         }
         load_layout_section("boot");
         load_layout_section("cloud");
-        for (auto& [key, entry] : layout_) emit_layout(key, entry);
+        for (auto& [key, entry] : layout_) add_layout_machine(key, std::move(entry), out_);
         for (auto kind : {TemplateKind::ignition, TemplateKind::cloud, TemplateKind::generic})
             load_templates(kind);
         load_profiles();
@@ -283,7 +275,7 @@ class DataDirLoader {
                 if (!from_layout(id) || !p.has_boot || !p.source.starts_with(prefix)) continue;
                 auto selector = selector_of(id);
                 if (!selector) continue;
-                LayoutEntry& entry = layout_[id.substr(std::string_view(kLayoutPrefix).size())];
+                LayoutMachine& entry = layout_[id.substr(std::string_view(kLayoutPrefix).size())];
                 entry.selector = std::move(*selector);
                 entry.boot = p.boot;
                 entry.boot_source = p.source;
@@ -297,7 +289,7 @@ class DataDirLoader {
             if (!t.source.starts_with(prefix)) continue;
             auto selector = selector_of(std::string(kLayoutPrefix) + key);
             if (!selector) continue;
-            LayoutEntry& entry = layout_[key];
+            LayoutMachine& entry = layout_[key];
             entry.selector = std::move(*selector);
             entry.cloud_name = key;
             entry.cloud_source = t.source;
@@ -349,7 +341,7 @@ class DataDirLoader {
 
     void add_layout(const std::string& section, const std::string& path, const std::string& key,
                     Labels selector) {
-        LayoutEntry& entry = layout_[key];
+        LayoutMachine& entry = layout_[key];
         entry.selector = std::move(selector);
         const std::string& earlier = section == "boot" ? entry.boot_source : entry.cloud_source;
         if (!earlier.empty()) {
@@ -389,26 +381,6 @@ class DataDirLoader {
             out_.templates[static_cast<int>(TemplateKind::cloud)].push_back(
                 TemplateEntry{key, std::move(*data), nullptr, path});
         }
-    }
-
-    void emit_layout(const std::string& key, LayoutEntry& entry) {
-        if (!entry.boot && entry.cloud_name.empty()) return;
-        Profile profile;
-        profile.id = std::string(kLayoutPrefix) + key;
-        profile.name = profile.id;
-        profile.has_boot = entry.boot.has_value();
-        if (entry.boot) profile.boot = std::move(*entry.boot);
-        profile.cloud_id = entry.cloud_name;
-        profile.source = entry.boot_source.empty() ? entry.cloud_source : entry.boot_source;
-        Group group;
-        group.id = profile.id;
-        group.name = profile.id;
-        group.profile = profile.id;
-        group.selector = std::move(entry.selector);
-        group.falls_through = true;
-        group.source = profile.source;
-        out_.profiles.push_back(std::move(profile));
-        out_.groups.push_back(std::move(group));
     }
 
     // ---- matchbox layout
@@ -551,7 +523,7 @@ class DataDirLoader {
     std::string root_;
     const Snapshot* previous_;
     StoreContents out_;
-    std::map<std::string, LayoutEntry> layout_;
+    std::map<std::string, LayoutMachine> layout_;
 };
 
 }  // namespace

@@ -182,10 +182,12 @@ diff -r "$FIXTURE" "$WORK/exported" >"$WORK/export.diff" && pass || fail "export
 rc=0
 "$BOOTCFG" store export "$WORK/exported" --etcd-endpoints "$ENDPOINTS" --prefix /mb/ 2>"$WORK/again.err" || rc=$?
 expect_eq "export refuses a non-empty dir" "1 bootcfg: store export: $WORK/exported: not empty; export into a new or empty directory" "$rc $(cat "$WORK/again.err")"
-rc=0
-"$BOOTCFG" store import "$here/../../data" --etcd-endpoints "$ENDPOINTS" --prefix /x/ 2>"$WORK/layout.err" || rc=$?
-expect_eq "import refuses the bootcfg layout, writing nothing" "1 " "$rc $(ctl get --prefix --keys-only /x/)"
-expect_contains "import names the file" "data/boot/default: bootcfg's boot/" "$(cat "$WORK/layout.err")"
+# The example data dir mixes both layouts (boot/, cloud/default beside profiles and groups).
+DATA=$(realpath "$here/../../data")
+out=$("$BOOTCFG" store import "$DATA" --etcd-endpoints "$ENDPOINTS" --prefix /lab/)
+expect_contains "the bootcfg layout imports too" "written, 0 unchanged" "$out"
+"$BOOTCFG" store export "$WORK/lab" --etcd-endpoints "$ENDPOINTS" --prefix /lab/ >/dev/null
+diff -r "$DATA" "$WORK/lab" >"$WORK/lab.diff" && pass || fail "layout export differs: $(cat "$WORK/lab.diff")"
 rc=0
 "$BOOTCFG" store import "$FIXTURE" --etcd-endpoints "http://127.0.0.1:$(free_ports 1)" 2>/dev/null || rc=$?
 expect_eq "import with etcd unreachable: exit 3" 3 "$rc"
@@ -195,6 +197,13 @@ for q in "ipxe?mac=52:54:00:89:d8:10" "ipxe?mac=52:54:00:00:00:77" "metadata?mac
     "ignition?mac=52:54:00:89:d8:10" "generic?mac=52:54:00:89:d8:10"; do
     expect_eq "/$q from etcd equals /$q from the data dir" \
         "$(curl -s "http://127.0.0.1:$PORT/$q")" "$(curl -s "http://127.0.0.1:$M_PORT/$q")"
+done
+start_replica L -etcd-endpoints="$ENDPOINTS" -etcd-prefix=/lab/
+start_bootcfgd labdir -assets-path= -data-path="$DATA"
+for q in "ipxe?mac=52:54:00:12:34:56" "ipxe?mac=52:54:00:00:00:99" "cloud?mac=52:54:00:12:34:56" \
+    "cloud?mac=52:54:00:00:00:99" "ipxe?mac=52:54:00:00:00:98&rack=1" "metadata?rack=1&mac=52:54:00:00:00:98"; do
+    expect_eq "bootcfg layout: /$q from etcd equals the data dir's" \
+        "$(curl -s "http://127.0.0.1:$PORT/$q")" "$(curl -s "http://127.0.0.1:$L_PORT/$q")"
 done
 
 # --- start-up: no etcd means no server (bounded wait, exit 1); both stores at once is exit 2

@@ -80,3 +80,30 @@ TEST_CASE("etcd: a broken value is reported with its key; its last good version 
     CHECK(field.problems[0].field == "profile");
     CHECK(field.problems[0].line == 3);
 }
+
+TEST_CASE("etcd: the bootcfg layout's keys merge per machine, as its files do") {
+    const std::string boot = R"({"kernel": "/assets/k", "cmdline": {"console": "ttyS0"}})";
+    const StoreContents c = contents_of(
+        "/b/",
+        {kv("/b/boot/default", boot), kv("/b/boot/mac/52-54-00-00-00-01", boot),
+         kv("/b/cloud/mac/52:54:00:00:00:01", "#cloud-config\n"), kv("/b/cloud/default", "#cc\n"),
+         kv("/b/boot/mac/not-a-mac", boot), kv("/b/boot/other", boot)},
+        nullptr);
+    REQUIRE(c.problems.size() == 2);
+    CHECK(c.problems[0].path == "/b/boot/mac/not-a-mac");
+    CHECK(c.problems[0].reason == "key name is not a MAC address");
+    CHECK(c.problems[1].reason.starts_with("unexpected key"));
+    const Snapshot snapshot(c);
+    CHECK(snapshot.problems().size() == 2);  // only the two keys above
+    const Profile* machine = snapshot.profile("bootcfg:mac/52:54:00:00:00:01");
+    REQUIRE(machine != nullptr);
+    CHECK(machine->has_boot);
+    CHECK(machine->cloud_id == "mac/52:54:00:00:00:01");
+    CHECK(machine->source == "/b/boot/mac/52-54-00-00-00-01");
+    CHECK(snapshot.group("bootcfg:default")->falls_through);
+
+    CHECK(layout_path("/b/", "/b/boot/default") == "boot/default");
+    CHECK(layout_path("/b/", "/b/cloud/uuid/x") == "cloud/uuid/x");
+    CHECK(!layout_path("/b/", "/b/cloud/lab.yaml"));
+    CHECK(!layout_path("/b/", "/c/boot/default"));
+}
