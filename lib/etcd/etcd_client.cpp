@@ -209,7 +209,15 @@ Result<Listing> Client::list(const std::string& prefix, std::int64_t page) const
     Listing listing;
     std::string from;
     while (true) {
-        auto body = call("/v3/kv/range", range_request(prefix, from, page, listing.revision));
+        auto request = range_request(prefix, from, page, listing.revision);
+        // Later pages read the first page's revision: the member that answered it (tried first)
+        // has applied it, so they need no quorum round; elsewhere, a failure asks again in full.
+        if (listing.revision) request["serializable"] = true;
+        auto body = call("/v3/kv/range", request);
+        if (!body && body.failure().field != "unreachable" && listing.revision) {
+            request.erase("serializable");
+            body = call("/v3/kv/range", request);
+        }
         if (!body) return body.failure();
         auto got = parse_range(*body);
         if (!got) return got.failure();

@@ -66,7 +66,7 @@ class Client {
     Result<std::string> call(const std::string& path, const nlohmann::json& body) const;
 
     // Every key under `prefix`, in pages of `page` keys all read at the first page's revision.
-    Result<Listing> list(const std::string& prefix, std::int64_t page = 1000) const;
+    Result<Listing> list(const std::string& prefix, std::int64_t page = 5000) const;
     // One key now (linearizable); nullopt when it does not exist.
     Result<std::optional<KeyValue>> get(const std::string& key) const;
     Result<TxnResult> txn(const std::vector<TxnOp>& ops) const;

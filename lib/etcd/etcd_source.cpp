@@ -215,9 +215,16 @@ std::string EtcdSource::health() const {
 }
 
 Result<void> EtcdSource::refresh() const {
+    const auto start = std::chrono::steady_clock::now();
     auto listing = client_.list(prefix_);
     if (!listing) return listing.failure();
+    const std::size_t keys = listing->kvs.size();
+    const std::int64_t revision = listing->revision;
     replace_mirror(std::move(*listing));
+    spdlog::debug("etcd: read {} keys under {} at revision {} in {} ms", keys, prefix_, revision,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count());
     return {};
 }
 
