@@ -250,6 +250,7 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
                            const std::function<bool(const WatchMessage&)>& on_message) const {
     const std::string request = watch_request(prefix, start_revision).dump();
     std::string broken;  // why the stream was given up, when it was
+    bool token_expired = false;
     auto response = each_endpoint([&](const ClientOptions& connection, const Headers& headers) {
         std::string line;
         bool set_up = false;  // a first message came: the watch is on
@@ -277,6 +278,9 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
                         token);
                 }
                 set_up = true;
+                if (message->canceled &&
+                    message->cancel_reason.find("auth token") != std::string::npos)
+                    token_expired = true;
                 if (!on_message(*message)) return false;
             }
             line.erase(0, start);
@@ -299,6 +303,12 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
     if (!response) return response.failure();
     if (response->status != 200)
         return fail("etcd refused the watch: " + refusal_reason(*response));
+    // An expired token cancels the watch (or ends the stream with an error line): the next
+    // watch logs in again.
+    if (token_expired || broken.find("invalid auth token") != std::string::npos) {
+        std::lock_guard guard(state_->mutex);
+        state_->token.clear();
+    }
     if (!broken.empty()) return fail(broken);
     return {};
 }

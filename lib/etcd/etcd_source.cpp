@@ -347,11 +347,14 @@ void EtcdSource::watch_loop(boost::asio::io_context& ioc, const ChangeHandler& o
             start = next_revision_;
         }
         std::int64_t compacted = 0;
+        std::string canceled;  // etcd's reason for ending the watch, other than compaction
         const auto watched = client_.watch(prefix_, start, [&](const WatchMessage& message) {
             if (stopping_) return false;
             if (message.canceled) {
                 compacted = message.compact_revision;
-                if (!compacted) last_failure = "the watch was canceled by etcd";
+                if (!compacted)
+                    canceled =
+                        message.cancel_reason.empty() ? "no reason given" : message.cancel_reason;
                 return false;
             }
             backoff = 100ms;
@@ -369,6 +372,13 @@ void EtcdSource::watch_loop(boost::asio::io_context& ioc, const ChangeHandler& o
                 tell(replace_mirror(std::move(*listing)));
                 continue;
             }
+        } else if (!canceled.empty()) {
+            // An expired token is routine (the client logs in again); anything else is news.
+            if (canceled.find("auth token") != std::string::npos)
+                spdlog::debug("etcd: watch canceled: {}", canceled);
+            else if (canceled != last_failure)
+                spdlog::warn("etcd: watch canceled: {}", canceled);
+            last_failure = canceled;
         } else if (watched) {
             continue;  // a silent stream ended: watch again from where it was
         } else if (watched.failure().field != "unreachable" &&

@@ -81,7 +81,8 @@ std::optional<std::string> base64_decode(std::string_view text) {
     if (text.size() - data > 2 || text.substr(0, data).find('=') != std::string_view::npos)
         return std::nullopt;
     for (char c : text.substr(0, data))
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/')
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/'))
             return std::nullopt;
     std::string out(3 * text.size() / 4, '\0');
     const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -132,7 +133,106 @@ json range_request(std::string_view prefix, std::string_view from, std::int64_t 
     return request;
 }
 
+namespace {
+
+// A range answer read without building its document: a page of thousands of keys is most of a
+// large store's start-up. Anything unexpected leaves `usable` false, and the document parser
+// below reports it precisely.
+class RangeReader final : public nlohmann::json_sax<json> {
+  public:
+    RangePage page;
+    bool usable = true;
+    bool header_seen = false;
+
+    bool null() override { return odd(); }
+    bool boolean(bool value) override {
+        if (depth_ == 1 && key_ == "more") page.more = value;
+        return in_kv() || in_header() ? odd() : true;
+    }
+    bool number_integer(number_integer_t value) override { return number(value); }
+    bool number_unsigned(number_unsigned_t value) override {
+        return number(static_cast<std::int64_t>(value));
+    }
+    bool number_float(number_float_t, const string_t&) override { return true; }
+    bool string(string_t& value) override {
+        if (in_header()) {
+            if (key_ == "revision") return set(page.revision, value);
+        } else if (in_kv()) {
+            if (key_ == "key" || key_ == "value") {
+                auto decoded = base64_decode(value);
+                if (!decoded) return odd();
+                (key_ == "key" ? kv_.key : kv_.value) = std::move(*decoded);
+            } else if (key_ == "mod_revision") {
+                return set(kv_.mod_revision, value);
+            }
+        }
+        return true;
+    }
+    bool binary(binary_t&) override { return odd(); }
+    bool start_object(std::size_t) override {
+        ++depth_;
+        if (depth_ == 2 && top_ == "header") header_seen = true;
+        if (depth_ == 3 && in_kvs_) kv_ = {};
+        if (depth_ > 3 || (depth_ == 3 && !in_kvs_) || (depth_ == 2 && top_ != "header"))
+            return odd();
+        return true;
+    }
+    bool end_object() override {
+        if (depth_ == 3) page.kvs.push_back(std::move(kv_));
+        --depth_;
+        return true;
+    }
+    bool start_array(std::size_t) override {
+        ++depth_;
+        if (depth_ != 2 || top_ != "kvs") return odd();
+        in_kvs_ = true;
+        return true;
+    }
+    bool end_array() override {
+        in_kvs_ = false;
+        --depth_;
+        return true;
+    }
+    bool key(string_t& name) override {
+        if (depth_ == 1) top_ = name;
+        key_ = std::move(name);
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        return odd();
+    }
+
+  private:
+    bool in_header() const { return depth_ == 2 && top_ == "header"; }
+    bool in_kv() const { return depth_ == 3 && in_kvs_; }
+    bool odd() {
+        usable = false;
+        return false;
+    }
+    bool number(std::int64_t value) {
+        if (in_header() && key_ == "revision") page.revision = value;
+        if (in_kv() && key_ == "mod_revision") kv_.mod_revision = value;
+        if (in_kv() && (key_ == "key" || key_ == "value")) return odd();
+        return true;
+    }
+    bool set(std::int64_t& into, const std::string& text) {
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), into);
+        return ec == std::errc() && end == text.data() + text.size() && !text.empty() ? true
+                                                                                      : odd();
+    }
+    int depth_ = 0;
+    bool in_kvs_ = false;
+    std::string top_;  // the key at the top level being read
+    std::string key_;
+    KeyValue kv_;
+};
+
+}  // namespace
+
 Result<RangePage> parse_range(std::string_view body) {
+    RangeReader reader;
+    if (json::sax_parse(body, &reader) && reader.usable && reader.header_seen)
+        return std::move(reader.page);
     auto doc = object_body(body, "range");
     if (!doc) return doc.failure();
     RangePage page;
@@ -204,6 +304,9 @@ Result<WatchMessage> parse_watch_line(std::string_view line) {
     message.revision = *revision;
     message.created = flag_of(*result, "created");
     message.canceled = flag_of(*result, "canceled");
+    if (const auto reason = result->find("cancel_reason");
+        reason != result->end() && reason->is_string())
+        message.cancel_reason = reason->get<std::string>();
     const auto compacted = int64_of(*result, "compact_revision");
     if (!compacted) return fail("watch: compact_revision is not a number");
     message.compact_revision = *compacted;

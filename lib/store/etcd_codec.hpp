@@ -75,6 +75,7 @@ struct WatchMessage {
     bool created = false;
     bool canceled = false;
     std::int64_t compact_revision = 0;  // canceled because history before this was compacted
+    std::string cancel_reason;          // canceled otherwise: etcd's reason (an expired token)
 };
 Result<WatchMessage> parse_watch_line(std::string_view line);
 
