@@ -196,6 +196,10 @@ EtcdSource::EtcdSource(ClusterOptions cluster, std::string prefix)
       stop_(std::make_unique<Stop>()) {}
 
 EtcdSource::~EtcdSource() {
+    unwatch();
+}
+
+void EtcdSource::unwatch() const {
     {
         std::lock_guard guard(stop_->mutex);
         stopping_ = true;

@@ -52,6 +52,7 @@ class EtcdSource final : public StoreSource {
     std::optional<std::vector<LocationChange>> read_changes(
         const std::vector<std::string>& locations, const Snapshot& previous) const override;
     bool watch(boost::asio::io_context& ioc, ChangeHandler on_change) const override;
+    void unwatch() const override;
     std::string locate(const ObjectRef& ref, const Snapshot& current) const override;
     // The key now, read from etcd (the mirror's copy when etcd cannot be read).
     std::optional<std::string> read(const std::string& location) const override;

@@ -107,6 +107,7 @@ Reloader::Reloader(LiveStore& store, std::chrono::milliseconds debounce)
     : impl_(std::make_unique<Impl>(store, debounce)) {}
 
 Reloader::~Reloader() {
+    impl_->store.source().unwatch();
     impl_->ioc.stop();
     if (impl_->thread.joinable()) impl_->thread.join();
 }

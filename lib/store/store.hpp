@@ -163,6 +163,9 @@ class StoreSource {
         const std::vector<std::string>& locations, const Snapshot& previous) const = 0;
     // Starts reporting changes on `ioc` (the reloader's thread); false when it cannot.
     virtual bool watch(boost::asio::io_context& ioc, ChangeHandler on_change) const = 0;
+    // Stops reporting before `ioc` goes away (a source that reports from a thread of its own
+    // joins it here); what runs on `ioc` itself stops with it.
+    virtual void unwatch() const {}
 
     // Where an object lives: where its served version came from, else where a new one goes.
     virtual std::string locate(const ObjectRef& ref, const Snapshot& current) const = 0;
