@@ -295,7 +295,12 @@ StoreContents EtcdSource::load(const Snapshot* previous) const {
         first_load_done_ = true;
     }
     if (!reuse) read = refresh();
+    const auto start = std::chrono::steady_clock::now();
     StoreContents contents = contents_of(prefix_, mirrored(), previous);
+    spdlog::debug("etcd: parsed the mirror in {} ms",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count());
     if (!read)
         contents.problems.insert(contents.problems.begin(),
                                  LoadProblem{describe(), 0,
