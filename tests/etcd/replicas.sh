@@ -206,6 +206,18 @@ for q in "ipxe?mac=52:54:00:12:34:56" "ipxe?mac=52:54:00:00:00:99" "cloud?mac=52
         "$(curl -s "http://127.0.0.1:$PORT/$q")" "$(curl -s "http://127.0.0.1:$L_PORT/$q")"
 done
 
+# --- a replica stops cleanly while its watch is live and changes arrive (its watch thread posts
+# to the reloader's io_context: it must be stopped before that goes)
+for i in 1 2 3 4 5; do ctl put /bootcfg/profiles/p "{\"id\":\"p\",\"boot\":{\"kernel\":\"/assets/s$i\"}}" >/dev/null; done &
+putter=$!
+sleep 0.2
+rc=0
+kill -TERM "$A_PID"
+wait "$A_PID" || rc=$?
+wait "$putter" || true
+expect_eq "replica A exits 0 on SIGTERM with its watch live" 0 "$rc"
+expect_log "and says it stopped" "stopped" "$A_LOG"
+
 # --- start-up: no etcd means no server (bounded wait, exit 1); both stores at once is exit 2
 dead=$(free_ports 1)
 start=$(date +%s)
