@@ -115,17 +115,20 @@ int main(int argc, char** argv) {
     if (!from_etcd && !is_directory(config.data_path))
         return usage_error("data path " + config.data_path + " is not a readable directory");
     std::unique_ptr<StoreSource> source;
+    const etcd::EtcdSource* etcd_source = nullptr;  // the source, when it is etcd
     if (from_etcd) {
         auto cluster = etcd_cluster(config);
         if (!cluster) return usage_error(cluster.failure().reason);
-        source = std::make_unique<etcd::EtcdSource>(std::move(*cluster), config.etcd_prefix);
+        auto etcd = std::make_unique<etcd::EtcdSource>(std::move(*cluster), config.etcd_prefix);
+        etcd_source = etcd.get();
+        source = std::move(etcd);
     } else {
         source = std::make_unique<DirectorySource>(config.data_path);
     }
     const std::string store_name = from_etcd ? source->describe() : config.data_path;
     if (config.validate) {
-        if (from_etcd)
-            if (auto read = static_cast<etcd::EtcdSource&>(*source).refresh(); !read) {
+        if (etcd_source)
+            if (auto read = etcd_source->refresh(); !read) {
                 std::fprintf(stderr, "bootcfgd: %s: %s\n", store_name.c_str(),
                              read.failure().reason.c_str());
                 return 1;
@@ -176,8 +179,7 @@ int main(int argc, char** argv) {
         if (!assets_path.empty())
             assets = std::make_unique<AssetRoot>(assets_path, config.assets_listing);
 
-        if (from_etcd &&
-            !wait_for_etcd(static_cast<etcd::EtcdSource&>(*source), config.etcd_start_timeout)) {
+        if (etcd_source && !wait_for_etcd(*etcd_source, config.etcd_start_timeout)) {
             spdlog::shutdown();
             return 1;
         }

@@ -4,26 +4,18 @@
 #include "cli/flags.hpp"
 #include "etcd/etcd_source.hpp"
 #include "etcd/transfer.hpp"
+#include "values/values.hpp"
 
 namespace bootcfg {
 
 namespace {
 
-std::vector<std::string> split_endpoints(const std::string& text) {
-    std::vector<std::string> out;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        const auto comma = std::min(text.find(',', start), text.size());
-        const std::string endpoint = text.substr(start, comma - start);
-        if (!endpoint.starts_with("http://") && !endpoint.starts_with("https://"))
-            throw UsageError{
-                "--etcd-endpoints: expected http://HOST:PORT or https://HOST:PORT, "
-                "comma-separated, got \"" +
-                endpoint + "\""};
-        out.push_back(endpoint);
-        start = comma + 1;
-    }
-    return out;
+// The endpoints flag or variable, parsed as bootcfgd parses -etcd-endpoints.
+std::vector<std::string> endpoints_of(const std::string& text) {
+    std::string why;
+    auto endpoints = split_endpoints(text, why);
+    if (!endpoints) throw UsageError{"--etcd-endpoints: " + why};
+    return std::move(*endpoints);
 }
 
 }  // namespace
@@ -71,7 +63,7 @@ int run_store_command(const std::vector<std::string>& args,
         std::string prefix = f.get("--prefix", env("BOOTCFG_ETCD_PREFIX"));
         prefix = etcd::normal_prefix(prefix.empty() ? "/bootcfg/" : prefix);
         etcd::ClusterSettings settings{
-            split_endpoints(endpoints),      f.get("--etcd-ca-file"),
+            endpoints_of(endpoints),         f.get("--etcd-ca-file"),
             f.get("--etcd-cert-file"),       f.get("--etcd-key-file"),
             f.get("--etcd-username"),        f.get("--etcd-password-file"),
             std::chrono::milliseconds(10000)};

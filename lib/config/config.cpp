@@ -134,21 +134,10 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
                 c.data_path_set = true;
             }
             if (name == "etcd-endpoints") {
-                c.etcd_endpoints.clear();
-                std::size_t start = 0;
-                while (start <= value.size() && !value.empty()) {
-                    const auto comma = std::min(value.find(',', start), value.size());
-                    const std::string endpoint = value.substr(start, comma - start);
-                    const auto scheme = endpoint.find("://");
-                    if ((!endpoint.starts_with("http://") && !endpoint.starts_with("https://")) ||
-                        endpoint.size() == scheme + 3 ||
-                        endpoint.find('/', scheme + 3) != std::string::npos)
-                        return "expected http://HOST:PORT or https://HOST:PORT, comma-separated, "
-                               "got \"" +
-                               endpoint + "\"";
-                    c.etcd_endpoints.push_back(endpoint);
-                    start = comma + 1;
-                }
+                std::string why;
+                auto endpoints = split_endpoints(value, why);
+                if (!endpoints) return why;
+                c.etcd_endpoints = std::move(*endpoints);
             }
             if (name == "etcd-prefix") {
                 if (value.empty() || value.size() > 200) return "expected 1 to 200 characters";

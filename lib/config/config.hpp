@@ -17,7 +17,7 @@ namespace bootcfg {
 struct DaemonConfig {
     std::string address = "127.0.0.1:8080";
     std::string data_path = "./data";
-    bool data_path_set = false;  // given by flag, env or file (not the default)
+    bool data_path_set = false;            // given by flag, env or file (not the default)
     std::string assets_path = "./images";  // empty: assets disabled
     bool assets_path_set = false;          // given by flag, env or file (not the default)
     std::string log_level = "info";

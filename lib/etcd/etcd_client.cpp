@@ -1,6 +1,5 @@
 #include "etcd/etcd_client.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -103,8 +102,7 @@ void Client::cancel() const {
     state_->watch.cancel();
 }
 
-Result<ClientResponse> Client::each_endpoint(
-    const std::function<ClientResponse(const ClientOptions&, const Headers&)>& send) const {
+Result<ClientResponse> Client::each_endpoint(const Send& send) const {
     const ClusterOptions& o = options_;
     State& state = *state_;
     std::size_t start;
@@ -113,6 +111,7 @@ Result<ClientResponse> Client::each_endpoint(
         start = state.current;
     }
     std::string failures;  // each endpoint's, for the log
+    auto failed = [&](const std::string& why) { failures += (failures.empty() ? "" : "; ") + why; };
     for (std::size_t i = 0; i < o.endpoints.size(); ++i) {
         const std::size_t at = (start + i) % o.endpoints.size();
         const std::string& endpoint = o.endpoints[at];
@@ -143,22 +142,22 @@ Result<ClientResponse> Client::each_endpoint(
             if (!o.username.empty() && token.empty()) {
                 auto fresh = authenticate();
                 if (!fresh) {
-                    failures += (failures.empty() ? "" : "; ") + endpoint + ": unavailable";
+                    failed(endpoint + ": unavailable");
                     continue;
                 }
                 token = *fresh;
             }
-            ClientResponse response = send(connection, headers_with(token));
+            const std::function<void()> now_answered = [&] { answered(at, token); };
+            ClientResponse response = send(connection, headers_with(token), now_answered);
             if (token_refused(response) && !o.username.empty()) {
                 auto fresh = authenticate();
                 if (fresh) {
                     token = *fresh;
-                    response = send(connection, headers_with(token));
+                    response = send(connection, headers_with(token), now_answered);
                 }
             }
             if (response.status >= 500) {
-                failures +=
-                    (failures.empty() ? "" : "; ") + endpoint + ": " + refusal_reason(response);
+                failed(endpoint + ": " + refusal_reason(response));
                 continue;
             }
             answered(at, token);
@@ -167,7 +166,7 @@ Result<ClientResponse> Client::each_endpoint(
             const std::string what = e.what();
             if (what == "cancelled") return fail("cancelled");
             if (what.starts_with("user '")) return fail(what);
-            failures += (failures.empty() ? "" : "; ") + what;
+            failed(what);
         }
     }
     bool lost = false;
@@ -196,9 +195,10 @@ void Client::answered(std::size_t endpoint, const std::string& token) const {
 
 Result<std::string> Client::call(const std::string& path, const json& body) const {
     const std::string text = body.dump();
-    auto response = each_endpoint([&](const ClientOptions& connection, const Headers& headers) {
-        return admin_request(connection, "POST", path, text, headers);
-    });
+    auto response =
+        each_endpoint([&](const ClientOptions& connection, const Headers& headers, const auto&) {
+            return admin_request(connection, "POST", path, text, headers);
+        });
     if (!response) return response.failure();
     if (response->status != 200)
         return fail("etcd refused " + path + ": " + refusal_reason(*response));
@@ -251,7 +251,8 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
     const std::string request = watch_request(prefix, start_revision).dump();
     std::string broken;  // why the stream was given up, when it was
     bool token_expired = false;
-    auto response = each_endpoint([&](const ClientOptions& connection, const Headers& headers) {
+    auto response = each_endpoint([&](const ClientOptions& connection, const Headers& headers,
+                                      const std::function<void()>& answered_now) {
         std::string line;
         bool set_up = false;  // a first message came: the watch is on
         auto sink = [&](std::string_view piece) {
@@ -267,16 +268,7 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
                     broken = message.failure().reason;
                     return false;
                 }
-                if (!set_up) {  // reachable now, not only once this stream ends
-                    const auto& all = options_.endpoints;
-                    std::string token;
-                    for (const auto& [name, value] : headers)
-                        if (name == "Authorization") token = value;
-                    answered(
-                        static_cast<std::size_t>(
-                            std::find(all.begin(), all.end(), connection.endpoint) - all.begin()),
-                        token);
-                }
+                if (!set_up) answered_now();  // reachable now, not once this stream ends
                 set_up = true;
                 if (message->canceled &&
                     message->cancel_reason.find("auth token") != std::string::npos)

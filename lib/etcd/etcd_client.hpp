@@ -86,9 +86,11 @@ class Client {
     struct State;
     using Headers = std::vector<std::pair<std::string, std::string>>;
     // Runs `send` against each endpoint in turn until one answers (any status but 5xx),
-    // renewing a refused token once; records reachability.
-    Result<ClientResponse> each_endpoint(
-        const std::function<ClientResponse(const ClientOptions&, const Headers&)>& send) const;
+    // renewing a refused token once; records reachability. A send that streams calls
+    // `answered` once the endpoint has answered, before its response ends.
+    using Send = std::function<ClientResponse(const ClientOptions&, const Headers&,
+                                              const std::function<void()>& answered)>;
+    Result<ClientResponse> each_endpoint(const Send& send) const;
     // An endpoint answered (with this token): it is tried first next time; reachable again.
     void answered(std::size_t endpoint, const std::string& token) const;
     ClusterOptions options_;

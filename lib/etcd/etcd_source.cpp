@@ -12,22 +12,41 @@
 
 namespace bootcfg::etcd {
 
+std::optional<std::string> layout_path(const std::string& prefix, std::string_view key) {
+    if (!key.starts_with(prefix)) return std::nullopt;
+    key.remove_prefix(prefix.size());
+    if (key.starts_with("boot/") || key == "cloud/default" || key.starts_with("cloud/mac/") ||
+        key.starts_with("cloud/uuid/"))
+        return std::string(key);
+    return std::nullopt;
+}
+
 namespace {
+
+std::int64_t ms_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start)
+        .count();
+}
 
 // etcd's default --max-txn-ops: a write of more objects is refused rather than split (it would
 // no longer be all or nothing).
 constexpr std::size_t kMaxTxnOps = 128;
 
 struct Parsed {
+    std::optional<std::string> layout_path;  // a bootcfg-layout key: merged per machine later
     std::optional<Profile> profile;
     std::optional<Group> group;
     std::optional<TemplateEntry> entry;
+    TemplateKind entry_kind{};
     std::optional<Failure> failure;
     bool outside_layout = false;
 };
 
 Parsed parse_kv(const std::string& prefix, const KeyValue& kv) {
     Parsed out;
+    out.layout_path = layout_path(prefix, kv.key);
+    if (out.layout_path) return out;
     const auto ref = object_of(prefix, kv.key);
     if (!ref) {
         out.outside_layout = true;
@@ -45,21 +64,14 @@ Parsed parse_kv(const std::string& prefix, const KeyValue& kv) {
         take(parse_with_field_line(kv.value, parse_profile), out.profile);
     else if (ref->kind == ObjectKind::groups)
         take(parse_with_field_line(kv.value, parse_group), out.group);
-    else
-        take(parse_template_entry(template_kind(ref->kind), ref->name, kv.value), out.entry);
+    else {
+        out.entry_kind = template_kind(ref->kind);
+        take(parse_template_entry(out.entry_kind, ref->name, kv.value), out.entry);
+    }
     return out;
 }
 
 }  // namespace
-
-std::optional<std::string> layout_path(const std::string& prefix, std::string_view key) {
-    if (!key.starts_with(prefix)) return std::nullopt;
-    key.remove_prefix(prefix.size());
-    if (key.starts_with("boot/") || key == "cloud/default" || key.starts_with("cloud/mac/") ||
-        key.starts_with("cloud/uuid/"))
-        return std::string(key);
-    return std::nullopt;
-}
 
 namespace {
 
@@ -152,8 +164,8 @@ StoreContents contents_of(const std::string& prefix, const std::vector<KeyValue>
     for (std::size_t i = 0; i < kvs.size(); ++i) {
         Parsed& p = parsed[i];
         const std::string& key = kvs[i].key;
-        if (auto path = layout_path(prefix, key)) {
-            layout.add(kvs[i], *path);
+        if (p.layout_path) {
+            layout.add(kvs[i], *p.layout_path);
         } else if (p.outside_layout) {
             LoadProblem problem{key, 0,
                                 "ignored: not profiles/ID, groups/ID, ignition/NAME, cloud/NAME "
@@ -177,8 +189,7 @@ StoreContents contents_of(const std::string& prefix, const std::vector<KeyValue>
         } else if (p.group) {
             out.groups.push_back(std::move(*p.group));
         } else if (p.entry) {
-            const auto kind = static_cast<int>(template_kind(object_of(prefix, key)->kind));
-            out.templates[kind].push_back(std::move(*p.entry));
+            out.templates[static_cast<int>(p.entry_kind)].push_back(std::move(*p.entry));
         }
     }
     layout.finish();
@@ -226,9 +237,7 @@ Result<void> EtcdSource::refresh() const {
     const std::int64_t revision = listing->revision;
     replace_mirror(std::move(*listing));
     spdlog::debug("etcd: read {} keys under {} at revision {} in {} ms", keys, prefix_, revision,
-                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count());
+                  ms_since(start));
     return {};
 }
 
@@ -297,10 +306,7 @@ StoreContents EtcdSource::load(const Snapshot* previous) const {
     if (!reuse) read = refresh();
     const auto start = std::chrono::steady_clock::now();
     StoreContents contents = contents_of(prefix_, mirrored(), previous);
-    spdlog::debug("etcd: parsed the mirror in {} ms",
-                  std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count());
+    spdlog::debug("etcd: parsed the mirror in {} ms", ms_since(start));
     if (!read)
         contents.problems.insert(contents.problems.begin(),
                                  LoadProblem{describe(), 0,

@@ -136,25 +136,15 @@ Result<Transfer> export_data_dir(const Client& client, const std::string& prefix
     if (!listing) return listing.failure();
     Transfer t;
     for (const KeyValue& kv : listing->kvs) {
-        if (auto relative = layout_path(prefix, kv.key)) {
-            const std::string path = dir + "/" + *relative;
-            Result<void> written =
-                make_directories(std::filesystem::path(path).parent_path().string());
-            if (written) written = write_file_atomic(path, kv.value);
-            if (!written) return fail(path + ": " + written.failure().reason, "dir");
-            ++t.written;
-            continue;
-        }
-        const auto ref = object_of(prefix, kv.key);
-        if (!ref) {
+        std::optional<std::string> relative = layout_path(prefix, kv.key);
+        if (!relative)
+            if (const auto ref = object_of(prefix, kv.key)) relative = data_dir_path(*ref);
+        if (!relative) {
             t.skipped.push_back(kv.key);
             continue;
         }
-        const bool json = ref->kind == ObjectKind::profiles || ref->kind == ObjectKind::groups;
-        const std::string sub =
-            is_template(ref->kind) ? template_dir(template_kind(ref->kind)) : kind_name(ref->kind);
-        const std::string path = dir + "/" + sub + "/" + ref->name + (json ? ".json" : "");
-        Result<void> written = make_directories(dir + "/" + sub);
+        const std::string path = dir + "/" + *relative;
+        Result<void> written = make_directories(std::filesystem::path(path).parent_path().string());
         if (written) written = write_file_atomic(path, kv.value);
         if (!written) return fail(path + ": " + written.failure().reason, "dir");
         ++t.written;

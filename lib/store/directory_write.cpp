@@ -21,9 +21,7 @@ std::string DirectorySource::locate(const ObjectRef& ref, const Snapshot& curren
     } else if (ref.kind == ObjectKind::profiles) {
         if (const Profile* p = current.profile(ref.name); p && !p->source.empty()) return p->source;
     }
-    if (is_template(ref.kind))
-        return root_ + "/" + template_dir(template_kind(ref.kind)) + "/" + ref.name;
-    return root_ + "/" + kind_name(ref.kind) + "/" + ref.name + ".json";
+    return root_ + "/" + data_dir_path(ref);
 }
 
 std::optional<std::string> DirectorySource::read(const std::string& location) const {

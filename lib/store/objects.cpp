@@ -36,6 +36,12 @@ bool is_template(ObjectKind kind) {
     return kind != ObjectKind::groups && kind != ObjectKind::profiles;
 }
 
+std::string data_dir_path(const ObjectRef& ref) {
+    if (is_template(ref.kind))
+        return std::string(template_dir(template_kind(ref.kind))) + "/" + ref.name;
+    return std::string(kind_name(ref.kind)) + "/" + ref.name + ".json";
+}
+
 TemplateKind template_kind(ObjectKind kind) {
     return kind == ObjectKind::ignition ? TemplateKind::ignition
            : kind == ObjectKind::cloud  ? TemplateKind::cloud

@@ -23,6 +23,10 @@ struct ObjectRef {
     std::string name;
 };
 
+// Where an object's file goes in a data dir: "profiles/<id>.json", "groups/<id>.json",
+// "ignition/<name>", "cloud/<name>", "generic/<name>".
+std::string data_dir_path(const ObjectRef& ref);
+
 // Ids and template names become file names: letters, digits, '.', '_', '-', not starting with
 // '.', at most 200 characters.
 bool valid_name(std::string_view name);

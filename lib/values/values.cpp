@@ -78,4 +78,23 @@ std::optional<HostPort> split_host_port(const std::string& address) {
     return hp;
 }
 
+std::optional<std::vector<std::string>> split_endpoints(const std::string& text, std::string& why) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= text.size() && !text.empty()) {
+        const auto comma = std::min(text.find(',', start), text.size());
+        std::string endpoint = text.substr(start, comma - start);
+        const auto scheme = endpoint.find("://");
+        if ((!endpoint.starts_with("http://") && !endpoint.starts_with("https://")) ||
+            endpoint.size() == scheme + 3 || endpoint.find('/', scheme + 3) != std::string::npos) {
+            why = "expected http://HOST:PORT or https://HOST:PORT, comma-separated, got \"" +
+                  endpoint + "\"";
+            return std::nullopt;
+        }
+        out.push_back(std::move(endpoint));
+        start = comma + 1;
+    }
+    return out;
+}
+
 }  // namespace bootcfg

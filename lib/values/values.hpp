@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bootcfg {
 
@@ -20,5 +21,10 @@ struct HostPort {
     std::string port;
 };
 std::optional<HostPort> split_host_port(const std::string& address);
+
+// "http://h1:2379,https://h2:2379" (etcd's endpoints): each an http:// or https:// URL with a
+// host and no path. Empty text is no endpoint; otherwise nullopt, with `why` naming the first
+// entry that is not such a URL.
+std::optional<std::vector<std::string>> split_endpoints(const std::string& text, std::string& why);
 
 }  // namespace bootcfg
