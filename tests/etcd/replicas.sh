@@ -189,6 +189,11 @@ expect_contains "the bootcfg layout imports too" "written, 0 unchanged" "$out"
 "$BOOTCFG" store export "$WORK/lab" --etcd-endpoints "$ENDPOINTS" --prefix /lab/ >/dev/null
 diff -r "$DATA" "$WORK/lab" >"$WORK/lab.diff" && pass || fail "layout export differs: $(cat "$WORK/lab.diff")"
 rc=0
+"$BOOTCFG" store export "$WORK/x" --etcd-endpoints "${ENDPOINT[1]}/v3" 2>"$WORK/path.err" || rc=$?
+expect_eq "an endpoint with a path: usage error, as bootcfgd says it" \
+    "2 bootcfg: store: --etcd-endpoints: expected http://HOST:PORT or https://HOST:PORT, comma-separated, got \"${ENDPOINT[1]}/v3\" (bootcfg store --help)" \
+    "$rc $(cat "$WORK/path.err")"
+rc=0
 "$BOOTCFG" store import "$FIXTURE" --etcd-endpoints "http://127.0.0.1:$(free_ports 1)" 2>/dev/null || rc=$?
 expect_eq "import with etcd unreachable: exit 3" 3 "$rc"
 start_replica M -etcd-endpoints="$ENDPOINTS" -etcd-prefix=/mb/
