@@ -22,6 +22,7 @@
 #include "etcd/etcd_source.hpp"
 #include "http/http_server.hpp"
 #include "logging/log_text.hpp"
+#include "rpc/rpc_server.hpp"
 #include "service/open_files.hpp"
 #include "service/systemd_notify.hpp"
 #include "store/reloader.hpp"
@@ -140,13 +141,26 @@ int main(int argc, char** argv) {
     }
     // A bad admin setting (no TLS off loopback, a short token, a missing certificate) is a
     // usage error, refused before the data dir loads.
-    const admin::AdminServerOptions admin_options{config.admin_address,
-                                                  config.cert_file,
-                                                  config.key_file,
-                                                  config.ca_file,
-                                                  config.admin_token_file,
-                                                  1024 * 1024,
-                                                  config.admin_max_connections};
+    admin::AdminServerOptions admin_options{config.admin_address,
+                                            config.cert_file,
+                                            config.key_file,
+                                            config.ca_file,
+                                            config.admin_token_file,
+                                            1024 * 1024,
+                                            config.admin_max_connections};
+    // With -rpc-address the certificate flags may be there for gRPC alone: a lone unix admin
+    // socket takes none.
+    if (!config.rpc_address.empty() && config.admin_address.starts_with("unix:") &&
+        config.admin_address.find(',') == std::string::npos)
+        admin_options.cert_file.clear(), admin_options.key_file.clear(),
+            admin_options.ca_file.clear();
+    if (!config.rpc_address.empty()) {
+        try {
+            admin::check_certificates(config.cert_file, config.key_file, config.ca_file);
+        } catch (const std::runtime_error& e) {
+            return usage_error(e.what());
+        }
+    }
     std::vector<admin::AdminServerOptions> admin_listeners;
     if (!config.admin_address.empty()) {
         try {
@@ -232,7 +246,8 @@ int main(int argc, char** argv) {
         // One AdminApi (its writes serialize on one mutex) behind every admin listener.
         std::unique_ptr<admin::AdminApi> admin_api;
         std::vector<std::unique_ptr<admin::AdminServer>> admin_servers;
-        if (!admin_listeners.empty()) admin_api = std::make_unique<admin::AdminApi>(store);
+        if (!admin_listeners.empty() || !config.rpc_address.empty())
+            admin_api = std::make_unique<admin::AdminApi>(store);
         for (const auto& listener : admin_listeners) {
             auto& admin_server = admin_servers.emplace_back(
                 std::make_unique<admin::AdminServer>(listener, *admin_api));
@@ -240,6 +255,17 @@ int main(int argc, char** argv) {
             admin_server->start();
             spdlog::info("admin API listening on {} ({})", admin_server->local_address(),
                          admin_server->security());
+        }
+        // matchbox's gRPC API: the same AdminApi behind its own listener and threads.
+        std::unique_ptr<rpc::RpcServer> rpc_server;
+        if (!config.rpc_address.empty()) {
+            rpc_server = std::make_unique<rpc::RpcServer>(
+                rpc::RpcServerOptions{config.rpc_address, config.cert_file, config.key_file,
+                                      config.ca_file},
+                *admin_api);
+            rpc_server->start();
+            spdlog::info("matchbox gRPC API listening on {} (TLS, client certificates)",
+                         rpc_server->local_address());
         }
         server.run([&] {
             spdlog::info(
@@ -250,6 +276,7 @@ int main(int argc, char** argv) {
         });
         stopping = true;
         tell(ServiceNotifier::stopping());
+        if (rpc_server) rpc_server->stop();
         for (auto& admin_server : admin_servers) admin_server->stop();
         // Leaving this scope joins the reloader's thread, which may be mid-reload and logging.
     } catch (const std::exception& e) {

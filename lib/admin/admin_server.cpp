@@ -413,6 +413,40 @@ std::vector<AdminServerOptions> admin_listeners(const AdminServerOptions& option
     return out;
 }
 
+namespace {
+
+// TLS 1.2 or later with the certificate chain and key; with a CA, client certificates are
+// verified against it and required. Throws a one-line reason naming the flag and file.
+ssl::context tls_server_context(const std::string& cert_file, const std::string& key_file,
+                                const std::string& ca_file) {
+    ssl::context ctx(ssl::context::tls_server);
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    auto load = [](const char* flag, const std::string& file, auto fn) {
+        try {
+            fn();
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error(std::string(flag) + " " + file + ": " + e.code().message());
+        }
+    };
+    load("-cert-file", cert_file, [&] { ctx.use_certificate_chain_file(cert_file); });
+    load("-key-file", key_file, [&] { ctx.use_private_key_file(key_file, ssl::context::pem); });
+    if (!ca_file.empty()) {
+        load("-ca-file", ca_file, [&] { ctx.load_verify_file(ca_file); });
+        ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    } else {
+        ctx.set_verify_mode(ssl::verify_none);
+    }
+    return ctx;
+}
+
+}  // namespace
+
+void check_certificates(const std::string& cert_file, const std::string& key_file,
+                        const std::string& ca_file) {
+    tls_server_context(cert_file, key_file, ca_file);
+}
+
 void AdminServer::check(const AdminServerOptions& options) {
     Impl(options, nullptr).configure();
 }
@@ -437,29 +471,9 @@ void AdminServer::Impl::configure() {
         throw std::runtime_error("-admin-address " + o.address +
                                  ": a unix socket takes no TLS (-cert-file)");
     if (!o.cert_file.empty()) {
-        im.tls.emplace(ssl::context::tls_server);
-        auto& ctx = *im.tls;
-        ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-        auto load = [](const char* flag, const std::string& file, auto fn) {
-            try {
-                fn();
-            } catch (const boost::system::system_error& e) {
-                throw std::runtime_error(std::string(flag) + " " + file + ": " +
-                                         e.code().message());
-            }
-        };
-        load("-cert-file", o.cert_file, [&] { ctx.use_certificate_chain_file(o.cert_file); });
-        load("-key-file", o.key_file,
-             [&] { ctx.use_private_key_file(o.key_file, ssl::context::pem); });
-        if (!o.ca_file.empty()) {
-            load("-ca-file", o.ca_file, [&] { ctx.load_verify_file(o.ca_file); });
-            // With tokens too, either credential will do; without, the certificate is required.
-            ctx.set_verify_mode(ssl::verify_peer |
-                                (im.tokens.empty() ? ssl::verify_fail_if_no_peer_cert : 0));
-        } else {
-            ctx.set_verify_mode(ssl::verify_none);
-        }
+        im.tls.emplace(tls_server_context(o.cert_file, o.key_file, o.ca_file));
+        // With tokens too, either credential will do; without, the certificate is required.
+        if (!o.ca_file.empty() && !im.tokens.empty()) im.tls->set_verify_mode(ssl::verify_peer);
     }
 
     if (is_unix) {

@@ -29,6 +29,11 @@ struct AdminServerOptions {
 // and a remote TLS port can run together; a lone unix address with -cert-file stays an error.
 std::vector<AdminServerOptions> admin_listeners(const AdminServerOptions& options);
 
+// Loads a TLS server certificate chain, its key and (when given) the CA for client certificates,
+// as a listener would. Throws std::runtime_error naming the flag and file at fault.
+void check_certificates(const std::string& cert_file, const std::string& key_file,
+                        const std::string& ca_file);
+
 class AdminServer {
   public:
     AdminServer(AdminServerOptions options, AdminApi& api);

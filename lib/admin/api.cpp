@@ -83,6 +83,10 @@ std::string write_refusal(const std::string& reason) {
            "selector or that group";
 }
 
+bool is_template_reference(const std::string& field) {
+    return field == "ignition_id" || field == "cloud_id" || field == "generic_id";
+}
+
 ApiReply ok_reply(unsigned status, nlohmann::json body, std::string etag) {
     ApiReply r;
     r.status = status;
@@ -270,9 +274,12 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
         change.now.templates[static_cast<int>(template_kind(kind))].push_back(std::move(*entry));
     }
     auto next = LiveStore::patched(*snapshot, {std::move(change)});
-    for (const auto& problem : next->problems())
-        if (problem.path == path && !problem.about_file_name)  // the name is not the document's
-            return api_error(400, write_refusal(problem.reason), problem.field);
+    for (const auto& problem : next->problems()) {
+        if (problem.path != path || problem.about_file_name)  // the name is not the document's
+            continue;
+        if (request.templates_may_follow && is_template_reference(problem.field)) continue;
+        return api_error(400, write_refusal(problem.reason), problem.field);
+    }
 
     // JSON documents end with a newline like hand-written files; templates are kept byte exact.
     const bool add_newline = !is_template(kind) && !text.ends_with('\n');

@@ -17,6 +17,9 @@ struct ApiRequest {
     std::string_view if_match;       // "", "*" or a quoted revision
     std::string_view if_none_match;  // "" or "*"
     std::string who;                 // for the audit line: certificate subject, token name, peer
+    // A profile may name templates not written yet: matchbox's clients (Terraform) write a
+    // profile before its Ignition. The reference is served once the template arrives.
+    bool templates_may_follow = false;
 };
 
 class AdminApi {
@@ -24,6 +27,7 @@ class AdminApi {
     explicit AdminApi(LiveStore& store) : store_(store) {}
 
     ApiReply handle(const ApiRequest& request);
+    const LiveStore& store() const { return store_; }
 
   private:
     ApiReply write(Kind kind, const std::string& name, const ApiRequest& request);

@@ -52,13 +52,18 @@ const Flag kFlags[] = {
      "at start-up, how long to wait for etcd's first answer before exiting"},
     {"admin-address", nullptr, Kind::string,
      "admin API listeners, host:port or unix:/path, comma-separated (off when empty)"},
-    {"cert-file", nullptr, Kind::string, "admin API TLS certificate (PEM, with its chain)"},
-    {"key-file", nullptr, Kind::string, "admin API TLS private key (PEM)"},
-    {"ca-file", nullptr, Kind::string, "admin API: require client certificates from this CA"},
+    {"cert-file", nullptr, Kind::string,
+     "admin and gRPC API TLS certificate (PEM, with its chain)"},
+    {"key-file", nullptr, Kind::string, "admin and gRPC API TLS private key (PEM)"},
+    {"ca-file", nullptr, Kind::string,
+     "admin and gRPC API: require client certificates from this CA"},
     {"admin-token-file", nullptr, Kind::string,
      "admin API bearer tokens, one 'NAME TOKEN' a line (re-read on SIGHUP)"},
     {"admin-max-connections", nullptr, Kind::count,
      "admin API connections open at once; beyond it new ones are closed (default 64)"},
+    {"rpc-address", nullptr, Kind::string,
+     "matchbox's gRPC API (Terraform, bootcmd), host:port; needs -cert-file -key-file -ca-file "
+     "(off when empty)"},
     {"validate", nullptr, Kind::boolean,
      "load the data directory, print each problem as path:line: reason, exit 1 if any"},
     {"version", nullptr, Kind::boolean, "print the version and exit"},
@@ -157,6 +162,11 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
                 if (!value.empty() && !value.starts_with("unix:") && !split_host_port(value))
                     return "expected host:port or unix:/path, got \"" + value + "\"";
                 c.admin_address = value;
+            }
+            if (name == "rpc-address") {
+                if (!value.empty() && !split_host_port(value))
+                    return "expected host:port, got \"" + value + "\"";
+                c.rpc_address = value;
             }
             if (name == "cert-file") c.cert_file = value;
             if (name == "key-file") c.key_file = value;
@@ -309,6 +319,11 @@ Result<DaemonConfig> parse_daemon_config(const std::vector<std::string>& args,
         return fail("-etcd-cert-file and -etcd-key-file go together", "-etcd-cert-file");
     if (c.etcd_username.empty() != c.etcd_password_file.empty())
         return fail("-etcd-username and -etcd-password-file go together", "-etcd-username");
+    if (!c.rpc_address.empty() && (c.cert_file.empty() || c.key_file.empty() || c.ca_file.empty()))
+        return fail(
+            "-rpc-address needs -cert-file, -key-file and -ca-file: the gRPC API requires client "
+            "certificates, as matchbox's does",
+            "-rpc-address");
     return c;
 }
 

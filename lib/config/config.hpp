@@ -30,6 +30,8 @@ struct DaemonConfig {
     std::string admin_address;
     std::string cert_file, key_file, ca_file, admin_token_file;
     unsigned admin_max_connections = 64;
+    // matchbox's gRPC API: off unless set (host:port); TLS with client certificates required.
+    std::string rpc_address;
 
     // The etcd backend instead of data_path: on when etcd_endpoints is set.
     std::vector<std::string> etcd_endpoints;
