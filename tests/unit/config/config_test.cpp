@@ -171,3 +171,24 @@ TEST_CASE("etcd files in the YAML file are relative to it") {
     CHECK(p.config.etcd_ca_file == "/etc/ca.pem");
     CHECK(p.config.etcd_username == "boot");
 }
+
+TEST_CASE("the gRPC API: off by default, host:port, needs all three TLS files") {
+    CHECK(parse({}).config.rpc_address.empty());
+    const std::vector<std::string> tls = {"-cert-file=s.crt", "-key-file=s.key", "-ca-file=ca.crt"};
+    auto args = tls;
+    args.push_back("-rpc-address=0.0.0.0:8081");
+    auto p = parse(args);
+    REQUIRE(p.error.empty());
+    CHECK(p.config.rpc_address == "0.0.0.0:8081");
+    p = parse(tls, {{"BOOTCFG_RPC_ADDRESS", "[::1]:8081"}});
+    REQUIRE(p.error.empty());
+    CHECK(p.config.rpc_address == "[::1]:8081");
+
+    CHECK(parse({"-rpc-address=8081"}).error ==
+          "invalid value for flag -rpc-address: expected host:port, got \"8081\"");
+    const std::string needs =
+        "-rpc-address needs -cert-file, -key-file and -ca-file: the gRPC API requires client "
+        "certificates, as matchbox's does";
+    CHECK(parse({"-rpc-address=:8081"}).error == needs);
+    CHECK(parse({"-rpc-address=:8081", "-cert-file=s.crt", "-key-file=s.key"}).error == needs);
+}
