@@ -1,5 +1,6 @@
 #include "rpc/rpc_server.hpp"
 
+#include <google/protobuf/stubs/logging.h>
 #include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
@@ -50,6 +51,15 @@ void log_from_grpc(gpr_log_func_args* args) {
         spdlog::warn("rpc: grpc: {}", log_escape(args->message));
     else
         spdlog::debug("rpc: grpc: {}", log_escape(args->message));
+}
+
+// protobuf's (a request whose strings are not UTF-8, say): one line, never stderr.
+void log_from_protobuf(google::protobuf::LogLevel level, const char*, int,
+                       const std::string& message) {
+    if (level >= google::protobuf::LOGLEVEL_ERROR)
+        spdlog::warn("rpc: protobuf: {}", log_escape(message));
+    else
+        spdlog::debug("rpc: protobuf: {}", log_escape(message));
 }
 
 // Who called, for the audit line: the verified client certificate's subject, written as the
@@ -479,6 +489,7 @@ void RpcServer::start() {
     // Each file loads as a TLS listener needs it: a bad one is named before anything binds.
     admin::check_certificates(o.cert_file, o.key_file, o.ca_file);
     gpr_set_log_function(log_from_grpc);
+    google::protobuf::SetLogHandler(log_from_protobuf);
 
     grpc::SslServerCredentialsOptions tls(
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);

@@ -58,6 +58,8 @@ grep -q 'audit: who="cert:/CN=terraform/O=bootcfg" action=put object=groups/g1 o
 grep -q 'audit: who="cert:/CN=terraform/O=bootcfg" action=delete object=profiles/p1' "$one_log" && pass ||
     fail "a gRPC delete logs its audit line"
 grep -q 'rpc: grpc: .*[Hh]andshake' "$one_log" && pass || fail "a refused handshake is logged as one line"
+grep -q 'rpc: protobuf: .*UTF-8' "$one_log" && pass || fail "a request that is not UTF-8 is logged in bootcfgd's log"
+grep -q '^\[libprotobuf\|^E[0-9]\{4\}' "$one_log" && fail "protobuf or gRPC wrote to stderr directly" || pass
 expect_eq "the written group file is the data dir's JSON form" "0" \
     "$(test -f "$WORK/d1/groups/g1.json" && echo 1 || echo 0)"  # deleted at the end of `full`
 expect_eq "the Ignition written over gRPC was removed by IgnitionDelete" "0" \

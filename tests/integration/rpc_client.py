@@ -231,6 +231,20 @@ def full(args, pb_storage, pb, rpc):
     check("a message over the limit is refused", code == grpc.StatusCode.RESOURCE_EXHAUSTED,
           f"{code} {details}")
 
+    # Hostile bytes where a request belongs: refused, nothing written, the server keeps serving.
+    raw = c.channel.unary_unary("/rpcpb.Groups/GroupPut")
+    for what, data in (("a group id that is not UTF-8", bytes.fromhex("0a060a04ff fe 2f 2e".replace(" ", ""))),
+                       ("bytes that are not protobuf", b"\xff" * 64)):
+        try:
+            raw(data, timeout=10)
+            code = grpc.StatusCode.OK
+        except grpc.RpcError as e:
+            code = e.code()
+        check(f"GroupPut with {what} is refused", code != grpc.StatusCode.OK, str(code))
+    code, _, got = call(c.groups.GroupList, M.GroupListRequest())
+    check("... and nothing was written", got is not None and
+          [g.id for g in got.groups] == ["g1"], str(got))
+
     # REST and gRPC see the same objects, with the same revisions for equal content.
     rest_profile = {"id": "from-rest", "boot": {"kernel": "/assets/rest-kernel", "args": ["a=b"]}}
     status, _, _ = admin.request("PUT", "/api/v1/profiles/from-rest",
