@@ -21,6 +21,7 @@
 #include "config/config.hpp"
 #include "etcd/etcd_source.hpp"
 #include "http/http_server.hpp"
+#include "inventory/inventory.hpp"
 #include "logging/log_text.hpp"
 #include "rpc/rpc_server.hpp"
 #include "service/open_files.hpp"
@@ -193,6 +194,26 @@ int main(int argc, char** argv) {
         if (!assets_path.empty())
             assets = std::make_unique<AssetRoot>(assets_path, config.assets_listing);
 
+        // The machine inventory: state apart from config, in its own directory.
+        std::unique_ptr<inventory::Inventory> machines;
+        if (!config.state_path.empty()) {
+            std::vector<std::string> skipped;
+            auto opened = inventory::Inventory::open(
+                {config.state_path, 100000, config.checkin_ttl.count() / 1000}, skipped);
+            if (!opened) {
+                spdlog::shutdown();
+                std::fprintf(stderr, "bootcfgd: %s\n", opened.failure().reason.c_str());
+                return 1;
+            }
+            machines = std::move(*opened);
+            for (const auto& id : skipped)
+                spdlog::warn("inventory: {}/inventory.db: the record of {} does not parse; skipped",
+                             config.state_path, log_escape(id));
+            spdlog::info("inventory: {} machines in {}/inventory.db", machines->size(),
+                         config.state_path);
+        }
+        const MachineServices machine_services{machines.get(), config.public_url};
+
         if (etcd_source && !wait_for_etcd(*etcd_source, config.etcd_start_timeout)) {
             spdlog::shutdown();
             return 1;
@@ -215,7 +236,8 @@ int main(int argc, char** argv) {
             spdlog::warn("-max-connections={} exceeds what the open-file limit allows ({})",
                          options.max_connections, fd_budget);
 
-        HttpServer server(options, machine_routes(holder, assets.get(), source.get()));
+        HttpServer server(options,
+                          machine_routes(holder, assets.get(), source.get(), &machine_services));
         server.listen();
 
         // Type=notify: systemd starts dependents once the port is open, and knows when reloads
@@ -247,7 +269,7 @@ int main(int argc, char** argv) {
         std::unique_ptr<admin::AdminApi> admin_api;
         std::vector<std::unique_ptr<admin::AdminServer>> admin_servers;
         if (!admin_listeners.empty() || !config.rpc_address.empty())
-            admin_api = std::make_unique<admin::AdminApi>(store);
+            admin_api = std::make_unique<admin::AdminApi>(store, machines.get());
         for (const auto& listener : admin_listeners) {
             auto& admin_server = admin_servers.emplace_back(
                 std::make_unique<admin::AdminServer>(listener, *admin_api));

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "admin/machines.hpp"
 #include "labels/labels.hpp"
 #include "logging/log_text.hpp"
 #include "store/data_files.hpp"
@@ -103,6 +104,8 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
         query = path.substr(q + 1);
         path = path.substr(0, q);
     }
+    if (path == "/api/v1/machines" || path.starts_with("/api/v1/machines/"))
+        return machines_request(inventory_, request, path, query);
     if (request.method == "GET" || request.method == "HEAD")
         return read_request(*store_.current(), path, query);
     if (request.method != "PUT" && request.method != "DELETE")

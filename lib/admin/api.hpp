@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "admin/resources.hpp"
+#include "inventory/inventory.hpp"
 #include "store/live_store.hpp"
 
 namespace bootcfg::admin {
@@ -24,7 +25,8 @@ struct ApiRequest {
 
 class AdminApi {
   public:
-    explicit AdminApi(LiveStore& store) : store_(store) {}
+    explicit AdminApi(LiveStore& store, inventory::Inventory* inventory = nullptr)
+        : store_(store), inventory_(inventory) {}
 
     ApiReply handle(const ApiRequest& request);
     const LiveStore& store() const { return store_; }
@@ -33,6 +35,7 @@ class AdminApi {
     ApiReply write(Kind kind, const std::string& name, const ApiRequest& request);
 
     LiveStore& store_;
+    inventory::Inventory* inventory_;
 };
 
 }  // namespace bootcfg::admin

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,6 +31,8 @@ struct Invocation {
     std::string if_match;  // --if-match
     bool replace = false;  // create: replace an existing object
     std::vector<std::string> selectors;
+    std::string state, seen_since;  // machine list filters
+    std::vector<std::string> labels;
     std::vector<std::string> words;  // positional
 };
 
@@ -55,6 +58,9 @@ Invocation parse(const std::vector<std::string>& args,
                                              {"-f", true, "--file"},
                                              {"--if-match"},
                                              {"--selector"},
+                                             {"--state"},
+                                             {"--label"},
+                                             {"--seen-since"},
                                              {"--replace", false}});
     inv.words = f.words;
     inv.client.endpoint = f.get("--endpoint", inv.client.endpoint);
@@ -72,6 +78,9 @@ Invocation parse(const std::vector<std::string>& args,
     inv.if_match = f.get("--if-match");
     inv.selectors = f.all("--selector");
     inv.replace = f.flag("--replace");
+    inv.state = f.get("--state");
+    inv.labels = f.all("--label");
+    inv.seen_since = f.get("--seen-since");
     if (inv.output != "table" && inv.output != "json")
         throw UsageError{"-o " + inv.output + ": expected table or json"};
     if (inv.client.cert_file.empty() != inv.client.key_file.empty())
@@ -237,6 +246,94 @@ int remove(Context& c, const std::string& kind, const std::string& name) {
     return kExitOk;
 }
 
+// "12 s ago", "3 min ago", "2 h ago", "5 d ago".
+std::string ago(std::int64_t ms) {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    const std::int64_t s = std::max<std::int64_t>(0, (now - ms) / 1000);
+    if (s < 120) return std::to_string(s) + " s ago";
+    if (s < 7200) return std::to_string(s / 60) + " min ago";
+    if (s < 172800) return std::to_string(s / 3600) + " h ago";
+    return std::to_string(s / 86400) + " d ago";
+}
+
+// bootcfg machine list|describe|set-state|forget: the inventory through the admin API.
+int machine(Context& c, const std::vector<std::string>& w) {
+    const std::string verb = w.size() > 1 ? w[1] : "";
+    auto id = [&]() -> std::string {
+        const std::size_t want = verb == "set-state" ? 4 : 3;
+        if (w.size() != want)
+            throw UsageError{"machine " + verb + " takes " +
+                             (verb == "set-state" ? "MAC STATE" : "MAC (or uuid:UUID)")};
+        return w[2];
+    };
+    const bool filters = !c.inv.state.empty() || !c.inv.labels.empty() || !c.inv.seen_since.empty();
+    if (filters && verb != "list")
+        throw UsageError{"--state, --label and --seen-since filter machine list only"};
+    auto printed = [&](const ClientResponse& r, const std::string& line) {
+        if (r.status != 200) return c.refused(r);
+        if (c.inv.output == "json")
+            std::fputs(r.body.c_str(), c.out);
+        else
+            std::fprintf(c.out, "%s\n", line.c_str());
+        return static_cast<int>(kExitOk);
+    };
+    if (verb == "list" && w.size() == 2) {
+        std::string q;
+        auto add = [&](const std::string& k, const std::string& v) {
+            q += (q.empty() ? "?" : "&") + k + "=" + encode(v);
+        };
+        if (!c.inv.state.empty()) add("state", c.inv.state);
+        for (const auto& l : c.inv.labels) add("label", l);
+        if (!c.inv.seen_since.empty()) add("seen-since", c.inv.seen_since);
+        auto r = c.call("GET", "/api/v1/machines" + q);
+        if (r.status != 200) return c.refused(r);
+        if (c.inv.output == "json") {
+            std::fputs(r.body.c_str(), c.out);
+            return kExitOk;
+        }
+        const json items = parse_json_bounded(r.body).value("items", json::array());
+        std::vector<std::vector<std::string>> rows = {{"MACHINE", "STATE", "HOSTNAME", "ARCH", "IP",
+                                                       "GROUP -> PROFILE", "LAST SEEN", "BOOTS"}};
+        std::map<std::string, int> per_state;
+        for (const auto& m : items) {
+            ++per_state[str(m, "state")];
+            const std::string group = str(m, "group");
+            rows.push_back({str(m, "id"), str(m, "state"), str(m, "hostname"), str(m, "arch"),
+                            str(m, "client_ip"),
+                            group.empty() ? "-" : group + " -> " + str(m, "profile"),
+                            ago(m.value("last_seen_ms", std::int64_t{0})),
+                            std::to_string(m.value("boot_count", 0))});
+        }
+        print_table(c.out, rows);
+        std::string counts;
+        for (const auto& [state, n] : per_state)
+            counts += (counts.empty() ? "" : ", ") + std::to_string(n) + " " + state;
+        std::fprintf(c.err, "%zu machines%s%s\n", items.size(), counts.empty() ? "" : ": ",
+                     counts.c_str());
+        return kExitOk;
+    }
+    if (verb == "describe" || verb == "get") {
+        auto r = c.call("GET", "/api/v1/machines/" + encode(id()));
+        if (r.status != 200) return c.refused(r);
+        std::fputs(r.body.c_str(), c.out);
+        return kExitOk;
+    }
+    if (verb == "set-state") {
+        const std::string machine_id = id();
+        auto r =
+            c.call("PATCH", "/api/v1/machines/" + encode(machine_id), json{{"state", w[3]}}.dump());
+        return printed(r, "machine " + machine_id + " is " + w[3]);
+    }
+    if (verb == "forget") {
+        const std::string machine_id = id();
+        auto r = c.call("DELETE", "/api/v1/machines/" + encode(machine_id));
+        return printed(r, "forgot machine " + machine_id);
+    }
+    throw UsageError{"unknown command 'machine " + verb + "' (list, describe, set-state, forget)"};
+}
+
 int select(Context& c, const std::vector<std::string>& labels) {
     if (labels.empty()) throw UsageError{"select needs labels, e.g. select mac=52:54:00:12:34:56"};
     std::string q;
@@ -386,7 +483,7 @@ int apply(Context& c) {
 
 bool is_admin_command(const std::string& word) {
     return word == "group" || word == "profile" || word == "ignition" || word == "cloud" ||
-           word == "generic" || word == "select" || word == "apply";
+           word == "generic" || word == "select" || word == "apply" || word == "machine";
 }
 
 std::string admin_usage() {
@@ -404,6 +501,9 @@ std::string admin_usage() {
            "layout)\n"
            "  bootcfg select KEY=VALUE...              which group and profile a machine gets, and "
            "why\n"
+           "  bootcfg machine list [--state S] [--label KEY=VALUE] [--seen-since 10m]\n"
+           "  bootcfg machine describe MAC | set-state MAC STATE | forget MAC\n"
+           "                                           the machine inventory (-state-path)\n"
            "Flags: --endpoint URL (https://HOST:PORT, http://127.0.0.1:PORT, unix:/PATH; default\n"
            "  unix:/run/bootcfg/admin.sock), --ca-file, --cert-file, --key-file, --token-file,\n"
            "  -o table|json. Environment: BOOTCFG_ENDPOINT, BOOTCFG_CA_FILE, BOOTCFG_CERT_FILE,\n"
@@ -420,6 +520,7 @@ int run_admin_command(const std::vector<std::string>& args,
         if (w.empty()) throw UsageError{"missing command"};
         const std::string& noun = w[0];
         if (noun == "select") return select(c, {w.begin() + 1, w.end()});
+        if (noun == "machine") return machine(c, w);
         if (noun == "apply") {
             if (w.size() != 1) throw UsageError{"apply takes no words: bootcfg apply -f DIR|FILE"};
             return apply(c);

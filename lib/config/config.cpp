@@ -61,6 +61,11 @@ const Flag kFlags[] = {
      "admin API bearer tokens, one 'NAME TOKEN' a line (re-read on SIGHUP)"},
     {"admin-max-connections", nullptr, Kind::count,
      "admin API connections open at once; beyond it new ones are closed (default 64)"},
+    {"state-path", nullptr, Kind::string,
+     "machine inventory (SQLite) and check-in key directory; empty: inventory off"},
+    {"public-url", nullptr, Kind::string,
+     "this server's URL as machines reach it (check-in URLs); default: from each request's Host"},
+    {"checkin-ttl", nullptr, Kind::duration, "how long a rendered check-in URL stays valid"},
     {"rpc-address", nullptr, Kind::string,
      "matchbox's gRPC API (Terraform, bootcmd), host:port; needs -cert-file -key-file -ca-file "
      "(off when empty)"},
@@ -102,6 +107,7 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
             if (name == "read-timeout") c.read_timeout = *d;
             if (name == "write-timeout") c.write_timeout = *d;
             if (name == "shutdown-timeout") c.shutdown_timeout = *d;
+            if (name == "checkin-ttl") c.checkin_ttl = *d;
             if (name == "etcd-timeout") c.etcd_timeout = *d;
             if (name == "etcd-start-timeout") c.etcd_start_timeout = *d;
             return "";
@@ -162,6 +168,17 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
                 if (!value.empty() && !value.starts_with("unix:") && !split_host_port(value))
                     return "expected host:port or unix:/path, got \"" + value + "\"";
                 c.admin_address = value;
+            }
+            if (name == "state-path") c.state_path = value;
+            if (name == "public-url") {
+                if (!value.empty() && !value.starts_with("http://") &&
+                    !value.starts_with("https://"))
+                    return "expected http://HOST[:PORT] or https://..., got \"" + value + "\"";
+                if (value.find_first_of(" \t\r\n\"'<>`$\\{}|^?#") != std::string::npos)
+                    return "expected a plain URL without spaces, quotes or a query, got \"" +
+                           value + "\"";
+                c.public_url = value;
+                while (c.public_url.ends_with('/')) c.public_url.pop_back();
             }
             if (name == "rpc-address") {
                 if (!value.empty() && !split_host_port(value))
@@ -268,9 +285,10 @@ Result<DaemonConfig> parse_daemon_config(const std::vector<std::string>& args,
                     return path.empty() || path[0] == '/' ? path : dir + path;
                 };
                 if (key == "data-path" || key == "assets-path" || key == "images-path" ||
-                    key == "cert-file" || key == "key-file" || key == "ca-file" ||
-                    key == "admin-token-file" || key == "etcd-ca-file" || key == "etcd-cert-file" ||
-                    key == "etcd-key-file" || key == "etcd-password-file")
+                    key == "state-path" || key == "cert-file" || key == "key-file" ||
+                    key == "ca-file" || key == "admin-token-file" || key == "etcd-ca-file" ||
+                    key == "etcd-cert-file" || key == "etcd-key-file" ||
+                    key == "etcd-password-file")
                     value = beside_file(value);
                 if (key == "admin-address" && value.starts_with("unix:"))
                     value = "unix:" + beside_file(value.substr(5));

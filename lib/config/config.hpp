@@ -30,6 +30,10 @@ struct DaemonConfig {
     std::string admin_address;
     std::string cert_file, key_file, ca_file, admin_token_file;
     unsigned admin_max_connections = 64;
+    // The machine inventory's directory (SQLite, the check-in key); empty: inventory off.
+    std::string state_path = "./state";
+    std::string public_url;  // base of check-in URLs; empty: from each request's Host
+    std::chrono::milliseconds checkin_ttl{24 * 3600 * 1000};
     // matchbox's gRPC API: off unless set (host:port); TLS with client certificates required.
     std::string rpc_address;
 

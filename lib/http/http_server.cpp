@@ -116,6 +116,7 @@ class Session : public std::enable_shared_from_this<Session> {
         beast::error_code ec;
         auto ep = stream_.socket().remote_endpoint(ec);
         remote_ = ec ? "-" : format_endpoint(ep);
+        if (!ec) remote_ip_ = ep.address().to_string();
     }
 
     ~Session() { server_.remove_session(this); }
@@ -197,6 +198,8 @@ class Session : public std::enable_shared_from_this<Session> {
         request.conditional.if_modified_since = head_fields_.if_modified_since;
         request.conditional.range = head_fields_.range;
         request.conditional.if_range = head_fields_.if_range;
+        request.client_ip = remote_ip_;
+        request.host = head_fields_.host;
         send(route_or_500(request));
     }
 
@@ -364,6 +367,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string out_head_;
     std::string out_body_;
     std::string remote_;
+    std::string remote_ip_;  // the peer address alone, for the inventory
     bool idle_ = false;
     bool keep_alive_ = false;
     bool head_ = false;

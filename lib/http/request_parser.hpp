@@ -16,7 +16,7 @@ namespace bootcfg {
 struct RequestHead {
     boost::beast::http::verb verb = boost::beast::http::verb::unknown;
     int version = 11;
-    std::string method, target, if_none_match, if_modified_since, range, if_range;
+    std::string method, target, if_none_match, if_modified_since, range, if_range, host;
     int host_fields = 0;
     bool unknown_transfer_coding = false;  // a Transfer-Encoding other than a final "chunked"
     // Set with a parse error when the header as a whole is refused: the status and the reason.
@@ -35,7 +35,7 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
         head_.unknown_transfer_coding = false;
         head_.refusal_status = 0;
         for (auto* s : {&head_.method, &head_.target, &head_.if_none_match,
-                        &head_.if_modified_since, &head_.range, &head_.if_range})
+                        &head_.if_modified_since, &head_.range, &head_.if_range, &head_.host})
             s->clear();
     }
 
@@ -53,7 +53,7 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
         std::string* into = nullptr;
         switch (name) {
             case boost::beast::http::field::host:
-                ++head_.host_fields;
+                if (++head_.host_fields == 1) head_.host.assign(value);
                 return;
             case boost::beast::http::field::transfer_encoding: {
                 // Beast takes a body only for a final "chunked" and would read anything else's

@@ -2,6 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "labels/labels.hpp"
@@ -21,42 +27,149 @@ Reply text_reply(std::string body, std::string selected = {}) {
     return r;
 }
 
-// Labels from the query, the selection for `part`, then what `serve(labels, selection)` answers;
-// or the refusal: 400 for unusable labels, 404 when nothing is selected.
+// One machine request: what the routes below read besides the snapshot.
+struct Call {
+    const Snapshot& snapshot;
+    const MachineRequest& request;
+    std::string_view path, query;
+    const MachineServices* machines;
+
+    inventory::Inventory* inventory() const { return machines ? machines->inventory : nullptr; }
+};
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The record key of these labels (mac, else uuid).
+std::optional<std::string> machine_of(const Labels& labels) {
+    const std::string* mac = labels.find("mac");
+    const std::string* uuid = labels.find("uuid");
+    return inventory::machine_id(mac ? *mac : "", uuid ? *uuid : "");
+}
+
+// The labels groups are matched against: with the inventory on, "state" is the machine's
+// recorded state, never what it claims. Templates still see the query as sent.
+const Labels& matching_labels(const Call& call, const Labels& sent, Labels& scratch) {
+    if (!call.inventory()) return sent;
+    auto id = machine_of(sent);
+    auto state = id ? call.inventory()->state_of(*id) : std::nullopt;
+    if (!state && !sent.find("state")) return sent;
+    scratch = sent;
+    scratch.erase("state");
+    if (state) scratch.set("state", std::move(*state));
+    return scratch;
+}
+
+// Hands the request to the inventory's writer (never waits for it).
+void record(const Call& call, const Labels& labels, const Selection* sel, bool boot) {
+    inventory::Inventory* inv = call.inventory();
+    if (!inv) return;
+    auto id = machine_of(labels);
+    if (!id) return;
+    inventory::Sighting s;
+    s.id = std::move(*id);
+    auto take = [&](std::string& field, const char* key) {
+        if (const std::string* v = labels.find(key)) field = *v;
+    };
+    take(s.mac, "mac");
+    take(s.uuid, "uuid");
+    take(s.hostname, "hostname");
+    take(s.serial, "serial");
+    take(s.arch, "arch");
+    s.client_ip = call.request.client_ip;
+    s.endpoint = call.path;
+    if (sel && sel->group) {
+        s.group = sel->group->id;
+        s.profile = sel->group->profile;
+        s.default_group = sel->group->selector.empty();
+    }
+    s.boot = boot;
+    s.time_ms = now_ms();
+    inv->record(std::move(s));
+}
+
+// The signed check-in URL of this machine, for {{.request.checkin_url}}; "" when the inventory
+// is off or the URL cannot be built (no usable Host).
+std::string checkin_url(const Call& call, const Labels& labels) {
+    inventory::Inventory* inv = call.inventory();
+    if (!inv) return {};
+    auto id = machine_of(labels);
+    if (!id) return {};
+    std::string base = call.machines->public_url;
+    if (base.empty()) {
+        const std::string_view host = call.request.host;
+        const bool usable =
+            !host.empty() && host.size() <= 255 &&
+            std::all_of(host.begin(), host.end(), [](unsigned char c) {
+                return std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
+            });
+        if (!usable) return {};
+        base = "http://" + std::string(host);
+    }
+    const std::int64_t expires = now_ms() / 1000 + inv->checkin_ttl_s();
+    return base + "/checkin?" + inv->signer().query(*id, inventory::kInstalled, expires);
+}
+
+// Labels from the query (with the recorded state), the selection for `part`, then what
+// `serve(labels, selection)` answers; or the refusal: 400 for unusable labels, 404 when
+// nothing is selected. Every request with a MAC or UUID is recorded.
 template <class Serve>
-Reply with_selection(const Snapshot& snapshot, std::string_view query, Part part, Serve serve) {
-    const auto labels = labels_from_query(query);
+Reply with_selection(const Call& call, Part part, Serve serve) {
+    auto labels = labels_from_query(call.query);
     if (!labels) return error_reply(400, labels.failure().reason);
-    const Selection sel = select(snapshot, *labels, part);
+    Labels scratch;
+    const Selection sel = select(call.snapshot, matching_labels(call, *labels, scratch), part);
+    record(call, *labels, &sel, part == Part::boot);
     if (!sel) return error_reply(404, sel.reason);
     return serve(*labels, sel);
 }
 
-Reply ipxe(const Snapshot& snapshot, std::string_view query) {
-    return with_selection(snapshot, query, Part::boot, [](const Labels&, const Selection& sel) {
+// A group whose profile has no boot config: the machine should boot from its disk.
+bool boots_from_disk(const Call& call, const Selection& sel) {
+    return sel.group && !sel.profile && !sel.group->falls_through &&
+           call.snapshot.profile(sel.group->profile);
+}
+
+template <class Serve>
+Reply boot_reply(const Call& call, std::string (*exit_script)(), Serve serve) {
+    auto labels = labels_from_query(call.query);
+    if (!labels) return error_reply(400, labels.failure().reason);
+    Labels scratch;
+    const Selection sel =
+        select(call.snapshot, matching_labels(call, *labels, scratch), Part::boot);
+    record(call, *labels, &sel, true);
+    if (boots_from_disk(call, sel)) return text_reply(exit_script(), sel.group->id + " (disk)");
+    if (!sel) return error_reply(404, sel.reason);
+    return serve(*labels, sel);
+}
+
+Reply ipxe(const Call& call) {
+    return boot_reply(call, &ipxe_exit_script, [](const Labels&, const Selection& sel) {
         return text_reply(ipxe_script(sel.profile->boot), sel.group->id);
     });
 }
 
-Reply grub(const Snapshot& snapshot, std::string_view query) {
-    return with_selection(
-        snapshot, query, Part::boot, [](const Labels& labels, const Selection& sel) {
-            const std::string* arch = labels.find("arch");
-            const bool arm64 = arch && (*arch == "arm64" || *arch == "aarch64");
-            return text_reply(grub_config(sel.profile->boot, arm64), sel.group->id);
-        });
+Reply grub(const Call& call) {
+    return boot_reply(call, &grub_exit_config, [](const Labels& labels, const Selection& sel) {
+        const std::string* arch = labels.find("arch");
+        const bool arm64 = arch && (*arch == "arm64" || *arch == "aarch64");
+        return text_reply(grub_config(sel.profile->boot, arm64), sel.group->id);
+    });
 }
 
-Reply metadata(const Snapshot& snapshot, std::string_view query) {
-    return with_selection(
-        snapshot, query, Part::group, [&](const Labels& labels, const Selection& sel) {
-            return text_reply(metadata_env(*sel.group, labels, query), sel.group->id);
-        });
+Reply metadata(const Call& call) {
+    return with_selection(call, Part::group, [&](const Labels& labels, const Selection& sel) {
+        return text_reply(metadata_env(*sel.group, labels, call.query), sel.group->id);
+    });
 }
 
 // The selected profile's named config, rendered with the group's data.
-Reply template_reply(const Snapshot& snapshot, TemplateKind kind, const Labels& labels,
-                     const Selection& sel, std::string_view query) {
+Reply template_reply(const Call& call, TemplateKind kind, const Labels& labels,
+                     const Selection& sel) {
+    const Snapshot& snapshot = call.snapshot;
     const Profile& profile = *sel.profile;
     const std::string& name = template_id(profile, kind);
     const TemplateEntry* entry = snapshot.template_entry(kind, name);
@@ -76,7 +189,8 @@ Reply template_reply(const Snapshot& snapshot, TemplateKind kind, const Labels& 
         failed.log_detail = entry->source + detail;
         return failed;
     };
-    auto rendered = entry->parsed->render(template_data(*sel.group, labels, query));
+    auto rendered = entry->parsed->render(
+        template_data(*sel.group, labels, call.query, checkin_url(call, labels)));
     if (!rendered)
         return server_error(
             std::string("error rendering ") + template_dir(kind) + " template '" + name + "'",
@@ -89,24 +203,57 @@ Reply template_reply(const Snapshot& snapshot, TemplateKind kind, const Labels& 
 }
 
 // /cloud, /ignition, /generic.
-Reply rendered(const Snapshot& snapshot, std::string_view query, TemplateKind kind) {
-    return with_selection(snapshot, query, template_part(kind),
+Reply rendered(const Call& call, TemplateKind kind) {
+    return with_selection(call, template_part(kind),
                           [&](const Labels& labels, const Selection& sel) {
-                              return template_reply(snapshot, kind, labels, sel, query);
+                              return template_reply(call, kind, labels, sel);
                           });
 }
 
-Reply pixiecore(const Snapshot& snapshot, std::string_view mac_text) {
+Reply pixiecore(const Call& call, std::string_view mac_text) {
     auto decoded = percent_decode(mac_text, false);
     auto mac = decoded ? normalize_mac(*decoded) : std::nullopt;
     if (!mac) return error_reply(400, "malformed mac '" + std::string(mac_text) + "'");
     Labels labels;
     labels.set("mac", *mac);
-    auto sel = select(snapshot, labels, Part::boot);
+    Labels scratch;
+    auto sel = select(call.snapshot, matching_labels(call, labels, scratch), Part::boot);
+    record(call, labels, &sel, true);
     if (!sel) return error_reply(404, sel.reason);
     Reply r = text_reply(pixiecore_json(sel.profile->boot), sel.group->id);
     r.content_type = "application/json";
     return r;
+}
+
+// GET or POST /checkin?id=..&state=..&expires=..&sig=..: the machine the URL was signed for
+// reports its state. Answered after the change is committed; anything else changes nothing.
+Reply checkin(const Call& call) {
+    inventory::Inventory* inv = call.inventory();
+    if (!inv) return error_reply(404, "check-in needs the machine inventory (-state-path)");
+    std::map<std::string, std::string, std::less<>> fields;
+    const auto bad = for_each_query_pair(call.query, [&](std::string k, std::string v) {
+        fields.try_emplace(std::move(k), std::move(v));
+        return true;
+    });
+    const std::string& id = fields["id"];
+    const std::string& state = fields["state"];
+    const std::string& sig = fields["sig"];
+    const std::string& expires = fields["expires"];
+    std::int64_t expires_s = 0;
+    const auto [end, ec] =
+        std::from_chars(expires.data(), expires.data() + expires.size(), expires_s);
+    if (bad || id.empty() || ec != std::errc() || end != expires.data() + expires.size() ||
+        !inventory::valid_state(state) ||
+        !inv->signer().verify(id, state, expires_s, sig, now_ms() / 1000))
+        return error_reply(
+            403, "check-in refused: the URL is not signed for this machine, or it expired");
+    auto changed = inv->set_state(id, state, "checkin");
+    if (!changed) {
+        Reply r = error_reply(503, "check-in not recorded; try again");
+        r.log_detail = changed.failure().reason;
+        return r;
+    }
+    return text_reply("ok: " + id + " is " + state + "\n", "checkin " + id);
 }
 
 Reply asset(const AssetRoot* assets, std::string_view rest, const ConditionalHeaders& cond) {
@@ -188,21 +335,34 @@ std::optional<Reply> asset_route(const AssetRoot* assets, std::string_view path,
 }  // namespace
 
 Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequest& request,
-            const StoreSource* source) {
-    if (auto refused = refuse_method(request)) return std::move(*refused);
+            const StoreSource* source, const MachineServices* machines) {
     const auto [path, query] = path_and_query(request.target);
+    const Call call{snapshot, request, path, query, machines};
+    // The one write a machine makes: its check-in (POST, or GET for iPXE's imgfetch).
+    if (path == "/checkin" && (request.method == "POST" || request.method == "GET"))
+        return checkin(call);
+    if (auto refused = refuse_method(request)) return std::move(*refused);
 
-    if (path == "/ipxe") return ipxe(snapshot, query);
-    if (path == "/boot.ipxe" || path == "/boot.ipxe.0") return text_reply(chain_script());
-    if (path == "/cloud") return rendered(snapshot, query, TemplateKind::cloud);
-    if (path == "/ignition") return rendered(snapshot, query, TemplateKind::ignition);
-    if (path == "/generic") return rendered(snapshot, query, TemplateKind::generic);
+    if (path == "/ipxe") return ipxe(call);
+    if (path == "/boot.ipxe" || path == "/boot.ipxe.0") {
+        if (call.inventory() && !query.empty())
+            if (auto labels = labels_from_query(query)) record(call, *labels, nullptr, false);
+        return text_reply(chain_script());
+    }
+    if (path == "/cloud") return rendered(call, TemplateKind::cloud);
+    if (path == "/ignition") return rendered(call, TemplateKind::ignition);
+    if (path == "/generic") return rendered(call, TemplateKind::generic);
 
-    if (path == "/metadata") return metadata(snapshot, query);
-    if (path == "/grub") return grub(snapshot, query);
+    if (path == "/metadata") return metadata(call);
+    if (path == "/grub") return grub(call);
     if (path.starts_with("/pixiecore/v1/boot/"))
-        return pixiecore(snapshot, path.substr(std::string_view("/pixiecore/v1/boot/").size()));
-    if (auto reply = asset_route(assets, path, request)) return std::move(*reply);
+        return pixiecore(call, path.substr(std::string_view("/pixiecore/v1/boot/").size()));
+    if (auto reply = asset_route(assets, path, request)) {
+        // An asset URL that names its machine (?mac=, ?uuid=) counts as seeing it.
+        if (call.inventory() && !query.empty() && reply->status < 400)
+            if (auto labels = labels_from_query(query)) record(call, *labels, nullptr, false);
+        return std::move(*reply);
+    }
     if (path == "/") return text_reply("bootcfg\n");
     if (path == "/healthz") {
         // Degraded still answers 200: the replica serves every machine from its last snapshot,
@@ -214,8 +374,8 @@ Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequ
 }
 
 RequestHandler machine_routes(const SnapshotHolder& store, const AssetRoot* assets,
-                              const StoreSource* source) {
-    return [&store, assets, source](const MachineRequest& request) {
+                              const StoreSource* source, const MachineServices* machines) {
+    return [&store, assets, source, machines](const MachineRequest& request) {
         thread_local const SnapshotHolder* holder = nullptr;
         thread_local std::uint64_t version = 0;
         thread_local std::shared_ptr<const Snapshot> snapshot;
@@ -225,7 +385,7 @@ RequestHandler machine_routes(const SnapshotHolder& store, const AssetRoot* asse
             version = now;
             holder = &store;
         }
-        return route(*snapshot, assets, request, source);
+        return route(*snapshot, assets, request, source, machines);
     };
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "assets/assets.hpp"
+#include "inventory/inventory.hpp"
 #include "store/store.hpp"
 
 namespace bootcfg {
@@ -18,6 +19,14 @@ struct MachineRequest {
     std::string_view method;
     std::string_view target;
     ConditionalHeaders conditional;
+    std::string_view client_ip = {};  // the peer's address, for the inventory
+    std::string_view host = {};       // the Host header, for check-in URLs
+};
+
+// What the machine endpoints know of machines beyond the config. inventory null: off.
+struct MachineServices {
+    inventory::Inventory* inventory = nullptr;
+    std::string public_url;  // base of check-in URLs ("http://boot.lab:8080"); empty: from Host
 };
 
 // Move-only: an asset's open file travels with it and is closed when the reply is done.
@@ -32,9 +41,10 @@ struct Reply {
     std::string log_detail;  // why a 5xx happened, for the log (the body stays short)
 };
 
-// assets may be null (serving assets disabled); source, if given, is asked for /healthz.
+// assets may be null (serving assets disabled); source, if given, is asked for /healthz;
+// machines, if given, records each machine request and answers /checkin.
 Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequest& request,
-            const StoreSource* source = nullptr);
+            const StoreSource* source = nullptr, const MachineServices* machines = nullptr);
 
 // A one-line plain-text error reply.
 Reply error_reply(unsigned status, std::string reason);
@@ -46,7 +56,8 @@ using RequestHandler = std::function<Reply(const MachineRequest&)>;
 // keeps its own reference to the snapshot and re-fetches it only when the holder's version
 // moves, so the request path takes no lock and no shared reference count.
 RequestHandler machine_routes(const SnapshotHolder& store, const AssetRoot* assets,
-                              const StoreSource* source = nullptr);
+                              const StoreSource* source = nullptr,
+                              const MachineServices* machines = nullptr);
 
 // Only /assets/ and /images/ (for `bootcfg run --serve`); anything else is 404.
 RequestHandler asset_routes(const AssetRoot& assets);

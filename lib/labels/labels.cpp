@@ -37,6 +37,12 @@ void Labels::set(std::string key, std::string value) {
     entries_.emplace(it, std::move(key), std::move(value));
 }
 
+void Labels::erase(std::string_view key) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                               [](const Entry& e, std::string_view k) { return e.first < k; });
+    if (it != entries_.end() && it->first == key) entries_.erase(it);
+}
+
 const std::string* Labels::find(std::string_view key) const {
     auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
                                [](const Entry& e, std::string_view k) { return e.first < k; });

@@ -18,6 +18,7 @@ class Labels {
     // Keeps the first value of a key, like matchbox does for repeated query parameters.
     void add(std::string key, std::string value);
     void set(std::string key, std::string value);
+    void erase(std::string_view key);
     const std::string* find(std::string_view key) const;
     const std::vector<Entry>& entries() const { return entries_; }
     bool empty() const { return entries_.empty(); }

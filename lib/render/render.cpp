@@ -171,7 +171,8 @@ std::string grub_config(const BootSpec& boot, bool arm64) {
            entry("CoreOS (BIOS)", "linux", "initrd");
 }
 
-nlohmann::json template_data(const Group& group, const Labels& query, std::string_view raw_query) {
+nlohmann::json template_data(const Group& group, const Labels& query, std::string_view raw_query,
+                             std::string_view checkin_url) {
     nlohmann::json data = group.metadata.is_object() ? group.metadata : nlohmann::json::object();
     for (const auto& [key, value] : group.selector.entries()) {
         std::string k = key;
@@ -182,7 +183,16 @@ nlohmann::json template_data(const Group& group, const Labels& query, std::strin
     nlohmann::json q = nlohmann::json::object();
     for (const auto& [key, value] : query.entries()) q[key] = value;
     data["request"] = {{"query", q}, {"raw_query", std::string(raw_query)}};
+    if (!checkin_url.empty()) data["request"]["checkin_url"] = std::string(checkin_url);
     return data;
+}
+
+std::string ipxe_exit_script() {
+    return "#!ipxe\necho bootcfg: no boot config for this machine: booting from disk\nexit\n";
+}
+
+std::string grub_exit_config() {
+    return "echo 'bootcfg: no boot config for this machine: booting from disk'\nexit\n";
 }
 
 namespace {

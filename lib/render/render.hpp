@@ -27,8 +27,15 @@ std::string pixiecore_json(const BootSpec& boot);
 std::string grub_config(const BootSpec& boot, bool arm64);
 
 // Template data as matchbox builds it: the group's metadata, then its selectors with lowercased
-// keys, then "request": {"query": labels, "raw_query": raw query string}.
-nlohmann::json template_data(const Group& group, const Labels& query, std::string_view raw_query);
+// keys, then "request": {"query": labels, "raw_query": raw query string}, plus "checkin_url"
+// when one is given (the inventory is on).
+nlohmann::json template_data(const Group& group, const Labels& query, std::string_view raw_query,
+                             std::string_view checkin_url = {});
+
+// What iPXE or GRUB runs for a machine whose profile has no boot config: leave, so the firmware
+// boots the next device (the disk).
+std::string ipxe_exit_script();
+std::string grub_exit_config();
 
 // KEY=value lines, sorted; keys uppercased, nested maps joined with '_'; strings, bools and
 // numbers only; values single-quoted for the shell when they need it.

@@ -4,6 +4,8 @@ set -euo pipefail
 
 BOOTCFGD=$(realpath "${BOOTCFGD:?path to bootcfgd}")
 WORK=$(mktemp -d /tmp/bootcfg-it.XXXXXX)
+# Each test's bootcfgd keeps its machine inventory in the test's own directory.
+export BOOTCFG_STATE_PATH="$WORK/state"
 PIDS=()
 FAILURES=0
 CHECKS=0

@@ -33,9 +33,14 @@ kernel /assets/flatcar/flatcar_production_pxe.vmlinuz flatcar.first_boot=yes clo
 initrd --name flatcar_production_pxe_image.cpio.gz /assets/flatcar/flatcar_production_pxe_image.cpio.gz
 boot
 OUT
-expect_eq "more selectors win: os=installed group has no boot" "404" "$(status "/ipxe?mac=52:54:00:89:d8:10&os=installed")"
-expect_eq "404 names group and profile" "profile 'disk' of group 'node1-installed' has no boot config" \
+# A profile without boot (matchbox renders an empty kernel line): iPXE exits to the firmware,
+# which boots the disk.
+expect_eq "more selectors win: the os=installed group boots from disk" \
+    "$(printf '#!ipxe\necho bootcfg: no boot config for this machine: booting from disk\nexit')" \
     "$(body "/ipxe?mac=52:54:00:89:d8:10&os=installed")"
+expect_eq "... and GRUB exits too" \
+    "$(printf "echo 'bootcfg: no boot config for this machine: booting from disk'\nexit")" \
+    "$(body "/grub?mac=52:54:00:89:d8:10&os=installed")"
 
 # GRUB and Pixiecore load initrds themselves: matchbox passes iPXE's `--name main` and
 # initrd=main through, which GRUB reads as a file name and the kernel's EFI stub under linuxefi

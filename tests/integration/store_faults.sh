@@ -115,7 +115,7 @@ kill "$PID"
 # --- permission denied (as an unprivileged user: root reads everything)
 if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
     WRAPPER=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
-    start_bootcfgd nobody -data-path="$data" -assets-path=
+    start_bootcfgd nobody -data-path="$data" -assets-path= -state-path=  # no inventory: about the data dir
     WRAPPER=()
 
     expect_eq "as nobody: p2 served" "$(script /k/p2-v1)" "$(ipxe 2)"

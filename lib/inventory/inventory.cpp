@@ -1,0 +1,256 @@
+#include "inventory/inventory.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <unordered_set>
+
+#include "inventory/state_db.hpp"
+
+namespace bootcfg::inventory {
+
+namespace {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+struct Outcome {
+    std::optional<Failure> failure;
+    std::optional<MachineRecord> record;  // after the change; nullopt: forgotten or absent
+    bool existed = false;
+};
+
+}  // namespace
+
+struct Inventory::Command {
+    enum { set_state, forget } kind;
+    std::string id, state, by;
+    std::shared_ptr<std::promise<Outcome>> done = std::make_shared<std::promise<Outcome>>();
+};
+
+Result<std::unique_ptr<Inventory>> Inventory::open(const InventoryOptions& options,
+                                                   std::vector<std::string>& skipped) {
+    const std::string& dir = options.state_path;
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+        return fail("-state-path " + dir + ": " + std::strerror(errno), "-state-path");
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return fail("-state-path " + dir + " is not a directory", "-state-path");
+    auto signer = CheckinSigner::from_state_dir(dir);
+    if (!signer) return signer.failure();
+    auto db = StateDb::open(dir + "/inventory.db");
+    if (!db) return db.failure();
+    auto records = (*db)->load(skipped);
+    if (!records) return records.failure();
+    return std::unique_ptr<Inventory>(
+        new Inventory(options, std::move(*db), std::move(*signer), std::move(*records)));
+}
+
+Inventory::Inventory(InventoryOptions options, std::unique_ptr<StateDb> db, CheckinSigner signer,
+                     std::vector<MachineRecord> records)
+    : options_(std::move(options)),
+      db_(std::move(db)),
+      signer_(std::move(signer)),
+      shards_(std::make_unique<Shard[]>(kShards)) {
+    for (auto& r : records) {
+        if (!r.state.empty()) set_indexed_state(r.id, &r.state);
+        std::string id = r.id;
+        records_.emplace(std::move(id), std::move(r));
+    }
+    writer_ = std::thread([this] { run(); });
+}
+
+Inventory::~Inventory() {
+    {
+        std::lock_guard lk(queue_mutex_);
+        stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_.join();
+}
+
+void Inventory::set_indexed_state(const std::string& id, const std::string* state) {
+    Shard& shard = shards_[std::hash<std::string>{}(id) % kShards];
+    std::unique_lock lk(shard.mutex);
+    if (state)
+        shard.states[id] = *state;
+    else
+        shard.states.erase(id);
+}
+
+std::optional<std::string> Inventory::state_of(std::string_view id) const {
+    const std::string key(id);
+    const Shard& shard = shards_[std::hash<std::string>{}(key) % kShards];
+    std::shared_lock lk(shard.mutex);
+    const auto it = shard.states.find(key);
+    if (it == shard.states.end()) return std::nullopt;
+    return it->second;
+}
+
+void Inventory::record(Sighting sighting) {
+    bool was_empty;
+    {
+        std::lock_guard lk(queue_mutex_);
+        if (sightings_.size() >= options_.queue_limit) {
+            dropped_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        was_empty = sightings_.empty() && commands_.empty();
+        sightings_.push_back(std::move(sighting));
+        ++queued_seq_;
+    }
+    if (was_empty) queue_cv_.notify_one();
+}
+
+Result<void> Inventory::submit(Command command) {
+    {
+        std::lock_guard lk(queue_mutex_);
+        if (stopping_) return fail("the inventory is shutting down");
+        commands_.push_back(std::move(command));
+        ++queued_seq_;
+    }
+    queue_cv_.notify_one();
+    return {};
+}
+
+Result<MachineRecord> Inventory::set_state(const std::string& id, const std::string& state,
+                                           const std::string& by) {
+    if (!valid_state(state))
+        return fail("state '" + state + "' is not a state name ([a-z0-9][a-z0-9_-]*, at most 32)",
+                    "state");
+    Command c{Command::set_state, id, state, by};
+    auto done = c.done->get_future();
+    if (auto queued = submit(std::move(c)); !queued) return queued.failure();
+    Outcome o = done.get();
+    if (o.failure) return *o.failure;
+    return std::move(*o.record);
+}
+
+Result<bool> Inventory::forget(const std::string& id) {
+    Command c{Command::forget, id, "", ""};
+    auto done = c.done->get_future();
+    if (auto queued = submit(std::move(c)); !queued) return queued.failure();
+    Outcome o = done.get();
+    if (o.failure) return *o.failure;
+    return o.existed;
+}
+
+void Inventory::flush() {
+    std::unique_lock lk(queue_mutex_);
+    const std::uint64_t target = queued_seq_;
+    done_cv_.wait(lk, [&] { return written_seq_ >= target || !writer_.joinable(); });
+}
+
+void Inventory::run() {
+    std::vector<Sighting> batch;
+    std::vector<Command> commands;
+    for (;;) {
+        std::uint64_t seq;
+        {
+            std::unique_lock lk(queue_mutex_);
+            queue_cv_.wait(lk,
+                           [&] { return stopping_ || !sightings_.empty() || !commands_.empty(); });
+            if (sightings_.empty() && commands_.empty()) break;  // stopping, nothing left
+            batch.swap(sightings_);
+            commands.swap(commands_);
+            seq = queued_seq_;
+        }
+        std::unordered_set<std::string> dirty;
+        std::vector<std::string> removed;
+        std::vector<Outcome> outcomes(commands.size());
+        {
+            std::lock_guard lk(records_mutex_);
+            for (const Sighting& s : batch) {
+                MachineRecord& r = records_[s.id];
+                if (observe(r, s)) set_indexed_state(r.id, &r.state);
+                dirty.insert(s.id);
+            }
+            const std::int64_t now = now_ms();
+            for (std::size_t i = 0; i < commands.size(); ++i) {
+                Command& c = commands[i];
+                if (c.kind == Command::forget) {
+                    outcomes[i].existed = records_.erase(c.id) > 0;
+                    set_indexed_state(c.id, nullptr);
+                    dirty.erase(c.id);
+                    removed.push_back(c.id);
+                    continue;
+                }
+                MachineRecord& r = records_[c.id];
+                outcomes[i].existed = !r.id.empty();
+                if (r.id.empty()) {  // a machine named before it was seen
+                    r.id = c.id;
+                    if (!c.id.starts_with("uuid:")) r.mac = c.id;
+                    r.first_seen_ms = r.last_seen_ms = now;
+                }
+                if (inventory::set_state(r, c.state, now, c.by)) set_indexed_state(r.id, &r.state);
+                dirty.insert(c.id);
+                outcomes[i].record = r;
+            }
+        }
+        std::vector<const MachineRecord*> rows;
+        rows.reserve(dirty.size());
+        for (const auto& id : dirty) rows.push_back(&records_.at(id));  // only this thread writes
+        const auto written = db_->write(rows, removed);
+        if (written) {
+            applied_.fetch_add(batch.size(), std::memory_order_relaxed);
+            batches_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            write_errors_.fetch_add(1, std::memory_order_relaxed);
+        }
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+            if (!written) outcomes[i].failure = written.failure();
+            commands[i].done->set_value(std::move(outcomes[i]));
+        }
+        batch.clear();
+        commands.clear();
+        {
+            std::lock_guard lk(queue_mutex_);
+            written_seq_ = seq;
+        }
+        done_cv_.notify_all();
+    }
+    std::lock_guard lk(queue_mutex_);
+    written_seq_ = queued_seq_;
+    done_cv_.notify_all();
+}
+
+std::vector<MachineRecord> Inventory::list() const {
+    std::lock_guard lk(records_mutex_);
+    std::vector<MachineRecord> out;
+    out.reserve(records_.size());
+    for (const auto& [id, r] : records_) out.push_back(r);
+    return out;
+}
+
+std::optional<MachineRecord> Inventory::get(const std::string& id) const {
+    std::lock_guard lk(records_mutex_);
+    const auto it = records_.find(id);
+    if (it == records_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::size_t Inventory::size() const {
+    std::lock_guard lk(records_mutex_);
+    return records_.size();
+}
+
+InventoryStats Inventory::stats() const {
+    InventoryStats s;
+    {
+        std::lock_guard lk(queue_mutex_);
+        s.queue_depth = sightings_.size();
+    }
+    s.dropped = dropped_.load();
+    s.applied = applied_.load();
+    s.batches = batches_.load();
+    s.write_errors = write_errors_.load();
+    return s;
+}
+
+}  // namespace bootcfg::inventory

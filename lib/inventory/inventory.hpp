@@ -1,0 +1,106 @@
+// The machine inventory: what bootcfgd has seen of each machine and its lifecycle state, kept in
+// the state dir apart from the config. Requests hand sightings to a bounded queue and never
+// wait; one writer thread applies them in batches (observe(), machine.hpp) and commits each
+// batch in one SQLite transaction. State changes by check-in or operator are committed before
+// their call returns.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "inventory/checkin.hpp"
+#include "inventory/machine.hpp"
+#include "result/result.hpp"
+
+namespace bootcfg::inventory {
+
+class StateDb;
+
+struct InventoryOptions {
+    std::string state_path;              // a directory; made if missing
+    std::size_t queue_limit = 100000;    // sightings waiting; beyond it they are dropped
+    std::int64_t checkin_ttl_s = 86400;  // how long a rendered check-in URL works
+};
+
+struct InventoryStats {
+    std::size_t queue_depth = 0;
+    std::uint64_t dropped = 0;  // sightings dropped because the queue was full
+    std::uint64_t applied = 0;  // sightings written
+    std::uint64_t batches = 0;  // transactions committed
+    std::uint64_t write_errors = 0;
+};
+
+class Inventory {
+  public:
+    // Opens (or makes) DIR/inventory.db and DIR/checkin.key and loads every record. The writer
+    // starts at once. `skipped` names rows that did not parse (reported by the caller).
+    static Result<std::unique_ptr<Inventory>> open(const InventoryOptions& options,
+                                                   std::vector<std::string>& skipped);
+    ~Inventory();  // writes what is queued, then stops
+
+    // The request path: never blocks on the writer.
+    std::optional<std::string> state_of(std::string_view id) const;
+    void record(Sighting sighting);
+
+    // Committed when they return. set_state makes the record if the machine is new.
+    Result<MachineRecord> set_state(const std::string& id, const std::string& state,
+                                    const std::string& by);
+    Result<bool> forget(const std::string& id);  // false: there was no such machine
+    // Waits until every sighting queued before the call is written.
+    void flush();
+
+    std::vector<MachineRecord> list() const;
+    std::optional<MachineRecord> get(const std::string& id) const;
+    InventoryStats stats() const;
+    std::size_t size() const;
+
+    const CheckinSigner& signer() const { return signer_; }
+    std::int64_t checkin_ttl_s() const { return options_.checkin_ttl_s; }
+
+  private:
+    struct Command;
+    Inventory(InventoryOptions options, std::unique_ptr<StateDb> db, CheckinSigner signer,
+              std::vector<MachineRecord> records);
+    void run();
+    void set_indexed_state(const std::string& id, const std::string* state);
+    Result<void> submit(Command command);
+
+    InventoryOptions options_;
+    std::unique_ptr<StateDb> db_;
+    CheckinSigner signer_;
+
+    // Records: written by the writer thread, read by admin calls.
+    mutable std::mutex records_mutex_;
+    std::unordered_map<std::string, MachineRecord> records_;
+
+    // id -> state for the request path, sharded so readers rarely meet a writer.
+    static constexpr std::size_t kShards = 64;
+    struct Shard {
+        mutable std::shared_mutex mutex;
+        std::unordered_map<std::string, std::string> states;
+    };
+    std::unique_ptr<Shard[]> shards_;
+
+    // The queue.
+    mutable std::mutex queue_mutex_;
+    std::condition_variable queue_cv_, done_cv_;
+    std::vector<Sighting> sightings_;
+    std::vector<Command> commands_;
+    std::uint64_t queued_seq_ = 0, written_seq_ = 0;
+    bool stopping_ = false;
+    std::atomic<std::uint64_t> dropped_{0}, applied_{0}, batches_{0}, write_errors_{0};
+    std::thread writer_;
+};
+
+}  // namespace bootcfg::inventory

@@ -1,0 +1,148 @@
+#include "inventory/machine.hpp"
+
+#include <ctime>
+
+namespace bootcfg::inventory {
+
+namespace {
+
+// Automatic states in the order a machine passes them; 0: not automatic.
+int automatic_rank(std::string_view state) {
+    if (state == kDiscovered) return 1;
+    if (state == kAssigned) return 2;
+    if (state == kProvisioning) return 3;
+    return 0;
+}
+
+void change(MachineRecord& r, std::string state, std::int64_t time_ms, std::string by) {
+    r.state = state;
+    r.history.push_back({std::move(state), time_ms, std::move(by)});
+    if (r.history.size() > kHistoryLimit)
+        r.history.erase(r.history.begin(),
+                        r.history.begin() + static_cast<long>(r.history.size() - kHistoryLimit));
+}
+
+void keep_if_given(std::string& field, const std::string& seen) {
+    if (!seen.empty()) field = seen;
+}
+
+std::string rfc3339(std::int64_t ms) {
+    const std::time_t t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char out[32];
+    std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms % 1000));
+    return std::string(out) + frac;
+}
+
+}  // namespace
+
+std::optional<std::string> machine_id(std::string_view mac, std::string_view uuid) {
+    if (!mac.empty()) return std::string(mac);
+    if (!uuid.empty()) return "uuid:" + std::string(uuid);
+    return std::nullopt;
+}
+
+bool observe(MachineRecord& r, const Sighting& s) {
+    if (r.id.empty()) {
+        r.id = s.id;
+        r.first_seen_ms = s.time_ms;
+    }
+    r.last_seen_ms = std::max(r.last_seen_ms, s.time_ms);
+    keep_if_given(r.mac, s.mac);
+    keep_if_given(r.uuid, s.uuid);
+    keep_if_given(r.hostname, s.hostname);
+    keep_if_given(r.serial, s.serial);
+    keep_if_given(r.arch, s.arch);
+    keep_if_given(r.client_ip, s.client_ip);
+    r.last_endpoint = s.endpoint;
+    if (!s.group.empty()) {
+        r.group = s.group;
+        r.profile = s.profile;
+    }
+    if (s.boot) ++r.boot_count;
+
+    const int current = automatic_rank(r.state);
+    if (!r.state.empty() && current == 0) return false;  // installed or an operator's state
+    const std::string_view target = s.group.empty() || s.default_group ? kDiscovered
+                                    : s.boot                           ? kProvisioning
+                                                                       : kAssigned;
+    if (automatic_rank(target) <= current) return false;
+    change(r, std::string(target), s.time_ms, "bootcfgd");
+    return true;
+}
+
+bool set_state(MachineRecord& r, const std::string& state, std::int64_t time_ms,
+               const std::string& by) {
+    if (r.state == state) return false;
+    change(r, state, time_ms, by);
+    return true;
+}
+
+bool valid_state(std::string_view state) {
+    if (state.empty() || state.size() > 32) return false;
+    for (std::size_t i = 0; i < state.size(); ++i) {
+        const char c = state[i];
+        const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '-' && c != '_'))) return false;
+    }
+    return true;
+}
+
+nlohmann::json record_json(const MachineRecord& r) {
+    nlohmann::json history = nlohmann::json::array();
+    for (const auto& h : r.history)
+        history.push_back({{"state", h.state},
+                           {"time", rfc3339(h.time_ms)},
+                           {"time_ms", h.time_ms},
+                           {"by", h.by}});
+    return {{"id", r.id},
+            {"mac", r.mac},
+            {"uuid", r.uuid},
+            {"hostname", r.hostname},
+            {"serial", r.serial},
+            {"arch", r.arch},
+            {"client_ip", r.client_ip},
+            {"first_seen", rfc3339(r.first_seen_ms)},
+            {"first_seen_ms", r.first_seen_ms},
+            {"last_seen", rfc3339(r.last_seen_ms)},
+            {"last_seen_ms", r.last_seen_ms},
+            {"last_endpoint", r.last_endpoint},
+            {"group", r.group},
+            {"profile", r.profile},
+            {"boot_count", r.boot_count},
+            {"state", r.state},
+            {"history", std::move(history)}};
+}
+
+std::optional<MachineRecord> record_from_json(const nlohmann::json& j) {
+    try {
+        MachineRecord r;
+        r.id = j.at("id").get<std::string>();
+        if (r.id.empty()) return std::nullopt;
+        for (auto [field, key] : {std::pair{&r.mac, "mac"},
+                                  {&r.uuid, "uuid"},
+                                  {&r.hostname, "hostname"},
+                                  {&r.serial, "serial"},
+                                  {&r.arch, "arch"},
+                                  {&r.client_ip, "client_ip"},
+                                  {&r.last_endpoint, "last_endpoint"},
+                                  {&r.group, "group"},
+                                  {&r.profile, "profile"},
+                                  {&r.state, "state"}})
+            *field = j.value(key, "");
+        r.first_seen_ms = j.value("first_seen_ms", std::int64_t{0});
+        r.last_seen_ms = j.value("last_seen_ms", std::int64_t{0});
+        r.boot_count = j.value("boot_count", std::uint64_t{0});
+        for (const auto& h : j.value("history", nlohmann::json::array()))
+            r.history.push_back({h.at("state").get<std::string>(),
+                                 h.value("time_ms", std::int64_t{0}), h.value("by", "")});
+        return r;
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;
+    }
+}
+
+}  // namespace bootcfg::inventory

@@ -1,0 +1,65 @@
+// A machine as bootcfgd has seen it, and how its requests move its lifecycle state:
+// discovered -> assigned -> provisioning by themselves, installed by a check-in, anything else
+// by an operator. Pure functions; inventory.hpp keeps the records.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bootcfg::inventory {
+
+inline constexpr std::string_view kDiscovered = "discovered";
+inline constexpr std::string_view kAssigned = "assigned";
+inline constexpr std::string_view kProvisioning = "provisioning";
+inline constexpr std::string_view kInstalled = "installed";
+
+// One machine request as the routes saw it.
+struct Sighting {
+    std::string id;  // the record's key: the MAC, else "uuid:" + UUID
+    std::string mac, uuid, hostname, serial, arch, client_ip, endpoint;
+    std::string group, profile;  // what answered; empty group: nothing matched
+    bool default_group = false;  // the group that answered has an empty selector
+    bool boot = false;           // a boot script (/ipxe, /grub, /pixiecore): one boot
+    std::int64_t time_ms = 0;
+};
+
+struct StateChange {
+    std::string state;
+    std::int64_t time_ms = 0;
+    std::string by;  // "bootcfgd" (requests), "checkin", or the admin client
+};
+
+struct MachineRecord {
+    std::string id, mac, uuid, hostname, serial, arch, client_ip, last_endpoint, group, profile;
+    std::int64_t first_seen_ms = 0, last_seen_ms = 0;
+    std::uint64_t boot_count = 0;
+    std::string state;
+    std::vector<StateChange> history;  // oldest first; the last kHistoryLimit changes
+};
+
+inline constexpr std::size_t kHistoryLimit = 50;
+
+// The record key of a request's labels: the MAC, else "uuid:" + UUID; nullopt without either.
+std::optional<std::string> machine_id(std::string_view mac, std::string_view uuid);
+
+// Applies one request. Automatic states only move forward; installed and operator-set states
+// stay until an operator changes them. Returns true when the state changed.
+bool observe(MachineRecord& record, const Sighting& sighting);
+
+// A check-in's or an operator's state. Returns false (nothing changed) when it is already so.
+bool set_state(MachineRecord& record, const std::string& state, std::int64_t time_ms,
+               const std::string& by);
+
+// A state an operator or a check-in URL may name: [a-z0-9][a-z0-9_-]{0,31}.
+bool valid_state(std::string_view state);
+
+// The record as the admin API shows it and the state store keeps it (times in RFC 3339 UTC
+// and milliseconds), and back; nullopt for a document that is not a record.
+nlohmann::json record_json(const MachineRecord& record);
+std::optional<MachineRecord> record_from_json(const nlohmann::json& j);
+
+}  // namespace bootcfg::inventory

@@ -1,0 +1,113 @@
+#include "inventory/state_db.hpp"
+
+#include <sqlite3.h>
+
+#include "model/limits.hpp"
+
+namespace bootcfg::inventory {
+
+namespace {
+
+// A prepared statement, finalized when it goes.
+struct Statement {
+    sqlite3_stmt* s = nullptr;
+    ~Statement() { sqlite3_finalize(s); }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
+    sqlite3* db = nullptr;
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        sqlite3_close(db);
+        return fail(path + ": " + why);
+    }
+    std::unique_ptr<StateDb> out(new StateDb(db, path));
+    // WAL: readers never wait for the writer; synchronous=NORMAL: a committed transaction
+    // survives the process being killed (the OS has it), and costs no fsync per commit.
+    for (const char* sql :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000",
+          "CREATE TABLE IF NOT EXISTS machines (id TEXT PRIMARY KEY, record TEXT "
+          "NOT NULL)",
+          // One write now: SQLite creates its WAL and seeds its randomness at
+          // start-up, not while machines are being served.
+          "PRAGMA user_version = 1"})
+        if (auto done = out->exec(sql); !done) return done.failure();
+    return out;
+}
+
+StateDb::~StateDb() {
+    sqlite3_close(db_);
+}
+
+Result<void> StateDb::exec(const char* sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+        std::string why = error ? error : sqlite3_errmsg(db_);
+        sqlite3_free(error);
+        return fail(path_ + ": " + why);
+    }
+    return {};
+}
+
+Result<std::vector<MachineRecord>> StateDb::load(std::vector<std::string>& skipped) {
+    Statement st;
+    if (sqlite3_prepare_v2(db_, "SELECT id, record FROM machines", -1, &st.s, nullptr) != SQLITE_OK)
+        return fail(path_ + ": " + sqlite3_errmsg(db_));
+    std::vector<MachineRecord> out;
+    int rc;
+    while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+        const auto* id = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0));
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 1));
+        std::optional<MachineRecord> r;
+        if (text) {
+            try {
+                r = record_from_json(parse_json_bounded(text));
+            } catch (const nlohmann::json::exception&) {
+            }
+        }
+        if (r && id && r->id == id)
+            out.push_back(std::move(*r));
+        else
+            skipped.push_back(id ? id : "(null)");
+    }
+    if (rc != SQLITE_DONE) return fail(path_ + ": " + sqlite3_errmsg(db_));
+    return out;
+}
+
+Result<void> StateDb::write(const std::vector<const MachineRecord*>& records,
+                            const std::vector<std::string>& removed) {
+    if (auto begun = exec("BEGIN IMMEDIATE"); !begun) return begun;
+    Statement put, del;
+    auto failed = [&]() -> Result<void> {
+        std::string why = path_ + ": " + sqlite3_errmsg(db_);
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        return fail(why);
+    };
+    if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO machines (id, record) VALUES (?1, ?2)", -1,
+                           &put.s, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v2(db_, "DELETE FROM machines WHERE id = ?1", -1, &del.s, nullptr) !=
+            SQLITE_OK)
+        return failed();
+    for (const MachineRecord* r : records) {
+        const std::string text =
+            record_json(*r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        sqlite3_bind_text(put.s, 1, r->id.data(), static_cast<int>(r->id.size()), SQLITE_STATIC);
+        sqlite3_bind_text(put.s, 2, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+        if (sqlite3_step(put.s) != SQLITE_DONE) return failed();
+        sqlite3_reset(put.s);
+    }
+    for (const auto& id : removed) {
+        sqlite3_bind_text(del.s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+        if (sqlite3_step(del.s) != SQLITE_DONE) return failed();
+        sqlite3_reset(del.s);
+    }
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return failed();
+    return {};
+}
+
+}  // namespace bootcfg::inventory

@@ -1,0 +1,195 @@
+#include <sys/stat.h>
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "inventory/checkin.hpp"
+#include "inventory/inventory.hpp"
+#include "inventory/machine.hpp"
+#include "temp_dir.hpp"
+
+using namespace bootcfg;
+using namespace bootcfg::inventory;
+
+namespace {
+
+Sighting seen(std::string group, bool default_group, bool boot, std::int64_t t = 1000) {
+    Sighting s;
+    s.id = s.mac = "52:54:00:00:00:01";
+    s.endpoint = boot ? "/ipxe" : "/metadata";
+    s.group = std::move(group);
+    s.profile = s.group.empty() ? "" : "p";
+    s.default_group = default_group;
+    s.boot = boot;
+    s.time_ms = t;
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("lifecycle: discovered, assigned, provisioning by themselves; forward only") {
+    MachineRecord r;
+    CHECK(observe(r, seen("", false, false)));  // nothing matched
+    CHECK(r.state == "discovered");
+    CHECK(r.first_seen_ms == 1000);
+    CHECK_FALSE(observe(r, seen("default", true, true, 2000)));  // only the default group
+    CHECK(r.state == "discovered");
+    CHECK(r.boot_count == 1);
+    CHECK(observe(r, seen("rack1", false, false, 3000)));  // a non-default group selects it
+    CHECK(r.state == "assigned");
+    CHECK(observe(r, seen("rack1", false, true, 4000)));  // it fetched its boot script
+    CHECK(r.state == "provisioning");
+    CHECK(r.boot_count == 2);
+    CHECK_FALSE(observe(r, seen("rack1", false, false, 5000)));  // never back to assigned
+    CHECK_FALSE(observe(r, seen("", false, false, 6000)));       // nor to discovered
+    CHECK(r.state == "provisioning");
+    CHECK(r.group == "rack1");  // a request that matched nothing keeps what last answered
+    CHECK(r.last_seen_ms == 6000);
+    CHECK(r.first_seen_ms == 1000);
+    REQUIRE(r.history.size() == 3);
+    CHECK(r.history[0].state == "discovered");
+    CHECK(r.history[2].state == "provisioning");
+    CHECK(r.history[2].time_ms == 4000);
+}
+
+TEST_CASE("lifecycle: installed and operator states stay until an operator moves them") {
+    MachineRecord r;
+    observe(r, seen("rack1", false, true));
+    CHECK(set_state(r, "installed", 2000, "checkin"));
+    CHECK_FALSE(observe(r, seen("rack1", false, true, 3000)));
+    CHECK(r.state == "installed");
+    CHECK_FALSE(set_state(r, "installed", 3500, "checkin"));  // no change, no history line
+    CHECK(set_state(r, "maintenance", 4000, "cert:/CN=alice"));
+    CHECK_FALSE(observe(r, seen("rack1", false, true, 5000)));
+    CHECK(r.state == "maintenance");
+    CHECK(set_state(r, "discovered", 6000, "cert:/CN=alice"));  // back into the automatic cycle
+    CHECK(observe(r, seen("rack1", false, true, 7000)));
+    CHECK(r.state == "provisioning");
+    CHECK(r.history.back().by == "bootcfgd");
+}
+
+TEST_CASE("lifecycle: history is bounded") {
+    MachineRecord r;
+    for (int i = 0; i < 200; ++i) set_state(r, i % 2 ? "a" : "b", i, "op");
+    CHECK(r.history.size() == kHistoryLimit);
+    CHECK(r.history.back().time_ms == 199);
+}
+
+TEST_CASE("state names") {
+    for (auto good : {"installed", "maintenance", "re-install", "a", "x_1"})
+        CHECK(valid_state(good));
+    for (auto bad :
+         {"", "Installed", "-x", "a b", "a\nb", "a/b", "ü", std::string(33, 'a').c_str()})
+        CHECK_FALSE(valid_state(bad));
+}
+
+TEST_CASE("record JSON round trip") {
+    MachineRecord r;
+    observe(r, seen("rack1", false, true, 1700000000123));
+    r.hostname = "node\"1";
+    const auto back = record_from_json(record_json(r));
+    REQUIRE(back);
+    CHECK(back->id == r.id);
+    CHECK(back->hostname == "node\"1");
+    CHECK(back->first_seen_ms == 1700000000123);
+    CHECK(back->history.size() == 1);
+    CHECK(record_json(r)["last_seen"] == "2023-11-14T22:13:20.123Z");
+    CHECK_FALSE(record_from_json(nlohmann::json::parse(R"({"id": ""})")));
+    CHECK_FALSE(record_from_json(nlohmann::json::parse(R"({"mac": "x"})")));
+    CHECK(machine_id("", "") == std::nullopt);
+    CHECK(machine_id("", "u") == "uuid:u");
+    CHECK(machine_id("m", "u") == "m");
+}
+
+TEST_CASE("check-in signatures: bound to machine, state and expiry") {
+    test::TempDir dir;
+    auto signer = CheckinSigner::from_state_dir(dir.path().string());
+    REQUIRE(signer);
+    struct stat st {};
+    REQUIRE(::stat((dir.path() / "checkin.key").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(st.st_size == 32);
+    const std::string q = signer->query("52:54:00:00:00:01", "installed", 2000);
+    const std::string sig = q.substr(q.find("sig=") + 4);
+    CHECK(q.starts_with("id=52:54:00:00:00:01&state=installed&expires=2000&sig="));
+    CHECK(sig.size() == 64);
+    CHECK(signer->verify("52:54:00:00:00:01", "installed", 2000, sig, 1999));
+    CHECK(signer->verify("52:54:00:00:00:01", "installed", 2000, sig, 2000));
+    CHECK_FALSE(signer->verify("52:54:00:00:00:01", "installed", 2000, sig, 2001));  // expired
+    CHECK_FALSE(signer->verify("52:54:00:00:00:02", "installed", 2000, sig, 0));     // machine
+    CHECK_FALSE(signer->verify("52:54:00:00:00:01", "wiped", 2000, sig, 0));         // state
+    CHECK_FALSE(signer->verify("52:54:00:00:00:01", "installed", 3000, sig, 0));     // expiry
+    CHECK_FALSE(signer->verify("52:54:00:00:00:01", "installed", 2000, sig.substr(1), 0));
+    // The same key next time; another state dir signs differently.
+    auto again = CheckinSigner::from_state_dir(dir.path().string());
+    REQUIRE(again);
+    CHECK(again->verify("52:54:00:00:00:01", "installed", 2000, sig, 0));
+    test::TempDir other;
+    auto stranger = CheckinSigner::from_state_dir(other.path().string());
+    REQUIRE(stranger);
+    CHECK_FALSE(stranger->verify("52:54:00:00:00:01", "installed", 2000, sig, 0));
+    dir.write("bad/checkin.key", "short");
+    auto broken = CheckinSigner::from_state_dir((dir.path() / "bad").string());
+    REQUIRE_FALSE(broken);
+    CHECK(broken.failure().reason.find("not a check-in key") != std::string::npos);
+}
+
+TEST_CASE("inventory: sightings batched into SQLite, state changes committed, reopened") {
+    test::TempDir dir;
+    const std::string state = (dir.path() / "state").string();
+    std::vector<std::string> skipped;
+    {
+        auto inv = Inventory::open({state}, skipped);
+        REQUIRE(inv);
+        for (int i = 0; i < 1000; ++i) {
+            Sighting s = seen("rack1", false, i % 2 == 0, 1000 + i);
+            s.id = s.mac =
+                "52:54:00:00:" + std::to_string(10 + i / 100) + ":" + std::to_string(10 + i % 90);
+            (*inv)->record(s);
+        }
+        (*inv)->flush();
+        CHECK((*inv)->size() > 0);
+        CHECK((*inv)->stats().dropped == 0);
+        CHECK((*inv)->stats().applied == 1000);
+        auto changed = (*inv)->set_state("52:54:00:00:99:99", "installed", "test");
+        REQUIRE(changed);
+        CHECK(changed->state == "installed");
+        CHECK((*inv)->state_of("52:54:00:00:99:99") == "installed");
+        CHECK((*inv)->state_of("52:54:00:00:10:10") == "provisioning");
+        CHECK_FALSE((*inv)->set_state("52:54:00:00:99:99", "Not A State", "test"));
+        auto gone = (*inv)->forget("52:54:00:00:10:10");
+        REQUIRE(gone);
+        CHECK(*gone);
+        CHECK_FALSE((*inv)->state_of("52:54:00:00:10:10"));
+        auto again = (*inv)->forget("52:54:00:00:10:10");
+        REQUIRE(again);
+        CHECK_FALSE(*again);
+    }
+    auto inv = Inventory::open({state}, skipped);
+    REQUIRE(inv);
+    CHECK(skipped.empty());
+    CHECK((*inv)->get("52:54:00:00:99:99")->state == "installed");
+    CHECK_FALSE((*inv)->get("52:54:00:00:10:10"));
+    CHECK((*inv)->state_of("52:54:00:00:99:99") == "installed");
+    CHECK((*inv)->get("52:54:00:00:10:11")->boot_count == 0);
+}
+
+TEST_CASE("inventory: a full queue drops sightings and counts them, never blocks") {
+    test::TempDir dir;
+    std::vector<std::string> skipped;
+    auto inv = Inventory::open({(dir.path() / "s").string(), 10}, skipped);
+    REQUIRE(inv);
+    for (int i = 0; i < 100000; ++i) (*inv)->record(seen("g", false, true, i));
+    (*inv)->flush();
+    const auto stats = (*inv)->stats();
+    CHECK(stats.applied + stats.dropped == 100000);
+    CHECK(stats.queue_depth == 0);
+}
+
+TEST_CASE("inventory: a state path that is a file is refused with its flag") {
+    test::TempDir dir;
+    dir.write("file", "x");
+    std::vector<std::string> skipped;
+    auto inv = Inventory::open({(dir.path() / "file").string()}, skipped);
+    REQUIRE_FALSE(inv);
+    CHECK(inv.failure().reason.find("-state-path") != std::string::npos);
+}
