@@ -299,6 +299,13 @@ int main(int argc, char** argv) {
         stopping = true;
         tell(ServiceNotifier::stopping());
         if (rpc_server) rpc_server->stop();
+        if (machines) {
+            machines->flush();
+            const auto st = machines->stats();
+            spdlog::info(
+                "inventory: {} sightings written in {} transactions, {} dropped, peak queue {}",
+                st.applied, st.batches, st.dropped, st.peak_queue_depth);
+        }
         for (auto& admin_server : admin_servers) admin_server->stop();
         // Leaving this scope joins the reloader's thread, which may be mid-reload and logging.
     } catch (const std::exception& e) {

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <algorithm>
 #include <future>
 #include <unordered_set>
 
@@ -103,6 +104,7 @@ void Inventory::record(Sighting sighting) {
         }
         was_empty = sightings_.empty() && commands_.empty();
         sightings_.push_back(std::move(sighting));
+        peak_queue_ = std::max(peak_queue_, sightings_.size());
         ++queued_seq_;
     }
     if (was_empty) queue_cv_.notify_one();
@@ -245,6 +247,7 @@ InventoryStats Inventory::stats() const {
     {
         std::lock_guard lk(queue_mutex_);
         s.queue_depth = sightings_.size();
+        s.peak_queue_depth = peak_queue_;
     }
     s.dropped = dropped_.load();
     s.applied = applied_.load();

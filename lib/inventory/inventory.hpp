@@ -35,6 +35,7 @@ struct InventoryOptions {
 
 struct InventoryStats {
     std::size_t queue_depth = 0;
+    std::size_t peak_queue_depth = 0;  // the most sightings waiting at once
     std::uint64_t dropped = 0;  // sightings dropped because the queue was full
     std::uint64_t applied = 0;  // sightings written
     std::uint64_t batches = 0;  // transactions committed
@@ -99,6 +100,7 @@ class Inventory {
     std::vector<Command> commands_;
     std::uint64_t queued_seq_ = 0, written_seq_ = 0;
     bool stopping_ = false;
+    std::size_t peak_queue_ = 0;  // under queue_mutex_
     std::atomic<std::uint64_t> dropped_{0}, applied_{0}, batches_{0}, write_errors_{0};
     std::thread writer_;
 };
