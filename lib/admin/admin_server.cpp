@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <charconv>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -80,7 +81,7 @@ http::response<http::string_body> make_response(unsigned status, const ApiReply&
     res.set(http::field::content_type, reply.content_type);
     res.set(http::field::cache_control, "no-store");
     if (!reply.etag.empty()) res.set(http::field::etag, "\"" + reply.etag + "\"");
-    if (status == 405) res.set(http::field::allow, "GET, HEAD, PUT, DELETE");
+    if (status == 405) res.set(http::field::allow, "GET, HEAD, PUT, PATCH, DELETE");
     if (status == 401) res.set(http::field::www_authenticate, "Bearer realm=\"bootcfg\"");
     res.body() = reply.body;
     res.prepare_payload();
@@ -228,6 +229,12 @@ struct AdminServer::Impl {
                 co_return;
             }
             auto req = parser.release();
+            if (req.target() == "/api/v1/events" || req.target().starts_with("/api/v1/events?")) {
+                spdlog::info("admin: {} {} stream who=\"{}\"", log_escape(req.method_string()),
+                             log_target(req.target()), log_escape(who));
+                co_await stream_events(stream, req);
+                co_return;
+            }
             ApiReply reply;
             ApiRequest api_request{req.method_string(),
                                    req.target(),
@@ -253,6 +260,80 @@ struct AdminServer::Impl {
             beast::get_lowest_layer(stream).expires_after(opt.timeout);
             co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
             if (ec || !res.keep_alive()) co_return;
+        }
+    }
+
+    // GET /api/v1/events: Server-Sent Events from the event log, from Last-Event-ID (or from
+    // now) until the client goes; a comment line every 15 s keeps proxies from closing it.
+    template <class Stream>
+    asio::awaitable<void> stream_events(Stream& stream,
+                                        const http::request<http::string_body>& req) {
+        error_code ec;
+        auto refuse_with = [&](unsigned status,
+                               const std::string& reason) -> asio::awaitable<void> {
+            auto res = make_response(status, api_error(status, reason), req.version());
+            res.keep_alive(false);
+            beast::get_lowest_layer(stream).expires_after(opt.timeout);
+            co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        };
+        inventory::EventLog* log = api->events();
+        if (req.method() != http::verb::get) {
+            co_await refuse_with(405, "the event stream takes GET");
+            co_return;
+        }
+        if (!log) {
+            co_await refuse_with(404, "the event stream needs the machine inventory (-state-path)");
+            co_return;
+        }
+        std::uint64_t after = log->last_id();
+        const auto last = req["Last-Event-ID"];
+        if (!last.empty()) {
+            const auto [end, err] = std::from_chars(last.data(), last.data() + last.size(), after);
+            if (err != std::errc() || end != last.data() + last.size()) {
+                co_await refuse_with(400, "Last-Event-ID is not an event id (a number)");
+                co_return;
+            }
+        }
+        http::response<http::empty_body> res{http::status::ok, req.version()};
+        res.set(http::field::server, "bootcfgd");
+        res.set(http::field::content_type, "text/event-stream");
+        res.set(http::field::cache_control, "no-store");
+        res.chunked(true);
+        http::response_serializer<http::empty_body> head(res);
+        beast::get_lowest_layer(stream).expires_after(opt.timeout);
+        co_await http::async_write_header(stream, head,
+                                          asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        asio::steady_timer tick(ioc);
+        auto quiet_since = std::chrono::steady_clock::now();
+        bool told_gap = false;
+        for (;;) {
+            bool gap = false;
+            std::string out;
+            for (const auto& e : log->since(after, 256, gap)) {
+                out += "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.data +
+                       "\n\n";
+                after = e.id;
+            }
+            if (gap && !told_gap)  // resumed from an id the log no longer holds
+                out =
+                    "event: gap\ndata: {\"reason\": \"older events were dropped; reload the "
+                    "full state\"}\n\n" +
+                    out;
+            told_gap = told_gap || gap;
+            const auto now = std::chrono::steady_clock::now();
+            if (out.empty() && now - quiet_since > std::chrono::seconds(15))
+                out = ": keepalive\n\n";
+            if (!out.empty()) {
+                quiet_since = now;
+                beast::get_lowest_layer(stream).expires_after(opt.timeout);
+                co_await asio::async_write(stream, http::make_chunk(asio::buffer(out)),
+                                           asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) co_return;
+            }
+            tick.expires_after(std::chrono::milliseconds(100));
+            co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return;
         }
     }
 

@@ -84,6 +84,16 @@ std::string write_refusal(const std::string& reason) {
            "selector or that group";
 }
 
+// A write, for the event stream (GET /api/v1/events).
+void announce(inventory::EventLog* log, const char* type, Kind kind, const std::string& name,
+              const std::string& revision, const std::string& who) {
+    if (!log) return;
+    log->append(type,
+                nlohmann::json{
+                    {"kind", kind_name(kind)}, {"name", name}, {"revision", revision}, {"who", who}}
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 bool is_template_reference(const std::string& field) {
     return field == "ignition_id" || field == "cloud_id" || field == "generic_id";
 }
@@ -231,6 +241,7 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
         store_.publish(next);
         spdlog::info("audit: who=\"{}\" action=delete object={}/{} old={} new=-",
                      log_escape(request.who), kind_name(kind), name, old_revision);
+        announce(events(), "object.deleted", kind, name, old_revision, request.who);
         if (const auto still = served_revision(*next, kind, name); !still.empty())
             return ok_reply(409,
                             {{"error", "deleted " + shown + ", but " + what + " '" + name +
@@ -292,6 +303,7 @@ ApiReply AdminApi::write(Kind kind, const std::string& name, const ApiRequest& r
     store_.publish(next);
     spdlog::info("audit: who=\"{}\" action=put object={}/{} old={} new={}", log_escape(request.who),
                  kind_name(kind), name, current ? old_revision : "-", new_revision);
+    announce(events(), "object.put", kind, name, new_revision, request.who);
     // A 2xx promises the next request sees it: say so when the store serves something else.
     if (served_revision(*next, kind, name) != new_revision) {
         const auto why = problems_of(*next, path);

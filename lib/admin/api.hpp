@@ -30,6 +30,8 @@ class AdminApi {
 
     ApiReply handle(const ApiRequest& request);
     const LiveStore& store() const { return store_; }
+    // The event log GET /api/v1/events streams; null when the inventory is off.
+    inventory::EventLog* events() { return inventory_ ? &inventory_->events() : nullptr; }
 
   private:
     ApiReply write(Kind kind, const std::string& name, const ApiRequest& request);

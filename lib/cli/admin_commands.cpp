@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -258,7 +259,77 @@ std::string ago(std::int64_t ms) {
     return std::to_string(s / 86400) + " d ago";
 }
 
-// bootcfg machine list|describe|set-state|forget: the inventory through the admin API.
+// One event of the stream as a line: machines with their state, objects with who wrote them.
+std::string event_line(const std::string& type, const json& data) {
+    if (type.starts_with("machine")) {
+        std::string line = type + " " + str(data, "id");
+        if (type != "machine.forgotten") {
+            line += " " + str(data, "state");
+            if (!str(data, "group").empty())
+                line += " " + str(data, "group") + " -> " + str(data, "profile");
+            line += " " + str(data, "last_endpoint");
+        }
+        return line;
+    }
+    if (type.starts_with("object."))
+        return type + " " + str(data, "kind") + "/" + str(data, "name") + " " +
+               str(data, "revision") + " by " + str(data, "who");
+    return type + " " + data.dump();
+}
+
+// bootcfg machine watch: GET /api/v1/events, one line per event until the server or Ctrl-C
+// ends it; -o json prints {"id", "event", "data"} per line.
+int watch(Context& c) {
+    ClientOptions options = c.inv.client;
+    options.timeout = std::chrono::seconds(60);  // the server says something every 15 s
+    std::string pending, type, data, id;
+    auto dispatch = [&] {
+        if (data.empty()) return;
+        json parsed;
+        try {
+            parsed = parse_json_bounded(data);
+        } catch (const json::exception&) {
+            parsed = data;
+        }
+        if (c.inv.output == "json") {
+            std::fprintf(c.out, "%s\n",
+                         json{{"id", id}, {"event", type}, {"data", parsed}}
+                             .dump(-1, ' ', false, json::error_handler_t::replace)
+                             .c_str());
+        } else {
+            const std::time_t now = std::time(nullptr);
+            char when[16];
+            std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&now));
+            std::fprintf(c.out, "%s %s\n", when, event_line(type, parsed).c_str());
+        }
+        std::fflush(c.out);
+    };
+    auto sink = [&](std::string_view piece) {
+        pending.append(piece);
+        for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+            std::string line = pending.substr(0, nl);
+            pending.erase(0, nl + 1);
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.empty()) {
+                dispatch();
+                type.clear(), data.clear(), id.clear();
+            } else if (line.starts_with("event: ")) {
+                type = line.substr(7);
+            } else if (line.starts_with("data: ")) {
+                data += line.substr(6);
+            } else if (line.starts_with("id: ")) {
+                id = line.substr(4);
+            }
+        }
+        return pending.size() < (1u << 20);  // a line longer than 1 MiB is not an event stream
+    };
+    StreamingRequest stream;
+    auto r = stream.run(options, "GET", "/api/v1/events", "", {}, sink);
+    if (r.status != 200) return c.refused(r);
+    return kExitOk;
+}
+
+// bootcfg machine list|describe|set-state|forget|watch: the inventory through the admin API.
 int machine(Context& c, const std::vector<std::string>& w) {
     const std::string verb = w.size() > 1 ? w[1] : "";
     auto id = [&]() -> std::string {
@@ -314,6 +385,7 @@ int machine(Context& c, const std::vector<std::string>& w) {
                      counts.c_str());
         return kExitOk;
     }
+    if (verb == "watch" && w.size() == 2) return watch(c);
     if (verb == "describe" || verb == "get") {
         auto r = c.call("GET", "/api/v1/machines/" + encode(id()));
         if (r.status != 200) return c.refused(r);
@@ -331,7 +403,8 @@ int machine(Context& c, const std::vector<std::string>& w) {
         auto r = c.call("DELETE", "/api/v1/machines/" + encode(machine_id));
         return printed(r, "forgot machine " + machine_id);
     }
-    throw UsageError{"unknown command 'machine " + verb + "' (list, describe, set-state, forget)"};
+    throw UsageError{"unknown command 'machine " + verb +
+                     "' (list, describe, set-state, forget, watch)"};
 }
 
 int select(Context& c, const std::vector<std::string>& labels) {
@@ -502,7 +575,7 @@ std::string admin_usage() {
            "  bootcfg select KEY=VALUE...              which group and profile a machine gets, and "
            "why\n"
            "  bootcfg machine list [--state S] [--label KEY=VALUE] [--seen-since 10m]\n"
-           "  bootcfg machine describe MAC | set-state MAC STATE | forget MAC\n"
+           "  bootcfg machine describe MAC | set-state MAC STATE | forget MAC | watch\n"
            "                                           the machine inventory (-state-path)\n"
            "Flags: --endpoint URL (https://HOST:PORT, http://127.0.0.1:PORT, unix:/PATH; default\n"
            "  unix:/run/bootcfg/admin.sock), --ca-file, --cert-file, --key-file, --token-file,\n"

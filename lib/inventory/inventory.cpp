@@ -2,10 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <algorithm>
 #include <future>
 #include <unordered_set>
 
@@ -163,15 +163,22 @@ void Inventory::run() {
             commands.swap(commands_);
             seq = queued_seq_;
         }
-        std::unordered_set<std::string> dirty;
+        std::unordered_set<std::string> dirty, state_changed;
+        std::vector<std::string> order;  // dirty ids as first touched: events in request order
+        auto touch = [&](const std::string& id) {
+            if (dirty.insert(id).second) order.push_back(id);
+        };
         std::vector<std::string> removed;
         std::vector<Outcome> outcomes(commands.size());
         {
             std::lock_guard lk(records_mutex_);
             for (const Sighting& s : batch) {
                 MachineRecord& r = records_[s.id];
-                if (observe(r, s)) set_indexed_state(r.id, &r.state);
-                dirty.insert(s.id);
+                if (observe(r, s)) {
+                    set_indexed_state(r.id, &r.state);
+                    state_changed.insert(s.id);
+                }
+                touch(s.id);
             }
             const std::int64_t now = now_ms();
             for (std::size_t i = 0; i < commands.size(); ++i) {
@@ -180,6 +187,7 @@ void Inventory::run() {
                     outcomes[i].existed = records_.erase(c.id) > 0;
                     set_indexed_state(c.id, nullptr);
                     dirty.erase(c.id);
+                    state_changed.erase(c.id);
                     removed.push_back(c.id);
                     continue;
                 }
@@ -190,20 +198,34 @@ void Inventory::run() {
                     if (!c.id.starts_with("uuid:")) r.mac = c.id;
                     r.first_seen_ms = r.last_seen_ms = now;
                 }
-                if (inventory::set_state(r, c.state, now, c.by)) set_indexed_state(r.id, &r.state);
-                dirty.insert(c.id);
+                if (inventory::set_state(r, c.state, now, c.by)) {
+                    set_indexed_state(r.id, &r.state);
+                    state_changed.insert(c.id);
+                }
+                touch(c.id);
                 outcomes[i].record = r;
             }
         }
         std::vector<const MachineRecord*> rows;
         rows.reserve(dirty.size());
-        for (const auto& id : dirty) rows.push_back(&records_.at(id));  // only this thread writes
+        for (const auto& id : order)  // only this thread writes records_
+            if (dirty.contains(id)) rows.push_back(&records_.at(id));
         const auto written = db_->write(rows, removed);
         if (written) {
             applied_.fetch_add(batch.size(), std::memory_order_relaxed);
             batches_.fetch_add(1, std::memory_order_relaxed);
         } else {
             write_errors_.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (written) {  // what is committed, as events: one per machine and batch
+            for (const auto& id : order) {
+                if (!dirty.contains(id)) continue;  // forgotten in this batch
+                const MachineRecord& r = records_.at(id);
+                const bool changed = state_changed.contains(id);
+                events_.append(changed ? "machine.state" : "machine", record_json(r).dump());
+            }
+            for (const auto& id : removed)
+                events_.append("machine.forgotten", nlohmann::json{{"id", id}}.dump());
         }
         for (std::size_t i = 0; i < commands.size(); ++i) {
             if (!written) outcomes[i].failure = written.failure();

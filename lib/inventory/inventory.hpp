@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "inventory/checkin.hpp"
+#include "inventory/events.hpp"
 #include "inventory/machine.hpp"
 #include "result/result.hpp"
 
@@ -36,9 +37,9 @@ struct InventoryOptions {
 struct InventoryStats {
     std::size_t queue_depth = 0;
     std::size_t peak_queue_depth = 0;  // the most sightings waiting at once
-    std::uint64_t dropped = 0;  // sightings dropped because the queue was full
-    std::uint64_t applied = 0;  // sightings written
-    std::uint64_t batches = 0;  // transactions committed
+    std::uint64_t dropped = 0;         // sightings dropped because the queue was full
+    std::uint64_t applied = 0;         // sightings written
+    std::uint64_t batches = 0;         // transactions committed
     std::uint64_t write_errors = 0;
 };
 
@@ -67,6 +68,8 @@ class Inventory {
     std::size_t size() const;
 
     const CheckinSigner& signer() const { return signer_; }
+    // Machine events (written by the writer after each commit) and store events (the admin API).
+    EventLog& events() { return events_; }
     std::int64_t checkin_ttl_s() const { return options_.checkin_ttl_s; }
 
   private:
@@ -80,6 +83,7 @@ class Inventory {
     InventoryOptions options_;
     std::unique_ptr<StateDb> db_;
     CheckinSigner signer_;
+    EventLog events_;
 
     // Records: written by the writer thread, read by admin calls.
     mutable std::mutex records_mutex_;

@@ -120,6 +120,49 @@ expect_eq "forgotten" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN/api/
 err=$(cli machine forget 52:54:00:bb:00:01 2>&1) && rc=0 || rc=$?
 expect_eq "forgetting it again: exit 1" 1 "$rc"
 
+# --- The event stream (SSE): in order, resumable with Last-Event-ID; bootcfg machine watch.
+curl -sN "$ADMIN/api/v1/events" >"$WORK/events.txt" &
+sse_pid=$!
+cli machine watch -o json >"$WORK/watch.txt" &
+watch_pid=$!
+PIDS+=("$sse_pid" "$watch_pid")
+sleep 0.5
+M3=52:54:00:cc:00:03
+curl -s "$(url "/ipxe?mac=$M3")" >/dev/null
+eventually "$M3" '["state"]' discovered
+echo '{"id": "sse", "boot": {"kernel": "/k"}}' | cli profile create -f - >/dev/null
+cli machine set-state "$M3" maintenance >/dev/null
+cli machine forget "$M3" >/dev/null
+for _ in $(seq 100); do grep -q machine.forgotten "$WORK/events.txt" && grep -q machine.forgotten "$WORK/watch.txt" && break; sleep 0.05; done
+kill "$sse_pid" "$watch_pid" 2>/dev/null || true
+order=$(python3 - "$WORK/events.txt" <<'PY'
+import json, sys
+events, cur = [], {}
+for line in open(sys.argv[1]).read().split("\n"):
+    if not line:
+        if cur: events.append(cur); cur = {}
+        continue
+    k, _, v = line.partition(": ")
+    cur[k] = v
+ids = [int(e["id"]) for e in events]
+assert ids == sorted(ids) and len(set(ids)) == len(ids), ids
+mine = []
+for e in events:
+    d = json.loads(e["data"])
+    if d.get("id") == "52:54:00:cc:00:03" or d.get("name") == "sse":
+        mine.append(e["event"] + ("=" + d["state"] if e["event"] == "machine.state" else ""))
+print(" ".join(mine), ids[0])
+PY
+)
+expect_eq "the stream, in order" "machine.state=discovered object.put machine.state=maintenance machine.forgotten" "${order% *}"
+first=${order##* }
+resumed=$(curl -s --max-time 1 -H "Last-Event-ID: $first" "$ADMIN/api/v1/events" | sed -n 's/^id: //p' | head -1 || true)
+expect_eq "resumes after Last-Event-ID" "$((first + 1))" "$resumed"
+expect_eq "a Last-Event-ID that is not a number: 400" 400 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H 'Last-Event-ID: x' "$ADMIN/api/v1/events")"
+expect_contains "machine watch prints the events as JSON lines" '"event":"machine.forgotten"' "$(cat "$WORK/watch.txt")"
+expect_contains "... with the machine's state" '"state":"maintenance"' "$(cat "$WORK/watch.txt")"
+
 # --- 10,000 distinct machines, two boots each, under load: none lost, boot counts right.
 out=$(python3 "$here/inventory_clients.py" storm "http://127.0.0.1:$PORT" 10000 2 8)
 expect_eq "the storm's requests all answered" "sent 20000 failed 0" "$out"

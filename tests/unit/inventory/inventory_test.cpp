@@ -193,3 +193,51 @@ TEST_CASE("inventory: a state path that is a file is refused with its flag") {
     REQUIRE_FALSE(inv);
     CHECK(inv.failure().reason.find("-state-path") != std::string::npos);
 }
+
+TEST_CASE("event log: ids in order, resumable, bounded, gaps reported") {
+    EventLog log(3);
+    bool gap = true;
+    CHECK(log.since(0, 10, gap).empty());
+    CHECK_FALSE(gap);
+    for (int i = 1; i <= 5; ++i)
+        CHECK(log.append("machine", std::to_string(i)) == std::uint64_t(i));
+    CHECK(log.last_id() == 5);
+    auto all = log.since(0, 10, gap);
+    CHECK(gap);  // 1 and 2 were dropped (capacity 3)
+    REQUIRE(all.size() == 3);
+    CHECK(all.front().id == 3);
+    CHECK(all.back().data == "5");
+    auto after = log.since(3, 10, gap);
+    CHECK_FALSE(gap);
+    REQUIRE(after.size() == 2);
+    CHECK(after.front().id == 4);
+    CHECK(log.since(4, 1, gap).size() == 1);
+    CHECK(log.since(5, 10, gap).empty());
+    CHECK(log.since(99, 10, gap).empty());
+}
+
+TEST_CASE("inventory: committed changes become events in request order") {
+    test::TempDir dir;
+    std::vector<std::string> skipped;
+    auto inv = Inventory::open({(dir.path() / "s").string()}, skipped);
+    REQUIRE(inv);
+    Sighting a = seen("g", false, true);
+    Sighting b = seen("", false, false);
+    b.id = b.mac = "52:54:00:00:00:02";
+    (*inv)->record(a);
+    (*inv)->record(b);
+    (*inv)->record(a);
+    (*inv)->flush();
+    REQUIRE((*inv)->set_state("52:54:00:00:00:02", "installed", "t"));
+    REQUIRE((*inv)->forget("52:54:00:00:00:01"));
+    bool gap = false;
+    std::vector<std::string> seen_types;
+    for (const auto& e : (*inv)->events().since(0, 100, gap))
+        seen_types.push_back(e.type + " " + nlohmann::json::parse(e.data)["id"].get<std::string>());
+    // The first batch may hold all three sightings or fewer: each machine at most once per
+    // batch, in the order they were first seen.
+    REQUIRE(seen_types.size() >= 4);
+    CHECK(seen_types.front() == "machine.state 52:54:00:00:00:01");
+    CHECK(seen_types[seen_types.size() - 2] == "machine.state 52:54:00:00:00:02");
+    CHECK(seen_types.back() == "machine.forgotten 52:54:00:00:00:01");
+}
