@@ -222,10 +222,15 @@ void Inventory::run() {
                 if (!dirty.contains(id)) continue;  // forgotten in this batch
                 const MachineRecord& r = records_.at(id);
                 const bool changed = state_changed.contains(id);
-                events_.append(changed ? "machine.state" : "machine", record_json(r).dump());
+                // Labels are machine input: bytes that are not UTF-8 become U+FFFD, not a throw.
+                events_.append(
+                    changed ? "machine.state" : "machine",
+                    record_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
             }
             for (const auto& id : removed)
-                events_.append("machine.forgotten", nlohmann::json{{"id", id}}.dump());
+                events_.append("machine.forgotten",
+                               nlohmann::json{{"id", id}}.dump(
+                                   -1, ' ', false, nlohmann::json::error_handler_t::replace));
         }
         for (std::size_t i = 0; i < commands.size(); ++i) {
             if (!written) outcomes[i].failure = written.failure();

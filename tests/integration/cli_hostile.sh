@@ -131,7 +131,9 @@ subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNUL
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$BOOTCFG" group list --endpoint "http://127.0.0.1:$sport")
 kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true
 echo "cli_hostile.sh: peak RSS against a 1 GiB answer: $peak KiB"
-if (( peak < 100 * 1024 )); then pass; else fail "a 1 GiB Content-Length was read: peak RSS $peak KiB"; fi
+# Reading the body would take over 1 GiB; the bound leaves room for the sanitizer build's
+# shadow memory (about 100 MiB there, 10 MiB without).
+if (( peak < 256 * 1024 )); then pass; else fail "a 1 GiB Content-Length was read: peak RSS $peak KiB"; fi
 serve big-length
 cli group list --endpoint "http://127.0.0.1:$sport"
 kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true

@@ -77,9 +77,9 @@ TEST_CASE("lifecycle: history is bounded") {
 TEST_CASE("state names") {
     for (auto good : {"installed", "maintenance", "re-install", "a", "x_1"})
         CHECK(valid_state(good));
-    for (auto bad :
-         {"", "Installed", "-x", "a b", "a\nb", "a/b", "ü", std::string(33, 'a').c_str()})
+    for (const std::string bad : {"", "Installed", "-x", "a b", "a\nb", "a/b", "ü"})
         CHECK_FALSE(valid_state(bad));
+    CHECK_FALSE(valid_state(std::string(33, 'a')));
 }
 
 TEST_CASE("record JSON round trip") {
@@ -240,4 +240,24 @@ TEST_CASE("inventory: committed changes become events in request order") {
     CHECK(seen_types.front() == "machine.state 52:54:00:00:00:01");
     CHECK(seen_types[seen_types.size() - 2] == "machine.state 52:54:00:00:00:02");
     CHECK(seen_types.back() == "machine.forgotten 52:54:00:00:00:01");
+}
+
+TEST_CASE("inventory: labels that are not UTF-8 are recorded, and their events are valid JSON") {
+    test::TempDir dir;
+    std::vector<std::string> skipped;
+    auto inv = Inventory::open({(dir.path() / "s").string()}, skipped);
+    REQUIRE(inv);
+    Sighting s = seen("", false, false);
+    s.id = "uuid:\xc0\xae\xc0\xaf" "canary";
+    s.mac.clear();
+    s.uuid = "\xc0\xae\xc0\xaf" "canary";
+    s.hostname = "\xff";
+    (*inv)->record(s);
+    (*inv)->flush();
+    CHECK((*inv)->stats().applied == 1);
+    CHECK((*inv)->get(s.id));
+    bool gap = false;
+    const auto events = (*inv)->events().since(0, 10, gap);
+    REQUIRE(events.size() == 1);
+    CHECK(nlohmann::json::accept(events[0].data));
 }
