@@ -15,6 +15,8 @@ namespace bootcfg::inventory {
 
 namespace {
 
+constexpr auto kWriteInterval = std::chrono::milliseconds(1000);
+
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -77,7 +79,7 @@ Inventory::~Inventory() {
 }
 
 void Inventory::set_indexed_state(const std::string& id, const std::string* state) {
-    Shard& shard = shards_[std::hash<std::string>{}(id) % kShards];
+    Shard& shard = shards_[Hash{}(id) % kShards];
     std::unique_lock lk(shard.mutex);
     if (state)
         shard.states[id] = *state;
@@ -86,10 +88,9 @@ void Inventory::set_indexed_state(const std::string& id, const std::string* stat
 }
 
 std::optional<std::string> Inventory::state_of(std::string_view id) const {
-    const std::string key(id);
-    const Shard& shard = shards_[std::hash<std::string>{}(key) % kShards];
+    const Shard& shard = shards_[Hash{}(id) % kShards];
     std::shared_lock lk(shard.mutex);
-    const auto it = shard.states.find(key);
+    const auto it = shard.states.find(id);
     if (it == shard.states.end()) return std::nullopt;
     return it->second;
 }
@@ -146,19 +147,28 @@ Result<bool> Inventory::forget(const std::string& id) {
 void Inventory::flush() {
     std::unique_lock lk(queue_mutex_);
     const std::uint64_t target = queued_seq_;
+    flush_requested_ = true;
+    queue_cv_.notify_all();
     done_cv_.wait(lk, [&] { return written_seq_ >= target || !writer_.joinable(); });
 }
 
 void Inventory::run() {
     std::vector<Sighting> batch;
     std::vector<Command> commands;
+    auto last_write = std::chrono::steady_clock::now() - kWriteInterval;
     for (;;) {
         std::uint64_t seq;
         {
             std::unique_lock lk(queue_mutex_);
             queue_cv_.wait(lk,
                            [&] { return stopping_ || !sightings_.empty() || !commands_.empty(); });
+            // Sightings alone wait for the next interval: a machine requesting many times costs
+            // one row and one event per interval. Commands, flush() and stopping go at once.
+            queue_cv_.wait_until(lk, last_write + kWriteInterval, [&] {
+                return stopping_ || !commands_.empty() || flush_requested_;
+            });
             if (sightings_.empty() && commands_.empty()) break;  // stopping, nothing left
+            flush_requested_ = false;
             batch.swap(sightings_);
             commands.swap(commands_);
             seq = queued_seq_;
@@ -206,11 +216,16 @@ void Inventory::run() {
                 outcomes[i].record = r;
             }
         }
-        std::vector<const MachineRecord*> rows;
+        // Each record's JSON once, for its row and its event. Only this thread writes records_.
+        std::vector<std::pair<std::string, std::string>> rows;
         rows.reserve(dirty.size());
-        for (const auto& id : order)  // only this thread writes records_
-            if (dirty.contains(id)) rows.push_back(&records_.at(id));
+        for (const auto& id : order)
+            if (dirty.contains(id))
+                rows.emplace_back(
+                    id, record_json(records_.at(id))
+                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         const auto written = db_->write(rows, removed);
+        last_write = std::chrono::steady_clock::now();
         if (written) {
             applied_.fetch_add(batch.size(), std::memory_order_relaxed);
             batches_.fetch_add(1, std::memory_order_relaxed);
@@ -218,15 +233,9 @@ void Inventory::run() {
             write_errors_.fetch_add(1, std::memory_order_relaxed);
         }
         if (written) {  // what is committed, as events: one per machine and batch
-            for (const auto& id : order) {
-                if (!dirty.contains(id)) continue;  // forgotten in this batch
-                const MachineRecord& r = records_.at(id);
-                const bool changed = state_changed.contains(id);
-                // Labels are machine input: bytes that are not UTF-8 become U+FFFD, not a throw.
-                events_.append(
-                    changed ? "machine.state" : "machine",
-                    record_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-            }
+            // Labels are machine input: bytes that are not UTF-8 became U+FFFD above.
+            for (const auto& [id, text] : rows)
+                events_.append(state_changed.contains(id) ? "machine.state" : "machine", text);
             for (const auto& id : removed)
                 events_.append("machine.forgotten",
                                nlohmann::json{{"id", id}}.dump(

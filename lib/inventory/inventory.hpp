@@ -47,6 +47,8 @@ class Inventory {
   public:
     // Opens (or makes) DIR/inventory.db and DIR/checkin.key and loads every record. The writer
     // starts at once. `skipped` names rows that did not parse (reported by the caller).
+    // Sightings are applied and written once a second (state changes they cause included);
+    // set_state, forget and flush are written at once.
     static Result<std::unique_ptr<Inventory>> open(const InventoryOptions& options,
                                                    std::vector<std::string>& skipped);
     ~Inventory();  // writes what is queued, then stops
@@ -91,9 +93,15 @@ class Inventory {
 
     // id -> state for the request path, sharded so readers rarely meet a writer.
     static constexpr std::size_t kShards = 64;
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
     struct Shard {
         mutable std::shared_mutex mutex;
-        std::unordered_map<std::string, std::string> states;
+        std::unordered_map<std::string, std::string, Hash, std::equal_to<>> states;
     };
     std::unique_ptr<Shard[]> shards_;
 
@@ -104,6 +112,7 @@ class Inventory {
     std::vector<Command> commands_;
     std::uint64_t queued_seq_ = 0, written_seq_ = 0;
     bool stopping_ = false;
+    bool flush_requested_ = false;
     std::size_t peak_queue_ = 0;  // under queue_mutex_
     std::atomic<std::uint64_t> dropped_{0}, applied_{0}, batches_{0}, write_errors_{0};
     std::thread writer_;

@@ -79,7 +79,7 @@ Result<std::vector<MachineRecord>> StateDb::load(std::vector<std::string>& skipp
     return out;
 }
 
-Result<void> StateDb::write(const std::vector<const MachineRecord*>& records,
+Result<void> StateDb::write(const std::vector<std::pair<std::string, std::string>>& rows,
                             const std::vector<std::string>& removed) {
     if (auto begun = exec("BEGIN IMMEDIATE"); !begun) return begun;
     Statement put, del;
@@ -93,10 +93,8 @@ Result<void> StateDb::write(const std::vector<const MachineRecord*>& records,
         sqlite3_prepare_v2(db_, "DELETE FROM machines WHERE id = ?1", -1, &del.s, nullptr) !=
             SQLITE_OK)
         return failed();
-    for (const MachineRecord* r : records) {
-        const std::string text =
-            record_json(*r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        sqlite3_bind_text(put.s, 1, r->id.data(), static_cast<int>(r->id.size()), SQLITE_STATIC);
+    for (const auto& [id, text] : rows) {
+        sqlite3_bind_text(put.s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
         sqlite3_bind_text(put.s, 2, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
         if (sqlite3_step(put.s) != SQLITE_DONE) return failed();
         sqlite3_reset(put.s);

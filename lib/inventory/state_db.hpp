@@ -20,8 +20,8 @@ class StateDb {
 
     // Every record; a row that does not parse is skipped and named in `skipped`.
     Result<std::vector<MachineRecord>> load(std::vector<std::string>& skipped);
-    // One transaction: these records written whole, those ids removed.
-    Result<void> write(const std::vector<const MachineRecord*>& records,
+    // One transaction: these rows (id, the record as JSON) written whole, those ids removed.
+    Result<void> write(const std::vector<std::pair<std::string, std::string>>& rows,
                        const std::vector<std::string>& removed);
 
   private:
