@@ -16,6 +16,9 @@ namespace bootcfg::inventory {
 namespace {
 
 constexpr auto kWriteInterval = std::chrono::milliseconds(1000);
+// A machine only seen again (no new record, no state change): its row and event at most this
+// often. A kill -9 loses at most this much of last-seen times and boot counts, never a state.
+constexpr auto kSeenInterval = std::chrono::seconds(10);
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -149,29 +152,35 @@ void Inventory::flush() {
     const std::uint64_t target = queued_seq_;
     flush_requested_ = true;
     queue_cv_.notify_all();
-    done_cv_.wait(lk, [&] { return written_seq_ >= target || !writer_.joinable(); });
+    done_cv_.wait(lk, [&] { return written_seq_ >= target && !flush_requested_; });
 }
 
 void Inventory::run() {
     std::vector<Sighting> batch;
     std::vector<Command> commands;
     auto last_write = std::chrono::steady_clock::now() - kWriteInterval;
+    auto last_seen_write = std::chrono::steady_clock::now();
+    // Machines only seen again (no new record, no state change): written every kSeenInterval.
+    std::unordered_set<std::string> seen_only;
+    std::vector<std::string> seen_order;
     for (;;) {
         std::uint64_t seq;
+        bool everything, exiting;
         {
             std::unique_lock lk(queue_mutex_);
-            queue_cv_.wait(lk,
-                           [&] { return stopping_ || !sightings_.empty() || !commands_.empty(); });
+            queue_cv_.wait(lk, [&] {
+                return stopping_ || flush_requested_ || !sightings_.empty() || !commands_.empty();
+            });
             // Sightings alone wait for the next interval: a machine requesting many times costs
             // one row and one event per interval. Commands, flush() and stopping go at once.
             queue_cv_.wait_until(lk, last_write + kWriteInterval, [&] {
                 return stopping_ || !commands_.empty() || flush_requested_;
             });
-            if (sightings_.empty() && commands_.empty()) break;  // stopping, nothing left
-            flush_requested_ = false;
+            everything = flush_requested_ || stopping_;
             batch.swap(sightings_);
             commands.swap(commands_);
             seq = queued_seq_;
+            exiting = stopping_ && batch.empty() && commands.empty();
         }
         std::unordered_set<std::string> dirty, state_changed;
         std::vector<std::string> order;  // dirty ids as first touched: events in request order
@@ -184,11 +193,16 @@ void Inventory::run() {
             std::lock_guard lk(records_mutex_);
             for (const Sighting& s : batch) {
                 MachineRecord& r = records_[s.id];
+                const bool fresh = r.id.empty();
                 if (observe(r, s)) {
                     set_indexed_state(r.id, &r.state);
                     state_changed.insert(s.id);
+                    touch(s.id);
+                } else if (fresh) {
+                    touch(s.id);
+                } else if (!dirty.contains(s.id) && seen_only.insert(s.id).second) {
+                    seen_order.push_back(s.id);
                 }
-                touch(s.id);
             }
             const std::int64_t now = now_ms();
             for (std::size_t i = 0; i < commands.size(); ++i) {
@@ -197,6 +211,7 @@ void Inventory::run() {
                     outcomes[i].existed = records_.erase(c.id) > 0;
                     set_indexed_state(c.id, nullptr);
                     dirty.erase(c.id);
+                    seen_only.erase(c.id);
                     state_changed.erase(c.id);
                     removed.push_back(c.id);
                     continue;
@@ -216,6 +231,14 @@ void Inventory::run() {
                 outcomes[i].record = r;
             }
         }
+        const auto started = std::chrono::steady_clock::now();
+        if (everything || started - last_seen_write >= kSeenInterval) {
+            for (const auto& id : seen_order)
+                if (seen_only.contains(id)) touch(id);
+            seen_only.clear();
+            seen_order.clear();
+            last_seen_write = started;
+        }
         // Each record's JSON once, for its row and its event. Only this thread writes records_.
         std::vector<std::pair<std::string, std::string>> rows;
         rows.reserve(dirty.size());
@@ -224,15 +247,17 @@ void Inventory::run() {
                 rows.emplace_back(
                     id, record_json(records_.at(id))
                             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-        const auto written = db_->write(rows, removed);
-        last_write = std::chrono::steady_clock::now();
-        if (written) {
-            applied_.fetch_add(batch.size(), std::memory_order_relaxed);
-            batches_.fetch_add(1, std::memory_order_relaxed);
-        } else {
-            write_errors_.fetch_add(1, std::memory_order_relaxed);
+        Result<void> written;
+        if (!rows.empty() || !removed.empty()) {
+            written = db_->write(rows, removed);
+            if (written)
+                batches_.fetch_add(1, std::memory_order_relaxed);
+            else
+                write_errors_.fetch_add(1, std::memory_order_relaxed);
         }
-        if (written) {  // what is committed, as events: one per machine and batch
+        last_write = started;
+        if (written) {  // what is committed, as events: one per machine written
+            applied_.fetch_add(batch.size(), std::memory_order_relaxed);
             // Labels are machine input: bytes that are not UTF-8 became U+FFFD above.
             for (const auto& [id, text] : rows)
                 events_.append(state_changed.contains(id) ? "machine.state" : "machine", text);
@@ -250,11 +275,14 @@ void Inventory::run() {
         {
             std::lock_guard lk(queue_mutex_);
             written_seq_ = seq;
+            if (everything) flush_requested_ = false;
         }
         done_cv_.notify_all();
+        if (exiting) break;
     }
     std::lock_guard lk(queue_mutex_);
     written_seq_ = queued_seq_;
+    flush_requested_ = false;
     done_cv_.notify_all();
 }
 
