@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 
 #include "admin/api.hpp"
 #include "labels/labels.hpp"
@@ -77,10 +76,7 @@ ApiReply list(const inventory::Inventory& inv, std::string_view query) {
                 error = "seen-since '" + value + "' is not a duration (e.g. 10m, 24h)";
                 return false;
             }
-            since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count() -
-                       d->count();
+            since_ms = inventory::now_ms() - d->count();
         } else {
             error = "unknown query parameter '" + key + "' (state, label, seen-since)";
             return false;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <chrono>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -36,12 +35,6 @@ struct Call {
 
     inventory::Inventory* inventory() const { return machines ? machines->inventory : nullptr; }
 };
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // The record key of these labels (mac, else uuid).
 std::optional<std::string> machine_of(const Labels& labels) {
@@ -87,7 +80,7 @@ void record(const Call& call, const Labels& labels, const Selection* sel, bool b
         s.default_group = sel->group->selector.empty();
     }
     s.boot = boot;
-    s.time_ms = now_ms();
+    s.time_ms = inventory::now_ms();
     inv->record(std::move(s));
 }
 
@@ -109,55 +102,55 @@ std::string checkin_url(const Call& call, const Labels& labels) {
         if (!usable) return {};
         base = "http://" + std::string(host);
     }
-    const std::int64_t expires = now_ms() / 1000 + inv->checkin_ttl_s();
+    const std::int64_t expires = inventory::now_ms() / 1000 + inv->checkin_ttl_s();
     return base + "/checkin?" + inv->signer().query(*id, inventory::kInstalled, expires);
 }
 
 // Labels from the query (with the recorded state), the selection for `part`, then what
 // `serve(labels, selection)` answers; or the refusal: 400 for unusable labels, 404 when
 // nothing is selected. Every request with a MAC or UUID is recorded.
-template <class Serve>
-Reply with_selection(const Call& call, Part part, Serve serve) {
-    auto labels = labels_from_query(call.query);
-    if (!labels) return error_reply(400, labels.failure().reason);
-    Labels scratch;
-    const Selection sel = select(call.snapshot, matching_labels(call, *labels, scratch), part);
-    record(call, *labels, &sel, part == Part::boot);
-    if (!sel) return error_reply(404, sel.reason);
-    return serve(*labels, sel);
-}
-
 // A group whose profile has no boot config: the machine should boot from its disk.
 bool boots_from_disk(const Call& call, const Selection& sel) {
     return sel.group && !sel.profile && !sel.group->falls_through &&
            call.snapshot.profile(sel.group->profile);
 }
 
+// Labels from the query (with the recorded state), the selection for `part`, then what
+// `serve(labels, selection)` answers; or the refusal: 400 for unusable labels, 404 when
+// nothing is selected. Every request with a MAC or UUID is recorded. With `exit_script` (boot
+// scripts), a profile without boot answers it: the firmware boots the disk.
 template <class Serve>
-Reply boot_reply(const Call& call, std::string (*exit_script)(), Serve serve) {
+Reply with_selection(const Call& call, Part part, Serve serve,
+                     std::string (*exit_script)() = nullptr) {
     auto labels = labels_from_query(call.query);
     if (!labels) return error_reply(400, labels.failure().reason);
     Labels scratch;
-    const Selection sel =
-        select(call.snapshot, matching_labels(call, *labels, scratch), Part::boot);
-    record(call, *labels, &sel, true);
-    if (boots_from_disk(call, sel)) return text_reply(exit_script(), sel.group->id + " (disk)");
+    const Selection sel = select(call.snapshot, matching_labels(call, *labels, scratch), part);
+    record(call, *labels, &sel, part == Part::boot);
+    if (exit_script && boots_from_disk(call, sel))
+        return text_reply(exit_script(), sel.group->id + " (disk)");
     if (!sel) return error_reply(404, sel.reason);
     return serve(*labels, sel);
 }
 
 Reply ipxe(const Call& call) {
-    return boot_reply(call, &ipxe_exit_script, [](const Labels&, const Selection& sel) {
-        return text_reply(ipxe_script(sel.profile->boot), sel.group->id);
-    });
+    return with_selection(
+        call, Part::boot,
+        [](const Labels&, const Selection& sel) {
+            return text_reply(ipxe_script(sel.profile->boot), sel.group->id);
+        },
+        &ipxe_exit_script);
 }
 
 Reply grub(const Call& call) {
-    return boot_reply(call, &grub_exit_config, [](const Labels& labels, const Selection& sel) {
-        const std::string* arch = labels.find("arch");
-        const bool arm64 = arch && (*arch == "arm64" || *arch == "aarch64");
-        return text_reply(grub_config(sel.profile->boot, arm64), sel.group->id);
-    });
+    return with_selection(
+        call, Part::boot,
+        [](const Labels& labels, const Selection& sel) {
+            const std::string* arch = labels.find("arch");
+            const bool arm64 = arch && (*arch == "arm64" || *arch == "aarch64");
+            return text_reply(grub_config(sel.profile->boot, arm64), sel.group->id);
+        },
+        &grub_exit_config);
 }
 
 Reply metadata(const Call& call) {
@@ -244,7 +237,7 @@ Reply checkin(const Call& call) {
         std::from_chars(expires.data(), expires.data() + expires.size(), expires_s);
     if (bad || id.empty() || ec != std::errc() || end != expires.data() + expires.size() ||
         !inventory::valid_state(state) ||
-        !inv->signer().verify(id, state, expires_s, sig, now_ms() / 1000))
+        !inv->signer().verify(id, state, expires_s, sig, inventory::now_ms() / 1000))
         return error_reply(
             403, "check-in refused: the URL is not signed for this machine, or it expired");
     auto changed = inv->set_state(id, state, "checkin");

@@ -20,12 +20,6 @@ constexpr auto kWriteInterval = std::chrono::milliseconds(1000);
 // often. A kill -9 loses at most this much of last-seen times and boot counts, never a state.
 constexpr auto kSeenInterval = std::chrono::seconds(10);
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 struct Outcome {
     std::optional<Failure> failure;
     std::optional<MachineRecord> record;  // after the change; nullopt: forgotten or absent

@@ -1,5 +1,6 @@
 #include "inventory/machine.hpp"
 
+#include <chrono>
 #include <ctime>
 
 namespace bootcfg::inventory {
@@ -38,6 +39,12 @@ std::string rfc3339(std::int64_t ms) {
 }
 
 }  // namespace
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 std::optional<std::string> machine_id(std::string_view mac, std::string_view uuid) {
     if (!mac.empty()) return std::string(mac);

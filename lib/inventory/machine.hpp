@@ -43,6 +43,9 @@ struct MachineRecord {
 
 inline constexpr std::size_t kHistoryLimit = 50;
 
+// Wall-clock milliseconds since the epoch: the records' time base.
+std::int64_t now_ms();
+
 // The record key of a request's labels: the MAC, else "uuid:" + UUID; nullopt without either.
 std::optional<std::string> machine_id(std::string_view mac, std::string_view uuid);
 

@@ -10,11 +10,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "admin/admin_server.hpp"
+#include "files/atomic_file.hpp"
 #include "labels/labels.hpp"
 #include "logging/log_text.hpp"
 #include "match/match.hpp"
@@ -38,11 +37,9 @@ constexpr const char* kNoGroup = "matchbox: No matching Group";
 constexpr const char* kNoProfile = "matchbox: No matching Profile";
 
 std::string read_file(const std::string& flag, const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    if (!in || !(text << in.rdbuf()))
-        throw std::runtime_error(flag + " " + path + ": cannot read it");
-    return text.str();
+    std::string text;
+    if (!read_whole(path, text)) throw std::runtime_error(flag + " " + path + ": cannot read it");
+    return text;
 }
 
 // gRPC's own log lines (handshake failures, transport errors) in bootcfgd's log.

@@ -248,9 +248,13 @@ TEST_CASE("inventory: labels that are not UTF-8 are recorded, and their events a
     auto inv = Inventory::open({(dir.path() / "s").string()}, skipped);
     REQUIRE(inv);
     Sighting s = seen("", false, false);
-    s.id = "uuid:\xc0\xae\xc0\xaf" "canary";
+    s.id =
+        "uuid:\xc0\xae\xc0\xaf"
+        "canary";
     s.mac.clear();
-    s.uuid = "\xc0\xae\xc0\xaf" "canary";
+    s.uuid =
+        "\xc0\xae\xc0\xaf"
+        "canary";
     s.hostname = "\xff";
     (*inv)->record(s);
     (*inv)->flush();
