@@ -25,6 +25,7 @@
 #include "http/parse_refusal.hpp"
 #include "logging/log_text.hpp"
 #include "result/result.hpp"
+#include "ui/ui.hpp"
 #include "values/values.hpp"
 
 namespace bootcfg::admin {
@@ -172,16 +173,42 @@ struct AdminServer::Impl {
         if (hosts == 0 && h.version() >= 11)
             return refuse(peer, method, target, 400, "missing Host header (required in HTTP/1.1)",
                           h.version());
+        const auto length = parser.content_length();
+        // The dashboard's login page asks for the token: it is served to anyone, without a body.
+        if (ui::is_public(method, target)) {
+            if ((length && *length > 0) || parser.chunked())
+                return refuse(peer, method, target, 413, "no body is taken on /ui/", h.version());
+            who = peer.address;
+            return std::nullopt;
+        }
         std::string why;
         auto name = authenticate(peer, h, why);
         if (!name) return refuse(peer, method, target, 401, why, h.version());
         who = std::move(*name);
-        const auto length = parser.content_length();
         if (length && *length > opt.body_limit)
             return refuse(peer, method, target, 413,
                           "body larger than " + std::to_string(opt.body_limit) + " bytes",
                           h.version());
         return std::nullopt;
+    }
+
+    static http::response<http::string_body> ui_response(
+        const http::request<http::string_body>& req) {
+        const auto reply =
+            ui::ui_request(req.method_string(), req.target(), req[http::field::if_none_match]);
+        http::response<http::string_body> res;
+        if (!reply.reason.empty()) {
+            res = make_response(reply.status, api_error(reply.status, reply.reason), req.version());
+        } else {
+            res = {static_cast<http::status>(reply.status), req.version()};
+            res.set(http::field::server, "bootcfgd");
+            if (req.method() != http::verb::head) res.body() = reply.body;
+        }
+        for (const auto& [name, value] : reply.headers) res.set(name, value);
+        res.keep_alive(req.keep_alive());
+        res.prepare_payload();
+        if (req.method() == http::verb::head) res.content_length(reply.body.size());
+        return res;
     }
 
     template <class Stream>
@@ -234,6 +261,14 @@ struct AdminServer::Impl {
                              log_target(req.target()), log_escape(who));
                 co_await stream_events(stream, req);
                 co_return;
+            }
+            if (ui::is_ui_target(req.target())) {
+                auto res = ui_response(req);
+                beast::get_lowest_layer(stream).expires_after(opt.timeout);
+                co_await http::async_write(stream, res,
+                                           asio::redirect_error(asio::use_awaitable, ec));
+                if (ec || !res.keep_alive()) co_return;
+                continue;
             }
             ApiReply reply;
             ApiRequest api_request{req.method_string(),

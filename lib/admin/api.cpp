@@ -106,6 +106,26 @@ ApiReply ok_reply(unsigned status, nlohmann::json body, std::string etag) {
     return r;
 }
 
+// What the last load of the store skipped and why, as the operator reads it in a log.
+ApiReply problems_reply(const Snapshot& snapshot, const StoreSource& source) {
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& p : snapshot.problems()) {
+        LoadProblem shown = p;
+        shown.path = shown_location(source, p.path);
+        items.push_back({{"path", shown.path},
+                         {"line", p.line},
+                         {"reason", p.reason},
+                         {"field", p.field},
+                         {"text", shown.to_string()}});
+    }
+    ApiReply r;
+    // A file name need not be UTF-8: such bytes are shown as U+FFFD rather than failing the list.
+    r.body = nlohmann::json{{"source", source.describe()}, {"items", std::move(items)}}.dump(
+                 2, ' ', false, nlohmann::json::error_handler_t::replace) +
+             "\n";
+    return r;
+}
+
 }  // namespace
 
 ApiReply AdminApi::handle(const ApiRequest& request) {
@@ -116,6 +136,8 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
     }
     if (path == "/api/v1/machines" || path.starts_with("/api/v1/machines/"))
         return machines_request(inventory_, request, path, query);
+    if (path == "/api/v1/problems" && (request.method == "GET" || request.method == "HEAD"))
+        return problems_reply(*store_.current(), store_.source());
     if (request.method == "GET" || request.method == "HEAD")
         return read_request(*store_.current(), path, query);
     if (request.method != "PUT" && request.method != "DELETE")

@@ -200,8 +200,10 @@ ApiReply read_request(const Snapshot& snapshot, std::string_view path, std::stri
     if (!p) return api_error(404, "no such endpoint (the API is under /api/v1/)");
     if (path == "/api/v1/select") return select_request(snapshot, query);
     if (!p->kind)
-        return api_error(404, "no such collection '" + std::string(p->collection) +
-                                  "' (groups, profiles, ignition, cloud, generic, select)");
+        return api_error(
+            404, "no such collection '" + std::string(p->collection) +
+                     "' (groups, profiles, ignition, cloud, generic, select, machines, problems, "
+                     "events)");
     if (p->raw_name.empty()) return list(snapshot, *p->kind, query);
     if (!p->name || (!valid_name(*p->name) && !from_layout(*p->name)))
         return api_error(400, "'" + std::string(p->raw_name) + "' is not a valid name", "id");
