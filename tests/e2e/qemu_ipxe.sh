@@ -67,10 +67,28 @@ if [[ $BACKEND == etcd ]]; then
     clients="group"
 fi
 ip netns exec "$NS" "$BOOTCFGD" -address=127.0.0.1:8080 "${store[@]}" -assets-path="$assets" \
-    >"$WORK/bootcfgd.log" 2>&1 &
+    -admin-address=127.0.0.1:8081 -state-path="$WORK/state" >"$WORK/bootcfgd.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
 grep -q 'listening on' "$WORK/bootcfgd.log" || { cat "$WORK/bootcfgd.log"; exit 1; }
+
+# The dashboard open in headless Chromium (in the namespace) while the clients boot: each
+# machine's row must appear without a reload within 2 s of its first boot-script request.
+ui_tests="$(dirname "$0")/../ui"
+watched=""
+for client in $clients; do
+    [[ $client == layout ]] && watched+=" $MAC"
+    [[ $client == group ]] && watched+=" $GROUP_MAC"
+done
+artifacts=${BOOTCFG_ARTIFACTS:-$WORK}
+mkdir -p "$artifacts"
+# shellcheck disable=SC2086 # one argument per MAC
+ip netns exec "$NS" python3 "$ui_tests/dashboard_watch.py" http://127.0.0.1:8081/ui/ \
+    "$WORK/bootcfgd.log" "$WORK/watch.stop" "$artifacts/qemu-$BACKEND-machines.png" $watched \
+    >"$WORK/watch.out" 2>&1 &
+watcher=$!
+PIDS+=($watcher)
+for _ in $(seq 200); do grep -q '^watching' "$WORK/watch.out" && break; sleep 0.1; done
 
 pick_accel
 
@@ -83,6 +101,14 @@ boot_client() {
 for client in $clients; do
     if [[ $client == layout ]]; then boot_client layout "$MAC" "$UUID"; fi
     if [[ $client == group ]]; then boot_client group "$GROUP_MAC" "$GROUP_UUID"; fi
+done
+
+touch "$WORK/watch.stop"
+wait "$watcher" || true
+cat "$WORK/watch.out"
+for mac in $watched; do
+    check "the dashboard showed $mac within 2 s of its boot, without a reload" \
+        "^appeared: $mac after -?(0\.|1\.|2\.00)[0-9]* s$" "$WORK/watch.out"
 done
 
 log="$WORK/bootcfgd.log"
@@ -101,4 +127,4 @@ fi
 check "group client matched group node2" "GET /ipxe\?uuid=$GROUP_UUID&mac=${GROUP_MAC//:/-}&.* 200 .* selected=node2" "$log"
 check "group guest booted the group's profile" 'BOOTLAB-OK cmdline=.*bootcfg\.config=group-node2' "$WORK/group.serial.log"
 check "group guest command line has its uuid" "node\.uuid=$GROUP_UUID" "$WORK/group.serial.log"
-finish_lab "qemu_ipxe ($BACKEND)" "$clients" "$log"
+finish_lab "qemu_ipxe ($BACKEND)" "$clients" "$log" "$WORK/watch.out"
