@@ -247,6 +247,16 @@ try:
         for _ in range(i + 2):
             http("GET", MACHINE + "/ipxe?mac=%s&arch=%s&hostname=%s" % (m, arch, host), token=None)
     b.wait_for("document.querySelectorAll('#machine-rows tr').length === 3", timeout=3)
+    # A machine's labels are its own to choose: markup in them is shown as text, never run.
+    evil = "<img src=x onerror=window.pwned=1>"
+    http("GET", MACHINE + "/metadata?mac=52:54:00:0d:a5:04&hostname=" + urllib.parse.quote(evil),
+         token=None)
+    b.wait_for("document.querySelectorAll('#machine-rows tr').length === 4", timeout=3)
+    check("markup in a hostname is text",
+          b.evaluate("[...document.querySelectorAll('#machine-rows td')].some((t) => t.textContent === %s)"
+                     " && !document.querySelector('#machine-rows img') && !window.pwned" % json.dumps(evil)))
+    http("DELETE", ADMIN + "/api/v1/machines/52:54:00:0d:a5:04")
+    b.wait_for("document.querySelectorAll('#machine-rows tr').length === 3", timeout=3)
 
     # --- It checks in: the state changes live.
     ign = http("GET", MACHINE + "/ignition?mac=%s&arch=x86_64" % mac, token=None)[1]
