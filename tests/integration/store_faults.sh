@@ -83,7 +83,14 @@ rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 rm "$data/groups/junk.json"
 
 # --- a directory where a file should be
-rm "$data/profiles/p2.json" && mkdir "$data/profiles/p2.json"
+# Swapped in at once (renameat2 RENAME_EXCHANGE): a remove then a mkdir could reach the watcher
+# as two changes under load, and between them p2 is rightly gone.
+mkdir "$WORK/p2.dir"
+python3 -c 'import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2) != 0:
+    sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))' "$WORK/p2.dir" "$data/profiles/p2.json"
+rm "$WORK/p2.dir"  # now the old file
 reload
 expect_log "directory reported" "$data/profiles/p2.json: not a regular file"
 expect_eq "directory: last good p2 served" "$(script /k/p2-v1)" "$(ipxe 2)"
