@@ -9,7 +9,7 @@
   const banner = document.getElementById('banner');
   const conn = document.getElementById('conn');
   const KNOWN_STATES = ['discovered', 'assigned', 'provisioning', 'installed'];
-  const MAX_ROWS = 1000;
+  const MAX_ROWS = 500; // rows drawn at most: ~0.3 ms each to build
 
   // --- Small helpers.
   function h(tag, attrs, ...children) {
@@ -233,11 +233,11 @@
 
     stateSelect.addEventListener('change', () => {
       view.state = stateSelect.value;
-      render();
+      render(true);
     });
     search.addEventListener('input', () => {
       view.text = search.value;
-      render();
+      render(true);
     });
 
     function renderHead() {
@@ -251,7 +251,7 @@
           onclick: () => {
             view.dir = view.sort === c.key ? -view.dir : 1;
             view.sort = c.key;
-            render();
+            render(true);
           },
         }, c.label));
       }));
@@ -262,7 +262,7 @@
       for (const r of machines.values()) per.set(r.state, (per.get(r.state) || 0) + 1);
       const pick = (state) => {
         view.state = view.state === state ? '' : state;
-        render();
+        render(true);
       };
       counts.replaceChildren(
         h('li', {}, h('button', { type: 'button', 'aria-pressed': String(view.state === ''), onclick: () => pick('') },
@@ -285,8 +285,9 @@
       const key = view.sort;
       rows.sort((a, b) => {
         const x = a[key] ?? '', y = b[key] ?? '';
-        const c = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
-        return c * view.dir || a.id.localeCompare(b.id);
+        // Plain code-point order: localeCompare costs ~10x more, felt at 10,000 machines.
+        const c = typeof x === 'number' && typeof y === 'number' ? x - y : x < y ? -1 : x > y ? 1 : 0;
+        return c * view.dir || (a.id < b.id ? -1 : 1);
       });
       note.textContent = !listLoaded ? 'Loading…'
         : rows.length > MAX_ROWS ? 'Showing ' + MAX_ROWS + ' of ' + rows.length + ' machines: narrow the filter.'
@@ -311,19 +312,35 @@
       }
     }
 
-    let pending = false;
-    function render() {
-      if (pending) return;
-      pending = true;
-      requestAnimationFrame(() => {
-        pending = false;
+    // Coalesced per frame; during a storm of events a redraw waits four times as long as the
+    // last one took, so a large table leaves the page responsive. The operator's own clicks and
+    // keys redraw at the next frame.
+    let frame = 0, timer = 0, cost = 0, last = 0;
+    function draw() {
+      timer = 0;
+      if (frame) return;
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        const t = performance.now();
         renderHead();
         renderCounts();
         renderRows();
+        last = performance.now();
+        cost = last - t;
       });
     }
-    listeners = [render];
-    render();
+    function render(now) {
+      if (now === true) {
+        clearTimeout(timer);
+        return draw();
+      }
+      if (frame || timer) return;
+      const wait = last + 4 * cost - performance.now();
+      if (wait <= 0) draw();
+      else timer = setTimeout(draw, wait);
+    }
+    listeners = [() => render()];
+    render(true);
   }
 
   function machineQuery(r) {
