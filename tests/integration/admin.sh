@@ -230,6 +230,16 @@ cli group list --endpoint "http://127.0.0.1:$aport"
 expect_eq "plain HTTP to the TLS listener: no answer" 3 "$rc"
 cli group list --ca-file "$WORK/other/ca.crt" --token-file "$WORK/token"
 expect_eq "client refuses a server its CA did not sign" 3 "$rc"
+# The dashboard on the TLS listener: the same credentials as the API; only its login page without.
+ui() { curl -s -o /dev/null -w '%{http_code}' --cacert "$tls/ca.crt" "$@"; }
+expect_eq "dashboard over TLS: the login page needs no credentials" 200 "$(ui "https://127.0.0.1:$aport/ui/")"
+expect_eq "dashboard over TLS: its script needs them" 401 "$(ui "https://127.0.0.1:$aport/ui/app.js")"
+expect_eq "dashboard over TLS: a client certificate opens it" 200 \
+    "$(ui --cert "$tls/alice.crt" --key "$tls/alice.key" "https://127.0.0.1:$aport/ui/app.js")"
+expect_eq "dashboard over TLS: a token opens it" 200 \
+    "$(ui -H "Authorization: Bearer $(cat "$WORK/token")" "https://127.0.0.1:$aport/ui/app.js")"
+expect_eq "dashboard over TLS: another CA's certificate gets nothing, not even the login page" 000 \
+    "$(ui --cert "$WORK/other/mallory.crt" --key "$WORK/other/mallory.key" "https://127.0.0.1:$aport/ui/")"
 # A server certificate from the right CA that does not name the address the client dialled.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tls/misnamed.key" 2>/dev/null
 openssl req -new -key "$tls/misnamed.key" -subj "/CN=other.example" -out "$WORK/misnamed.csr"
@@ -254,6 +264,10 @@ cli ignition put both.ign -f "$WORK/node.ign" --endpoint "https://127.0.0.1:$bpo
 expect_eq "two admin listeners: the TLS port answers (client certificate) ($err)" 0 "$rc"
 cli ignition describe both.ign --endpoint "unix:$WORK/both.sock" --token-file "$WORK/token"
 expect_eq "one store behind both" 0 "$rc"
+expect_eq "dashboard on the unix socket: a token opens it" 200 "$(curl -s -o /dev/null -w '%{http_code}' \
+    --unix-socket "$WORK/both.sock" -H "Authorization: Bearer $(cat "$WORK/token")" http://admin/ui/app.js)"
+expect_eq "dashboard on the unix socket: not without one" 401 "$(curl -s -o /dev/null -w '%{http_code}' \
+    --unix-socket "$WORK/both.sock" http://admin/ui/app.js)"
 kill "$PID" || true
 rc=0
 "$BOOTCFGD" -address=127.0.0.1:0 -data-path="$data" -admin-address="unix:$WORK/x.sock," >/dev/null 2>&1 || rc=$?
