@@ -21,8 +21,10 @@
 #include "config/config.hpp"
 #include "etcd/etcd_source.hpp"
 #include "http/http_server.hpp"
+#include "http/machine_metrics.hpp"
 #include "inventory/inventory.hpp"
 #include "logging/log_text.hpp"
+#include "metrics/metrics.hpp"
 #include "rpc/rpc_server.hpp"
 #include "service/open_files.hpp"
 #include "service/systemd_notify.hpp"
@@ -236,9 +238,19 @@ int main(int argc, char** argv) {
             spdlog::warn("-max-connections={} exceeds what the open-file limit allows ({})",
                          options.max_connections, fd_budget);
 
+        std::unique_ptr<metrics::Metrics> metrics;
+        if (!config.metrics_address.empty()) {
+            metrics = std::make_unique<metrics::Metrics>();
+            options.metrics = metrics.get();
+        }
         HttpServer server(options,
                           machine_routes(holder, assets.get(), source.get(), &machine_services));
         server.listen();
+        if (metrics)
+            metrics->on_scrape([&holder, &source, &machines, &server] {
+                return scrape_values(holder, source.get(), machines.get(),
+                                     server.open_connections());
+            });
 
         // Type=notify: systemd starts dependents once the port is open, and knows when reloads
         // begin and end.
@@ -278,6 +290,20 @@ int main(int argc, char** argv) {
             spdlog::info("admin API listening on {} ({})", admin_server->local_address(),
                          admin_server->security());
         }
+        // /metrics on an admin listener (with its credentials) when -metrics-address names one,
+        // else on its own.
+        if (metrics) {
+            const bool on_admin =
+                std::any_of(admin_listeners.begin(), admin_listeners.end(),
+                            [&](const auto& l) { return l.address == config.metrics_address; });
+            if (on_admin) {
+                admin_api->serve_metrics(metrics.get());
+                spdlog::info("metrics: /metrics on the admin listener {}", config.metrics_address);
+            } else {
+                spdlog::info("metrics: serving http://{}/metrics",
+                             metrics->serve(config.metrics_address));
+            }
+        }
         // matchbox's gRPC API: the same AdminApi behind its own listener and threads.
         std::unique_ptr<rpc::RpcServer> rpc_server;
         if (!config.rpc_address.empty()) {
@@ -307,6 +333,7 @@ int main(int argc, char** argv) {
                 st.applied, st.batches, st.dropped, st.peak_queue_depth);
         }
         for (auto& admin_server : admin_servers) admin_server->stop();
+        metrics.reset();  // its listener's scrapes read the server, the store and the inventory
         // Leaving this scope joins the reloader's thread, which may be mid-reload and logging.
     } catch (const std::exception& e) {
         spdlog::shutdown();

@@ -136,6 +136,15 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
     }
     if (path == "/api/v1/machines" || path.starts_with("/api/v1/machines/"))
         return machines_request(inventory_, request, path, query);
+    if (path == "/metrics" && metrics_) {
+        if (request.method != "GET" && request.method != "HEAD")
+            return api_error(
+                405, "method " + std::string(request.method) + " not allowed on /metrics (GET)");
+        ApiReply r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = metrics_->exposition();
+        return r;
+    }
     if (path == "/api/v1/problems" && (request.method == "GET" || request.method == "HEAD"))
         return problems_reply(*store_.current(), store_.source());
     if (request.method == "GET" || request.method == "HEAD")

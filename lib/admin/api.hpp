@@ -7,6 +7,7 @@
 
 #include "admin/resources.hpp"
 #include "inventory/inventory.hpp"
+#include "metrics/metrics.hpp"
 #include "store/live_store.hpp"
 
 namespace bootcfg::admin {
@@ -32,12 +33,15 @@ class AdminApi {
     const LiveStore& store() const { return store_; }
     // The event log GET /api/v1/events streams; null when the inventory is off.
     inventory::EventLog* events() { return inventory_ ? &inventory_->events() : nullptr; }
+    // GET /metrics on the admin listeners (-metrics-address naming one of them).
+    void serve_metrics(const metrics::Metrics* m) { metrics_ = m; }
 
   private:
     ApiReply write(Kind kind, const std::string& name, const ApiRequest& request);
 
     LiveStore& store_;
     inventory::Inventory* inventory_;
+    const metrics::Metrics* metrics_ = nullptr;
 };
 
 }  // namespace bootcfg::admin

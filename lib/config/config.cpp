@@ -69,6 +69,9 @@ const Flag kFlags[] = {
     {"rpc-address", nullptr, Kind::string,
      "matchbox's gRPC API (Terraform, bootcmd), host:port; needs -cert-file -key-file -ca-file "
      "(off when empty)"},
+    {"metrics-address", nullptr, Kind::string,
+     "Prometheus /metrics, host:port (its own plain HTTP listener), or one of -admin-address's "
+     "TCP addresses to serve it there with the admin API's credentials (off when empty)"},
     {"validate", nullptr, Kind::boolean,
      "load the data directory, print each problem as path:line: reason, exit 1 if any"},
     {"version", nullptr, Kind::boolean, "print the version and exit"},
@@ -184,6 +187,11 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
                 if (!value.empty() && !split_host_port(value))
                     return "expected host:port, got \"" + value + "\"";
                 c.rpc_address = value;
+            }
+            if (name == "metrics-address") {
+                if (!value.empty() && !split_host_port(value))
+                    return "expected host:port, got \"" + value + "\"";
+                c.metrics_address = value;
             }
             if (name == "cert-file") c.cert_file = value;
             if (name == "key-file") c.key_file = value;

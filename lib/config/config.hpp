@@ -36,6 +36,7 @@ struct DaemonConfig {
     std::chrono::milliseconds checkin_ttl{24 * 3600 * 1000};
     // matchbox's gRPC API: off unless set (host:port); TLS with client certificates required.
     std::string rpc_address;
+    std::string metrics_address;  // "": no /metrics
 
     // The etcd backend instead of data_path: on when etcd_endpoints is set.
     std::vector<std::string> etcd_endpoints;

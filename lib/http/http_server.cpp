@@ -255,6 +255,7 @@ class Session : public std::enable_shared_from_this<Session> {
             spdlog::warn("{} {}: {}", log_escape(head_fields_.method),
                          log_target(head_fields_.target), log_escape(reply.log_detail));
         status_ = reply.status;
+        match_ = reply.match;
         selected_ = std::move(reply.selected);
         // A refusal's one-line body is its reason: the log says why, not only the status.
         if (reply.status >= 400 && !reply.file)
@@ -304,6 +305,7 @@ class Session : public std::enable_shared_from_this<Session> {
             if (n > 0) {
                 file_left_ -= static_cast<std::uint64_t>(n);
                 bytes_ += static_cast<std::size_t>(n);
+                file_bytes_ += static_cast<std::uint64_t>(n);
                 continue;
             }
             if (n < 0 && errno == EINTR) continue;
@@ -344,6 +346,13 @@ class Session : public std::enable_shared_from_this<Session> {
         record.reason = reason_;
         record.aborted = !ok;
         spdlog::info("{}", access_line(record));
+        if (auto* m = server_.options.metrics) {
+            const auto target = std::string_view(head_fields_.target);
+            m->observe({metrics::endpoint_of(target.substr(0, target.find('?'))), status_,
+                        std::chrono::microseconds(us), file_bytes_, match_});
+        }
+        file_bytes_ = 0;
+        match_ = metrics::MatchOutcome::not_selected;
         selected_.clear();
         reason_.clear();
         bytes_ = 0;
@@ -379,6 +388,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string reason_;  // a 4xx/5xx body's first line, for the access log
     std::size_t bytes_ = 0;
     std::string selected_;
+    std::uint64_t file_bytes_ = 0;
+    metrics::MatchOutcome match_ = metrics::MatchOutcome::not_selected;
 };
 
 }  // namespace
@@ -535,6 +546,10 @@ void HttpServer::run(const std::function<void()>& on_ready) {
 
 void HttpServer::stop() {
     impl_->begin_stop();
+}
+
+std::size_t HttpServer::open_connections() const {
+    return impl_->connections.load(std::memory_order_relaxed);
 }
 
 }  // namespace bootcfg

@@ -24,6 +24,7 @@ struct HttpServerOptions {
     std::size_t target_limit = 8 * 1024;
     std::size_t max_connections = 10000;  // beyond it: 503 and close, instead of running out of fds
     bool handle_signals = true;  // SIGINT/SIGTERM stop the server (off when embedded in a tool)
+    metrics::Metrics* metrics = nullptr;  // counts every answered request when set
 };
 
 class HttpServer {
@@ -40,6 +41,7 @@ class HttpServer {
     void run(const std::function<void()>& on_ready = {});
     // Thread-safe; begins the graceful shutdown.
     void stop();
+    std::size_t open_connections() const;
 
     struct Impl;  // opaque; public only so the .cpp's session type can name it
 

@@ -115,6 +115,12 @@ bool boots_from_disk(const Call& call, const Selection& sel) {
            call.snapshot.profile(sel.group->profile);
 }
 
+metrics::MatchOutcome match_outcome(const Selection& sel) {
+    using metrics::MatchOutcome;
+    if (!sel.group) return MatchOutcome::none;
+    return sel.group->selector.empty() ? MatchOutcome::default_group : MatchOutcome::group;
+}
+
 // Labels from the query (with the recorded state), the selection for `part`, then what
 // `serve(labels, selection)` answers; or the refusal: 400 for unusable labels, 404 when
 // nothing is selected. Every request with a MAC or UUID is recorded. With `exit_script` (boot
@@ -127,10 +133,12 @@ Reply with_selection(const Call& call, Part part, Serve serve,
     Labels scratch;
     const Selection sel = select(call.snapshot, matching_labels(call, *labels, scratch), part);
     record(call, *labels, &sel, part == Part::boot);
-    if (exit_script && boots_from_disk(call, sel))
-        return text_reply(exit_script(), sel.group->id + " (disk)");
-    if (!sel) return error_reply(404, sel.reason);
-    return serve(*labels, sel);
+    Reply reply = exit_script && boots_from_disk(call, sel)
+                      ? text_reply(exit_script(), sel.group->id + " (disk)")
+                  : !sel ? error_reply(404, sel.reason)
+                         : serve(*labels, sel);
+    reply.match = match_outcome(sel);
+    return reply;
 }
 
 Reply ipxe(const Call& call) {
@@ -212,9 +220,10 @@ Reply pixiecore(const Call& call, std::string_view mac_text) {
     Labels scratch;
     auto sel = select(call.snapshot, matching_labels(call, labels, scratch), Part::boot);
     record(call, labels, &sel, true);
-    if (!sel) return error_reply(404, sel.reason);
-    Reply r = text_reply(pixiecore_json(sel.profile->boot), sel.group->id);
-    r.content_type = "application/json";
+    Reply r = sel ? text_reply(pixiecore_json(sel.profile->boot), sel.group->id)
+                  : error_reply(404, sel.reason);
+    if (sel) r.content_type = "application/json";
+    r.match = match_outcome(sel);
     return r;
 }
 

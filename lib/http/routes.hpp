@@ -11,6 +11,7 @@
 
 #include "assets/assets.hpp"
 #include "inventory/inventory.hpp"
+#include "metrics/metrics.hpp"
 #include "store/store.hpp"
 
 namespace bootcfg {
@@ -39,6 +40,7 @@ struct Reply {
     AssetPlan plan;
     std::string selected;    // which config answered, for the access log
     std::string log_detail;  // why a 5xx happened, for the log (the body stays short)
+    metrics::MatchOutcome match = metrics::MatchOutcome::not_selected;  // for /metrics
 };
 
 // assets may be null (serving assets disabled); source, if given, is asked for /healthz;

@@ -1,5 +1,7 @@
 #include "inventory/inventory.hpp"
 
+#include <map>
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -293,6 +295,15 @@ std::optional<MachineRecord> Inventory::get(const std::string& id) const {
     const auto it = records_.find(id);
     if (it == records_.end()) return std::nullopt;
     return it->second;
+}
+
+std::map<std::string, std::size_t> Inventory::count_by_state() const {
+    std::map<std::string, std::size_t> out;
+    for (auto state : {kDiscovered, kAssigned, kProvisioning, kInstalled})
+        out[std::string(state)] = 0;
+    std::lock_guard lk(records_mutex_);
+    for (const auto& [id, r] : records_) ++out[r.state];
+    return out;
 }
 
 std::size_t Inventory::size() const {

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -68,6 +69,8 @@ class Inventory {
     std::optional<MachineRecord> get(const std::string& id) const;
     InventoryStats stats() const;
     std::size_t size() const;
+    // Machines per state; the lifecycle's four states always present.
+    std::map<std::string, std::size_t> count_by_state() const;
 
     const CheckinSigner& signer() const { return signer_; }
     // Machine events (written by the writer after each commit) and store events (the admin API).
