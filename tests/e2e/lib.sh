@@ -40,18 +40,19 @@ boot_vm() {
 }
 
 # watch_client NAME COMMAND...: runs a client whose serial console goes to $WORK/NAME.serial.log
-# until the guest's marker, a firmware dead end (no boot device, UEFI shell) or 300 s.
+# until the guest's marker (WATCH_UNTIL, default BOOTLAB-UUID), a firmware dead end (no boot
+# device, UEFI shell) or 300 s.
 watch_client() {
     local name=$1
     shift
-    local serial="$WORK/$name.serial.log"
+    local serial="$WORK/$name.serial.log" until=${WATCH_UNTIL:-BOOTLAB-UUID}
     : >"$serial"
     timeout 300 "$@" >"$WORK/$name.qemu.out" 2>&1 &
     local client=$!
     PIDS+=("$client")
     local start=$SECONDS
     while kill -0 "$client" 2>/dev/null; do
-        grep -q 'BOOTLAB-UUID' "$serial" && break
+        grep -qE "$until" "$serial" && break
         grep -qE 'No bootable device|Shell> ' "$serial" && break
         sleep 0.5
     done

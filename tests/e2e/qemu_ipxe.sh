@@ -46,6 +46,25 @@ cat >"$data/groups/node2.json" <<JSON
 {"id": "node2", "profile": "lab-node", "selector": {"mac": "${GROUP_MAC//:/-}"}}
 JSON
 
+# The reinstall loop, closed by a real client: the installer profile's initramfs checks in with
+# the URL rendered into its cloud-config, reboots, and its next boot gets the installed group:
+# a profile without boot, so iPXE exits and the firmware goes on to the (absent) disk.
+INSTALL_MAC=52:54:00:77:00:01
+cat >"$data/profiles/installer.json" <<'JSON'
+{"id": "installer", "name": "an installer that checks in",
+ "boot": {"kernel": "/assets/lab/vmlinuz", "initrd": ["/assets/lab/initrd.img"],
+          "args": ["console=ttyS0", "panic=-1", "bootcfg.config=installer",
+                   "bootlab.install=http://10.0.2.2:8080/cloud?mac=${mac:hexhyp}"]},
+ "cloud_id": "installer.yaml"}
+JSON
+echo '{"id": "local-disk", "name": "installed: boot from the local disk"}' >"$data/profiles/local-disk.json"
+mkdir -p "$data/cloud"
+printf '#cloud-config\ncheckin_url: {{.request.checkin_url}}\n' >"$data/cloud/installer.yaml"
+echo "{\"id\": \"installer\", \"profile\": \"installer\", \"selector\": {\"mac\": \"$INSTALL_MAC\"}}" \
+    >"$data/groups/installer.json"
+echo "{\"id\": \"installed\", \"profile\": \"local-disk\", \"selector\": {\"mac\": \"$INSTALL_MAC\", \"state\": \"installed\"}}" \
+    >"$data/groups/installed.json"
+
 store=(-data-path="$data")
 clients="layout group"
 if [[ $BACKEND == etcd ]]; then
@@ -80,6 +99,7 @@ for client in $clients; do
     [[ $client == layout ]] && watched+=" $MAC"
     [[ $client == group ]] && watched+=" $GROUP_MAC"
 done
+[[ $BACKEND == dir ]] && watched+=" $INSTALL_MAC $INSTALL_MAC=installed"
 artifacts=${BOOTCFG_ARTIFACTS:-$WORK}
 mkdir -p "$artifacts"
 # shellcheck disable=SC2086 # one argument per MAC
@@ -102,11 +122,25 @@ for client in $clients; do
     if [[ $client == layout ]]; then boot_client layout "$MAC" "$UUID"; fi
     if [[ $client == group ]]; then boot_client group "$GROUP_MAC" "$GROUP_UUID"; fi
 done
+if [[ $BACKEND == dir ]]; then
+    # Reboots allowed (no -no-reboot): the installer's reboot is the second boot.
+    WATCH_UNTIL='No bootable device|BOOTLAB-ERROR' watch_client installer ip netns exec "$NS" \
+        qemu-system-x86_64 -accel "$accel" -m 512 -smp 1 -nographic -monitor none \
+        -serial file:"$WORK/installer.serial.log" \
+        -netdev user,id=n0,bootfile=http://10.0.2.2:8080/boot.ipxe \
+        -device e1000,netdev=n0,mac="$INSTALL_MAC" -boot n
+    clients+=" installer"
+fi
 
 touch "$WORK/watch.stop"
 wait "$watcher" || true
 cat "$WORK/watch.out"
 for mac in $watched; do
+    if [[ $mac == *=* ]]; then
+        check "the dashboard showed ${mac%=*} ${mac#*=} within 2 s of its check-in, without a reload" \
+            "^state: ${mac%=*} ${mac#*=} after -?(0\.|1\.|2\.00)[0-9]* s$" "$WORK/watch.out"
+        continue
+    fi
     check "the dashboard showed $mac within 2 s of its boot, without a reload" \
         "^appeared: $mac after -?(0\.|1\.|2\.00)[0-9]* s$" "$WORK/watch.out"
 done
@@ -121,6 +155,15 @@ check "layout guest booted the kernel and ran /init" 'BOOTLAB-OK' "$WORK/layout.
 check "layout guest got its MAC's config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=node1' "$WORK/layout.serial.log"
 check "iPXE expanded \${uuid} in the command line" "node\.uuid=$UUID" "$WORK/layout.serial.log"
 check "layout guest is the machine we started" "BOOTLAB-UUID $UUID" "$WORK/layout.serial.log"
+check "installer: booted the installer profile" 'BOOTLAB-OK cmdline=.*bootcfg\.config=installer' "$WORK/installer.serial.log"
+check "installer: checked in over its own network" 'BOOTLAB-CHECKIN .*installed' "$WORK/installer.serial.log"
+check "installer: the check-in was signed and taken" "POST /checkin\?id=$INSTALL_MAC&state=installed&.* 200 " "$log"
+check "installer: after its reboot the installed group answered: exit to the disk" \
+    "GET /ipxe\?.*mac=${INSTALL_MAC//:/-}&.* 200 .* selected=installed \(disk\)" "$log"
+check "installer: the firmware went on to the disk" 'No bootable device' "$WORK/installer.serial.log"
+[[ $(grep -c 'BOOTLAB-OK cmdline=.*bootcfg\.config=installer' "$WORK/installer.serial.log") -eq 1 ]] \
+    && echo "ok: installer: no second install" || { echo "FAIL: installer: booted the installer again"; failures=$((failures + 1)); }
+checks=$((checks + 1))
 else
 check "bootcfgd served from etcd" "listening on .*data etcd http://127.0.0.1:2379 /bootcfg/" "$log"
 fi
