@@ -60,11 +60,18 @@ const Labels& matching_labels(const Call& call, const Labels& sent, Labels& scra
 void record(const Call& call, const Labels& labels, const Selection* sel, bool boot) {
     inventory::Inventory* inv = call.inventory();
     if (!inv) return;
-    auto id = machine_of(labels);
-    if (!id) return;
-    inventory::Sighting s;
-    s.id = std::move(*id);
-    auto take = [&](std::string& field, const char* key) {
+    // Views of the labels: the inventory copies them only when they are news.
+    const std::string* mac = labels.find("mac");
+    const std::string* uuid = labels.find("uuid");
+    std::string uuid_id;
+    inventory::SightingView s;
+    if (mac)
+        s.id = *mac;
+    else if (uuid)
+        s.id = uuid_id = "uuid:" + *uuid;
+    else
+        return;
+    auto take = [&](std::string_view& field, const char* key) {
         if (const std::string* v = labels.find(key)) field = *v;
     };
     take(s.mac, "mac");
@@ -81,7 +88,7 @@ void record(const Call& call, const Labels& labels, const Selection* sel, bool b
     }
     s.boot = boot;
     s.time_ms = inventory::now_ms();
-    inv->record(std::move(s));
+    inv->record(s);
 }
 
 // The signed check-in URL of this machine, for {{.request.checkin_url}}; "" when the inventory

@@ -94,20 +94,62 @@ std::optional<std::string> Inventory::state_of(std::string_view id) const {
     return it->second;
 }
 
-void Inventory::record(Sighting sighting) {
-    bool was_empty;
-    {
-        std::lock_guard lk(queue_mutex_);
-        if (sightings_.size() >= options_.queue_limit) {
-            dropped_.fetch_add(1, std::memory_order_relaxed);
+std::uint64_t Inventory::next_instance() {
+    static std::atomic<std::uint64_t> n{0};
+    return ++n;
+}
+
+// This thread's buffer for this inventory, registered on first use. Keyed by an instance
+// number, never by address: a later inventory may reuse a freed one's address.
+Inventory::Buffer& Inventory::local_buffer() {
+    thread_local std::uint64_t owner = 0;
+    thread_local Buffer* buffer = nullptr;
+    if (owner != instance_) {
+        std::lock_guard lk(buffers_mutex_);
+        buffer = buffers_.emplace_back(std::make_unique<Buffer>()).get();
+        owner = instance_;
+    }
+    return *buffer;
+}
+
+void Inventory::record(const SightingView& s) {
+    Buffer& b = local_buffer();
+    std::lock_guard lk(b.mutex);  // uncontended but for the writer's take, once a second
+    if (const auto it = b.latest.find(s.id); it != b.latest.end()) {
+        Sighting& last = b.sightings[it->second];
+        if (s.same_as(last)) {
+            ++last.count;
+            last.last_ms = std::max(last.last_ms, s.time_ms);
             return;
         }
-        was_empty = sightings_.empty() && commands_.empty();
-        sightings_.push_back(std::move(sighting));
-        peak_queue_ = std::max(peak_queue_, sightings_.size());
-        ++queued_seq_;
     }
-    if (was_empty) queue_cv_.notify_one();
+    if (b.sightings.size() >= options_.queue_limit) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    b.sightings.push_back(s.copy());
+    const auto at = b.latest.find(s.id);
+    if (at != b.latest.end())
+        at->second = b.sightings.size() - 1;
+    else
+        b.latest.emplace(std::string(s.id), b.sightings.size() - 1);
+}
+
+std::vector<Sighting> Inventory::take_buffers() {
+    std::vector<Sighting> all;
+    std::lock_guard lk(buffers_mutex_);
+    for (auto& b : buffers_) {
+        std::lock_guard blk(b->mutex);
+        if (all.empty()) {
+            all.swap(b->sightings);
+        } else {
+            all.insert(all.end(), std::make_move_iterator(b->sightings.begin()),
+                       std::make_move_iterator(b->sightings.end()));
+            b->sightings.clear();
+        }
+        b->latest.clear();
+    }
+    return all;
 }
 
 Result<void> Inventory::submit(Command command) {
@@ -164,20 +206,22 @@ void Inventory::run() {
         bool everything, exiting;
         {
             std::unique_lock lk(queue_mutex_);
-            queue_cv_.wait(lk, [&] {
-                return stopping_ || flush_requested_ || !sightings_.empty() || !commands_.empty();
-            });
-            // Sightings alone wait for the next interval: a machine requesting many times costs
-            // one row and one event per interval. Commands, flush() and stopping go at once.
+            // Sightings wait in the request threads' buffers for the next interval: a machine
+            // requesting many times costs one row and one event per interval. Commands,
+            // flush() and stopping go at once.
             queue_cv_.wait_until(lk, last_write + kWriteInterval, [&] {
                 return stopping_ || !commands_.empty() || flush_requested_;
             });
             everything = flush_requested_ || stopping_;
-            batch.swap(sightings_);
             commands.swap(commands_);
             seq = queued_seq_;
-            exiting = stopping_ && batch.empty() && commands.empty();
+            exiting = stopping_;
         }
+        batch = take_buffers();  // after the flag: what was recorded before flush() is in it
+        std::uint64_t sightings = 0;
+        for (const Sighting& s : batch) sightings += s.count;
+        peak_queue_.store(std::max(peak_queue_.load(std::memory_order_relaxed), sightings),
+                          std::memory_order_relaxed);
         std::unordered_set<std::string> dirty, state_changed;
         std::vector<std::string> order;  // dirty ids as first touched: events in request order
         auto touch = [&](const std::string& id) {
@@ -253,7 +297,7 @@ void Inventory::run() {
         }
         last_write = started;
         if (written) {  // what is committed, as events: one per machine written
-            applied_.fetch_add(batch.size(), std::memory_order_relaxed);
+            applied_.fetch_add(sightings, std::memory_order_relaxed);
             // Labels are machine input: bytes that are not UTF-8 became U+FFFD above.
             for (const auto& [id, text] : rows)
                 events_.append(state_changed.contains(id) ? "machine.state" : "machine", text);
@@ -314,10 +358,13 @@ std::size_t Inventory::size() const {
 InventoryStats Inventory::stats() const {
     InventoryStats s;
     {
-        std::lock_guard lk(queue_mutex_);
-        s.queue_depth = sightings_.size();
-        s.peak_queue_depth = peak_queue_;
+        std::lock_guard lk(buffers_mutex_);
+        for (const auto& b : buffers_) {
+            std::lock_guard blk(b->mutex);
+            s.queue_depth += b->sightings.size();
+        }
     }
+    s.peak_queue_depth = peak_queue_.load(std::memory_order_relaxed);
     s.dropped = dropped_.load();
     s.applied = applied_.load();
     s.batches = batches_.load();

@@ -54,9 +54,12 @@ class Inventory {
                                                    std::vector<std::string>& skipped);
     ~Inventory();  // writes what is queued, then stops
 
-    // The request path: never blocks on the writer.
+    // The request path: never blocks on the writer. Each request thread keeps its own buffer
+    // (the writer takes them once a second); the same request again from the same machine is
+    // merged into the one before it, without a copy.
     std::optional<std::string> state_of(std::string_view id) const;
-    void record(Sighting sighting);
+    void record(const SightingView& sighting);
+    void record(const Sighting& sighting) { record(SightingView(sighting)); }
 
     // Committed when they return. set_state makes the record if the machine is new.
     Result<MachineRecord> set_state(const std::string& id, const std::string& state,
@@ -108,15 +111,27 @@ class Inventory {
     };
     std::unique_ptr<Shard[]> shards_;
 
-    // The queue.
+    // One request thread's sightings since the writer last took them.
+    struct Buffer {
+        std::mutex mutex;  // its thread and, once a second, the writer
+        std::vector<Sighting> sightings;
+        std::unordered_map<std::string, std::size_t, Hash, std::equal_to<>> latest;  // id -> index
+    };
+    Buffer& local_buffer();
+    std::vector<Sighting> take_buffers();  // the writer: every buffer's sightings, emptied
+    const std::uint64_t instance_ = next_instance();
+    static std::uint64_t next_instance();
+    mutable std::mutex buffers_mutex_;
+    std::vector<std::unique_ptr<Buffer>> buffers_;
+
+    // Commands and the writer's progress.
     mutable std::mutex queue_mutex_;
     std::condition_variable queue_cv_, done_cv_;
-    std::vector<Sighting> sightings_;
     std::vector<Command> commands_;
     std::uint64_t queued_seq_ = 0, written_seq_ = 0;
     bool stopping_ = false;
     bool flush_requested_ = false;
-    std::size_t peak_queue_ = 0;  // under queue_mutex_
+    std::atomic<std::uint64_t> peak_queue_{0};  // the most sightings one writer pass took
     std::atomic<std::uint64_t> dropped_{0}, applied_{0}, batches_{0}, write_errors_{0};
     std::thread writer_;
 };

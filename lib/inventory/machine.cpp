@@ -1,5 +1,6 @@
 #include "inventory/machine.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -57,7 +58,7 @@ bool observe(MachineRecord& r, const Sighting& s) {
         r.id = s.id;
         r.first_seen_ms = s.time_ms;
     }
-    r.last_seen_ms = std::max(r.last_seen_ms, s.time_ms);
+    r.last_seen_ms = std::max({r.last_seen_ms, s.time_ms, s.last_ms});
     keep_if_given(r.mac, s.mac);
     keep_if_given(r.uuid, s.uuid);
     keep_if_given(r.hostname, s.hostname);
@@ -69,7 +70,7 @@ bool observe(MachineRecord& r, const Sighting& s) {
         r.group = s.group;
         r.profile = s.profile;
     }
-    if (s.boot) ++r.boot_count;
+    if (s.boot) r.boot_count += s.count;
 
     const int current = automatic_rank(r.state);
     if (!r.state.empty() && current == 0) return false;  // installed or an operator's state

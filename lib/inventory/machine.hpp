@@ -24,7 +24,58 @@ struct Sighting {
     std::string group, profile;  // what answered; empty group: nothing matched
     bool default_group = false;  // the group that answered has an empty selector
     bool boot = false;           // a boot script (/ipxe, /grub, /pixiecore): one boot
+    std::int64_t time_ms = 0;    // the first, when several are merged
+    std::uint64_t count = 1;     // identical requests merged into this one (each a boot if boot)
+    std::int64_t last_ms = 0;    // the last of those merged (0: time_ms)
+};
+
+// A sighting as the request path has it: views of the request's labels, copied only when the
+// inventory has to keep them.
+struct SightingView {
+    std::string_view id, mac, uuid, hostname, serial, arch, client_ip, endpoint, group, profile;
+    bool default_group = false;
+    bool boot = false;
     std::int64_t time_ms = 0;
+
+    SightingView() = default;
+    explicit SightingView(const Sighting& s)
+        : id(s.id),
+          mac(s.mac),
+          uuid(s.uuid),
+          hostname(s.hostname),
+          serial(s.serial),
+          arch(s.arch),
+          client_ip(s.client_ip),
+          endpoint(s.endpoint),
+          group(s.group),
+          profile(s.profile),
+          default_group(s.default_group),
+          boot(s.boot),
+          time_ms(s.time_ms) {}
+    // The same request again (but for its time)?
+    bool same_as(const Sighting& s) const {
+        return id == s.id && mac == s.mac && uuid == s.uuid && hostname == s.hostname &&
+               serial == s.serial && arch == s.arch && client_ip == s.client_ip &&
+               endpoint == s.endpoint && group == s.group && profile == s.profile &&
+               default_group == s.default_group && boot == s.boot;
+    }
+    Sighting copy() const {
+        return {std::string(id),
+                std::string(mac),
+                std::string(uuid),
+                std::string(hostname),
+                std::string(serial),
+                std::string(arch),
+                std::string(client_ip),
+                std::string(endpoint),
+                std::string(group),
+                std::string(profile),
+                default_group,
+                boot,
+                time_ms,
+                1,
+                time_ms};
+    }
 };
 
 struct StateChange {

@@ -178,11 +178,38 @@ TEST_CASE("inventory: a full queue drops sightings and counts them, never blocks
     std::vector<std::string> skipped;
     auto inv = Inventory::open({(dir.path() / "s").string(), 10}, skipped);
     REQUIRE(inv);
-    for (int i = 0; i < 100000; ++i) (*inv)->record(seen("g", false, true, i));
+    for (int i = 0; i < 100000; ++i) {
+        Sighting s = seen("g", false, true, i);
+        s.id = s.mac = "52:54:00:00:" + std::to_string(i / 1000) + ":" + std::to_string(i % 1000);
+        (*inv)->record(s);
+    }
     (*inv)->flush();
     const auto stats = (*inv)->stats();
+    CHECK(stats.dropped > 0);
     CHECK(stats.applied + stats.dropped == 100000);
     CHECK(stats.queue_depth == 0);
+}
+
+TEST_CASE("inventory: the same request again is merged, every boot still counted") {
+    test::TempDir dir;
+    std::vector<std::string> skipped;
+    auto inv = Inventory::open({(dir.path() / "s").string(), 10}, skipped);
+    REQUIRE(inv);
+    for (int i = 0; i < 1000; ++i) (*inv)->record(seen("g", false, true, 1000 + i));
+    Sighting other = seen("g", false, false, 5000);  // a different request of the same machine
+    (*inv)->record(other);
+    (*inv)->record(seen("g", false, true, 6000));
+    (*inv)->flush();
+    const auto r = (*inv)->get("52:54:00:00:00:01");
+    REQUIRE(r);
+    CHECK(r->boot_count == 1001);
+    CHECK(r->first_seen_ms == 1000);
+    CHECK(r->last_seen_ms == 6000);
+    CHECK(r->last_endpoint == "/ipxe");
+    CHECK(r->state == "provisioning");
+    const auto stats = (*inv)->stats();
+    CHECK(stats.applied == 1002);
+    CHECK(stats.dropped == 0);  // merged requests take no room (the limit here is 10)
 }
 
 TEST_CASE("inventory: a state path that is a file is refused with its flag") {
