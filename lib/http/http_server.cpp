@@ -65,6 +65,7 @@ struct Worker {
     asio::io_context ioc{1};
     tcp::acceptor acceptor{ioc};
     asio::steady_timer accept_retry{ioc};
+    tcp::endpoint peer;  // filled by accept(2) itself: no getpeername(2) per connection
 };
 
 struct HttpServer::Impl {
@@ -111,12 +112,10 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
   public:
-    Session(tcp::socket&& socket, HttpServer::Impl& server)
+    Session(tcp::socket&& socket, const tcp::endpoint& peer, HttpServer::Impl& server)
         : stream_(std::move(socket)), server_(server), send_timer_(stream_.get_executor()) {
-        beast::error_code ec;
-        auto ep = stream_.socket().remote_endpoint(ec);
-        remote_ = ec ? "-" : format_endpoint(ep);
-        if (!ec) remote_ip_ = ep.address().to_string();
+        remote_ = format_endpoint(peer);
+        remote_ip_ = peer.address().to_string();
     }
 
     ~Session() { server_.remove_session(this); }
@@ -433,7 +432,7 @@ void HttpServer::Impl::shed_connection(tcp::socket socket) {
 }
 
 void HttpServer::Impl::do_accept(Worker& w) {
-    w.acceptor.async_accept([this, &w](beast::error_code ec, tcp::socket socket) {
+    w.acceptor.async_accept(w.peer, [this, &w](beast::error_code ec, tcp::socket socket) {
         if (stopping || ec == asio::error::operation_aborted) return;
         if (ec) {
             // Typically EMFILE: back off briefly instead of spinning on the error.
@@ -449,7 +448,7 @@ void HttpServer::Impl::do_accept(Worker& w) {
             shed_connection(std::move(socket));
         } else {
             socket.set_option(tcp::no_delay(true), ignored);
-            std::make_shared<Session>(std::move(socket), *this)->start();
+            std::make_shared<Session>(std::move(socket), w.peer, *this)->start();
         }
         do_accept(w);
     });
