@@ -651,9 +651,7 @@ void AdminServer::listen() {
     if (!ec) im.tcp_acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error("-admin-address " + o.address + ": " + ec.message());
     const auto local = im.tcp_acceptor->local_endpoint();
-    im.bound = (local.address().is_v6() ? "[" + local.address().to_string() + "]"
-                                        : local.address().to_string()) +
-               ":" + std::to_string(local.port());
+    im.bound = join_host_port(local.address().to_string(), std::to_string(local.port()));
 }
 
 std::string AdminServer::local_address() const {

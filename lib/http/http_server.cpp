@@ -25,6 +25,7 @@
 #include "http/request_parser.hpp"
 #include "http/routes.hpp"
 #include "logging/log_text.hpp"
+#include "values/values.hpp"
 
 namespace bootcfg {
 
@@ -50,9 +51,7 @@ const std::string& date_now() {
 }
 
 std::string format_endpoint(const tcp::endpoint& ep) {
-    const auto addr = ep.address();
-    const std::string host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
-    return host + ":" + std::to_string(ep.port());
+    return join_host_port(ep.address().to_string(), std::to_string(ep.port()));
 }
 
 }  // namespace

@@ -231,9 +231,7 @@ std::string Metrics::serve(const std::string& address) {
     im.exposer->RegisterCollectable(im.registry);
     im.exposer->RegisterCollectable(im.scrape);
     const auto ports = im.exposer->GetListeningPorts();
-    const std::string host =
-        hp->host.find(':') != std::string::npos ? "[" + hp->host + "]" : hp->host;
-    return host + ":" + (ports.empty() ? hp->port : std::to_string(ports.front()));
+    return join_host_port(hp->host, ports.empty() ? hp->port : std::to_string(ports.front()));
 }
 
 }  // namespace bootcfg::metrics

@@ -518,8 +518,7 @@ void RpcServer::start() {
     if (!im.server || port == 0)
         throw std::runtime_error("-rpc-address " + o.address +
                                  ": cannot listen there (in use, or not an address of this host)");
-    im.bound = (hp->host.find(':') != std::string::npos ? "[" + hp->host + "]" : hp->host) + ":" +
-               std::to_string(port);
+    im.bound = join_host_port(hp->host, std::to_string(port));
 }
 
 std::string RpcServer::local_address() const {

@@ -78,6 +78,17 @@ std::optional<HostPort> split_host_port(const std::string& address) {
     return hp;
 }
 
+std::string join_host_port(std::string_view host, std::string_view port) {
+    std::string out;
+    const bool v6 = host.find(':') != std::string_view::npos;
+    if (v6) out += '[';
+    out += host;
+    if (v6) out += ']';
+    out += ':';
+    out += port;
+    return out;
+}
+
 std::optional<std::vector<std::string>> split_endpoints(const std::string& text, std::string& why) {
     std::vector<std::string> out;
     std::size_t start = 0;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bootcfg {
@@ -21,6 +22,8 @@ struct HostPort {
     std::string port;
 };
 std::optional<HostPort> split_host_port(const std::string& address);
+// The inverse: "host:port", with brackets around an IPv6 host ("[::1]:8080").
+std::string join_host_port(std::string_view host, std::string_view port);
 
 // "http://h1:2379,https://h2:2379" (etcd's endpoints): each an http:// or https:// URL with a
 // host and no path. Empty text is no endpoint; otherwise nullopt, with `why` naming the first
