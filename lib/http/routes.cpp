@@ -36,19 +36,23 @@ struct Call {
     inventory::Inventory* inventory() const { return machines ? machines->inventory : nullptr; }
 };
 
-// The record key of these labels (mac, else uuid).
-std::optional<std::string> machine_of(const Labels& labels) {
+// The record key of these labels (mac, else uuid), a view into them or into `storage`; empty
+// without either.
+std::string_view machine_of(const Labels& labels, std::string& storage) {
     const std::string* mac = labels.find("mac");
     const std::string* uuid = labels.find("uuid");
-    return inventory::machine_id(mac ? *mac : "", uuid ? *uuid : "");
+    // Views of the labels themselves (`mac ? *mac : ""` would view a temporary copy).
+    return inventory::machine_key(mac ? std::string_view(*mac) : std::string_view(),
+                                  uuid ? std::string_view(*uuid) : std::string_view(), storage);
 }
 
 // The labels groups are matched against: with the inventory on, "state" is the machine's
 // recorded state, never what it claims. Templates still see the query as sent.
 const Labels& matching_labels(const Call& call, const Labels& sent, Labels& scratch) {
     if (!call.inventory()) return sent;
-    auto id = machine_of(sent);
-    auto state = id ? call.inventory()->state_of(*id) : std::nullopt;
+    std::string storage;
+    const std::string_view id = machine_of(sent, storage);
+    auto state = id.empty() ? std::nullopt : call.inventory()->state_of(id);
     if (!state && !sent.find("state")) return sent;
     scratch = sent;
     scratch.erase("state");
@@ -61,16 +65,10 @@ void record(const Call& call, const Labels& labels, const Selection* sel, bool b
     inventory::Inventory* inv = call.inventory();
     if (!inv) return;
     // Views of the labels: the inventory copies them only when they are news.
-    const std::string* mac = labels.find("mac");
-    const std::string* uuid = labels.find("uuid");
-    std::string uuid_id;
+    std::string storage;
     inventory::SightingView s;
-    if (mac)
-        s.id = *mac;
-    else if (uuid)
-        s.id = uuid_id = "uuid:" + *uuid;
-    else
-        return;
+    s.id = machine_of(labels, storage);
+    if (s.id.empty()) return;
     auto take = [&](std::string_view& field, const char* key) {
         if (const std::string* v = labels.find(key)) field = *v;
     };
@@ -96,8 +94,9 @@ void record(const Call& call, const Labels& labels, const Selection* sel, bool b
 std::string checkin_url(const Call& call, const Labels& labels) {
     inventory::Inventory* inv = call.inventory();
     if (!inv) return {};
-    auto id = machine_of(labels);
-    if (!id) return {};
+    std::string storage;
+    const std::string_view id = machine_of(labels, storage);
+    if (id.empty()) return {};
     std::string base = call.machines->public_url;
     if (base.empty()) {
         const std::string_view host = call.request.host;
@@ -110,12 +109,9 @@ std::string checkin_url(const Call& call, const Labels& labels) {
         base = "http://" + std::string(host);
     }
     const std::int64_t expires = inventory::now_ms() / 1000 + inv->checkin_ttl_s();
-    return base + "/checkin?" + inv->signer().query(*id, inventory::kInstalled, expires);
+    return base + "/checkin?" + inv->signer().query(id, inventory::kInstalled, expires);
 }
 
-// Labels from the query (with the recorded state), the selection for `part`, then what
-// `serve(labels, selection)` answers; or the refusal: 400 for unusable labels, 404 when
-// nothing is selected. Every request with a MAC or UUID is recorded.
 // A group whose profile has no boot config: the machine should boot from its disk.
 bool boots_from_disk(const Call& call, const Selection& sel) {
     return sel.group && !sel.profile && !sel.group->falls_through &&

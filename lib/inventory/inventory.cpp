@@ -115,7 +115,8 @@ Inventory::Buffer& Inventory::local_buffer() {
 void Inventory::record(const SightingView& s) {
     Buffer& b = local_buffer();
     std::lock_guard lk(b.mutex);  // uncontended but for the writer's take, once a second
-    if (const auto it = b.latest.find(s.id); it != b.latest.end()) {
+    const auto it = b.latest.find(s.id);
+    if (it != b.latest.end()) {
         Sighting& last = b.sightings[it->second];
         if (s.same_as(last)) {
             ++last.count;
@@ -128,9 +129,8 @@ void Inventory::record(const SightingView& s) {
         return;
     }
     b.sightings.push_back(s.copy());
-    const auto at = b.latest.find(s.id);
-    if (at != b.latest.end())
-        at->second = b.sightings.size() - 1;
+    if (it != b.latest.end())
+        it->second = b.sightings.size() - 1;
     else
         b.latest.emplace(std::string(s.id), b.sightings.size() - 1);
 }

@@ -47,10 +47,19 @@ std::int64_t now_ms() {
         .count();
 }
 
+std::string_view machine_key(std::string_view mac, std::string_view uuid, std::string& storage) {
+    if (!mac.empty()) return mac;
+    if (uuid.empty()) return {};
+    storage = "uuid:";
+    storage += uuid;
+    return storage;
+}
+
 std::optional<std::string> machine_id(std::string_view mac, std::string_view uuid) {
-    if (!mac.empty()) return std::string(mac);
-    if (!uuid.empty()) return "uuid:" + std::string(uuid);
-    return std::nullopt;
+    std::string storage;
+    const std::string_view key = machine_key(mac, uuid, storage);
+    if (key.empty()) return std::nullopt;
+    return std::string(key);
 }
 
 bool observe(MachineRecord& r, const Sighting& s) {

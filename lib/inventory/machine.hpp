@@ -99,6 +99,9 @@ std::int64_t now_ms();
 
 // The record key of a request's labels: the MAC, else "uuid:" + UUID; nullopt without either.
 std::optional<std::string> machine_id(std::string_view mac, std::string_view uuid);
+// The same key as a view, for the request path: the MAC itself (no copy), or "uuid:" + UUID
+// built in `storage`; empty without either.
+std::string_view machine_key(std::string_view mac, std::string_view uuid, std::string& storage);
 
 // Applies one request. Automatic states only move forward; installed and operator-set states
 // stay until an operator changes them. Returns true when the state changed.
