@@ -157,7 +157,6 @@ Result<void> Inventory::submit(Command command) {
         std::lock_guard lk(queue_mutex_);
         if (stopping_) return fail("the inventory is shutting down");
         commands_.push_back(std::move(command));
-        ++queued_seq_;
     }
     queue_cv_.notify_one();
     return {};
@@ -187,10 +186,10 @@ Result<bool> Inventory::forget(const std::string& id) {
 
 void Inventory::flush() {
     std::unique_lock lk(queue_mutex_);
-    const std::uint64_t target = queued_seq_;
-    flush_requested_ = true;
+    const std::uint64_t ticket = ++flush_wanted_;
     queue_cv_.notify_all();
-    done_cv_.wait(lk, [&] { return written_seq_ >= target && !flush_requested_; });
+    // A pass that took this ticket took the buffers after it: everything recorded before.
+    done_cv_.wait(lk, [&] { return flush_done_ >= ticket; });
 }
 
 void Inventory::run() {
@@ -202,7 +201,7 @@ void Inventory::run() {
     std::unordered_set<std::string> seen_only;
     std::vector<std::string> seen_order;
     for (;;) {
-        std::uint64_t seq;
+        std::uint64_t flush_ticket;
         bool everything, exiting;
         {
             std::unique_lock lk(queue_mutex_);
@@ -210,11 +209,11 @@ void Inventory::run() {
             // requesting many times costs one row and one event per interval. Commands,
             // flush() and stopping go at once.
             queue_cv_.wait_until(lk, last_write + kWriteInterval, [&] {
-                return stopping_ || !commands_.empty() || flush_requested_;
+                return stopping_ || !commands_.empty() || flush_wanted_ != flush_done_;
             });
-            everything = flush_requested_ || stopping_;
+            flush_ticket = flush_wanted_;
+            everything = flush_ticket != flush_done_ || stopping_;
             commands.swap(commands_);
-            seq = queued_seq_;
             exiting = stopping_;
         }
         batch = take_buffers();  // after the flag: what was recorded before flush() is in it
@@ -314,15 +313,14 @@ void Inventory::run() {
         commands.clear();
         {
             std::lock_guard lk(queue_mutex_);
-            written_seq_ = seq;
-            if (everything) flush_requested_ = false;
+            flush_done_ = flush_ticket;
         }
         done_cv_.notify_all();
         if (exiting) break;
     }
     std::lock_guard lk(queue_mutex_);
-    written_seq_ = queued_seq_;
-    flush_requested_ = false;
+    // The last pass wrote everything: answer any ticket taken meanwhile.
+    flush_done_ = flush_wanted_;
     done_cv_.notify_all();
 }
 

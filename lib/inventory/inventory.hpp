@@ -128,9 +128,9 @@ class Inventory {
     mutable std::mutex queue_mutex_;
     std::condition_variable queue_cv_, done_cv_;
     std::vector<Command> commands_;
-    std::uint64_t queued_seq_ = 0, written_seq_ = 0;
     bool stopping_ = false;
-    bool flush_requested_ = false;
+    // flush() takes a ticket; a writer pass answers every ticket issued before it began.
+    std::uint64_t flush_wanted_ = 0, flush_done_ = 0;
     std::atomic<std::uint64_t> peak_queue_{0};  // the most sightings one writer pass took
     std::atomic<std::uint64_t> dropped_{0}, applied_{0}, batches_{0}, write_errors_{0};
     std::thread writer_;

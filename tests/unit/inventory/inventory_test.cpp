@@ -1,6 +1,8 @@
 #include <sys/stat.h>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <thread>
 
 #include "inventory/checkin.hpp"
 #include "inventory/inventory.hpp"
@@ -210,6 +212,28 @@ TEST_CASE("inventory: the same request again is merged, every boot still counted
     const auto stats = (*inv)->stats();
     CHECK(stats.applied == 1002);
     CHECK(stats.dropped == 0);  // merged requests take no room (the limit here is 10)
+}
+
+TEST_CASE("inventory: flush() from two threads at once: each sees what it recorded before") {
+    test::TempDir dir;
+    std::vector<std::string> skipped;
+    auto inv = Inventory::open({(dir.path() / "s").string()}, skipped);
+    REQUIRE(inv);
+    std::atomic<int> missing{0};
+    auto client = [&](int thread) {
+        for (int i = 0; i < 2000; ++i) {
+            Sighting s = seen("g", false, true, i);
+            s.id = s.mac = "52:54:00:0" + std::to_string(thread) + ":" + std::to_string(i / 100) +
+                           ":" + std::to_string(i % 100);
+            (*inv)->record(s);
+            (*inv)->flush();
+            if (!(*inv)->get(s.id)) ++missing;
+        }
+    };
+    std::thread a(client, 1), b(client, 2);
+    a.join();
+    b.join();
+    CHECK(missing == 0);
 }
 
 TEST_CASE("inventory: a state path that is a file is refused with its flag") {
