@@ -18,6 +18,7 @@
 
 #include "labels/labels.hpp"
 #include "template/go_format.hpp"
+#include "values/values.hpp"
 
 namespace bootcfg {
 
@@ -165,20 +166,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
-}
-
-// Weak comparison (RFC 9110 13.1.2): W/ prefixes are ignored.
-bool etag_list_matches(std::string_view list, std::string_view etag) {
-    if (trim(list) == "*") return true;
-    while (!list.empty()) {
-        const auto comma = list.find(',');
-        auto item = trim(list.substr(0, comma));
-        if (item.substr(0, 2) == "W/") item.remove_prefix(2);
-        if (item == etag) return true;
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-    }
-    return false;
 }
 
 // Digits only; a number beyond 64 bits saturates (it is still a valid, if huge, position).

@@ -1,6 +1,7 @@
 #include "ui/ui.hpp"
 
 #include "ui/embedded.hpp"
+#include "values/values.hpp"
 
 namespace bootcfg::ui {
 
@@ -37,20 +38,6 @@ std::string_view content_type(std::string_view name) {
     if (name.ends_with(".js")) return "text/javascript; charset=utf-8";
     if (name.ends_with(".png")) return "image/png";
     return "application/octet-stream";
-}
-
-bool etag_listed(std::string_view list, std::string_view etag) {
-    if (list == "*") return true;
-    for (std::size_t at = 0; at < list.size();) {
-        const auto comma = std::min(list.find(',', at), list.size());
-        auto tag = list.substr(at, comma - at);
-        while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
-        while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
-        if (tag.starts_with("W/")) tag.remove_prefix(2);
-        if (tag == etag) return true;
-        at = comma + 1;
-    }
-    return false;
 }
 
 UiReply refusal(unsigned status, std::string reason) {
@@ -100,7 +87,7 @@ UiReply ui_request(std::string_view method, std::string_view target,
                  {"Content-Security-Policy", std::string(kPolicy)},
                  {"X-Content-Type-Options", "nosniff"},
                  {"Referrer-Policy", "no-referrer"}};
-    if (!if_none_match.empty() && etag_listed(if_none_match, etag)) {
+    if (!if_none_match.empty() && etag_list_matches(if_none_match, etag)) {
         r.status = 304;
         return r;
     }

@@ -89,6 +89,24 @@ std::string join_host_port(std::string_view host, std::string_view port) {
     return out;
 }
 
+bool etag_list_matches(std::string_view list, std::string_view etag) {
+    auto trim = [](std::string_view s) {
+        while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+        while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+        return s;
+    };
+    if (trim(list) == "*") return true;
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        auto item = trim(list.substr(0, comma));
+        if (item.substr(0, 2) == "W/") item.remove_prefix(2);
+        if (item == etag) return true;
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
 std::optional<std::vector<std::string>> split_endpoints(const std::string& text, std::string& why) {
     std::vector<std::string> out;
     std::size_t start = 0;

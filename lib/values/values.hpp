@@ -25,6 +25,10 @@ std::optional<HostPort> split_host_port(const std::string& address);
 // The inverse: "host:port", with brackets around an IPv6 host ("[::1]:8080").
 std::string join_host_port(std::string_view host, std::string_view port);
 
+// Does an If-None-Match list ("*", or "a", W/"b", ...) name `etag` (quoted)? Weak comparison
+// (RFC 9110 13.1.2): W/ prefixes are ignored.
+bool etag_list_matches(std::string_view list, std::string_view etag);
+
 // "http://h1:2379,https://h2:2379" (etcd's endpoints): each an http:// or https:// URL with a
 // host and no path. Empty text is no endpoint; otherwise nullopt, with `why` naming the first
 // entry that is not such a URL.

@@ -124,6 +124,9 @@ TEST_CASE("host:port and durations") {
     CHECK(join_host_port("::1", "8080") == "[::1]:8080");
     CHECK(join_host_port("127.0.0.1", "80") == "127.0.0.1:80");
     CHECK(split_host_port(join_host_port("fe80::1", "9"))->host == "fe80::1");
+    CHECK(etag_list_matches("*", "\"a\""));
+    CHECK(etag_list_matches(" \"x\",\tW/\"a\" ", "\"a\""));
+    CHECK_FALSE(etag_list_matches("\"b\", \"c\"", "\"a\""));
     CHECK(parse_duration("500ms") == std::chrono::milliseconds(500));
     CHECK(parse_duration("2h") == std::chrono::milliseconds(7200000));
     CHECK(parse_duration("1.5s") == std::chrono::milliseconds(1500));
