@@ -19,6 +19,7 @@
 #include "admin/api.hpp"
 #include "assets/assets.hpp"
 #include "config/config.hpp"
+#include "etcd/etcd_machines.hpp"
 #include "etcd/etcd_source.hpp"
 #include "http/http_server.hpp"
 #include "http/machine_metrics.hpp"
@@ -70,6 +71,36 @@ bootcfg::Result<bootcfg::etcd::ClusterOptions> etcd_cluster(const bootcfg::Daemo
 
 // Start-up reads everything once before serving: an empty server would send every machine to
 // the wrong config. Waits (bounded) for etcd, logging why while it does.
+// The inventory over SQLite in -state-path, or over etcd with the etcd backend. Records that
+// do not parse are logged and skipped.
+bootcfg::Result<std::unique_ptr<bootcfg::inventory::Inventory>> open_inventory(
+    const bootcfg::DaemonConfig& config) {
+    using namespace bootcfg;
+    const inventory::InventoryOptions options{config.state_path, 100000,
+                                              config.checkin_ttl.count() / 1000};
+    std::vector<std::string> skipped;
+    Result<std::unique_ptr<inventory::Inventory>> opened = fail("");
+    if (config.etcd_endpoints.empty()) {
+        opened = inventory::Inventory::open(options, skipped);
+    } else {
+        auto cluster = etcd_cluster(config);
+        if (!cluster) return cluster.failure();
+        cluster->on_reachability = nullptr;  // the store's client logs it; writes log failures
+        opened = inventory::Inventory::open(
+            options,
+            std::make_unique<etcd::EtcdMachines>(std::move(*cluster),
+                                                 etcd::normal_prefix(config.etcd_prefix)),
+            skipped);
+    }
+    if (!opened) return opened;
+    const std::string where = (*opened)->store().describe();
+    for (const auto& id : skipped)
+        spdlog::warn("inventory: {}: the record of {} does not parse; skipped", where,
+                     log_escape(id));
+    spdlog::info("inventory: {} machines in {}", (*opened)->size(), where);
+    return opened;
+}
+
 bool wait_for_etcd(const bootcfg::etcd::EtcdSource& source, std::chrono::milliseconds limit) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     std::chrono::milliseconds pause(200);
@@ -196,30 +227,24 @@ int main(int argc, char** argv) {
         if (!assets_path.empty())
             assets = std::make_unique<AssetRoot>(assets_path, config.assets_listing);
 
-        // The machine inventory: state apart from config, in its own directory.
-        std::unique_ptr<inventory::Inventory> machines;
-        if (!config.state_path.empty()) {
-            std::vector<std::string> skipped;
-            auto opened = inventory::Inventory::open(
-                {config.state_path, 100000, config.checkin_ttl.count() / 1000}, skipped);
-            if (!opened) {
-                spdlog::shutdown();
-                std::fprintf(stderr, "bootcfgd: %s\n", opened.failure().reason.c_str());
-                return 1;
-            }
-            machines = std::move(*opened);
-            for (const auto& id : skipped)
-                spdlog::warn("inventory: {}/inventory.db: the record of {} does not parse; skipped",
-                             config.state_path, log_escape(id));
-            spdlog::info("inventory: {} machines in {}/inventory.db", machines->size(),
-                         config.state_path);
-        }
-        const MachineServices machine_services{machines.get(), config.public_url};
-
         if (etcd_source && !wait_for_etcd(*etcd_source, config.etcd_start_timeout)) {
             spdlog::shutdown();
             return 1;
         }
+        // The machine inventory: state apart from config, in the state dir or beside the
+        // store in etcd (every replica's); -state-path= turns it off.
+        std::unique_ptr<inventory::Inventory> machines;
+        if (!config.state_path.empty()) {
+            auto opened = open_inventory(config);
+            if (!opened) {
+                spdlog::shutdown();
+                std::fprintf(stderr, "bootcfgd: inventory: %s\n", opened.failure().reason.c_str());
+                return 1;
+            }
+            machines = std::move(*opened);
+        }
+        const MachineServices machine_services{machines.get(), config.public_url};
+
         SnapshotHolder holder(load_snapshot(*source, nullptr));
         LiveStore store(*source, holder);
 

@@ -1,5 +1,8 @@
 #include "etcd/etcd_client.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -303,6 +306,100 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
     }
     if (!broken.empty()) return fail(broken);
     return {};
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> txn_ranges(const std::vector<std::size_t>& sizes) {
+    std::vector<std::pair<std::size_t, std::size_t>> out;
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        if (out.empty() || out.back().second - out.back().first == kMaxTxnOps ||
+            bytes + sizes[i] > kMaxTxnBytes) {
+            out.emplace_back(i, i);
+            bytes = 0;
+        }
+        ++out.back().second;
+        bytes += sizes[i];
+    }
+    return out;
+}
+
+void Follower::start(std::int64_t start_revision,
+                     std::function<void(const WatchMessage&)> on_message,
+                     std::function<void(Listing)> on_listing) {
+    if (thread_.joinable()) return;
+    thread_ = std::thread(
+        [this, start_revision, on_message = std::move(on_message),
+         on_listing = std::move(on_listing)] { run(start_revision, on_message, on_listing); });
+}
+
+void Follower::stop() {
+    {
+        std::lock_guard guard(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    client_.cancel();
+    if (thread_.joinable()) thread_.join();
+}
+
+void Follower::pause(std::chrono::milliseconds delay) {
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, delay, [&] { return stopping_.load(); });
+}
+
+void Follower::run(std::int64_t next, const std::function<void(const WatchMessage&)>& on_message,
+                   const std::function<void(Listing)>& on_listing) {
+    using namespace std::chrono_literals;
+    std::chrono::milliseconds backoff = 100ms;
+    std::string last_failure;
+    while (!stopping_) {
+        const std::int64_t start = next;
+        std::int64_t compacted = 0;
+        std::string canceled;  // etcd's reason for ending the watch, other than compaction
+        const auto watched = client_.watch(prefix_, start, [&](const WatchMessage& message) {
+            if (stopping_) return false;
+            if (message.canceled) {
+                compacted = message.compact_revision;
+                if (!compacted)
+                    canceled =
+                        message.cancel_reason.empty() ? "no reason given" : message.cancel_reason;
+                return false;
+            }
+            backoff = 100ms;
+            for (const WatchEvent& event : message.events)
+                next = std::max(next, event.kv.mod_revision + 1);
+            on_message(message);
+            return true;
+        });
+        if (stopping_) break;
+        if (compacted) {
+            spdlog::warn(
+                "{}: history before revision {} was compacted while watching {} from {}; reading "
+                "everything again",
+                what_, compacted, prefix_, start);
+            auto listing = client_.list(prefix_);
+            if (listing) {
+                next = std::max(next, listing->revision + 1);
+                on_listing(std::move(*listing));
+                continue;
+            }
+        } else if (!canceled.empty()) {
+            // An expired token is routine (the client logs in again); anything else is news.
+            if (canceled.find("auth token") != std::string::npos)
+                spdlog::debug("{}: watch canceled: {}", what_, canceled);
+            else if (canceled != last_failure)
+                spdlog::warn("{}: watch canceled: {}", what_, canceled);
+            last_failure = canceled;
+        } else if (watched) {
+            continue;  // a silent stream ended: watch again from where it was
+        } else if (watched.failure().field != "unreachable" &&
+                   watched.failure().reason != last_failure) {
+            last_failure = watched.failure().reason;
+            spdlog::warn("{}: watch: {}", what_, last_failure);
+        }
+        pause(backoff);
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5000ms);
+    }
 }
 
 }  // namespace bootcfg::etcd

@@ -4,12 +4,16 @@
 // find it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "result/result.hpp"
@@ -43,6 +47,14 @@ struct ClusterSettings {
 // (its first line). A failure names the flag, spelled with `dash` ("-" for bootcfgd, "--" for
 // bootcfg).
 Result<ClusterOptions> cluster_options(const ClusterSettings& settings, const std::string& dash);
+
+// etcd's default --max-txn-ops, and a transaction's bytes of keys and values kept below its
+// 1.5 MiB request limit once base64 (4/3) and JSON framing are added.
+inline constexpr std::size_t kMaxTxnOps = 128;
+inline constexpr std::size_t kMaxTxnBytes = 1024 * 1024;
+// Items of these sizes (key + value bytes) cut into runs that each fit one transaction:
+// [begin, end) index ranges, in order.
+std::vector<std::pair<std::size_t, std::size_t>> txn_ranges(const std::vector<std::size_t>& sizes);
 
 // Every key under a prefix as of one store revision.
 struct Listing {
@@ -95,6 +107,35 @@ class Client {
     void answered(std::size_t endpoint, const std::string& token) const;
     ClusterOptions options_;
     std::unique_ptr<State> state_;
+};
+
+// Keeps a watch on a prefix going, on a thread of its own, until stop(): each message goes to
+// `on_message`; when etcd compacted away the history the watch needed, the prefix is read again
+// and the listing goes to `on_listing`. Failures are tried again with back-off (100 ms doubling
+// to 5 s) and logged once per new reason, prefixed with `what`.
+class Follower {
+  public:
+    Follower(const Client& client, std::string prefix, std::string what)
+        : client_(client), prefix_(std::move(prefix)), what_(std::move(what)) {}
+    ~Follower() { stop(); }
+    Follower(const Follower&) = delete;
+    Follower& operator=(const Follower&) = delete;
+
+    void start(std::int64_t start_revision, std::function<void(const WatchMessage&)> on_message,
+               std::function<void(Listing)> on_listing);
+    // Ends the watch (the client's watches with it: Client::cancel) and joins the thread.
+    void stop();
+
+  private:
+    void run(std::int64_t next, const std::function<void(const WatchMessage&)>& on_message,
+             const std::function<void(Listing)>& on_listing);
+    void pause(std::chrono::milliseconds delay);
+    const Client& client_;
+    std::string prefix_, what_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
 };
 
 }  // namespace bootcfg::etcd

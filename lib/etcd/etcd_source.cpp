@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <condition_variable>
 
 #include "store/data_files.hpp"
 #include "store/parallel_for.hpp"
@@ -28,10 +27,6 @@ std::int64_t ms_since(std::chrono::steady_clock::time_point start) {
                                                                  start)
         .count();
 }
-
-// etcd's default --max-txn-ops: a write of more objects is refused rather than split (it would
-// no longer be all or nothing).
-constexpr std::size_t kMaxTxnOps = 128;
 
 struct Parsed {
     std::optional<std::string> layout_path;  // a bootcfg-layout key: merged per machine later
@@ -155,6 +150,12 @@ std::string normal_prefix(std::string prefix) {
     return prefix;
 }
 
+bool is_inventory_key(const std::string& prefix, std::string_view key) {
+    if (!key.starts_with(prefix)) return false;
+    key.remove_prefix(prefix.size());
+    return key.starts_with("machines/") || key.starts_with("secrets/");
+}
+
 StoreContents contents_of(const std::string& prefix, const std::vector<KeyValue>& kvs,
                           const Snapshot* previous) {
     std::vector<Parsed> parsed(kvs.size());
@@ -196,28 +197,15 @@ StoreContents contents_of(const std::string& prefix, const std::vector<KeyValue>
     return out;
 }
 
-struct EtcdSource::Stop {
-    std::mutex mutex;
-    std::condition_variable wake;
-};
-
 EtcdSource::EtcdSource(ClusterOptions cluster, std::string prefix)
-    : client_(std::move(cluster)),
-      prefix_(normal_prefix(std::move(prefix))),
-      stop_(std::make_unique<Stop>()) {}
+    : client_(std::move(cluster)), prefix_(normal_prefix(std::move(prefix))) {}
 
 EtcdSource::~EtcdSource() {
     unwatch();
 }
 
 void EtcdSource::unwatch() const {
-    {
-        std::lock_guard guard(stop_->mutex);
-        stopping_ = true;
-    }
-    stop_->wake.notify_all();
-    client_.cancel();
-    if (watcher_.joinable()) watcher_.join();
+    if (follower_) follower_->stop();
 }
 
 std::string EtcdSource::describe() const {
@@ -244,8 +232,9 @@ Result<void> EtcdSource::refresh() const {
 std::vector<std::string> EtcdSource::replace_mirror(Listing listing) const {
     std::map<std::string, Entry> next;
     for (auto& kv : listing.kvs)
-        next.emplace_hint(next.end(), std::move(kv.key),
-                          Entry{std::move(kv.value), kv.mod_revision});
+        if (!is_inventory_key(prefix_, kv.key))
+            next.emplace_hint(next.end(), std::move(kv.key),
+                              Entry{std::move(kv.value), kv.mod_revision});
     std::vector<std::string> changed;
     std::lock_guard guard(mirror_mutex_);
     // What the watch applied after the listing's revision is newer than the listing.
@@ -273,7 +262,7 @@ std::vector<std::string> EtcdSource::apply_events(const WatchMessage& message) c
     for (const WatchEvent& event : message.events) {
         const std::int64_t revision = event.kv.mod_revision;
         next_revision_ = std::max(next_revision_, revision + 1);
-        if (revision <= listed_revision_) continue;
+        if (revision <= listed_revision_ || is_inventory_key(prefix_, event.kv.key)) continue;
         auto [it, added] = mirror_.try_emplace(event.kv.key);
         if (!added && revision <= it->second.mod_revision) continue;
         it->second.mod_revision = revision;
@@ -335,75 +324,23 @@ std::optional<std::vector<LocationChange>> EtcdSource::read_changes(
 }
 
 bool EtcdSource::watch(boost::asio::io_context& ioc, ChangeHandler on_change) const {
-    if (watcher_.joinable()) return true;
-    watcher_ =
-        std::thread([this, &ioc, on_change = std::move(on_change)] { watch_loop(ioc, on_change); });
-    return true;
-}
-
-void EtcdSource::watch_loop(boost::asio::io_context& ioc, const ChangeHandler& on_change) const {
-    using namespace std::chrono_literals;
-    auto tell = [&](std::vector<std::string> keys) {
+    if (follower_) return true;
+    auto tell = [&ioc, on_change = std::move(on_change)](std::vector<std::string> keys) {
         if (keys.empty()) return;
         boost::asio::post(ioc, [on_change, keys = std::move(keys)]() mutable {
             on_change(std::move(keys), false);
         });
     };
-    auto pause = [&](std::chrono::milliseconds delay) {
-        std::unique_lock lock(stop_->mutex);
-        stop_->wake.wait_for(lock, delay, [&] { return stopping_.load(); });
-    };
-    std::chrono::milliseconds backoff = 100ms;
-    std::string last_failure;
-    while (!stopping_) {
-        std::int64_t start = 0;
-        {
-            std::lock_guard guard(mirror_mutex_);
-            start = next_revision_;
-        }
-        std::int64_t compacted = 0;
-        std::string canceled;  // etcd's reason for ending the watch, other than compaction
-        const auto watched = client_.watch(prefix_, start, [&](const WatchMessage& message) {
-            if (stopping_) return false;
-            if (message.canceled) {
-                compacted = message.compact_revision;
-                if (!compacted)
-                    canceled =
-                        message.cancel_reason.empty() ? "no reason given" : message.cancel_reason;
-                return false;
-            }
-            backoff = 100ms;
-            tell(apply_events(message));
-            return true;
-        });
-        if (stopping_) break;
-        if (compacted) {
-            spdlog::warn(
-                "etcd: history before revision {} was compacted while watching from {}; reading "
-                "everything again",
-                compacted, start);
-            auto listing = client_.list(prefix_);
-            if (listing) {
-                tell(replace_mirror(std::move(*listing)));
-                continue;
-            }
-        } else if (!canceled.empty()) {
-            // An expired token is routine (the client logs in again); anything else is news.
-            if (canceled.find("auth token") != std::string::npos)
-                spdlog::debug("etcd: watch canceled: {}", canceled);
-            else if (canceled != last_failure)
-                spdlog::warn("etcd: watch canceled: {}", canceled);
-            last_failure = canceled;
-        } else if (watched) {
-            continue;  // a silent stream ended: watch again from where it was
-        } else if (watched.failure().field != "unreachable" &&
-                   watched.failure().reason != last_failure) {
-            last_failure = watched.failure().reason;
-            spdlog::warn("etcd: watch: {}", last_failure);
-        }
-        pause(backoff);
-        backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5000ms);
+    std::int64_t start = 0;
+    {
+        std::lock_guard guard(mirror_mutex_);
+        start = next_revision_;
     }
+    follower_ = std::make_unique<Follower>(client_, prefix_, "etcd");
+    follower_->start(
+        start, [this, tell](const WatchMessage& message) { tell(apply_events(message)); },
+        [this, tell](Listing listing) { tell(replace_mirror(std::move(listing))); });
+    return true;
 }
 
 std::string EtcdSource::locate(const ObjectRef& ref, const Snapshot& current) const {
@@ -437,6 +374,7 @@ WriteOutcome EtcdSource::write(const std::vector<ObjectWrite>& writes) const {
             location,
             {}};
     };
+    // A write of more objects is refused rather than split (it would no longer be all or none).
     if (writes.size() > kMaxTxnOps)
         return {WriteOutcome::failed,
                 "more than " + std::to_string(kMaxTxnOps) + " objects in one write",

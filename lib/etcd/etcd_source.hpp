@@ -26,6 +26,10 @@ namespace bootcfg::etcd {
 // "/bootcfg/" by default; a prefix without a trailing '/' gets one.
 std::string normal_prefix(std::string prefix);
 
+// Keys under the prefix that hold the machine inventory ("machines/<id>", "secrets/..."), not
+// the store's objects: the store neither serves nor reports nor exports them.
+bool is_inventory_key(const std::string& prefix, std::string_view key);
+
 // The bootcfg layout's keys ("boot/default", "boot/mac/<MAC>", "boot/uuid/<UUID>",
 // "cloud/default", "cloud/mac/<MAC>", "cloud/uuid/<UUID>": the data dir's paths) hold a machine's
 // boot config and cloud-config; the path below the prefix for such a key, else nullopt.
@@ -73,7 +77,6 @@ class EtcdSource final : public StoreSource {
     // A watch message's events applied where newer than what the mirror holds; returns the
     // keys that changed.
     std::vector<std::string> apply_events(const WatchMessage& message) const;
-    void watch_loop(boost::asio::io_context& ioc, const ChangeHandler& on_change) const;
     std::vector<KeyValue> mirrored() const;
 
     Client client_;
@@ -85,10 +88,7 @@ class EtcdSource final : public StoreSource {
     mutable bool listed_ = false;
     mutable bool first_load_done_ = false;
     mutable std::mutex write_mutex_;
-    struct Stop;  // wakes the watch's back-off wait at shutdown
-    std::unique_ptr<Stop> stop_;
-    mutable std::atomic<bool> stopping_{false};
-    mutable std::thread watcher_;
+    mutable std::unique_ptr<Follower> follower_;
 };
 
 }  // namespace bootcfg::etcd

@@ -14,10 +14,6 @@ namespace bootcfg::etcd {
 
 namespace {
 
-constexpr std::size_t kMaxOps = 128;
-// Below etcd's 1.5 MiB request limit once base64 (4/3) and JSON framing are added.
-constexpr std::size_t kMaxBatchBytes = 1024 * 1024;
-
 // "profiles/x.json" -> "profiles/x"; templates keep their file names.
 std::string key_name(ObjectKind kind, const std::string& file) {
     if ((kind == ObjectKind::profiles || kind == ObjectKind::groups) && file.ends_with(".json"))
@@ -79,21 +75,18 @@ std::vector<std::vector<TxnOp>> import_batches(const std::vector<KeyValue>& obje
                                                const Listing& current) {
     std::map<std::string_view, const KeyValue*> now;
     for (const auto& kv : current.kvs) now.emplace(kv.key, &kv);
-    std::vector<std::vector<TxnOp>> batches;
-    std::size_t bytes = 0;
+    std::vector<TxnOp> ops;
+    std::vector<std::size_t> sizes;
     for (const KeyValue& object : objects) {
         const auto it = now.find(object.key);
         if (it != now.end() && it->second->value == object.value) continue;
-        const std::size_t size = object.key.size() + object.value.size();
-        if (batches.empty() || batches.back().size() == kMaxOps ||
-            (bytes + size > kMaxBatchBytes && !batches.back().empty())) {
-            batches.emplace_back();
-            bytes = 0;
-        }
-        batches.back().push_back(
-            {object.key, object.value, it == now.end() ? 0 : it->second->mod_revision});
-        bytes += size;
+        ops.push_back({object.key, object.value, it == now.end() ? 0 : it->second->mod_revision});
+        sizes.push_back(object.key.size() + object.value.size());
     }
+    std::vector<std::vector<TxnOp>> batches;
+    for (const auto& [begin, end] : txn_ranges(sizes))
+        batches.emplace_back(std::make_move_iterator(ops.begin() + static_cast<long>(begin)),
+                             std::make_move_iterator(ops.begin() + static_cast<long>(end)));
     return batches;
 }
 
@@ -136,6 +129,7 @@ Result<Transfer> export_data_dir(const Client& client, const std::string& prefix
     if (!listing) return listing.failure();
     Transfer t;
     for (const KeyValue& kv : listing->kvs) {
+        if (is_inventory_key(prefix, kv.key)) continue;  // machines are state, not config
         std::optional<std::string> relative = layout_path(prefix, kv.key);
         if (!relative)
             if (const auto ref = object_of(prefix, kv.key)) relative = data_dir_path(*ref);

@@ -17,8 +17,6 @@ namespace bootcfg::inventory {
 
 namespace {
 
-constexpr std::size_t kSecretSize = 32;
-
 std::string hex(const unsigned char* bytes, std::size_t n) {
     static constexpr char digits[] = "0123456789abcdef";
     std::string out;
@@ -30,6 +28,13 @@ std::string hex(const unsigned char* bytes, std::size_t n) {
 }
 
 }  // namespace
+
+Result<std::string> CheckinSigner::random_secret() {
+    std::string secret(kSecretSize, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), kSecretSize) != 1)
+        return fail("cannot make a check-in key: no randomness");
+    return secret;
+}
 
 Result<CheckinSigner> CheckinSigner::from_state_dir(const std::string& dir) {
     const std::string path = dir + "/checkin.key";
@@ -44,8 +49,9 @@ Result<CheckinSigner> CheckinSigner::from_state_dir(const std::string& dir) {
         return CheckinSigner(std::move(secret));
     }
     if (errno != ENOENT) return fail(path + ": " + std::strerror(errno));
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), kSecretSize) != 1)
-        return fail("cannot make a check-in key: no randomness");
+    auto made = random_secret();
+    if (!made) return made.failure();
+    secret = std::move(*made);
     const std::string tmp = path + ".new";
     UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!out ||

@@ -13,8 +13,11 @@ namespace bootcfg::inventory {
 
 class CheckinSigner {
   public:
+    static constexpr std::size_t kSecretSize = 32;
     // The secret in DIR/checkin.key (32 random bytes, mode 0600), made on first use.
     static Result<CheckinSigner> from_state_dir(const std::string& dir);
+    // A new secret: kSecretSize random bytes.
+    static Result<std::string> random_secret();
     explicit CheckinSigner(std::string secret) : secret_(std::move(secret)) {}
 
     // "id=..&state=..&expires=..&sig=.." for /checkin.

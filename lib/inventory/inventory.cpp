@@ -1,15 +1,12 @@
 #include "inventory/inventory.hpp"
 
-#include <map>
-
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <future>
+#include <map>
 #include <unordered_set>
+
+#include <spdlog/spdlog.h>
 
 #include "inventory/state_db.hpp"
 
@@ -38,26 +35,35 @@ struct Inventory::Command {
 
 Result<std::unique_ptr<Inventory>> Inventory::open(const InventoryOptions& options,
                                                    std::vector<std::string>& skipped) {
-    const std::string& dir = options.state_path;
-    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
-        return fail("-state-path " + dir + ": " + std::strerror(errno), "-state-path");
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        return fail("-state-path " + dir + " is not a directory", "-state-path");
-    auto signer = CheckinSigner::from_state_dir(dir);
-    if (!signer) return signer.failure();
-    auto db = StateDb::open(dir + "/inventory.db");
+    auto db = StateDb::open(options.state_path);
     if (!db) return db.failure();
-    auto records = (*db)->load(skipped);
-    if (!records) return records.failure();
-    return std::unique_ptr<Inventory>(
-        new Inventory(options, std::move(*db), std::move(*signer), std::move(*records)));
+    return open(options, std::move(*db), skipped);
 }
 
-Inventory::Inventory(InventoryOptions options, std::unique_ptr<StateDb> db, CheckinSigner signer,
-                     std::vector<MachineRecord> records)
+Result<std::unique_ptr<Inventory>> Inventory::open(const InventoryOptions& options,
+                                                   std::unique_ptr<MachineStore> store,
+                                                   std::vector<std::string>& skipped) {
+    auto signer = store->checkin_signer();
+    if (!signer) return signer.failure();
+    auto records = store->load(skipped);
+    if (!records) return records.failure();
+    std::unique_ptr<Inventory> inventory(
+        new Inventory(options, std::move(store), std::move(*signer), std::move(*records)));
+    Inventory* self = inventory.get();
+    self->store_->follow([self](std::vector<RemoteChange> changes, std::int64_t listed_at) {
+        {
+            std::lock_guard lk(self->queue_mutex_);
+            self->remote_.emplace_back(std::move(changes), listed_at);
+        }
+        self->queue_cv_.notify_one();
+    });
+    return inventory;
+}
+
+Inventory::Inventory(InventoryOptions options, std::unique_ptr<MachineStore> store,
+                     CheckinSigner signer, std::vector<MachineRecord> records)
     : options_(std::move(options)),
-      db_(std::move(db)),
+      store_(std::move(store)),
       signer_(std::move(signer)),
       shards_(std::make_unique<Shard[]>(kShards)) {
     for (auto& r : records) {
@@ -75,6 +81,7 @@ Inventory::~Inventory() {
     }
     queue_cv_.notify_all();
     writer_.join();
+    store_.reset();  // ends following before the members its callback uses go
 }
 
 void Inventory::set_indexed_state(const std::string& id, const std::string* state) {
@@ -192,9 +199,134 @@ void Inventory::flush() {
     done_cv_.wait(lk, [&] { return flush_done_ >= ticket; });
 }
 
+struct Inventory::Pass {
+    std::unordered_set<std::string> dirty, state_changed, written;
+    std::vector<std::string> order;  // dirty ids as first touched: events in request order
+    void touch(const std::string& id) {
+        if (dirty.insert(id).second) order.push_back(id);
+    }
+};
+
+namespace {
+
+// Labels are machine input: bytes that are not UTF-8 become U+FFFD.
+std::string record_text(const MachineRecord& r) {
+    return record_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+void Inventory::apply_remote(std::vector<RemoteChange>& changes, std::int64_t listed_at) {
+    std::unordered_set<std::string> listed;
+    for (RemoteChange& c : changes) {
+        if (listed_at) listed.insert(c.id);
+        auto it = records_.find(c.id);
+        if (!c.record) {
+            // Not stored here yet (revision 0), or written again since: this replica's is newer.
+            if (it == records_.end() || it->second.revision == 0 ||
+                it->second.revision > c.revision)
+                continue;
+            records_.erase(it);
+            set_indexed_state(c.id, nullptr);
+            new_boots_.erase(c.id);
+            events_.append("machine.forgotten",
+                           nlohmann::json{{"id", c.id}}.dump(
+                               -1, ' ', false, nlohmann::json::error_handler_t::replace));
+            remote_changes_.fetch_add(1, std::memory_order_relaxed);
+            continue;
+        }
+        MachineRecord theirs = std::move(*c.record);
+        theirs.revision = c.revision;
+        bool state_changed = !theirs.state.empty();
+        if (it == records_.end()) {
+            if (state_changed) set_indexed_state(c.id, &theirs.state);
+            it = records_.emplace(c.id, std::move(theirs)).first;
+        } else {
+            if (theirs.revision <= it->second.revision) continue;  // its own write, or older
+            const auto boots = new_boots_.find(c.id);
+            MachineRecord merged =
+                merge_records(theirs, it->second, boots == new_boots_.end() ? 0 : boots->second);
+            state_changed = merged.state != it->second.state;
+            it->second = std::move(merged);
+            if (state_changed) set_indexed_state(c.id, &it->second.state);
+        }
+        events_.append(state_changed ? "machine.state" : "machine", record_text(it->second));
+        remote_changes_.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (!listed_at) return;
+    // A full listing: a stored record it lacks was forgotten by another replica meanwhile.
+    for (auto it = records_.begin(); it != records_.end();) {
+        const MachineRecord& r = it->second;
+        if (r.revision == 0 || r.revision > listed_at || listed.contains(it->first)) {
+            ++it;
+            continue;
+        }
+        const std::string id = it->first;
+        it = records_.erase(it);
+        set_indexed_state(id, nullptr);
+        new_boots_.erase(id);
+        events_.append("machine.forgotten",
+                       nlohmann::json{{"id", id}}.dump(-1, ' ', false,
+                                                       nlohmann::json::error_handler_t::replace));
+    }
+}
+
+Result<void> Inventory::write_rows(Pass& pass) {
+    // Only this thread changes records_: reading them unlocked here is safe.
+    std::vector<RecordWrite> rows;
+    rows.reserve(pass.dirty.size());
+    for (const auto& id : pass.order) {
+        if (!pass.dirty.contains(id)) continue;
+        const MachineRecord& r = records_.at(id);
+        const auto boots = new_boots_.find(id);
+        rows.push_back({r, record_text(r), boots == new_boots_.end() ? 0 : boots->second});
+    }
+    if (rows.empty()) return {};
+    Result<void> written = store_->write(rows);
+    if (written)
+        batches_.fetch_add(1, std::memory_order_relaxed);
+    else
+        write_errors_.fetch_add(1, std::memory_order_relaxed);
+    std::size_t unwritten = 0;
+    {
+        std::lock_guard lk(records_mutex_);
+        for (RecordWrite& row : rows) {
+            const std::string& id = row.record.id;
+            if (!row.written) {
+                retry_.push_back(id);
+                ++unwritten;
+                continue;
+            }
+            pass.written.insert(id);
+            new_boots_.erase(id);
+            MachineRecord& r = records_.at(id);
+            if (row.merged && r.state != row.record.state) {
+                pass.state_changed.insert(id);
+                set_indexed_state(id, &row.record.state);
+            }
+            if (row.merged)
+                r = row.record;
+            else
+                r.revision = row.record.revision;
+        }
+    }
+    for (const RecordWrite& row : rows)
+        if (row.written)
+            events_.append(pass.state_changed.contains(row.record.id) ? "machine.state" : "machine",
+                           row.json);
+    if (!written && !failing_)
+        spdlog::warn("inventory: {} of {} records not written to {} ({}); trying again", unwritten,
+                     rows.size(), store_->describe(), written.failure().reason);
+    else if (written && failing_)
+        spdlog::info("inventory: writing to {} again", store_->describe());
+    failing_ = !written;
+    return written;
+}
+
 void Inventory::run() {
     std::vector<Sighting> batch;
     std::vector<Command> commands;
+    std::vector<std::pair<std::vector<RemoteChange>, std::int64_t>> remote;
     auto last_write = std::chrono::steady_clock::now() - kWriteInterval;
     auto last_seen_write = std::chrono::steady_clock::now();
     // Machines only seen again (no new record, no state change): written every kSeenInterval.
@@ -207,13 +339,15 @@ void Inventory::run() {
             std::unique_lock lk(queue_mutex_);
             // Sightings wait in the request threads' buffers for the next interval: a machine
             // requesting many times costs one row and one event per interval. Commands,
-            // flush() and stopping go at once.
+            // other replicas' changes, flush() and stopping go at once.
             queue_cv_.wait_until(lk, last_write + kWriteInterval, [&] {
-                return stopping_ || !commands_.empty() || flush_wanted_ != flush_done_;
+                return stopping_ || !commands_.empty() || !remote_.empty() ||
+                       flush_wanted_ != flush_done_;
             });
             flush_ticket = flush_wanted_;
             everything = flush_ticket != flush_done_ || stopping_;
             commands.swap(commands_);
+            remote.swap(remote_);
             exiting = stopping_;
         }
         batch = take_buffers();  // after the flag: what was recorded before flush() is in it
@@ -221,37 +355,39 @@ void Inventory::run() {
         for (const Sighting& s : batch) sightings += s.count;
         peak_queue_.store(std::max(peak_queue_.load(std::memory_order_relaxed), sightings),
                           std::memory_order_relaxed);
-        std::unordered_set<std::string> dirty, state_changed;
-        std::vector<std::string> order;  // dirty ids as first touched: events in request order
-        auto touch = [&](const std::string& id) {
-            if (dirty.insert(id).second) order.push_back(id);
-        };
+        Pass pass;
         std::vector<std::string> removed;
         std::vector<Outcome> outcomes(commands.size());
         {
             std::lock_guard lk(records_mutex_);
+            for (auto& [changes, listed_at] : remote) apply_remote(changes, listed_at);
             for (const Sighting& s : batch) {
                 MachineRecord& r = records_[s.id];
                 const bool fresh = r.id.empty();
+                if (s.boot) new_boots_[s.id] += s.count;
                 if (observe(r, s)) {
                     set_indexed_state(r.id, &r.state);
-                    state_changed.insert(s.id);
-                    touch(s.id);
+                    pass.state_changed.insert(s.id);
+                    pass.touch(s.id);
                 } else if (fresh) {
-                    touch(s.id);
-                } else if (!dirty.contains(s.id) && seen_only.insert(s.id).second) {
+                    pass.touch(s.id);
+                } else if (!pass.dirty.contains(s.id) && seen_only.insert(s.id).second) {
                     seen_order.push_back(s.id);
                 }
             }
+            for (const auto& id : retry_)
+                if (records_.contains(id)) pass.touch(id);
+            retry_.clear();
             const std::int64_t now = now_ms();
             for (std::size_t i = 0; i < commands.size(); ++i) {
                 Command& c = commands[i];
                 if (c.kind == Command::forget) {
                     outcomes[i].existed = records_.erase(c.id) > 0;
                     set_indexed_state(c.id, nullptr);
-                    dirty.erase(c.id);
+                    new_boots_.erase(c.id);
+                    pass.dirty.erase(c.id);
                     seen_only.erase(c.id);
-                    state_changed.erase(c.id);
+                    pass.state_changed.erase(c.id);
                     removed.push_back(c.id);
                     continue;
                 }
@@ -264,53 +400,51 @@ void Inventory::run() {
                 }
                 if (inventory::set_state(r, c.state, now, c.by)) {
                     set_indexed_state(r.id, &r.state);
-                    state_changed.insert(c.id);
+                    pass.state_changed.insert(c.id);
                 }
-                touch(c.id);
-                outcomes[i].record = r;
+                pass.touch(c.id);
             }
         }
         const auto started = std::chrono::steady_clock::now();
         if (everything || started - last_seen_write >= kSeenInterval) {
             for (const auto& id : seen_order)
-                if (seen_only.contains(id)) touch(id);
+                if (seen_only.contains(id) && records_.contains(id)) pass.touch(id);
             seen_only.clear();
             seen_order.clear();
             last_seen_write = started;
         }
-        // Each record's JSON once, for its row and its event. Only this thread writes records_.
-        std::vector<std::pair<std::string, std::string>> rows;
-        rows.reserve(dirty.size());
-        for (const auto& id : order)
-            if (dirty.contains(id))
-                rows.emplace_back(
-                    id, record_json(records_.at(id))
-                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-        Result<void> written;
-        if (!rows.empty() || !removed.empty()) {
-            written = db_->write(rows, removed);
-            if (written)
+        Result<void> removal;
+        if (!removed.empty()) {
+            removal = store_->remove(removed);
+            if (removal) {
                 batches_.fetch_add(1, std::memory_order_relaxed);
-            else
+                for (const auto& id : removed)
+                    events_.append("machine.forgotten",
+                                   nlohmann::json{{"id", id}}.dump(
+                                       -1, ' ', false, nlohmann::json::error_handler_t::replace));
+            } else {
                 write_errors_.fetch_add(1, std::memory_order_relaxed);
+            }
         }
+        const Result<void> written = write_rows(pass);
         last_write = started;
-        if (written) {  // what is committed, as events: one per machine written
-            applied_.fetch_add(sightings, std::memory_order_relaxed);
-            // Labels are machine input: bytes that are not UTF-8 became U+FFFD above.
-            for (const auto& [id, text] : rows)
-                events_.append(state_changed.contains(id) ? "machine.state" : "machine", text);
-            for (const auto& id : removed)
-                events_.append("machine.forgotten",
-                               nlohmann::json{{"id", id}}.dump(
-                                   -1, ' ', false, nlohmann::json::error_handler_t::replace));
-        }
+        applied_.fetch_add(sightings, std::memory_order_relaxed);
         for (std::size_t i = 0; i < commands.size(); ++i) {
-            if (!written) outcomes[i].failure = written.failure();
+            const Command& c = commands[i];
+            if (c.kind == Command::forget) {
+                if (!removal) outcomes[i].failure = removal.failure();
+            } else if (!pass.written.contains(c.id)) {
+                outcomes[i].failure =
+                    written ? fail("the record was forgotten meanwhile") : written.failure();
+            } else {
+                std::lock_guard lk(records_mutex_);
+                outcomes[i].record = records_.at(c.id);
+            }
             commands[i].done->set_value(std::move(outcomes[i]));
         }
         batch.clear();
         commands.clear();
+        remote.clear();
         {
             std::lock_guard lk(queue_mutex_);
             flush_done_ = flush_ticket;
@@ -367,6 +501,7 @@ InventoryStats Inventory::stats() const {
     s.applied = applied_.load();
     s.batches = batches_.load();
     s.write_errors = write_errors_.load();
+    s.remote_changes = remote_changes_.load();
     return s;
 }
 

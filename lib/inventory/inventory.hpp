@@ -1,8 +1,9 @@
-// The machine inventory: what bootcfgd has seen of each machine and its lifecycle state, kept in
-// the state dir apart from the config. Requests hand sightings to a bounded queue and never
-// wait; one writer thread applies them in batches (observe(), machine.hpp) and commits each
-// batch in one SQLite transaction. State changes by check-in or operator are committed before
-// their call returns.
+// The machine inventory: what bootcfgd has seen of each machine and its lifecycle state, kept
+// apart from the config (machine_store.hpp: SQLite in the state dir, or etcd shared by every
+// replica). Requests hand sightings to per-thread buffers and never wait; one writer thread
+// applies them in batches (observe(), machine.hpp), writes what changed, and applies the other
+// replicas' changes. State changes by check-in or operator are written before their call
+// returns.
 #pragma once
 
 #include <atomic>
@@ -23,14 +24,13 @@
 #include "inventory/checkin.hpp"
 #include "inventory/events.hpp"
 #include "inventory/machine.hpp"
+#include "inventory/machine_store.hpp"
 #include "result/result.hpp"
 
 namespace bootcfg::inventory {
 
-class StateDb;
-
 struct InventoryOptions {
-    std::string state_path;              // a directory; made if missing
+    std::string state_path;              // open(): a directory for SQLite; made if missing
     std::size_t queue_limit = 100000;    // sightings waiting; beyond it they are dropped
     std::int64_t checkin_ttl_s = 86400;  // how long a rendered check-in URL works
 };
@@ -42,15 +42,21 @@ struct InventoryStats {
     std::uint64_t applied = 0;         // sightings written
     std::uint64_t batches = 0;         // transactions committed
     std::uint64_t write_errors = 0;
+    std::uint64_t remote_changes = 0;  // other replicas' changes applied
 };
 
 class Inventory {
   public:
     // Opens (or makes) DIR/inventory.db and DIR/checkin.key and loads every record. The writer
     // starts at once. `skipped` names rows that did not parse (reported by the caller).
-    // Sightings are applied and written once a second (state changes they cause included);
-    // set_state, forget and flush are written at once.
+    // Sightings are applied and written once a second (state changes they cause included; a
+    // machine only seen again at most every 10 s); set_state, forget and flush are written at
+    // once. Records that could not be written are tried again on the next pass.
     static Result<std::unique_ptr<Inventory>> open(const InventoryOptions& options,
+                                                   std::vector<std::string>& skipped);
+    // The same over another store (etcd), which it follows for other replicas' changes.
+    static Result<std::unique_ptr<Inventory>> open(const InventoryOptions& options,
+                                                   std::unique_ptr<MachineStore> store,
                                                    std::vector<std::string>& skipped);
     ~Inventory();  // writes what is queued, then stops
 
@@ -79,17 +85,23 @@ class Inventory {
     // Machine events (written by the writer after each commit) and store events (the admin API).
     EventLog& events() { return events_; }
     std::int64_t checkin_ttl_s() const { return options_.checkin_ttl_s; }
+    const MachineStore& store() const { return *store_; }
 
   private:
     struct Command;
-    Inventory(InventoryOptions options, std::unique_ptr<StateDb> db, CheckinSigner signer,
+    struct Pass;
+    Inventory(InventoryOptions options, std::unique_ptr<MachineStore> store, CheckinSigner signer,
               std::vector<MachineRecord> records);
     void run();
     void set_indexed_state(const std::string& id, const std::string* state);
     Result<void> submit(Command command);
+    // The writer: other replicas' changes applied to the records (records_mutex_ held).
+    void apply_remote(std::vector<RemoteChange>& changes, std::int64_t listed_at);
+    // The writer: the dirty records written; what was written becomes events.
+    Result<void> write_rows(Pass& pass);
 
     InventoryOptions options_;
-    std::unique_ptr<StateDb> db_;
+    std::unique_ptr<MachineStore> store_;
     CheckinSigner signer_;
     EventLog events_;
 
@@ -128,11 +140,18 @@ class Inventory {
     mutable std::mutex queue_mutex_;
     std::condition_variable queue_cv_, done_cv_;
     std::vector<Command> commands_;
+    std::vector<std::pair<std::vector<RemoteChange>, std::int64_t>> remote_;
     bool stopping_ = false;
     // flush() takes a ticket; a writer pass answers every ticket issued before it began.
     std::uint64_t flush_wanted_ = 0, flush_done_ = 0;
     std::atomic<std::uint64_t> peak_queue_{0};  // the most sightings one writer pass took
-    std::atomic<std::uint64_t> dropped_{0}, applied_{0}, batches_{0}, write_errors_{0};
+    std::atomic<std::uint64_t> dropped_{0}, applied_{0}, batches_{0}, write_errors_{0},
+        remote_changes_{0};
+    // The writer's own: boots counted per machine since its record was last written (a shared
+    // store adds them to another replica's count), and records whose write failed.
+    std::unordered_map<std::string, std::uint64_t> new_boots_;
+    std::vector<std::string> retry_;
+    bool failing_ = false;  // the last write failed (logged once per run of failures)
     std::thread writer_;
 };
 

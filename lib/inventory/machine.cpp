@@ -98,6 +98,52 @@ bool set_state(MachineRecord& r, const std::string& state, std::int64_t time_ms,
     return true;
 }
 
+MachineRecord merge_records(const MachineRecord& theirs, const MachineRecord& ours,
+                            std::uint64_t new_boots) {
+    const bool ours_later = ours.last_seen_ms > theirs.last_seen_ms;
+    MachineRecord out = ours_later ? ours : theirs;
+    out.id = theirs.id;
+    out.revision = theirs.revision;
+    const MachineRecord& other = ours_later ? theirs : ours;
+    for (auto [field, from] : {std::pair{&out.mac, &other.mac},
+                               {&out.uuid, &other.uuid},
+                               {&out.hostname, &other.hostname},
+                               {&out.serial, &other.serial},
+                               {&out.arch, &other.arch},
+                               {&out.client_ip, &other.client_ip}})
+        if (field->empty()) *field = *from;
+    auto earliest = [](std::int64_t a, std::int64_t b) {
+        return a == 0 ? b : b == 0 ? a : std::min(a, b);
+    };
+    out.first_seen_ms = earliest(theirs.first_seen_ms, ours.first_seen_ms);
+    out.last_seen_ms = std::max(theirs.last_seen_ms, ours.last_seen_ms);
+    out.boot_count = theirs.boot_count + new_boots;
+
+    std::vector<StateChange> all = theirs.history;
+    auto same = [](const StateChange& a, const StateChange& b) {
+        return a.time_ms == b.time_ms && a.state == b.state && a.by == b.by;
+    };
+    for (const StateChange& h : ours.history)
+        if (std::none_of(theirs.history.begin(), theirs.history.end(),
+                         [&](const StateChange& t) { return same(t, h); }))
+            all.push_back(h);
+    std::stable_sort(all.begin(), all.end(), [](const StateChange& a, const StateChange& b) {
+        return a.time_ms < b.time_ms;
+    });
+    out.state.clear();
+    out.history.clear();
+    for (StateChange& h : all) {
+        const int current = automatic_rank(out.state);
+        const bool applies =
+            h.by == "bootcfgd" && automatic_rank(h.state) != 0
+                ? out.state.empty() || (current != 0 && automatic_rank(h.state) > current)
+                : h.state != out.state;
+        if (applies) change(out, std::move(h.state), h.time_ms, std::move(h.by));
+    }
+    if (out.history.empty()) out.state = theirs.state.empty() ? ours.state : theirs.state;
+    return out;
+}
+
 bool valid_state(std::string_view state) {
     if (state.empty() || state.size() > 32) return false;
     for (std::size_t i = 0; i < state.size(); ++i) {

@@ -90,6 +90,9 @@ struct MachineRecord {
     std::uint64_t boot_count = 0;
     std::string state;
     std::vector<StateChange> history;  // oldest first; the last kHistoryLimit changes
+    // The shared store's version of this record (etcd's mod_revision; 0: not stored there yet).
+    // Not part of the record's JSON.
+    std::int64_t revision = 0;
 };
 
 inline constexpr std::size_t kHistoryLimit = 50;
@@ -110,6 +113,14 @@ bool observe(MachineRecord& record, const Sighting& sighting);
 // A check-in's or an operator's state. Returns false (nothing changed) when it is already so.
 bool set_state(MachineRecord& record, const std::string& state, std::int64_t time_ms,
                const std::string& by);
+
+// Two replicas' versions of one record made one, for a shared store: `theirs` as stored (its
+// revision kept), `ours` as this replica has it with `new_boots` boots counted since it last
+// wrote it. Boots add up; first/last seen widen; the labels of the later sighting win; the
+// histories are merged by time and replayed with observe()'s rule (an automatic state never
+// undoes installed or an operator's state), which gives the state.
+MachineRecord merge_records(const MachineRecord& theirs, const MachineRecord& ours,
+                            std::uint64_t new_boots);
 
 // A state an operator or a check-in URL may name: [a-z0-9][a-z0-9_-]{0,31}.
 bool valid_state(std::string_view state);

@@ -1,6 +1,10 @@
 #include "inventory/state_db.hpp"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "model/limits.hpp"
 
@@ -16,7 +20,13 @@ struct Statement {
 
 }  // namespace
 
-Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
+Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+        return fail("-state-path " + dir + ": " + std::strerror(errno), "-state-path");
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return fail("-state-path " + dir + " is not a directory", "-state-path");
+    const std::string path = dir + "/inventory.db";
     sqlite3* db = nullptr;
     const int rc =
         sqlite3_open_v2(path.c_str(), &db,
@@ -26,7 +36,7 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
         sqlite3_close(db);
         return fail(path + ": " + why);
     }
-    std::unique_ptr<StateDb> out(new StateDb(db, path));
+    std::unique_ptr<StateDb> out(new StateDb(db, dir, path));
     // WAL: readers never wait for the writer; synchronous=NORMAL: a committed transaction
     // survives the process being killed (the OS has it), and costs no fsync per commit.
     for (const char* sql :
@@ -42,6 +52,10 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& path) {
 
 StateDb::~StateDb() {
     sqlite3_close(db_);
+}
+
+Result<CheckinSigner> StateDb::checkin_signer() {
+    return CheckinSigner::from_state_dir(dir_);
 }
 
 Result<void> StateDb::exec(const char* sql) {
@@ -79,33 +93,51 @@ Result<std::vector<MachineRecord>> StateDb::load(std::vector<std::string>& skipp
     return out;
 }
 
-Result<void> StateDb::write(const std::vector<std::pair<std::string, std::string>>& rows,
-                            const std::vector<std::string>& removed) {
+Result<void> StateDb::transaction(
+    const char* sql, std::size_t count,
+    const std::function<bool(sqlite3_stmt*, std::size_t)>& bind_and_step) {
     if (auto begun = exec("BEGIN IMMEDIATE"); !begun) return begun;
-    Statement put, del;
+    Statement st;
     auto failed = [&]() -> Result<void> {
         std::string why = path_ + ": " + sqlite3_errmsg(db_);
         sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
         return fail(why);
     };
-    if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO machines (id, record) VALUES (?1, ?2)", -1,
-                           &put.s, nullptr) != SQLITE_OK ||
-        sqlite3_prepare_v2(db_, "DELETE FROM machines WHERE id = ?1", -1, &del.s, nullptr) !=
-            SQLITE_OK)
-        return failed();
-    for (const auto& [id, text] : rows) {
-        sqlite3_bind_text(put.s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-        sqlite3_bind_text(put.s, 2, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
-        if (sqlite3_step(put.s) != SQLITE_DONE) return failed();
-        sqlite3_reset(put.s);
-    }
-    for (const auto& id : removed) {
-        sqlite3_bind_text(del.s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-        if (sqlite3_step(del.s) != SQLITE_DONE) return failed();
-        sqlite3_reset(del.s);
+    if (sqlite3_prepare_v2(db_, sql, -1, &st.s, nullptr) != SQLITE_OK) return failed();
+    for (std::size_t i = 0; i < count; ++i) {
+        if (!bind_and_step(st.s, i)) return failed();
+        sqlite3_reset(st.s);
     }
     if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return failed();
     return {};
+}
+
+namespace {
+
+void bind_text(sqlite3_stmt* st, int column, const std::string& text) {
+    sqlite3_bind_text(st, column, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+}
+
+}  // namespace
+
+Result<void> StateDb::write(std::vector<RecordWrite>& rows) {
+    auto done = transaction("INSERT OR REPLACE INTO machines (id, record) VALUES (?1, ?2)",
+                            rows.size(), [&](sqlite3_stmt* st, std::size_t i) {
+                                bind_text(st, 1, rows[i].record.id);
+                                bind_text(st, 2, rows[i].json);
+                                return sqlite3_step(st) == SQLITE_DONE;
+                            });
+    if (done)
+        for (RecordWrite& row : rows) row.written = true;
+    return done;
+}
+
+Result<void> StateDb::remove(const std::vector<std::string>& ids) {
+    return transaction("DELETE FROM machines WHERE id = ?1", ids.size(),
+                       [&](sqlite3_stmt* st, std::size_t i) {
+                           bind_text(st, 1, ids[i]);
+                           return sqlite3_step(st) == SQLITE_DONE;
+                       });
 }
 
 }  // namespace bootcfg::inventory

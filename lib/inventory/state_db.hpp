@@ -1,34 +1,43 @@
-// The inventory's embedded store: one SQLite file (WAL), one row per machine holding its record
-// as JSON. Used by the inventory's writer thread only.
+// The inventory's embedded store: one SQLite file (WAL) in the state dir, one row per machine
+// holding its record as JSON, and the check-in key beside it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "inventory/machine.hpp"
+#include "inventory/machine_store.hpp"
 #include "result/result.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace bootcfg::inventory {
 
-class StateDb {
+class StateDb final : public MachineStore {
   public:
-    static Result<std::unique_ptr<StateDb>> open(const std::string& path);
-    ~StateDb();
+    // DIR/inventory.db; DIR is made if missing.
+    static Result<std::unique_ptr<StateDb>> open(const std::string& dir);
+    ~StateDb() override;
 
-    // Every record; a row that does not parse is skipped and named in `skipped`.
-    Result<std::vector<MachineRecord>> load(std::vector<std::string>& skipped);
-    // One transaction: these rows (id, the record as JSON) written whole, those ids removed.
-    Result<void> write(const std::vector<std::pair<std::string, std::string>>& rows,
-                       const std::vector<std::string>& removed);
+    std::string describe() const override { return path_; }
+    // DIR/checkin.key.
+    Result<CheckinSigner> checkin_signer() override;
+    Result<std::vector<MachineRecord>> load(std::vector<std::string>& skipped) override;
+    // One transaction each: every row or none.
+    Result<void> write(std::vector<RecordWrite>& rows) override;
+    Result<void> remove(const std::vector<std::string>& ids) override;
 
   private:
-    explicit StateDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+    StateDb(sqlite3* db, std::string dir, std::string path)
+        : db_(db), dir_(std::move(dir)), path_(std::move(path)) {}
     Result<void> exec(const char* sql);
+    // `bind_and_step` for each of `count` items in one transaction.
+    Result<void> transaction(const char* sql, std::size_t count,
+                             const std::function<bool(sqlite3_stmt*, std::size_t)>& bind_and_step);
     sqlite3* db_;
-    std::string path_;
+    std::string dir_, path_;
 };
 
 }  // namespace bootcfg::inventory
