@@ -165,6 +165,7 @@ StoreContents contents_of(const std::string& prefix, const std::vector<KeyValue>
     for (std::size_t i = 0; i < kvs.size(); ++i) {
         Parsed& p = parsed[i];
         const std::string& key = kvs[i].key;
+        if (is_inventory_key(prefix, key)) continue;
         if (p.layout_path) {
             layout.add(kvs[i], *p.layout_path);
         } else if (p.outside_layout) {

@@ -25,6 +25,7 @@ metrics::ScrapeValues scrape_values(const SnapshotHolder& holder, const StoreSou
         v.written = st.applied;
         v.batches = st.batches;
         v.write_errors = st.write_errors;
+        v.remote_changes = st.remote_changes;
     }
     return v;
 }

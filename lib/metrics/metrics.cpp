@@ -101,6 +101,9 @@ class ScrapeCollector : public prometheus::Collectable {
         out.push_back(family("bootcfg_inventory_write_errors_total",
                              "Inventory writes that failed.", MetricType::Counter,
                              {counter(static_cast<double>(v.write_errors))}));
+        out.push_back(family("bootcfg_inventory_remote_changes_total",
+                             "Other replicas' machine changes applied (etcd).", MetricType::Counter,
+                             {counter(static_cast<double>(v.remote_changes))}));
         return out;
     }
 

@@ -54,7 +54,7 @@ struct ScrapeValues {
     std::vector<std::pair<std::string, std::uint64_t>> machines_by_state;  // empty: inventory off
     bool inventory = false;
     std::uint64_t queue_depth = 0, queue_peak = 0, dropped = 0, written = 0, write_errors = 0,
-                  batches = 0;
+                  batches = 0, remote_changes = 0;
     std::uint64_t snapshots = 0;  // snapshots published: loads, reloads, changes, writes
     std::uint64_t problems = 0;   // problems of the current snapshot's load
     std::uint64_t groups = 0, profiles = 0, templates = 0;

@@ -6,6 +6,8 @@
 #   start_member I        starts member I again on its data dir (rejoins the cluster)
 #   leader                the number of the current leader
 #   ctl ARGS...           etcdctl against the cluster
+#   start_replica NAME [flags]  bootcfgd with an admin listener (start_bootcfgd): sets
+#                         <NAME>_PORT, <NAME>_ADMIN (http://127.0.0.1:PORT), <NAME>_LOG, <NAME>_PID
 command -v etcd >/dev/null || { echo "FAIL: etcd missing (scripts/deps --test installs etcd-server)"; exit 1; }
 command -v etcdctl >/dev/null || { echo "FAIL: etcdctl missing (scripts/deps --test installs etcd-client)"; exit 1; }
 
@@ -76,4 +78,16 @@ s = json.load(sys.stdin)[0]["Status"]
 sys.exit(0 if s["leader"] == s["header"]["member_id"] else 1)' && { echo "$i"; return; }
     done
     echo 0
+}
+
+start_replica() {
+    local name=$1
+    shift
+    start_bootcfgd "$name" -assets-path= -admin-address=127.0.0.1:0 -etcd-timeout=2s "$@"
+    local admin
+    admin=$(grep -o 'admin API listening on 127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$')
+    printf -v "${name}_PORT" '%s' "$PORT"
+    printf -v "${name}_ADMIN" '%s' "http://127.0.0.1:$admin"
+    printf -v "${name}_LOG" '%s' "$LOG"
+    printf -v "${name}_PID" '%s' "$PID"
 }

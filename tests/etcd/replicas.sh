@@ -24,18 +24,6 @@ for i in $(seq "$MACHINES"); do
         "{\"id\":\"m$i\",\"profile\":\"p\",\"selector\":{\"mac\":\"$(mac_of "$i")\"}}" >/dev/null
 done
 
-# start_replica NAME [flags]: sets <NAME>_PORT, <NAME>_ADMIN (http://127.0.0.1:PORT), <NAME>_LOG.
-start_replica() {
-    local name=$1
-    shift
-    start_bootcfgd "$name" -assets-path= -admin-address=127.0.0.1:0 -etcd-timeout=2s "$@"
-    local admin
-    admin=$(grep -o 'admin API listening on 127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$')
-    printf -v "${name}_PORT" '%s' "$PORT"
-    printf -v "${name}_ADMIN" '%s' "http://127.0.0.1:$admin"
-    printf -v "${name}_LOG" '%s' "$LOG"
-    printf -v "${name}_PID" '%s' "$PID"
-}
 start_replica A -etcd-endpoints="$ENDPOINTS"
 start_replica B -etcd-endpoints="${ENDPOINT[2]},${ENDPOINT[3]},${ENDPOINT[1]}"
 

@@ -107,3 +107,28 @@ TEST_CASE("etcd: the bootcfg layout's keys merge per machine, as its files do") 
     CHECK(!layout_path("/b/", "/b/cloud/lab.yaml"));
     CHECK(!layout_path("/b/", "/c/boot/default"));
 }
+
+TEST_CASE("etcd: the inventory's keys are not the store's objects") {
+    CHECK(etcd::is_inventory_key("/bootcfg/", "/bootcfg/machines/52:54:00:00:00:01"));
+    CHECK(etcd::is_inventory_key("/bootcfg/", "/bootcfg/secrets/checkin-key"));
+    CHECK_FALSE(etcd::is_inventory_key("/bootcfg/", "/bootcfg/groups/machines"));
+    CHECK_FALSE(etcd::is_inventory_key("/bootcfg/", "/other/machines/x"));
+    const StoreContents c = etcd::contents_of(
+        "/bootcfg/",
+        {{"/bootcfg/profiles/p", R"({"id":"p","boot":{"kernel":"/k"}})", 2},
+         {"/bootcfg/machines/52:54:00:00:00:01", R"({"id":"52:54:00:00:00:01"})", 3}},
+        nullptr);
+    CHECK(c.profiles.size() == 1);
+    CHECK(c.problems.empty());
+}
+
+TEST_CASE("etcd: transactions are cut at 128 operations and about 1 MiB") {
+    CHECK(etcd::txn_ranges({}).empty());
+    const auto small = etcd::txn_ranges(std::vector<std::size_t>(300, 10));
+    REQUIRE(small.size() == 3);
+    CHECK(small[0] == std::pair<std::size_t, std::size_t>{0, 128});
+    CHECK(small[2] == std::pair<std::size_t, std::size_t>{256, 300});
+    const auto big = etcd::txn_ranges({600 * 1024, 600 * 1024, 2 * 1024 * 1024, 10});
+    REQUIRE(big.size() == 4);  // each alone: together they pass the limit
+    CHECK(big[3] == std::pair<std::size_t, std::size_t>{3, 4});
+}

@@ -316,3 +316,63 @@ TEST_CASE("inventory: labels that are not UTF-8 are recorded, and their events a
     REQUIRE(events.size() == 1);
     CHECK(nlohmann::json::accept(events[0].data));
 }
+
+TEST_CASE("merge: two replicas' versions of a record become one; boots add up") {
+    MachineRecord base;
+    observe(base, seen("rack1", false, true, 1000));  // provisioning, 1 boot
+    base.revision = 7;
+    // Replica A stored 3 more boots; replica B counted 2 of its own since it read `base`.
+    MachineRecord theirs = base, ours = base;
+    theirs.boot_count += 3;
+    theirs.last_seen_ms = 5000;
+    theirs.client_ip = "10.0.0.5";
+    theirs.revision = 9;
+    ours.boot_count += 2;
+    ours.last_seen_ms = 4000;
+    ours.client_ip = "10.0.0.4";
+    ours.hostname = "node1";
+    const MachineRecord m = merge_records(theirs, ours, 2);
+    CHECK(m.boot_count == 1 + 3 + 2);
+    CHECK(m.revision == 9);  // the stored version it now builds on
+    CHECK(m.last_seen_ms == 5000);
+    CHECK(m.first_seen_ms == 1000);
+    CHECK(m.client_ip == "10.0.0.5");  // the later sighting's labels
+    CHECK(m.hostname == "node1");      // a label only one side has is kept
+    CHECK(m.state == "provisioning");
+    CHECK(m.history.size() == 1);  // the shared entry once
+}
+
+TEST_CASE("merge: histories interleave by time; installed is never undone by an automatic state") {
+    MachineRecord base;
+    observe(base, seen("rack1", false, false, 1000));  // assigned
+    MachineRecord theirs = base, ours = base;
+    set_state(theirs, "installed", 3000, "checkin");  // a check-in on replica A
+    observe(ours, seen("rack1", false, true, 4000));  // replica B: a boot, later
+    CHECK(ours.state == "provisioning");
+    const MachineRecord m = merge_records(theirs, ours, 1);
+    CHECK(m.state == "installed");
+    REQUIRE(m.history.size() == 2);  // assigned, installed: provisioning after installed drops
+    CHECK(m.history[1].state == "installed");
+
+    // An operator's state later than the check-in wins, whichever side has it.
+    MachineRecord op = theirs;
+    set_state(op, "maintenance", 5000, "admin");
+    CHECK(merge_records(theirs, op, 0).state == "maintenance");
+    CHECK(merge_records(op, theirs, 0).state == "maintenance");
+    // Merging is symmetric in the state and the history.
+    CHECK(merge_records(ours, theirs, 0).state == "installed");
+    CHECK(merge_records(ours, theirs, 0).history.size() == 2);
+}
+
+TEST_CASE("merge: the history stays bounded") {
+    MachineRecord theirs, ours;
+    theirs.id = ours.id = "52:54:00:00:00:01";
+    for (int i = 0; i < 40; ++i) {
+        set_state(theirs, i % 2 ? "a" : "b", 1000 + 2 * i, "admin");
+        set_state(ours, i % 2 ? "c" : "d", 1001 + 2 * i, "admin");
+    }
+    const MachineRecord m = merge_records(theirs, ours, 0);
+    CHECK(m.history.size() == kHistoryLimit);
+    CHECK(m.history.back().time_ms == 1001 + 2 * 39);
+    CHECK(m.state == "c");
+}
