@@ -61,6 +61,11 @@ std::string format_endpoint(const tcp::endpoint& ep) {
 // cross-thread hand-offs on the request path.
 
 struct Worker {
+    // Its live sessions, for shutdown. Per worker, so connections opening and closing on
+    // different threads never meet on a lock; declared before the io_context, whose destruction
+    // frees sessions that unregister here.
+    std::mutex sessions_mutex;
+    std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
     asio::io_context ioc{1};
     tcp::acceptor acceptor{ioc};
     asio::steady_timer accept_retry{ioc};
@@ -77,22 +82,16 @@ struct HttpServer::Impl {
     HttpServerOptions options;
     RequestHandler handler;
 
-    // Declared before the workers: sessions destroyed with their pending handlers unregister here.
-    std::mutex sessions_mutex;
-    std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
     std::atomic<std::size_t> connections{0};
     std::atomic<std::uint64_t> shed{0};  // connections refused at max_connections
     std::atomic<std::int64_t> shed_logged_at{0};
     std::atomic<bool> stopping{false};
     WarningLimiter warnings;
-    // Set while the workers are destroyed: sessions freed with their io_context's pending
-    // handlers must not post to a context that may already be gone.
-    bool tearing_down = false;
+    // Set while the workers are destroyed (their threads have ended): sessions freed with their
+    // io_context's pending handlers must not post to a context that may already be gone.
+    std::atomic<bool> tearing_down{false};
 
-    ~Impl() {
-        std::lock_guard lock(sessions_mutex);
-        tearing_down = true;
-    }
+    ~Impl() { tearing_down = true; }
 
     std::vector<std::unique_ptr<Worker>> workers;
     // Signals and the shutdown timer live on the first worker.
@@ -103,24 +102,28 @@ struct HttpServer::Impl {
     void do_accept(Worker& w);
     void shed_connection(tcp::socket socket);
     void begin_stop();
-    void add_session(Session* raw, std::weak_ptr<Session> weak);
-    void remove_session(Session* raw);
+    void add_session(Worker& w, Session* raw, std::weak_ptr<Session> weak);
+    void remove_session(Worker& w, Session* raw);
 };
 
 namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
   public:
-    Session(tcp::socket&& socket, const tcp::endpoint& peer, HttpServer::Impl& server)
-        : stream_(std::move(socket)), server_(server), send_timer_(stream_.get_executor()) {
+    Session(tcp::socket&& socket, Worker& worker, HttpServer::Impl& server)
+        : stream_(std::move(socket)),
+          server_(server),
+          worker_(worker),
+          send_timer_(stream_.get_executor()) {
+        const tcp::endpoint& peer = worker.peer;
         remote_ = format_endpoint(peer);
         remote_ip_ = peer.address().to_string();
     }
 
-    ~Session() { server_.remove_session(this); }
+    ~Session() { server_.remove_session(worker_, this); }
 
     void start() {
-        server_.add_session(this, weak_from_this());
+        server_.add_session(worker_, this, weak_from_this());
         asio::dispatch(stream_.get_executor(),
                        [self = shared_from_this()] { self->wait_for_request(); });
     }
@@ -367,6 +370,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     beast::tcp_stream stream_;
     HttpServer::Impl& server_;
+    Worker& worker_;
     asio::steady_timer send_timer_;
     beast::flat_buffer buffer_;
     RequestHead head_fields_;
@@ -392,18 +396,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-void HttpServer::Impl::add_session(Session* raw, std::weak_ptr<Session> weak) {
+void HttpServer::Impl::add_session(Worker& w, Session* raw, std::weak_ptr<Session> weak) {
     connections.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard lock(sessions_mutex);
-    sessions.emplace(raw, std::move(weak));
+    std::lock_guard lock(w.sessions_mutex);
+    w.sessions.emplace(raw, std::move(weak));
 }
 
-void HttpServer::Impl::remove_session(Session* raw) {
-    connections.fetch_sub(1, std::memory_order_relaxed);
-    std::lock_guard lock(sessions_mutex);
-    sessions.erase(raw);
-    if (stopping && sessions.empty() && !tearing_down)
-
+void HttpServer::Impl::remove_session(Worker& w, Session* raw) {
+    {
+        std::lock_guard lock(w.sessions_mutex);
+        w.sessions.erase(raw);
+    }
+    // The last connection gone while stopping: no need to wait out the grace period.
+    if (connections.fetch_sub(1, std::memory_order_acq_rel) == 1 && stopping && !tearing_down)
         asio::post(control(), [this] {
             if (grace_timer) grace_timer->cancel();
         });
@@ -447,7 +452,7 @@ void HttpServer::Impl::do_accept(Worker& w) {
             shed_connection(std::move(socket));
         } else {
             socket.set_option(tcp::no_delay(true), ignored);
-            std::make_shared<Session>(std::move(socket), w.peer, *this)->start();
+            std::make_shared<Session>(std::move(socket), w, *this)->start();
         }
         do_accept(w);
     });
@@ -466,9 +471,9 @@ void HttpServer::Impl::begin_stop() {
                 w.accept_retry.cancel();
             });
         std::vector<std::shared_ptr<Session>> live;
-        {
-            std::lock_guard lock(sessions_mutex);
-            for (auto& [_, weak] : sessions)
+        for (auto& w : workers) {
+            std::lock_guard lock(w->sessions_mutex);
+            for (auto& [_, weak] : w->sessions)
                 if (auto s = weak.lock()) live.push_back(std::move(s));
         }
         if (live.empty()) return;
