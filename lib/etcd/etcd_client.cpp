@@ -208,11 +208,18 @@ Result<std::string> Client::call(const std::string& path, const json& body) cons
     return std::move(response->body);
 }
 
-Result<Listing> Client::list(const std::string& prefix, std::int64_t page) const {
+Result<Listing> Client::list(const std::string& prefix, const std::vector<std::string>& skip,
+                             std::int64_t page) const {
+    std::vector<std::string> gaps = skip;  // read up to each in turn, then on from its end
+    std::sort(gaps.begin(), gaps.end());
+    std::size_t gap = 0;
     Listing listing;
-    std::string from;
+    std::string from = prefix;
     while (true) {
+        while (gap < gaps.size() && from >= prefix_end(gaps[gap])) ++gap;
         auto request = range_request(prefix, from, page, listing.revision);
+        const bool before_gap = gap < gaps.size();
+        if (before_gap) request["range_end"] = base64_encode(gaps[gap]);
         // Later pages read the first page's revision: the member that answered it (tried first)
         // has applied it, so they need no quorum round; elsewhere, a failure asks again in full.
         if (listing.revision) request["serializable"] = true;
@@ -229,7 +236,9 @@ Result<Listing> Client::list(const std::string& prefix, std::int64_t page) const
         if (more) from = got->kvs.back().key + '\0';  // the next key after the last one
         listing.kvs.insert(listing.kvs.end(), std::make_move_iterator(got->kvs.begin()),
                            std::make_move_iterator(got->kvs.end()));
-        if (!more) return listing;
+        if (more) continue;
+        if (!before_gap) return listing;
+        from = prefix_end(gaps[gap]);
     }
 }
 
@@ -377,7 +386,7 @@ void Follower::run(std::int64_t next, const std::function<void(const WatchMessag
                 "{}: history before revision {} was compacted while watching {} from {}; reading "
                 "everything again",
                 what_, compacted, prefix_, start);
-            auto listing = client_.list(prefix_);
+            auto listing = client_.list(prefix_, skip_);
             if (listing) {
                 next = std::max(next, listing->revision + 1);
                 on_listing(std::move(*listing));

@@ -77,8 +77,10 @@ class Client {
     // endpoint (no connection, a timeout, 5xx) marks the cluster unreachable.
     Result<std::string> call(const std::string& path, const nlohmann::json& body) const;
 
-    // Every key under `prefix`, in pages of `page` keys all read at the first page's revision.
-    Result<Listing> list(const std::string& prefix, std::int64_t page = 5000) const;
+    // Every key under `prefix` but those under the `skip` prefixes (never read), in pages of
+    // `page` keys all read at the first page's revision.
+    Result<Listing> list(const std::string& prefix, const std::vector<std::string>& skip = {},
+                         std::int64_t page = 5000) const;
     // One key now (linearizable); nullopt when it does not exist.
     Result<std::optional<KeyValue>> get(const std::string& key) const;
     Result<TxnResult> txn(const std::vector<TxnOp>& ops) const;
@@ -115,8 +117,13 @@ class Client {
 // to 5 s) and logged once per new reason, prefixed with `what`.
 class Follower {
   public:
-    Follower(const Client& client, std::string prefix, std::string what)
-        : client_(client), prefix_(std::move(prefix)), what_(std::move(what)) {}
+    // A listing leaves out the keys under `skip` (Client::list); the watch still sees them.
+    Follower(const Client& client, std::string prefix, std::string what,
+             std::vector<std::string> skip = {})
+        : client_(client),
+          prefix_(std::move(prefix)),
+          what_(std::move(what)),
+          skip_(std::move(skip)) {}
     ~Follower() { stop(); }
     Follower(const Follower&) = delete;
     Follower& operator=(const Follower&) = delete;
@@ -132,6 +139,7 @@ class Follower {
     void pause(std::chrono::milliseconds delay);
     const Client& client_;
     std::string prefix_, what_;
+    std::vector<std::string> skip_;
     std::mutex mutex_;
     std::condition_variable wake_;
     std::atomic<bool> stopping_{false};

@@ -150,10 +150,14 @@ std::string normal_prefix(std::string prefix) {
     return prefix;
 }
 
+std::vector<std::string> inventory_prefixes(const std::string& prefix) {
+    return {prefix + "machines/", prefix + "secrets/"};
+}
+
 bool is_inventory_key(const std::string& prefix, std::string_view key) {
     if (!key.starts_with(prefix)) return false;
     key.remove_prefix(prefix.size());
-    return key.starts_with("machines/") || key.starts_with("secrets/");
+    return key.starts_with("machines/") || key.starts_with("secrets/");  // inventory_prefixes
 }
 
 StoreContents contents_of(const std::string& prefix, const std::vector<KeyValue>& kvs,
@@ -220,7 +224,7 @@ std::string EtcdSource::health() const {
 
 Result<void> EtcdSource::refresh() const {
     const auto start = std::chrono::steady_clock::now();
-    auto listing = client_.list(prefix_);
+    auto listing = client_.list(prefix_, inventory_prefixes(prefix_));
     if (!listing) return listing.failure();
     const std::size_t keys = listing->kvs.size();
     const std::int64_t revision = listing->revision;
@@ -337,7 +341,7 @@ bool EtcdSource::watch(boost::asio::io_context& ioc, ChangeHandler on_change) co
         std::lock_guard guard(mirror_mutex_);
         start = next_revision_;
     }
-    follower_ = std::make_unique<Follower>(client_, prefix_, "etcd");
+    follower_ = std::make_unique<Follower>(client_, prefix_, "etcd", inventory_prefixes(prefix_));
     follower_->start(
         start, [this, tell](const WatchMessage& message) { tell(apply_events(message)); },
         [this, tell](Listing listing) { tell(replace_mirror(std::move(listing))); });

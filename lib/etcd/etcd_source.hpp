@@ -29,6 +29,8 @@ std::string normal_prefix(std::string prefix);
 // Keys under the prefix that hold the machine inventory ("machines/<id>", "secrets/..."), not
 // the store's objects: the store neither serves nor reports nor exports them.
 bool is_inventory_key(const std::string& prefix, std::string_view key);
+// The prefixes of those keys, for listings that leave them out.
+std::vector<std::string> inventory_prefixes(const std::string& prefix);
 
 // The bootcfg layout's keys ("boot/default", "boot/mac/<MAC>", "boot/uuid/<UUID>",
 // "cloud/default", "cloud/mac/<MAC>", "cloud/uuid/<UUID>": the data dir's paths) hold a machine's

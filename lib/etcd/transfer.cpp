@@ -98,7 +98,7 @@ Result<Transfer> import_data_dir(const Client& client, const std::string& dir,
         for (const auto& p : found.problems) lines += (lines.empty() ? "" : "\n") + p;
         return fail(lines, "dir");
     }
-    auto current = client.list(prefix);
+    auto current = client.list(prefix, inventory_prefixes(prefix));
     if (!current) return current.failure();
     Transfer t;
     const auto batches = import_batches(found.objects, *current);
@@ -125,7 +125,7 @@ Result<Transfer> export_data_dir(const Client& client, const std::string& prefix
         ::closedir(d);
         if (!empty) return fail(dir + ": not empty; export into a new or empty directory", "dir");
     }
-    auto listing = client.list(prefix);
+    auto listing = client.list(prefix, inventory_prefixes(prefix));
     if (!listing) return listing.failure();
     Transfer t;
     for (const KeyValue& kv : listing->kvs) {

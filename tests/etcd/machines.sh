@@ -132,7 +132,9 @@ expect_eq "... once" 1 "$(grep -c "records not written to etcd" "$A_LOG")"
 expect_contains "and that it writes again" "inventory: writing to etcd" "$(cat "$A_LOG")"
 
 # --- A replica started now loads every record and skips the broken one, naming its key.
-start_replica C -etcd-endpoints="$ENDPOINTS"
+start_replica C -etcd-endpoints="$ENDPOINTS" -log-level=debug
+expect_contains "C's store reads its 6 config keys, none of the inventory's" \
+    "etcd: read 6 keys under /bootcfg/" "$(cat "$C_LOG")"
 expect_contains "C skips the broken record" \
     "inventory: etcd $ENDPOINTS /bootcfg/machines/: the record of /bootcfg/machines/52:54:00:cc:00:99 does not parse; skipped" \
     "$(cat "$C_LOG")"
