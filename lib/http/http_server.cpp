@@ -100,6 +100,7 @@ struct HttpServer::Impl {
     std::optional<asio::steady_timer> grace_timer;
 
     void do_accept(Worker& w);
+    void take_connection(Worker& w, tcp::socket socket);
     void shed_connection(tcp::socket socket);
     void begin_stop();
     void add_session(Worker& w, Session* raw, std::weak_ptr<Session> weak);
@@ -297,14 +298,22 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     // The body goes from the page cache to the socket with sendfile(2): no copy through user
-    // space, no buffer per connection.
+    // space, no buffer per connection. At most kSendTurn bytes per turn (nginx's
+    // sendfile_max_chunk), then the connection queues behind the thread's other work: a client
+    // draining a large file as fast as it comes (loopback, a fast LAN) must not keep the thread.
+    static constexpr std::uint64_t kSendTurn = 1 << 20;
     void send_file_body() {
         const int sock = stream_.socket().native_handle();
+        std::uint64_t this_turn = 0;
         while (file_left_ > 0) {
-            const std::size_t chunk = std::min<std::uint64_t>(file_left_, 1 << 20);
+            if (this_turn >= kSendTurn)
+                return asio::post(stream_.get_executor(),
+                                  [self = shared_from_this()] { self->send_file_body(); });
+            const std::size_t chunk = std::min<std::uint64_t>(file_left_, kSendTurn);
             const ssize_t n = ::sendfile(sock, file_.get(), &file_offset_, chunk);
             if (n > 0) {
                 file_left_ -= static_cast<std::uint64_t>(n);
+                this_turn += static_cast<std::uint64_t>(n);
                 bytes_ += static_cast<std::size_t>(n);
                 file_bytes_ += static_cast<std::uint64_t>(n);
                 continue;
@@ -435,6 +444,14 @@ void HttpServer::Impl::shed_connection(tcp::socket socket) {
                      options.max_connections, n);
 }
 
+void HttpServer::Impl::take_connection(Worker& w, tcp::socket socket) {
+    if (connections.load(std::memory_order_relaxed) >= options.max_connections)
+        return shed_connection(std::move(socket));
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<Session>(std::move(socket), w, *this)->start();
+}
+
 void HttpServer::Impl::do_accept(Worker& w) {
     w.acceptor.async_accept(w.peer, [this, &w](beast::error_code ec, tcp::socket socket) {
         if (stopping || ec == asio::error::operation_aborted) return;
@@ -447,13 +464,7 @@ void HttpServer::Impl::do_accept(Worker& w) {
             });
             return;
         }
-        beast::error_code ignored;
-        if (connections.load(std::memory_order_relaxed) >= options.max_connections) {
-            shed_connection(std::move(socket));
-        } else {
-            socket.set_option(tcp::no_delay(true), ignored);
-            std::make_shared<Session>(std::move(socket), w, *this)->start();
-        }
+        take_connection(w, std::move(socket));
         do_accept(w);
     });
 }
