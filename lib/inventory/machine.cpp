@@ -199,9 +199,16 @@ std::optional<MachineRecord> record_from_json(const nlohmann::json& j) {
         r.first_seen_ms = j.value("first_seen_ms", std::int64_t{0});
         r.last_seen_ms = j.value("last_seen_ms", std::int64_t{0});
         r.boot_count = j.value("boot_count", std::uint64_t{0});
-        for (const auto& h : j.value("history", nlohmann::json::array()))
+        // A stored record (a file, etcd: anyone may have written it) keeps the last changes only,
+        // as a record built here would.
+        const nlohmann::json history = j.value("history", nlohmann::json::array());
+        const std::size_t skip =
+            history.size() > kHistoryLimit ? history.size() - kHistoryLimit : 0;
+        for (std::size_t i = skip; i < history.size(); ++i) {
+            const auto& h = history[i];
             r.history.push_back({h.at("state").get<std::string>(),
                                  h.value("time_ms", std::int64_t{0}), h.value("by", "")});
+        }
         return r;
     } catch (const nlohmann::json::exception&) {
         return std::nullopt;

@@ -84,6 +84,21 @@ TEST_CASE("state names") {
     CHECK_FALSE(valid_state(std::string(33, 'a')));
 }
 
+TEST_CASE("a stored record keeps only its last changes; a broken history is no record") {
+    nlohmann::json j = {{"id", "52:54:00:00:00:01"}, {"history", nlohmann::json::array()}};
+    for (int i = 0; i < 1000; ++i)
+        j["history"].push_back({{"state", "s" + std::to_string(i)}, {"time_ms", i}, {"by", "x"}});
+    const auto r = record_from_json(j);
+    REQUIRE(r);
+    CHECK(r->history.size() == kHistoryLimit);
+    CHECK(r->history.back().state == "s999");
+    CHECK(r->history.front().time_ms == 1000 - static_cast<std::int64_t>(kHistoryLimit));
+    j["history"] = "not a list";
+    CHECK_FALSE(record_from_json(j));
+    j["history"] = {{"state", 1}};
+    CHECK_FALSE(record_from_json(j));
+}
+
 TEST_CASE("record JSON round trip") {
     MachineRecord r;
     observe(r, seen("rack1", false, true, 1700000000123));
