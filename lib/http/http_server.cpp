@@ -447,8 +447,7 @@ void HttpServer::Impl::shed_connection(tcp::socket socket) {
 void HttpServer::Impl::take_connection(Worker& w, tcp::socket socket) {
     if (connections.load(std::memory_order_relaxed) >= options.max_connections)
         return shed_connection(std::move(socket));
-    beast::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
+    // TCP_NODELAY comes from the listening socket (Linux copies it to accepted ones).
     std::make_shared<Session>(std::move(socket), w, *this)->start();
 }
 
@@ -521,6 +520,9 @@ void HttpServer::listen() {
     auto& first = im.workers[0]->acceptor;
     first.open(ep.protocol(), ec);
     if (!ec) first.set_option(asio::socket_base::reuse_address(true), ec);
+    // Inherited by every accepted connection: one setsockopt(2) here instead of one per
+    // connection.
+    if (!ec) first.set_option(tcp::no_delay(true), ec);
     if (!ec) first.bind(ep, ec);
     if (!ec) first.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error("cannot listen on " + where + ": " + ec.message());
