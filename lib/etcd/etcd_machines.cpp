@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include "logging/log_text.hpp"
-#include "model/limits.hpp"
 
 namespace bootcfg::etcd {
 
@@ -15,14 +14,6 @@ namespace {
 
 // Times a record is merged and tried again when other replicas keep writing it meanwhile.
 constexpr int kMergeAttempts = 5;
-
-std::optional<MachineRecord> parse_record(const std::string& text) {
-    try {
-        return inventory::record_from_json(parse_json_bounded(text));
-    } catch (const nlohmann::json::exception&) {
-        return std::nullopt;
-    }
-}
 
 }  // namespace
 
@@ -63,13 +54,12 @@ Result<inventory::CheckinSigner> EtcdMachines::checkin_signer() {
 std::optional<RemoteChange> EtcdMachines::change_of(const KeyValue& kv, bool deleted) const {
     const std::string id = kv.key.substr(machines_.size());
     if (deleted) return RemoteChange{id, std::nullopt, kv.mod_revision};
-    auto record = parse_record(kv.value);
-    if (!record || record->id != id) {
+    auto record = inventory::record_from_text(kv.value, id);
+    if (!record) {
         spdlog::warn("inventory: {}: not a machine record; ignored", log_escape(kv.key));
         return std::nullopt;
     }
-    record->revision = kv.mod_revision;
-    return RemoteChange{id, std::move(record), kv.mod_revision};
+    return RemoteChange{id, std::move(record), kv.mod_revision};  // the revision set on applying
 }
 
 Result<std::vector<MachineRecord>> EtcdMachines::load(std::vector<std::string>& skipped) {
@@ -79,9 +69,8 @@ Result<std::vector<MachineRecord>> EtcdMachines::load(std::vector<std::string>& 
     std::vector<MachineRecord> out;
     out.reserve(listing->kvs.size());
     for (const KeyValue& kv : listing->kvs) {
-        auto record = parse_record(kv.value);
-        const std::string id = kv.key.substr(machines_.size());
-        if (!record || record->id != id) {
+        auto record = inventory::record_from_text(kv.value, kv.key.substr(machines_.size()));
+        if (!record) {
             skipped.push_back(kv.key);
             continue;
         }
@@ -99,12 +88,11 @@ Result<void> EtcdMachines::write_one(RecordWrite& row) {
         if (!*now) {
             row.record.revision = 0;  // forgotten meanwhile: this sighting makes it again
         } else if ((*now)->mod_revision != row.record.revision) {
-            auto theirs = parse_record((*now)->value);
-            if (theirs && theirs->id == row.record.id) {
+            auto theirs = inventory::record_from_text((*now)->value, row.record.id);
+            if (theirs) {
                 theirs->revision = (*now)->mod_revision;
                 row.record = inventory::merge_records(*theirs, row.record, row.new_boots);
-                row.json = inventory::record_json(row.record)
-                               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+                row.json = inventory::record_text(row.record);
                 row.merged = true;
             }
             row.record.revision = (*now)->mod_revision;  // a broken value is replaced

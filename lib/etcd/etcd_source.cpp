@@ -256,7 +256,6 @@ std::vector<std::string> EtcdSource::replace_mirror(Listing listing) const {
     }
     mirror_ = std::move(next);
     listed_revision_ = std::max(listed_revision_, listing.revision);
-    next_revision_ = std::max(next_revision_, listing.revision + 1);
     listed_ = true;
     return changed;
 }
@@ -266,7 +265,6 @@ std::vector<std::string> EtcdSource::apply_events(const WatchMessage& message) c
     std::lock_guard guard(mirror_mutex_);
     for (const WatchEvent& event : message.events) {
         const std::int64_t revision = event.kv.mod_revision;
-        next_revision_ = std::max(next_revision_, revision + 1);
         if (revision <= listed_revision_ || is_inventory_key(prefix_, event.kv.key)) continue;
         auto [it, added] = mirror_.try_emplace(event.kv.key);
         if (!added && revision <= it->second.mod_revision) continue;
@@ -339,7 +337,7 @@ bool EtcdSource::watch(boost::asio::io_context& ioc, ChangeHandler on_change) co
     std::int64_t start = 0;
     {
         std::lock_guard guard(mirror_mutex_);
-        start = next_revision_;
+        start = listed_revision_ + 1;  // later, the follower keeps its own place
     }
     follower_ = std::make_unique<Follower>(client_, prefix_, "etcd", inventory_prefixes(prefix_));
     follower_->start(

@@ -86,7 +86,6 @@ class EtcdSource final : public StoreSource {
     mutable std::mutex mirror_mutex_;
     mutable std::map<std::string, Entry> mirror_;
     mutable std::int64_t listed_revision_ = 0;  // the last full listing's; older events ignored
-    mutable std::int64_t next_revision_ = 0;    // where the watch goes on from
     mutable bool listed_ = false;
     mutable bool first_load_done_ = false;
     mutable std::mutex write_mutex_;

@@ -209,12 +209,18 @@ struct Inventory::Pass {
 
 namespace {
 
-// Labels are machine input: bytes that are not UTF-8 become U+FFFD.
-std::string record_text(const MachineRecord& r) {
-    return record_json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string forgotten_text(const std::string& id) {
+    return nlohmann::json{{"id", id}}.dump(-1, ' ', false,
+                                           nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
+
+void Inventory::drop_record(const std::string& id) {
+    set_indexed_state(id, nullptr);
+    new_boots_.erase(id);
+    events_.append("machine.forgotten", forgotten_text(id));
+}
 
 void Inventory::apply_remote(std::vector<RemoteChange>& changes, std::int64_t listed_at) {
     std::unordered_set<std::string> listed;
@@ -227,11 +233,7 @@ void Inventory::apply_remote(std::vector<RemoteChange>& changes, std::int64_t li
                 it->second.revision > c.revision)
                 continue;
             records_.erase(it);
-            set_indexed_state(c.id, nullptr);
-            new_boots_.erase(c.id);
-            events_.append("machine.forgotten",
-                           nlohmann::json{{"id", c.id}}.dump(
-                               -1, ' ', false, nlohmann::json::error_handler_t::replace));
+            drop_record(c.id);
             remote_changes_.fetch_add(1, std::memory_order_relaxed);
             continue;
         }
@@ -263,11 +265,7 @@ void Inventory::apply_remote(std::vector<RemoteChange>& changes, std::int64_t li
         }
         const std::string id = it->first;
         it = records_.erase(it);
-        set_indexed_state(id, nullptr);
-        new_boots_.erase(id);
-        events_.append("machine.forgotten",
-                       nlohmann::json{{"id", id}}.dump(-1, ' ', false,
-                                                       nlohmann::json::error_handler_t::replace));
+        drop_record(id);
     }
 }
 
@@ -300,14 +298,15 @@ Result<void> Inventory::write_rows(Pass& pass) {
             pass.written.insert(id);
             new_boots_.erase(id);
             MachineRecord& r = records_.at(id);
-            if (row.merged && r.state != row.record.state) {
+            if (!row.merged) {
+                r.revision = row.record.revision;
+                continue;
+            }
+            if (r.state != row.record.state) {
                 pass.state_changed.insert(id);
                 set_indexed_state(id, &row.record.state);
             }
-            if (row.merged)
-                r = row.record;
-            else
-                r.revision = row.record.revision;
+            r = row.record;
         }
     }
     for (const RecordWrite& row : rows)
@@ -419,9 +418,7 @@ void Inventory::run() {
             if (removal) {
                 batches_.fetch_add(1, std::memory_order_relaxed);
                 for (const auto& id : removed)
-                    events_.append("machine.forgotten",
-                                   nlohmann::json{{"id", id}}.dump(
-                                       -1, ' ', false, nlohmann::json::error_handler_t::replace));
+                    events_.append("machine.forgotten", forgotten_text(id));
             } else {
                 write_errors_.fetch_add(1, std::memory_order_relaxed);
             }

@@ -95,6 +95,9 @@ class Inventory {
     void run();
     void set_indexed_state(const std::string& id, const std::string* state);
     Result<void> submit(Command command);
+    // The writer: a record gone from records_ leaves the state index, its boot count and an
+    // event behind it.
+    void drop_record(const std::string& id);
     // The writer: other replicas' changes applied to the records (records_mutex_ held).
     void apply_remote(std::vector<RemoteChange>& changes, std::int64_t listed_at);
     // The writer: the dirty records written; what was written becomes events.

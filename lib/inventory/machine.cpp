@@ -4,6 +4,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "model/limits.hpp"
+
 namespace bootcfg::inventory {
 
 namespace {
@@ -213,6 +215,21 @@ std::optional<MachineRecord> record_from_json(const nlohmann::json& j) {
     } catch (const nlohmann::json::exception&) {
         return std::nullopt;
     }
+}
+
+std::string record_text(const MachineRecord& record) {
+    return record_json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<MachineRecord> record_from_text(std::string_view text, std::string_view id) {
+    std::optional<MachineRecord> r;
+    try {
+        r = record_from_json(parse_json_bounded(text));
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;
+    }
+    if (!r || r->id != id) return std::nullopt;
+    return r;
 }
 
 }  // namespace bootcfg::inventory

@@ -129,5 +129,11 @@ bool valid_state(std::string_view state);
 // and milliseconds), and back; nullopt for a document that is not a record.
 nlohmann::json record_json(const MachineRecord& record);
 std::optional<MachineRecord> record_from_json(const nlohmann::json& j);
+// The record as a store keeps it and an event carries it: record_json, dumped (labels are
+// machine input: bytes that are not UTF-8 become U+FFFD).
+std::string record_text(const MachineRecord& record);
+// A stored record read back: nullopt unless `text` is a record (JSON within the model's bounds)
+// whose id is `id`, the key it was stored under.
+std::optional<MachineRecord> record_from_text(std::string_view text, std::string_view id);
 
 }  // namespace bootcfg::inventory

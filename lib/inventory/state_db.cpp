@@ -6,8 +6,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "model/limits.hpp"
-
 namespace bootcfg::inventory {
 
 namespace {
@@ -78,13 +76,8 @@ Result<std::vector<MachineRecord>> StateDb::load(std::vector<std::string>& skipp
         const auto* id = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0));
         const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 1));
         std::optional<MachineRecord> r;
-        if (text) {
-            try {
-                r = record_from_json(parse_json_bounded(text));
-            } catch (const nlohmann::json::exception&) {
-            }
-        }
-        if (r && id && r->id == id)
+        if (text && id) r = record_from_text(text, id);
+        if (r)
             out.push_back(std::move(*r));
         else
             skipped.push_back(id ? id : "(null)");
