@@ -5,6 +5,19 @@
 median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print 0; else print v[int((NR + 1) / 2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
+# macs_lua FILE: a wrk script whose requests are /ipxe for 10,000 distinct MACs in turn
+# (52:54:02:00:00:00 on).
+macs_lua() {
+    cat >"$1" <<'LUA'
+local n = 0
+request = function()
+  n = n + 1
+  local i = n % 10000
+  return wrk.format("GET", string.format("/ipxe?mac=52:54:02:00:%02x:%02x", math.floor(i / 256), i % 256))
+end
+LUA
+}
+
 # wrk_parse < WRK-OUTPUT: prints "req/s p99_ms MB/s errors" (errors: non-2xx/3xx + socket)
 wrk_parse() {
     awk '
