@@ -24,6 +24,7 @@
 #include "http/http_server.hpp"
 #include "http/machine_metrics.hpp"
 #include "inventory/inventory.hpp"
+#include "inventory/state_db.hpp"
 #include "logging/log_text.hpp"
 #include "metrics/metrics.hpp"
 #include "rpc/rpc_server.hpp"
@@ -78,20 +79,20 @@ bootcfg::Result<std::unique_ptr<bootcfg::inventory::Inventory>> open_inventory(
     using namespace bootcfg;
     const inventory::InventoryOptions options{config.state_path, 100000,
                                               config.checkin_ttl.count() / 1000};
-    std::vector<std::string> skipped;
-    Result<std::unique_ptr<inventory::Inventory>> opened = fail("");
+    std::unique_ptr<inventory::MachineStore> store;
     if (config.etcd_endpoints.empty()) {
-        opened = inventory::Inventory::open(options, skipped);
+        auto db = inventory::StateDb::open(config.state_path);
+        if (!db) return db.failure();
+        store = std::move(*db);
     } else {
         auto cluster = etcd_cluster(config);
         if (!cluster) return cluster.failure();
         cluster->on_reachability = nullptr;  // the store's client logs it; writes log failures
-        opened = inventory::Inventory::open(
-            options,
-            std::make_unique<etcd::EtcdMachines>(std::move(*cluster),
-                                                 etcd::normal_prefix(config.etcd_prefix)),
-            skipped);
+        store = std::make_unique<etcd::EtcdMachines>(std::move(*cluster),
+                                                     etcd::normal_prefix(config.etcd_prefix));
     }
+    std::vector<std::string> skipped;
+    auto opened = inventory::Inventory::open(options, std::move(store), skipped);
     if (!opened) return opened;
     const std::string where = (*opened)->store().describe();
     for (const auto& id : skipped)

@@ -100,7 +100,6 @@ struct HttpServer::Impl {
     std::optional<asio::steady_timer> grace_timer;
 
     void do_accept(Worker& w);
-    void take_connection(Worker& w, tcp::socket socket);
     void shed_connection(tcp::socket socket);
     void begin_stop();
     void add_session(Worker& w, Session* raw, std::weak_ptr<Session> weak);
@@ -444,13 +443,6 @@ void HttpServer::Impl::shed_connection(tcp::socket socket) {
                      options.max_connections, n);
 }
 
-void HttpServer::Impl::take_connection(Worker& w, tcp::socket socket) {
-    if (connections.load(std::memory_order_relaxed) >= options.max_connections)
-        return shed_connection(std::move(socket));
-    // TCP_NODELAY comes from the listening socket (Linux copies it to accepted ones).
-    std::make_shared<Session>(std::move(socket), w, *this)->start();
-}
-
 void HttpServer::Impl::do_accept(Worker& w) {
     w.acceptor.async_accept(w.peer, [this, &w](beast::error_code ec, tcp::socket socket) {
         if (stopping || ec == asio::error::operation_aborted) return;
@@ -463,7 +455,10 @@ void HttpServer::Impl::do_accept(Worker& w) {
             });
             return;
         }
-        take_connection(w, std::move(socket));
+        if (connections.load(std::memory_order_relaxed) >= options.max_connections)
+            shed_connection(std::move(socket));
+        else  // TCP_NODELAY comes from the listening socket (Linux copies it to accepted ones)
+            std::make_shared<Session>(std::move(socket), w, *this)->start();
         do_accept(w);
     });
 }
