@@ -365,7 +365,9 @@
     const dialog = h('dialog', { id: 'confirm-forget', 'aria-labelledby': 'forget-title' },
       h('h2', { id: 'forget-title' }, 'Forget ' + id + '?'),
       h('p', {}, 'Its record and history are deleted. If it boots again it is discovered anew.'),
-      h('form', { method: 'dialog', class: 'actions' },
+      h('form', { method: 'dialog', class: 'actions', onsubmit: (event) => {
+        if (event.submitter && event.submitter.value === 'forget') forget();
+      } },
         h('button', { value: 'cancel', autofocus: true }, 'Cancel'),
         h('button', { value: 'forget', class: 'danger', id: 'forget-confirm' }, 'Forget')));
     const setForm = h('form', { class: 'actions', id: 'set-state' },
@@ -399,8 +401,9 @@
         status.textContent = 'Not changed: ' + e.message;
       }
     });
-    dialog.addEventListener('close', async () => {
-      if (dialog.returnValue !== 'forget') return;
+    // Acts on the submit (synchronous, with its button) rather than on the dialog's close event:
+    // that is queued, so a cancel's close can run after the next confirm and read its returnValue.
+    async function forget() {
       try {
         await api('/api/v1/machines/' + encodeURIComponent(id), { method: 'DELETE' });
         machines.delete(id);
@@ -408,7 +411,7 @@
       } catch (e) {
         status.textContent = 'Not forgotten: ' + e.message;
       }
-    });
+    }
 
     let shownState = null;
     async function render() {
