@@ -31,6 +31,7 @@
 #include "service/open_files.hpp"
 #include "service/systemd_notify.hpp"
 #include "store/reloader.hpp"
+#include "tftp/tftp_server.hpp"
 
 namespace {
 
@@ -211,6 +212,8 @@ int main(int argc, char** argv) {
             return usage_error("assets path " + assets_path + " is not a readable directory");
         assets_path.clear();
     }
+    if (config.tftp_assets && assets_path.empty())
+        return usage_error("-tftp-assets: serving assets is disabled (no -assets-path directory)");
 
     use_async_stdout_logger("bootcfgd", config.log_level, config.log_format);
 
@@ -330,6 +333,23 @@ int main(int argc, char** argv) {
                              metrics->serve(config.metrics_address));
             }
         }
+        // TFTP for PXE firmware: its own thread and sockets beside the HTTP listener.
+        std::unique_ptr<TftpServer> tftp_server;
+        if (!config.tftp_address.empty()) {
+            const auto tftp_hp = split_host_port(config.tftp_address);
+            TftpServerOptions tftp_options;
+            tftp_options.host = tftp_hp->host;
+            tftp_options.port = tftp_hp->port;
+            tftp_options.ipxe_dir = config.ipxe_dir;
+            tftp_options.assets = config.tftp_assets ? assets.get() : nullptr;
+            tftp_options.max_transfers = config.tftp_max_transfers;
+            tftp_server = std::make_unique<TftpServer>(tftp_options);
+            tftp_server->listen();
+            tftp_server->start();
+            spdlog::info("TFTP listening on {} (iPXE binaries from {}{})",
+                         tftp_server->local_address(), config.ipxe_dir,
+                         tftp_options.assets ? ", assets as assets/NAME" : "");
+        }
         // matchbox's gRPC API: the same AdminApi behind its own listener and threads.
         std::unique_ptr<rpc::RpcServer> rpc_server;
         if (!config.rpc_address.empty()) {
@@ -351,6 +371,7 @@ int main(int argc, char** argv) {
         stopping = true;
         tell(ServiceNotifier::stopping());
         if (rpc_server) rpc_server->stop();
+        if (tftp_server) tftp_server->stop();
         if (machines) {
             machines->flush();
             const auto st = machines->stats();

@@ -77,8 +77,9 @@ int open_beneath(int dirfd, const std::string& relative) {
 
 }  // namespace
 
-std::optional<OpenAsset> AssetRoot::open(const std::string& relative) const {
-    const int fd = open_beneath(dirfd_, relative);
+namespace {
+
+std::optional<OpenAsset> regular_file(int fd) {
     if (fd < 0) return std::nullopt;
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -92,6 +93,19 @@ std::optional<OpenAsset> AssetRoot::open(const std::string& relative) const {
     asset.mtime_ns =
         static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
     return asset;
+}
+
+}  // namespace
+
+std::optional<OpenAsset> AssetRoot::open(const std::string& relative) const {
+    return regular_file(open_beneath(dirfd_, relative));
+}
+
+std::optional<OpenAsset> AssetRoot::open_entry(const std::string& relative) const {
+    if (relative.find('/') != std::string::npos || relative == "." || relative == "..")
+        return open(relative);
+    return regular_file(
+        ::openat(dirfd_, relative.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
 }
 
 std::optional<std::vector<AssetRoot::Entry>> AssetRoot::list(const std::string& relative) const {

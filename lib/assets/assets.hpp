@@ -35,6 +35,10 @@ class AssetRoot {
 
     // A regular file beneath the root, or nullopt (missing, outside, not a file, unreadable).
     std::optional<OpenAsset> open(const std::string& relative) const;
+    // As open(), but a name directly in the root that is a symlink is followed wherever it
+    // leads: a link the directory's owner placed (Debian's /usr/lib/ipxe/ipxe.efi points to
+    // /boot/ipxe.efi). Names with a '/' get open()'s rules.
+    std::optional<OpenAsset> open_entry(const std::string& relative) const;
 
     struct Entry {
         std::string name;

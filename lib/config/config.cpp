@@ -72,6 +72,14 @@ const Flag kFlags[] = {
     {"metrics-address", nullptr, Kind::string,
      "Prometheus /metrics, host:port (its own plain HTTP listener), or one of -admin-address's "
      "TCP addresses to serve it there with the admin API's credentials (off when empty)"},
+    {"tftp-address", nullptr, Kind::string,
+     "read-only TFTP server for PXE firmware, IP:port (e.g. 0.0.0.0:69; off when empty)"},
+    {"ipxe-dir", nullptr, Kind::string,
+     "directory of the iPXE binaries TFTP serves (undionly.kpxe, ipxe.efi, snponly.efi)"},
+    {"tftp-assets", nullptr, Kind::setting,
+     "TFTP also serves the assets directory, its files named assets/NAME"},
+    {"tftp-max-transfers", nullptr, Kind::count,
+     "TFTP transfers at once; requests beyond it get no answer (default 256)"},
     {"validate", nullptr, Kind::boolean,
      "load the data directory, print each problem as path:line: reason, exit 1 if any"},
     {"version", nullptr, Kind::boolean, "print the version and exit"},
@@ -129,6 +137,10 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
                 if (n == 0) return "expected at least 1, got 0";
                 c.admin_max_connections = n;
             }
+            if (name == "tftp-max-transfers") {
+                if (n == 0) return "expected at least 1, got 0";
+                c.tftp_max_transfers = n;
+            }
             return "";
         }
         case Kind::boolean:
@@ -136,6 +148,7 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
             auto b = parse_bool(value);
             if (!b) return "expected true or false, got \"" + value + "\"";
             if (name == "assets-listing") c.assets_listing = *b;
+            if (name == "tftp-assets") c.tftp_assets = *b;
             if (name == "version") c.version = *b;
             if (name == "validate") c.validate = *b;
             if (name == "help") c.help = *b;
@@ -192,6 +205,15 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
                 if (!value.empty() && !split_host_port(value))
                     return "expected host:port, got \"" + value + "\"";
                 c.metrics_address = value;
+            }
+            if (name == "tftp-address") {
+                if (!value.empty() && !split_host_port(value))
+                    return "expected IP:port, got \"" + value + "\"";
+                c.tftp_address = value;
+            }
+            if (name == "ipxe-dir") {
+                if (value.empty()) return "must not be empty";
+                c.ipxe_dir = value;
             }
             if (name == "cert-file") c.cert_file = value;
             if (name == "key-file") c.key_file = value;
@@ -296,7 +318,7 @@ Result<DaemonConfig> parse_daemon_config(const std::vector<std::string>& args,
                     key == "state-path" || key == "cert-file" || key == "key-file" ||
                     key == "ca-file" || key == "admin-token-file" || key == "etcd-ca-file" ||
                     key == "etcd-cert-file" || key == "etcd-key-file" ||
-                    key == "etcd-password-file")
+                    key == "etcd-password-file" || key == "ipxe-dir")
                     value = beside_file(value);
                 if (key == "admin-address" && value.starts_with("unix:"))
                     value = "unix:" + beside_file(value.substr(5));
@@ -345,6 +367,8 @@ Result<DaemonConfig> parse_daemon_config(const std::vector<std::string>& args,
         return fail("-etcd-cert-file and -etcd-key-file go together", "-etcd-cert-file");
     if (c.etcd_username.empty() != c.etcd_password_file.empty())
         return fail("-etcd-username and -etcd-password-file go together", "-etcd-username");
+    if (c.tftp_assets && c.tftp_address.empty())
+        return fail("-tftp-assets needs -tftp-address", "-tftp-assets");
     if (!c.rpc_address.empty() && (c.cert_file.empty() || c.key_file.empty() || c.ca_file.empty()))
         return fail(
             "-rpc-address needs -cert-file, -key-file and -ca-file: the gRPC API requires client "

@@ -37,6 +37,11 @@ struct DaemonConfig {
     // matchbox's gRPC API: off unless set (host:port); TLS with client certificates required.
     std::string rpc_address;
     std::string metrics_address;  // "": no /metrics
+    // TFTP for PXE firmware: off unless tftp_address is set.
+    std::string tftp_address;
+    std::string ipxe_dir = "/usr/lib/ipxe";
+    bool tftp_assets = false;  // also the assets directory, as "assets/NAME"
+    unsigned tftp_max_transfers = 256;
 
     // The etcd backend instead of data_path: on when etcd_endpoints is set.
     std::vector<std::string> etcd_endpoints;
