@@ -272,6 +272,24 @@ int main(int argc, char** argv) {
             metrics = std::make_unique<metrics::Metrics>();
             options.metrics = metrics.get();
         }
+        // TFTP for PXE firmware: its own thread and sockets beside the HTTP listener; bound
+        // first, so that once the HTTP port is open, both are.
+        std::unique_ptr<TftpServer> tftp_server;
+        if (!config.tftp_address.empty()) {
+            const auto tftp_hp = split_host_port(config.tftp_address);
+            TftpServerOptions tftp_options;
+            tftp_options.host = tftp_hp->host;
+            tftp_options.port = tftp_hp->port;
+            tftp_options.ipxe_dir = config.ipxe_dir;
+            tftp_options.assets = config.tftp_assets ? assets.get() : nullptr;
+            tftp_options.max_transfers = config.tftp_max_transfers;
+            tftp_server = std::make_unique<TftpServer>(tftp_options);
+            tftp_server->listen();
+            tftp_server->start();
+            spdlog::info("TFTP listening on {} (iPXE binaries from {}{})",
+                         tftp_server->local_address(), config.ipxe_dir,
+                         tftp_options.assets ? ", assets as assets/NAME" : "");
+        }
         HttpServer server(options,
                           machine_routes(holder, assets.get(), source.get(), &machine_services));
         server.listen();
@@ -332,23 +350,6 @@ int main(int argc, char** argv) {
                 spdlog::info("metrics: serving http://{}/metrics",
                              metrics->serve(config.metrics_address));
             }
-        }
-        // TFTP for PXE firmware: its own thread and sockets beside the HTTP listener.
-        std::unique_ptr<TftpServer> tftp_server;
-        if (!config.tftp_address.empty()) {
-            const auto tftp_hp = split_host_port(config.tftp_address);
-            TftpServerOptions tftp_options;
-            tftp_options.host = tftp_hp->host;
-            tftp_options.port = tftp_hp->port;
-            tftp_options.ipxe_dir = config.ipxe_dir;
-            tftp_options.assets = config.tftp_assets ? assets.get() : nullptr;
-            tftp_options.max_transfers = config.tftp_max_transfers;
-            tftp_server = std::make_unique<TftpServer>(tftp_options);
-            tftp_server->listen();
-            tftp_server->start();
-            spdlog::info("TFTP listening on {} (iPXE binaries from {}{})",
-                         tftp_server->local_address(), config.ipxe_dir,
-                         tftp_options.assets ? ", assets as assets/NAME" : "");
         }
         // matchbox's gRPC API: the same AdminApi behind its own listener and threads.
         std::unique_ptr<rpc::RpcServer> rpc_server;

@@ -104,6 +104,10 @@ std::optional<OpenAsset> AssetRoot::open(const std::string& relative) const {
 std::optional<OpenAsset> AssetRoot::open_entry(const std::string& relative) const {
     if (relative.find('/') != std::string::npos || relative == "." || relative == "..")
         return open(relative);
+    // Only a link to a regular file is followed: never is a directory out there opened.
+    struct stat st {};
+    if (::fstatat(dirfd_, relative.c_str(), &st, 0) != 0 || !S_ISREG(st.st_mode))
+        return std::nullopt;
     return regular_file(
         ::openat(dirfd_, relative.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
 }

@@ -362,7 +362,7 @@ void TftpServer::listen() {
     if (ec) {
         const bool privileged = ec == boost::system::errc::permission_denied && port < 1024;
         throw std::runtime_error(
-            "cannot listen on " + where.substr(5) + ": " + ec.message() +
+            "cannot listen on " + where + ": " + ec.message() +
             (privileged ? " (ports below 1024 need CAP_NET_BIND_SERVICE)" : ""));
     }
 }

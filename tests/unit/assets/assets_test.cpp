@@ -49,6 +49,28 @@ TEST_CASE("asset root opens files beneath it only") {
                       Catch::StartsWith("assets path /nonexistent-assets: "));
 }
 
+TEST_CASE("asset root: open_entry follows its owner's top-level links to files only") {
+    TempDir outside;
+    outside.write("ipxe.efi", "efi bytes");
+    outside.write("dir/x", "x");
+    TempDir dir;
+    dir.write("sub/file", "f");
+    std::filesystem::create_symlink(outside.path() / "ipxe.efi", dir.path() / "ipxe.efi");
+    std::filesystem::create_symlink(outside.path() / "dir", dir.path() / "up");
+    std::filesystem::create_symlink(outside.path() / "ipxe.efi", dir.path() / "sub/link");
+    AssetRoot root(dir.path().string());
+    auto efi = root.open_entry("ipxe.efi");  // as Debian's /usr/lib/ipxe/ipxe.efi
+    REQUIRE(efi);
+    CHECK(efi->size == 9);
+    CHECK_FALSE(root.open("ipxe.efi"));    // open() keeps to the root
+    CHECK_FALSE(root.open_entry("up"));    // a directory out there: not even opened
+    CHECK_FALSE(root.open_entry("up/x"));  // below a top-level name: open()'s rules
+    CHECK_FALSE(root.open_entry("sub/link"));
+    CHECK(root.open_entry("sub/file"));
+    CHECK_FALSE(root.open_entry(".."));
+    CHECK_FALSE(root.open_entry("missing"));
+}
+
 TEST_CASE("asset directory listings: beneath the root, escaped, and only when on") {
     bootcfg::test::TempDir dir;
     dir.write("os/a&b<c>.img", "x");
