@@ -15,13 +15,7 @@ printf '{"kernel": "/assets/lab/vmlinuz", "cmdline": {"node": "1"}}' >"$data/boo
 printf '#cloud-config\nhostname: default\n' >"$data/cloud/default"
 printf 'kernel' >"$assets/lab/vmlinuz"
 printf 'initrd' >"$assets/lab/initrd.img"
-canary="CANARY-$(date +%s%N)"
-echo "$canary" >"$WORK/outside/canary"
-echo "$canary" >"$WORK/canary"
-ln -s "$WORK/outside/canary" "$assets/out-absolute"
-ln -s ../outside/canary "$assets/out-relative"
-ln -s ../../../outside "$assets/lab/deeper/up"
-ln -s / "$assets/root"
+traversal_tree "$assets"
 
 # --- 2,000 idle connections plus slow-header and slow-body clients
 start_bootcfgd storm -data-path="$data" -assets-path="$assets" -idle-timeout=4s -read-timeout=2s

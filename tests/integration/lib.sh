@@ -44,6 +44,20 @@ start_bootcfgd() {
 
 url() { echo "http://127.0.0.1:$PORT$1"; }
 
+# traversal_tree ROOT: canary files outside ROOT ($WORK/canary, $WORK/outside/canary; the text in
+# $canary) and the links a traversal corpus tries inside it: out-absolute, out-relative,
+# lab/deeper/up (to $WORK/outside) and root (to /).
+traversal_tree() {
+    mkdir -p "$WORK/outside" "$1/lab/deeper"
+    canary="CANARY-$(date +%s%N)"
+    echo "$canary" >"$WORK/outside/canary"
+    echo "$canary" >"$WORK/canary"
+    ln -s "$WORK/outside/canary" "$1/out-absolute"
+    ln -s ../outside/canary "$1/out-relative"
+    ln -s ../../../outside "$1/lab/deeper/up"
+    ln -s / "$1/root"
+}
+
 pass() { CHECKS=$((CHECKS + 1)); }
 fail() {
     CHECKS=$((CHECKS + 1))
