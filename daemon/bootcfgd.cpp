@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/ip/address_v4.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include "admin/api.hpp"
 #include "assets/assets.hpp"
 #include "config/config.hpp"
+#include "dhcp/proxy_dhcp_server.hpp"
 #include "etcd/etcd_machines.hpp"
 #include "etcd/etcd_source.hpp"
 #include "http/http_server.hpp"
@@ -125,6 +127,64 @@ bool wait_for_etcd(const bootcfg::etcd::EtcdSource& source, std::chrono::millise
         std::this_thread::sleep_for(pause);
         pause = std::min(pause * 2, std::chrono::milliseconds(2000));
     }
+}
+
+// TFTP for PXE firmware on its own thread: at -tftp-address, or with -proxy-dhcp at that
+// interface's address, port 69. Throws std::runtime_error when it cannot serve.
+std::unique_ptr<bootcfg::TftpServer> start_tftp(const bootcfg::DaemonConfig& config,
+                                                const bootcfg::AssetRoot* assets) {
+    using namespace bootcfg;
+    std::string address = config.tftp_address;
+    if (address.empty() && !config.proxy_dhcp.empty()) {
+        const auto ip = interface_ipv4(config.proxy_dhcp);
+        if (!ip)
+            throw std::runtime_error("-proxy-dhcp: interface " + config.proxy_dhcp +
+                                     " has no IPv4 address");
+        address = boost::asio::ip::address_v4(*ip).to_string() + ":69";
+    }
+    if (address.empty()) return nullptr;
+    const auto hp = split_host_port(address);
+    TftpServerOptions options;
+    options.host = hp->host;
+    options.port = hp->port;
+    options.ipxe_dir = config.ipxe_dir;
+    options.assets = assets;
+    options.max_transfers = config.tftp_max_transfers;
+    auto server = std::make_unique<TftpServer>(options);
+    server->listen();
+    server->start();
+    spdlog::info("TFTP listening on {} (iPXE binaries from {}{})", server->local_address(),
+                 config.ipxe_dir, assets ? ", assets as assets/NAME" : "");
+    return server;
+}
+
+// ProxyDHCP on -proxy-dhcp's interface, on its own thread; iPXE clients are sent to this
+// server's /boot.ipxe (at -public-url, or the interface's address and the HTTP port).
+std::unique_ptr<bootcfg::ProxyDhcpServer> start_proxy_dhcp(const bootcfg::DaemonConfig& config,
+                                                           const std::string& http_address) {
+    using namespace bootcfg;
+    if (config.proxy_dhcp.empty()) return nullptr;
+    ProxyDhcpOptions options;
+    options.interface = config.proxy_dhcp;
+    options.settings.uefi_file = config.uefi_ipxe;
+    options.settings.arm64_file = config.arm64_ipxe;
+    auto server = std::make_unique<ProxyDhcpServer>(options);
+    server->listen();  // finds the interface's address
+    const auto ip = interface_ipv4(config.proxy_dhcp);
+    const auto http = split_host_port(http_address);
+    const std::string base =
+        !config.public_url.empty()
+            ? config.public_url
+            : "http://" + boost::asio::ip::address_v4(*ip).to_string() + ":" + http->port;
+    if (config.public_url.empty() && http->host.starts_with("127."))
+        spdlog::warn(
+            "-proxy-dhcp: the HTTP listener {} is loopback only; machines on {} cannot "
+            "reach {}/boot.ipxe (set -address or -public-url)",
+            http_address, config.proxy_dhcp, base);
+    server->set_chain_url(base + "/boot.ipxe");
+    server->start();
+    spdlog::info("ProxyDHCP on {} (iPXE clients chain to {}/boot.ipxe)", server->describe(), base);
+    return server;
 }
 
 }  // namespace
@@ -272,27 +332,12 @@ int main(int argc, char** argv) {
             metrics = std::make_unique<metrics::Metrics>();
             options.metrics = metrics.get();
         }
-        // TFTP for PXE firmware: its own thread and sockets beside the HTTP listener; bound
-        // first, so that once the HTTP port is open, both are.
-        std::unique_ptr<TftpServer> tftp_server;
-        if (!config.tftp_address.empty()) {
-            const auto tftp_hp = split_host_port(config.tftp_address);
-            TftpServerOptions tftp_options;
-            tftp_options.host = tftp_hp->host;
-            tftp_options.port = tftp_hp->port;
-            tftp_options.ipxe_dir = config.ipxe_dir;
-            tftp_options.assets = config.tftp_assets ? assets.get() : nullptr;
-            tftp_options.max_transfers = config.tftp_max_transfers;
-            tftp_server = std::make_unique<TftpServer>(tftp_options);
-            tftp_server->listen();
-            tftp_server->start();
-            spdlog::info("TFTP listening on {} (iPXE binaries from {}{})",
-                         tftp_server->local_address(), config.ipxe_dir,
-                         tftp_options.assets ? ", assets as assets/NAME" : "");
-        }
+        // TFTP is bound before the HTTP port opens, so that once it is open, both are.
+        auto tftp_server = start_tftp(config, config.tftp_assets ? assets.get() : nullptr);
         HttpServer server(options,
                           machine_routes(holder, assets.get(), source.get(), &machine_services));
         server.listen();
+        auto proxy_dhcp = start_proxy_dhcp(config, server.local_address());
         if (metrics)
             metrics->on_scrape([&holder, &source, &machines, &server] {
                 return scrape_values(holder, source.get(), machines.get(),
@@ -372,6 +417,7 @@ int main(int argc, char** argv) {
         stopping = true;
         tell(ServiceNotifier::stopping());
         if (rpc_server) rpc_server->stop();
+        if (proxy_dhcp) proxy_dhcp->stop();
         if (tftp_server) tftp_server->stop();
         if (machines) {
             machines->flush();

@@ -72,6 +72,13 @@ const Flag kFlags[] = {
     {"metrics-address", nullptr, Kind::string,
      "Prometheus /metrics, host:port (its own plain HTTP listener), or one of -admin-address's "
      "TCP addresses to serve it there with the admin API's credentials (off when empty)"},
+    {"proxy-dhcp", nullptr, Kind::string,
+     "answer PXE and HTTP-boot clients' DHCP on this interface as a ProxyDHCP server (ports 67 "
+     "and 4011; no addresses given out); also starts TFTP on its address unless -tftp-address"},
+    {"uefi-ipxe", nullptr, Kind::string,
+     "ProxyDHCP: the iPXE binary UEFI x64 PXE clients load (snponly.efi or ipxe.efi)"},
+    {"arm64-ipxe", nullptr, Kind::string,
+     "ProxyDHCP: an arm64 UEFI iPXE binary in -ipxe-dir (arm64 clients are ignored without it)"},
     {"tftp-address", nullptr, Kind::string,
      "read-only TFTP server for PXE firmware, IP:port (e.g. 0.0.0.0:69; off when empty)"},
     {"ipxe-dir", nullptr, Kind::string,
@@ -210,6 +217,17 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
                 if (!value.empty() && !split_host_port(value))
                     return "expected IP:port, got \"" + value + "\"";
                 c.tftp_address = value;
+            }
+            if (name == "proxy-dhcp") {
+                if (value.size() > 15 || value.find_first_of("/ \t\n") != std::string::npos)
+                    return "expected an interface name, got \"" + value + "\"";
+                c.proxy_dhcp = value;
+            }
+            if (name == "uefi-ipxe" || name == "arm64-ipxe") {
+                if (value.find('/') != std::string::npos || value.size() > 100 ||
+                    (name == "uefi-ipxe" && value.empty()))
+                    return "expected a file name in -ipxe-dir, got \"" + value + "\"";
+                (name == "uefi-ipxe" ? c.uefi_ipxe : c.arm64_ipxe) = value;
             }
             if (name == "ipxe-dir") {
                 if (value.empty()) return "must not be empty";
@@ -367,8 +385,8 @@ Result<DaemonConfig> parse_daemon_config(const std::vector<std::string>& args,
         return fail("-etcd-cert-file and -etcd-key-file go together", "-etcd-cert-file");
     if (c.etcd_username.empty() != c.etcd_password_file.empty())
         return fail("-etcd-username and -etcd-password-file go together", "-etcd-username");
-    if (c.tftp_assets && c.tftp_address.empty())
-        return fail("-tftp-assets needs -tftp-address", "-tftp-assets");
+    if (c.tftp_assets && c.tftp_address.empty() && c.proxy_dhcp.empty())
+        return fail("-tftp-assets needs -tftp-address or -proxy-dhcp", "-tftp-assets");
     if (!c.rpc_address.empty() && (c.cert_file.empty() || c.key_file.empty() || c.ca_file.empty()))
         return fail(
             "-rpc-address needs -cert-file, -key-file and -ca-file: the gRPC API requires client "

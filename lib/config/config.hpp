@@ -42,6 +42,10 @@ struct DaemonConfig {
     std::string ipxe_dir = "/usr/lib/ipxe";
     bool tftp_assets = false;  // also the assets directory, as "assets/NAME"
     unsigned tftp_max_transfers = 256;
+    // ProxyDHCP on this interface (off when empty); TFTP then defaults to its address, port 69.
+    std::string proxy_dhcp;
+    std::string uefi_ipxe = "snponly.efi";  // the UEFI x64 loader, a name in ipxe_dir
+    std::string arm64_ipxe;                 // the UEFI arm64 loader; empty: arm64 not answered
 
     // The etcd backend instead of data_path: on when etcd_endpoints is set.
     std::vector<std::string> etcd_endpoints;

@@ -1,0 +1,209 @@
+#include "dhcp/proxy_dhcp_server.hpp"
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace bootcfg {
+
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
+using Clock = std::chrono::steady_clock;
+
+std::optional<dhcp::Ipv4> interface_ipv4(const std::string& interface) {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return std::nullopt;
+    std::optional<dhcp::Ipv4> found;
+    for (auto* i = list; i && !found; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || interface != i->ifa_name) continue;
+        const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+        dhcp::Ipv4 ip;
+        std::memcpy(ip.data(), &in->sin_addr.s_addr, 4);
+        found = ip;
+    }
+    ::freeifaddrs(list);
+    return found;
+}
+
+struct ProxyDhcpServer::Impl {
+    ProxyDhcpOptions options;
+    asio::io_context io{1};
+    udp::socket main{io}, discovery{io};
+    std::array<char, dhcp::kMaxPacket + 1> buffer{};
+    udp::endpoint from;
+    std::thread thread;
+    struct Bucket {
+        double tokens;
+        Clock::time_point last;
+    };
+    std::map<dhcp::Mac, Bucket> buckets;
+    mutable std::mutex stats_mutex;
+    ProxyDhcpStats stats;
+
+    explicit Impl(ProxyDhcpOptions o) : options(std::move(o)) {}
+
+    void count(std::uint64_t ProxyDhcpStats::*field) {
+        std::lock_guard lock(stats_mutex);
+        ++(stats.*field);
+    }
+
+    bool allowed(const dhcp::Mac& mac) {
+        const auto now = Clock::now();
+        const double rate = options.answers_per_second, burst = 2 * rate;
+        if (buckets.size() > 4096) buckets.clear();  // a flood of forged MACs: start over
+        auto [it, fresh] = buckets.try_emplace(mac, Bucket{burst, now});
+        auto& b = it->second;
+        if (!fresh) {
+            b.tokens = std::min(
+                burst, b.tokens + std::chrono::duration<double>(now - b.last).count() * rate);
+            b.last = now;
+        }
+        if (b.tokens < 1) return false;
+        b.tokens -= 1;
+        return true;
+    }
+
+    void receive(udp::socket& socket, bool port_4011) {
+        socket.async_receive_from(
+            asio::buffer(buffer), from,
+            [this, &socket, port_4011](boost::system::error_code ec, std::size_t n) {
+                if (ec == asio::error::operation_aborted || !socket.is_open()) return;
+                if (!ec) on_packet(socket, std::string_view(buffer.data(), n), port_4011);
+                receive(socket, port_4011);
+            });
+    }
+
+    void on_packet(udp::socket& socket, std::string_view packet, bool port_4011) {
+        std::string why;
+        const auto request = dhcp::parse_request(packet, why);
+        if (!request) {
+            count(&ProxyDhcpStats::ignored);
+            spdlog::debug("proxydhcp: {} ignored: {}", from.address().to_string(), why);
+            return;
+        }
+        const auto a = dhcp::answer(*request, options.settings, port_4011);
+        const auto mac = dhcp::mac_text(request->mac);
+        if (!a.reply) {
+            count(&ProxyDhcpStats::ignored);
+            // Other machines' DHCP is no news; a PXE client left unanswered is.
+            if (request->vendor_class.starts_with("PXEClient") ||
+                request->vendor_class.starts_with("HTTPClient"))
+                spdlog::info("proxydhcp: {} not answered: {}", mac, a.what);
+            return;
+        }
+        if (!allowed(request->mac)) {
+            count(&ProxyDhcpStats::dropped);
+            return;
+        }
+        // Port 67: the client has no address yet, so broadcast (or to its relay); 4011: it has.
+        udp::endpoint to = from;
+        if (!port_4011) {
+            const auto& g = request->giaddr;
+            to = g != dhcp::Ipv4{} ? udp::endpoint(asio::ip::address_v4(g), 67)
+                                   : udp::endpoint(asio::ip::address_v4::broadcast(), 68);
+        }
+        boost::system::error_code ec;
+        socket.send_to(asio::buffer(*a.reply), to, 0, ec);
+        if (ec) {
+            spdlog::warn("proxydhcp: answer to {} via {}: {}", mac, to.address().to_string(),
+                         ec.message());
+            return;
+        }
+        count(&ProxyDhcpStats::answered);
+        spdlog::info("proxydhcp: {} {} ({}, port {})", mac, a.what,
+                     port_4011 ? "REQUEST" : "DISCOVER",
+                     port_4011 ? options.discovery_port : options.port);
+    }
+};
+
+ProxyDhcpServer::ProxyDhcpServer(ProxyDhcpOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+ProxyDhcpServer::~ProxyDhcpServer() {
+    stop();
+}
+
+void ProxyDhcpServer::listen() {
+    auto& o = impl_->options;
+    const auto ip = interface_ipv4(o.interface);
+    if (!ip)
+        throw std::runtime_error("-proxy-dhcp: interface " + o.interface + " has no IPv4 address");
+    o.settings.server = *ip;
+    auto open = [&](udp::socket& socket, std::string& port, bool broadcast) {
+        const std::string where = "ProxyDHCP port " + port + " on " + o.interface;
+        unsigned long number = 0;
+        try {
+            number = std::stoul(port);
+        } catch (...) {
+            number = 65536;
+        }
+        if (number > 65535) throw std::runtime_error(where + ": not a port number");
+        boost::system::error_code ec;
+        socket.open(udp::v4(), ec);
+        if (!ec) socket.set_option(udp::socket::reuse_address(true), ec);
+        if (!ec && broadcast) socket.set_option(asio::socket_base::broadcast(true), ec);
+        // Only this interface's packets (and answers out of it), whatever its address.
+        if (!ec &&
+            ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_BINDTODEVICE, o.interface.c_str(),
+                         static_cast<socklen_t>(o.interface.size())) != 0)
+            ec = boost::system::error_code(errno, boost::system::system_category());
+        // 67 hears broadcasts only when bound to the wildcard address.
+        const auto address = broadcast ? asio::ip::address_v4::any() : asio::ip::address_v4(*ip);
+        if (!ec) socket.bind(udp::endpoint(address, static_cast<unsigned short>(number)), ec);
+        if (ec) {
+            const bool denied = ec == boost::system::errc::permission_denied ||
+                                ec == boost::system::errc::operation_not_permitted;
+            throw std::runtime_error(
+                "cannot listen on " + where + ": " + ec.message() +
+                (denied ? " (needs CAP_NET_BIND_SERVICE and CAP_NET_RAW)" : ""));
+        }
+        if (port == "0") port = std::to_string(socket.local_endpoint().port());
+    };
+    open(impl_->main, o.port, true);
+    open(impl_->discovery, o.discovery_port, false);
+}
+
+std::string ProxyDhcpServer::describe() const {
+    const auto& o = impl_->options;
+    return o.interface + " " + asio::ip::address_v4(o.settings.server).to_string() + ", ports " +
+           o.port + " and " + o.discovery_port;
+}
+
+void ProxyDhcpServer::set_chain_url(std::string url) {
+    impl_->options.settings.chain_url = std::move(url);
+}
+
+void ProxyDhcpServer::start() {
+    impl_->receive(impl_->main, false);
+    impl_->receive(impl_->discovery, true);
+    impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
+void ProxyDhcpServer::stop() {
+    if (!impl_ || !impl_->thread.joinable()) return;
+    asio::post(impl_->io, [impl = impl_.get()] {
+        boost::system::error_code ignored;
+        impl->main.close(ignored);
+        impl->discovery.close(ignored);
+    });
+    impl_->thread.join();
+}
+
+ProxyDhcpStats ProxyDhcpServer::stats() const {
+    std::lock_guard lock(impl_->stats_mutex);
+    return impl_->stats;
+}
+
+}  // namespace bootcfg
