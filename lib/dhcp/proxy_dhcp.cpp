@@ -143,15 +143,12 @@ Answer answer(const Request& request, const Settings& settings, bool port_4011) 
     const std::uint16_t arch = request.arch.value_or(0);
     std::string file;
     std::string kind;
-    bool url = false;
     if (request.ipxe) {
         kind = "iPXE";
         file = settings.chain_url;
-        url = true;
     } else if (http && (arch == 16 || arch == 15)) {
         kind = "UEFI HTTP boot x64";
         file = settings.http_boot_url;
-        url = true;
         if (file.empty()) {
             a.what = kind + ": no HTTP boot URL configured";
             return a;
@@ -190,7 +187,8 @@ Answer answer(const Request& request, const Settings& settings, bool port_4011) 
     out[11] = static_cast<char>(request.flags & 0xff);
     for (int i = 0; i < 4; ++i) {
         if (port_4011) out[12 + i] = static_cast<char>(request.ciaddr[i]);
-        out[20 + i] = url ? '\0' : static_cast<char>(settings.server[i]);  // siaddr: TFTP
+        // siaddr even with a URL: iPXE takes a ProxyDHCP answer only with it and a file.
+        out[20 + i] = static_cast<char>(settings.server[i]);
         out[24 + i] = static_cast<char>(request.giaddr[i]);
     }
     for (int i = 0; i < 6; ++i) out[28 + i] = static_cast<char>(request.mac[i]);

@@ -116,7 +116,8 @@ TEST_CASE("ProxyDHCP picks the boot file by client") {
     auto ipxe_efi = settings();
     ipxe_efi.uefi_file = "ipxe.efi";
     CHECK(file_for({{60, "PXEClient:Arch:00007"}, {93, arch(7)}}, ipxe_efi) == "ipxe.efi");
-    // Already iPXE: the chain script, over HTTP (and no TFTP server in siaddr).
+    // Already iPXE: the chain script, over HTTP (siaddr set all the same: iPXE ignores a
+    // ProxyDHCP answer without it).
     CHECK(file_for({{60, "PXEClient:Arch:00000"}, {93, arch(0)}, {175, "\x01\x01\x01"}}) ==
           "http://192.168.77.1:8080/boot.ipxe");
     CHECK(file_for({{60, "PXEClient:Arch:00007"}, {77, "iPXE"}}) ==
@@ -124,7 +125,7 @@ TEST_CASE("ProxyDHCP picks the boot file by client") {
     auto ipxe = answer(parsed(client_packet({{53, type(kDiscover)}, {60, "PXEClient"}, {175, ""}})),
                        settings(), false);
     REQUIRE(ipxe.reply);
-    CHECK(ipxe.reply->substr(20, 4) == std::string(4, '\0'));
+    CHECK(ipxe.reply->substr(20, 4) == std::string("\xc0\xa8\x4d\x01", 4));
     // arm64 only with a loader for it; IA32 and unknown architectures never.
     CHECK(file_for({{60, "PXEClient:Arch:00011"}, {93, arch(11)}}) ==
           "(not answered: UEFI arm64 PXE: no arm64 iPXE binary configured (-ipxe-dir))");
