@@ -28,6 +28,7 @@
 #include "inventory/inventory.hpp"
 #include "inventory/state_db.hpp"
 #include "logging/log_text.hpp"
+#include "match/match.hpp"
 #include "metrics/metrics.hpp"
 #include "rpc/rpc_server.hpp"
 #include "service/open_files.hpp"
@@ -160,8 +161,9 @@ std::unique_ptr<bootcfg::TftpServer> start_tftp(const bootcfg::DaemonConfig& con
 
 // ProxyDHCP on -proxy-dhcp's interface, on its own thread; iPXE clients are sent to this
 // server's /boot.ipxe (at -public-url, or the interface's address and the HTTP port).
-std::unique_ptr<bootcfg::ProxyDhcpServer> start_proxy_dhcp(const bootcfg::DaemonConfig& config,
-                                                           const std::string& http_address) {
+std::unique_ptr<bootcfg::ProxyDhcpServer> start_proxy_dhcp(
+    const bootcfg::DaemonConfig& config, const std::string& http_address,
+    const bootcfg::SnapshotHolder& holder, bootcfg::inventory::Inventory* machines) {
     using namespace bootcfg;
     if (config.proxy_dhcp.empty()) return nullptr;
     ProxyDhcpOptions options;
@@ -181,7 +183,17 @@ std::unique_ptr<bootcfg::ProxyDhcpServer> start_proxy_dhcp(const bootcfg::Daemon
             "-proxy-dhcp: the HTTP listener {} is loopback only; machines on {} cannot "
             "reach {}/boot.ipxe (set -address or -public-url)",
             http_address, config.proxy_dhcp, base);
-    server->set_chain_url(base + "/boot.ipxe");
+    server->set_http_base(base);
+    // A machine's group may name another loader (or none): by MAC and recorded state.
+    server->set_lookup([&holder, machines](const std::string& mac) {
+        Labels labels;
+        labels.set("mac", mac);
+        if (machines)
+            if (auto state = machines->state_of(mac)) labels.set("state", std::move(*state));
+        const auto snapshot = holder.get();
+        return dhcp::Overrides{boot_file_override(*snapshot, labels, "pxe_boot_file"),
+                               boot_file_override(*snapshot, labels, "http_boot_file")};
+    });
     server->start();
     spdlog::info("ProxyDHCP on {} (iPXE clients chain to {}/boot.ipxe)", server->describe(), base);
     return server;
@@ -307,7 +319,17 @@ int main(int argc, char** argv) {
             }
             machines = std::move(*opened);
         }
-        const MachineServices machine_services{machines.get(), config.public_url};
+        // With ProxyDHCP, UEFI HTTP boot clients load iPXE over HTTP: /ipxe-bin/NAME.
+        std::unique_ptr<AssetRoot> ipxe_dir;
+        if (!config.proxy_dhcp.empty()) {
+            try {
+                ipxe_dir = std::make_unique<AssetRoot>(config.ipxe_dir, false);
+            } catch (const std::runtime_error&) {
+                throw std::runtime_error("iPXE directory " + config.ipxe_dir + ": " +
+                                         std::strerror(errno));
+            }
+        }
+        const MachineServices machine_services{machines.get(), config.public_url, ipxe_dir.get()};
 
         SnapshotHolder holder(load_snapshot(*source, nullptr));
         LiveStore store(*source, holder);
@@ -337,7 +359,7 @@ int main(int argc, char** argv) {
         HttpServer server(options,
                           machine_routes(holder, assets.get(), source.get(), &machine_services));
         server.listen();
-        auto proxy_dhcp = start_proxy_dhcp(config, server.local_address());
+        auto proxy_dhcp = start_proxy_dhcp(config, server.local_address(), holder, machines.get());
         if (metrics)
             metrics->on_scrape([&holder, &source, &machines, &server] {
                 return scrape_values(holder, source.get(), machines.get(),

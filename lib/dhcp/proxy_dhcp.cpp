@@ -125,7 +125,8 @@ std::optional<Request> parse_request(std::string_view p, std::string& why) {
     return r;
 }
 
-Answer answer(const Request& request, const Settings& settings, bool port_4011) {
+Answer answer(const Request& request, const Settings& settings, bool port_4011,
+              const Overrides& overrides) {
     Answer a;
     const bool pxe = request.vendor_class.starts_with("PXEClient");
     const bool http = request.vendor_class.starts_with("HTTPClient");
@@ -145,12 +146,12 @@ Answer answer(const Request& request, const Settings& settings, bool port_4011) 
     std::string kind;
     if (request.ipxe) {
         kind = "iPXE";
-        file = settings.chain_url;
+        file = settings.http_base + "/boot.ipxe";
     } else if (http && (arch == 16 || arch == 15)) {
         kind = "UEFI HTTP boot x64";
-        file = settings.http_boot_url;
+        file = settings.http_boot_file;
         if (file.empty()) {
-            a.what = kind + ": no HTTP boot URL configured";
+            a.what = kind + ": no HTTP boot file configured";
             return a;
         }
     } else if (http && arch == 19) {
@@ -173,6 +174,18 @@ Answer answer(const Request& request, const Settings& settings, bool port_4011) 
         a.what = "client architecture " + std::to_string(arch) + ": no boot file for it";
         return a;
     }
+    const auto& override = http ? overrides.http : overrides.pxe;
+    if (override && !request.ipxe) {
+        if (*override == "-") {
+            a.what = kind + ": its group's " + (http ? "http" : "pxe") +
+                     "_boot_file is \"-\" (no answer)";
+            return a;
+        }
+        if (!override->empty()) file = *override;
+    }
+    // HTTP boot takes a URL: a plain name is an iPXE binary bootcfgd serves.
+    if (http && !file.starts_with("http://") && !file.starts_with("https://"))
+        file = settings.http_base + "/ipxe-bin/" + file;
     if (file.size() > 127) {  // the BOOTP file field; option 67 has 255
         a.what = kind + ": boot file name longer than 127 bytes";
         return a;

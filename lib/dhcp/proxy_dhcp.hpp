@@ -42,11 +42,11 @@ std::optional<Request> parse_request(std::string_view packet, std::string& why);
 
 struct Settings {
     Ipv4 server{};          // this host on the boot network (option 54, siaddr)
-    std::string chain_url;  // http://HOST:PORT/boot.ipxe, for iPXE clients
+    std::string http_base;  // "http://HOST:PORT": iPXE gets /boot.ipxe, HTTP boot /ipxe-bin/NAME
     std::string bios_file = "undionly.kpxe";
     std::string uefi_file = "snponly.efi";
-    std::string http_boot_url;  // http://HOST:PORT/.../ipxe.efi; empty: not answered
-    std::string arm64_file;     // empty: arm64 clients are ignored
+    std::string http_boot_file = "ipxe.efi";  // served as /ipxe-bin/NAME; empty: not answered
+    std::string arm64_file;                   // empty: arm64 clients are ignored
 };
 
 struct Answer {
@@ -54,9 +54,18 @@ struct Answer {
     std::string what;  // for the log: the client kind and its boot file, or why not answered
 };
 
+// What a machine's group says instead of the loader by architecture (match.hpp's
+// boot_file_override): a file name (over TFTP; for HTTP boot, /ipxe-bin/NAME), an http:// URL,
+// or "-" (no answer). PXE firmware gets `pxe`, UEFI HTTP boot `http`; iPXE always the chain
+// script.
+struct Overrides {
+    std::optional<std::string> pxe, http;
+};
+
 // The answer to a client packet that came to port 67 (a DISCOVER gets an OFFER) or to port 4011
 // (a REQUEST gets an ACK, as PXE's boot server discovery wants).
-Answer answer(const Request& request, const Settings& settings, bool port_4011);
+Answer answer(const Request& request, const Settings& settings, bool port_4011,
+              const Overrides& overrides = {});
 
 // "52:54:00:12:34:56"
 std::string mac_text(const Mac& mac);

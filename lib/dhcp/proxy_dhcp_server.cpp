@@ -51,6 +51,7 @@ struct ProxyDhcpServer::Impl {
     std::map<dhcp::Mac, Bucket> buckets;
     mutable std::mutex stats_mutex;
     ProxyDhcpStats stats;
+    std::function<dhcp::Overrides(const std::string& mac)> lookup;
 
     explicit Impl(ProxyDhcpOptions o) : options(std::move(o)) {}
 
@@ -93,8 +94,9 @@ struct ProxyDhcpServer::Impl {
             spdlog::debug("proxydhcp: {} ignored: {}", from.address().to_string(), why);
             return;
         }
-        const auto a = dhcp::answer(*request, options.settings, port_4011);
         const auto mac = dhcp::mac_text(request->mac);
+        const auto a = dhcp::answer(*request, options.settings, port_4011,
+                                    lookup ? lookup(mac) : dhcp::Overrides{});
         if (!a.reply) {
             count(&ProxyDhcpStats::ignored);
             // Other machines' DHCP is no news; a PXE client left unanswered is.
@@ -181,8 +183,12 @@ std::string ProxyDhcpServer::describe() const {
            o.port + " and " + o.discovery_port;
 }
 
-void ProxyDhcpServer::set_chain_url(std::string url) {
-    impl_->options.settings.chain_url = std::move(url);
+void ProxyDhcpServer::set_http_base(std::string base) {
+    impl_->options.settings.http_base = std::move(base);
+}
+
+void ProxyDhcpServer::set_lookup(std::function<dhcp::Overrides(const std::string& mac)> lookup) {
+    impl_->lookup = std::move(lookup);
 }
 
 void ProxyDhcpServer::start() {

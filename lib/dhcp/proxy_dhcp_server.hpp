@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,8 +38,11 @@ class ProxyDhcpServer {
     // Finds the interface's IPv4 address and binds both ports to it; throws std::runtime_error
     // with one line (the interface, the port, CAP_NET_BIND_SERVICE / CAP_NET_RAW when denied).
     void listen();
-    std::string describe() const;         // "br0 192.168.77.1, ports 67 and 4011"
-    void set_chain_url(std::string url);  // before start(): where iPXE clients are sent
+    std::string describe() const;  // "br0 192.168.77.1, ports 67 and 4011"
+    // Before start(): this server's HTTP base ("http://HOST:PORT"), and what a machine's
+    // group says instead of the loader by architecture (by MAC; see dhcp::Overrides).
+    void set_http_base(std::string base);
+    void set_lookup(std::function<dhcp::Overrides(const std::string& mac)> lookup);
     void start();
     void stop();
     ProxyDhcpStats stats() const;

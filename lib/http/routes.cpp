@@ -261,6 +261,8 @@ Reply checkin(const Call& call) {
     return text_reply("ok: " + id + " is " + state + "\n", "checkin " + id);
 }
 
+Reply file_reply(OpenAsset file, const std::string& relative, const ConditionalHeaders& cond);
+
 Reply asset(const AssetRoot* assets, std::string_view rest, const ConditionalHeaders& cond) {
     if (!assets) return error_reply(404, "serving assets is disabled (-assets-path is empty)");
     if (rest.empty() || rest.back() == '/') {  // a directory: its listing, when they are on
@@ -278,19 +280,35 @@ Reply asset(const AssetRoot* assets, std::string_view rest, const ConditionalHea
     if (!relative) return error_reply(404, "no such asset");
     auto file = assets->open(*relative);
     if (!file) return error_reply(404, "no such asset");
+    return file_reply(std::move(*file), *relative, cond);
+}
+
+// GET /ipxe-bin/NAME: an iPXE binary from -ipxe-dir, for UEFI HTTP boot clients (ProxyDHCP
+// sends them here). Plain names only; the directory's own links are followed (open_entry).
+Reply ipxe_binary(const AssetRoot* dir, std::string_view name, const ConditionalHeaders& cond) {
+    if (!dir) return error_reply(404, "no iPXE directory is served (needs -proxy-dhcp)");
+    auto relative = asset_relative_path(name);
+    if (!relative || relative->find('/') != std::string::npos)
+        return error_reply(404, "no such iPXE binary");
+    auto file = dir->open_entry(*relative);
+    if (!file) return error_reply(404, "no such iPXE binary");
+    return file_reply(std::move(*file), *relative, cond);
+}
+
+Reply file_reply(OpenAsset file, const std::string& relative, const ConditionalHeaders& cond) {
     Reply r;
-    r.plan = plan_asset(file->size, file->mtime_ns, cond);
-    r.selected = *relative;
-    r.headers.emplace_back("ETag", asset_etag(file->size, file->mtime_ns));
+    r.plan = plan_asset(file.size, file.mtime_ns, cond);
+    r.selected = relative;
+    r.headers.emplace_back("ETag", asset_etag(file.size, file.mtime_ns));
     r.headers.emplace_back("Last-Modified",
-                           http_date(static_cast<std::time_t>(file->mtime_ns / 1000000000LL)));
+                           http_date(static_cast<std::time_t>(file.mtime_ns / 1000000000LL)));
     r.headers.emplace_back("Accept-Ranges", "bytes");
     r.status = r.plan.status;
     if (!r.plan.content_range.empty())
         r.headers.emplace_back("Content-Range", r.plan.content_range);
     if (r.status == 200 || r.status == 206) {
-        r.content_type = asset_content_type(*relative);
-        r.file = std::move(*file);
+        r.content_type = asset_content_type(relative);
+        r.file = std::move(file);
     } else if (r.status == 416) {
         r.body = "range not satisfiable\n";
     }
@@ -368,6 +386,9 @@ Reply route(const Snapshot& snapshot, const AssetRoot* assets, const MachineRequ
             if (auto labels = labels_from_query(query)) record(call, *labels, nullptr, false);
         return std::move(*reply);
     }
+    if (path.starts_with("/ipxe-bin/"))
+        return ipxe_binary(machines ? machines->ipxe_dir : nullptr, path.substr(10),
+                           request.conditional);
     if (path == "/") return text_reply("bootcfg\n");
     if (path == "/healthz") {
         // Degraded still answers 200: the replica serves every machine from its last snapshot,

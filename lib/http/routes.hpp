@@ -28,6 +28,7 @@ struct MachineRequest {
 struct MachineServices {
     inventory::Inventory* inventory = nullptr;
     std::string public_url;  // base of check-in URLs ("http://boot.lab:8080"); empty: from Host
+    const AssetRoot* ipxe_dir = nullptr;  // /ipxe-bin/NAME (UEFI HTTP boot); null: 404
 };
 
 // Move-only: an asset's open file travels with it and is closed when the reply is done.

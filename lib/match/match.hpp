@@ -1,6 +1,7 @@
 // Matching: request labels -> the group and profile that answer for one part (boot, cloud).
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "labels/labels.hpp"
@@ -26,5 +27,12 @@ struct Selection {
 // to the next match when their profile lacks the part (uuid -> mac -> default, per part);
 // any other group is final, and a missing part is reported, not papered over.
 Selection select(const Snapshot& snapshot, const Labels& labels, Part part);
+
+// What ProxyDHCP gives a machine instead of the default loader: a string in its best matching
+// group's metadata under `key` ("pxe_boot_file" for PXE firmware over TFTP, "http_boot_file" for
+// UEFI HTTP boot): a file name in -ipxe-dir, an http:// URL, or "-" for no answer at all.
+// nullopt when that group names none.
+std::optional<std::string> boot_file_override(const Snapshot& snapshot, const Labels& labels,
+                                              std::string_view key);
 
 }  // namespace bootcfg

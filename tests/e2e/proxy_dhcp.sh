@@ -5,7 +5,9 @@
 # -proxy-dhcp=br0 (ProxyDHCP on 67 and 4011, TFTP on its address); two real firmware clients:
 #   bios: SeaBIOS + QEMU's iPXE ROM -> ProxyDHCP sends it to /boot.ipxe;
 #   uefi: OVMF's own PXE client (virtio-net, no option ROM) -> ProxyDHCP: snponly.efi -> TFTP
-#         from bootcfgd -> iPXE -> ProxyDHCP again -> /boot.ipxe -> /ipxe -> kernel + initrd.
+#         from bootcfgd -> iPXE -> ProxyDHCP again -> /boot.ipxe -> /ipxe -> kernel + initrd;
+#   http: OVMF again, its group saying "pxe_boot_file": "-" (no PXE answer), so the firmware
+#         goes on to UEFI HTTP boot -> ProxyDHCP: http://.../ipxe-bin/ipxe.efi -> iPXE -> ...
 # Each boots the config of its MAC to the marker. Exit 77 (skipped) only where network
 # namespaces cannot be created.
 set -euo pipefail
@@ -15,6 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 BIOS_MAC=52:54:00:12:34:56  # data/boot/mac/52:54:00:12:34:56: bootcfg.config=node1
 UEFI_MAC=52:54:00:77:00:03  # no file of its own: data/boot/default, bootcfg.config=default
+HTTP_MAC=52:54:00:77:00:04  # the group http-boot added below: bootcfg.config=http-boot
 source "$(dirname "$0")/lib.sh"
 enter_lab proxy
 SITE=bootcfg-site-$$
@@ -41,10 +44,20 @@ ip netns exec "$SITE" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --inter
     --enable-ra --dhcp-range=fd77::,ra-only,64 --log-dhcp >"$WORK/dnsmasq.log" 2>&1 &
 PIDS+=($!)
 
-# --- bootcfgd: HTTP, ProxyDHCP and TFTP, on the example data
+# --- bootcfgd: HTTP, ProxyDHCP and TFTP, on the example data plus one group: a machine that
+# PXE must leave alone, so that its firmware tries UEFI HTTP boot
 assets="$WORK/assets"
 "$repo/scripts/lab-images" "$assets/lab"
-ip netns exec "$NS" "$BOOTCFGD" -address=192.168.77.1:8080 -data-path="$repo/data" \
+cp -r "$repo/data" "$WORK/data"
+cat >"$WORK/data/profiles/http-boot.json" <<'J'
+{"id": "http-boot", "boot": {"kernel": "/assets/lab/vmlinuz", "initrd": ["/assets/lab/initrd.img"],
+ "args": ["console=ttyS0", "panic=-1", "bootcfg.config=http-boot"]}}
+J
+cat >"$WORK/data/groups/http-boot.json" <<J
+{"id": "http-boot", "profile": "http-boot", "selector": {"mac": "$HTTP_MAC"},
+ "metadata": {"pxe_boot_file": "-"}}
+J
+ip netns exec "$NS" "$BOOTCFGD" -address=192.168.77.1:8080 -data-path="$WORK/data" \
     -assets-path="$assets" -state-path="$WORK/state" -proxy-dhcp=br0 >"$WORK/bootcfgd.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q 'ProxyDHCP on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
@@ -60,7 +73,9 @@ client bios "$BIOS_MAC" bios &
 bios=$!
 client uefi "$UEFI_MAC" uefi &
 uefi=$!
-wait "$bios" "$uefi"
+client http "$HTTP_MAC" uefi &
+http=$!
+wait "$bios" "$uefi" "$http"
 
 log="$WORK/bootcfgd.log"
 check "bootcfgd says where it answers" "ProxyDHCP on br0 192\.168\.77\.1, ports 67 and 4011 \(iPXE clients chain to http://192\.168\.77\.1:8080/boot\.ipxe\)" "$log"
@@ -74,10 +89,15 @@ check "the firmware loaded it over bootcfgd's TFTP" "tftp: 192\.168\.77\.[0-9]+:
 check "then iPXE got the chain script from ProxyDHCP" "proxydhcp: $UEFI_MAC iPXE -> http://192\.168\.77\.1:8080/boot\.ipxe" "$log"
 check "UEFI iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${UEFI_MAC//:/-}.*arch=x86_64 200 .*selected=bootcfg:default" "$log"
 check "UEFI guest booted the default config with its initrd" 'BOOTLAB-OK cmdline=.*bootcfg\.config=default.*initrd=initrd\.img' "$WORK/uefi.serial.log"
+check "PXE left the HTTP boot machine alone, as its group says" "proxydhcp: $HTTP_MAC not answered: UEFI x64 PXE: its group's pxe_boot_file is \"-\"" "$log"
+check "its firmware's HTTP boot got the URL of ipxe.efi" "proxydhcp: $HTTP_MAC UEFI HTTP boot x64 -> http://192\.168\.77\.1:8080/ipxe-bin/ipxe\.efi" "$log"
+check "and downloaded it from bootcfgd" "GET /ipxe-bin/ipxe\.efi 200" "$log"
+check "HTTP-booted iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${HTTP_MAC//:/-}.*arch=x86_64 200 .*selected=http-boot" "$log"
+check "the HTTP boot guest booted its group's config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=http-boot' "$WORK/http.serial.log"
 # The site's DHCP server gave no boot information: bootcfgd alone did.
 # (dnsmasq names itself as next server always; it sent no boot file, server name or PXE options.)
 if grep -qE 'sent size: .* option: +(43|66|67) ' "$WORK/dnsmasq.log"; then
     echo "FAIL: dnsmasq took part in booting"; failures=$((failures + 1))
 fi
 checks=$((checks + 1))
-finish_lab proxy_dhcp "bios uefi" "$WORK/dnsmasq.log" "$log"
+finish_lab proxy_dhcp "bios uefi http" "$WORK/dnsmasq.log" "$log"

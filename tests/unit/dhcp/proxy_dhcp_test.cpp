@@ -68,7 +68,7 @@ std::map<int, std::string> options_of(const std::string& reply) {
 Settings settings() {
     Settings s;
     s.server = {192, 168, 77, 1};
-    s.chain_url = "http://192.168.77.1:8080/boot.ipxe";
+    s.http_base = "http://192.168.77.1:8080";
     return s;
 }
 
@@ -134,11 +134,9 @@ TEST_CASE("ProxyDHCP picks the boot file by client") {
     CHECK(file_for({{60, "PXEClient:Arch:00011"}, {93, arch(11)}}, arm) == "snponly-arm64.efi");
     CHECK(file_for({{60, "PXEClient:Arch:00006"}, {93, arch(6)}}) ==
           "(not answered: client architecture 6: no boot file for it)");
-    // UEFI HTTP boot: a URL, and HTTPClient in option 60, no PXE vendor options.
-    CHECK(file_for({{60, "HTTPClient:Arch:00016:UNDI:003001"}, {93, arch(16)}}) ==
-          "(not answered: UEFI HTTP boot x64: no HTTP boot URL configured)");
+    // UEFI HTTP boot: a URL of the UEFI iPXE bootcfgd serves, HTTPClient in option 60, and no
+    // PXE vendor options.
     auto http = settings();
-    http.http_boot_url = "http://192.168.77.1:8080/ipxe-bin/ipxe.efi";
     auto a = answer(
         parsed(client_packet(
             {{53, type(kDiscover)}, {60, "HTTPClient:Arch:00016:UNDI:003001"}, {93, arch(16)}})),
@@ -148,6 +146,41 @@ TEST_CASE("ProxyDHCP picks the boot file by client") {
     CHECK(o[60] == "HTTPClient");
     CHECK(o[67] == "http://192.168.77.1:8080/ipxe-bin/ipxe.efi");
     CHECK(o.count(43) == 0);
+    http.http_boot_file.clear();
+    CHECK(file_for({{60, "HTTPClient:Arch:00016:UNDI:003001"}, {93, arch(16)}}, http) ==
+          "(not answered: UEFI HTTP boot x64: no HTTP boot file configured)");
+}
+
+TEST_CASE("ProxyDHCP: a machine's group names another loader, or none") {
+    auto file_for = [](std::map<int, std::string> options, std::optional<std::string> override) {
+        options[53] = type(kDiscover);
+        // The same override for both kinds; which applies is the client's.
+        auto a = answer(parsed(client_packet(options)), settings(), false, {override, override});
+        return a.reply ? options_of(*a.reply)[67] : "(not answered: " + a.what + ")";
+    };
+    const std::map<int, std::string> uefi = {{60, "PXEClient:Arch:00007"}, {93, arch(7)}};
+    CHECK(file_for(uefi, "ipxe.efi") == "ipxe.efi");
+    CHECK(file_for(uefi, "http://10.0.0.9/custom.efi") == "http://10.0.0.9/custom.efi");
+    CHECK(file_for(uefi, "-") ==
+          "(not answered: UEFI x64 PXE: its group's pxe_boot_file is \"-\" (no answer))");
+    CHECK(file_for(uefi, std::nullopt) == "snponly.efi");
+    CHECK(file_for(uefi, "") == "snponly.efi");
+    // Each kind its own: no PXE answer does not mean no HTTP boot answer.
+    const auto pxe_only = Overrides{"-", std::nullopt};
+    CHECK_FALSE(answer(parsed(client_packet({{53, type(kDiscover)}, {60, "PXEClient:Arch:00007"}})),
+                       settings(), false, pxe_only)
+                    .reply);
+    CHECK(answer(parsed(client_packet({{53, type(kDiscover)}, {60, "HTTPClient:Arch:00016"}})),
+                 settings(), false, pxe_only)
+              .reply);
+    // HTTP boot: a plain name becomes the URL bootcfgd serves it at.
+    CHECK(file_for({{60, "HTTPClient:Arch:00016"}, {93, arch(16)}}, "snponly.efi") ==
+          "http://192.168.77.1:8080/ipxe-bin/snponly.efi");
+    // iPXE always gets the chain script: the group's boot config answers there.
+    CHECK(file_for({{60, "PXEClient"}, {175, ""}}, "-") == "http://192.168.77.1:8080/boot.ipxe");
+    // Too long for the BOOTP file field.
+    CHECK(file_for(uefi, std::string(128, 'a')) ==
+          "(not answered: UEFI x64 PXE: boot file name longer than 127 bytes)");
 }
 
 TEST_CASE("ProxyDHCP ignores what is not a PXE client's, and answers port 4011's REQUEST") {

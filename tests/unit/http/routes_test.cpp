@@ -171,3 +171,27 @@ TEST_CASE("routes: the assets-only handler serves files and nothing else") {
     CHECK(handler(MachineRequest{"GET", "/ipxe?mac=52:54:00:12:34:56", {}}).status == 404);
     CHECK(handler(MachineRequest{"PUT", "/assets/lab/kernel.bin", {}}).status == 405);
 }
+
+TEST_CASE("routes: /ipxe-bin/NAME serves -ipxe-dir's binaries by plain name, with ProxyDHCP") {
+    Fixture f;
+    TempDir ipxe, outside;
+    ipxe.write("snponly.efi", std::string(300, 'e'));
+    outside.write("ipxe.efi", "efi");
+    std::filesystem::create_symlink(outside.path() / "ipxe.efi", ipxe.path() / "ipxe.efi");
+    AssetRoot dir(ipxe.path().string(), false);
+    MachineServices services;
+    services.ipxe_dir = &dir;
+    auto get = [&](std::string_view target, const MachineServices* s) {
+        return route(*f.snapshot, f.assets.get(), MachineRequest{"GET", target, {}}, nullptr, s);
+    };
+    auto r = get("/ipxe-bin/snponly.efi", &services);
+    CHECK(r.status == 200);
+    CHECK(r.plan.length == 300);
+    CHECK(get("/ipxe-bin/ipxe.efi", &services).status == 200);  // Debian's kind of link
+    for (const char* bad : {"/ipxe-bin/", "/ipxe-bin/../boot/default", "/ipxe-bin/%2e%2e/x",
+                            "/ipxe-bin/missing.efi", "/ipxe-bin/a/snponly.efi"})
+        CHECK(get(bad, &services).status == 404);
+    auto off = get("/ipxe-bin/snponly.efi", nullptr);
+    CHECK(off.status == 404);
+    CHECK_THAT(off.body, Catch::Contains("-proxy-dhcp"));
+}

@@ -122,3 +122,27 @@ TEST_CASE("selector values with separators do not collide") {
     CHECK_FALSE(select(s, labels({{"a", "1"}, {"b", "2:3"}}), Part::boot));
     CHECK(select(s, labels({{"a", "1:2"}, {"b", "3"}}), Part::boot));
 }
+
+TEST_CASE("boot_file_override: the best matching group's metadata, if it names one") {
+    StoreContents c;
+    c.profiles.push_back(boot_profile("p"));
+    auto special = group("special", "p", labels({{"mac", "52:54:00:00:00:01"}}));
+    special.metadata = {{"pxe_boot_file", "ipxe.efi"}, {"http_boot_file", "snponly.efi"}};
+    auto installed =
+        group("installed", "p", labels({{"mac", "52:54:00:00:00:01"}, {"state", "installed"}}));
+    installed.metadata = {{"pxe_boot_file", "-"}};
+    auto odd = group("odd", "p", labels({{"mac", "52:54:00:00:00:02"}}));
+    odd.metadata = {{"pxe_boot_file", 7}};
+    c.groups = {group("default", "p", {}), special, installed, odd};
+    Snapshot s(std::move(c));
+    CHECK(boot_file_override(s, labels({{"mac", "52:54:00:00:00:01"}}), "pxe_boot_file") ==
+          "ipxe.efi");
+    CHECK(boot_file_override(s, labels({{"mac", "52:54:00:00:00:01"}, {"state", "installed"}}),
+                             "pxe_boot_file") == "-");
+    CHECK_FALSE(boot_file_override(s, labels({{"mac", "52:54:00:00:00:02"}}),
+                                   "pxe_boot_file"));  // not a string
+    CHECK_FALSE(boot_file_override(s, labels({{"mac", "52:54:00:00:00:03"}}),
+                                   "pxe_boot_file"));  // the default's: none
+    CHECK(boot_file_override(s, labels({{"mac", "52:54:00:00:00:01"}}), "http_boot_file") ==
+          "snponly.efi");
+}
