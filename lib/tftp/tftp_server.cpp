@@ -40,23 +40,23 @@ std::string endpoint_text(const udp::endpoint& e) {
 // converted as it goes (the transfer asks for its bytes in order, once each).
 tftp::Transfer::Reader file_reader(int fd, bool netascii) {
     if (!netascii)
-        return [fd](std::uint64_t offset, std::size_t max) -> std::optional<std::string> {
-            std::string out(max, '\0');
-            std::size_t got = 0;
-            while (got < max) {
-                const ssize_t n =
-                    ::pread(fd, out.data() + got, max - got, static_cast<off_t>(offset + got));
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0) return std::nullopt;
-                if (n == 0) break;
-                got += static_cast<std::size_t>(n);
-            }
-            out.resize(got);
-            return out;
-        };
+        return
+            [fd](std::uint64_t offset, char* out, std::size_t max) -> std::optional<std::size_t> {
+                std::size_t got = 0;
+                while (got < max) {
+                    const ssize_t n =
+                        ::pread(fd, out + got, max - got, static_cast<off_t>(offset + got));
+                    if (n < 0 && errno == EINTR) continue;
+                    if (n < 0) return std::nullopt;
+                    if (n == 0) break;
+                    got += static_cast<std::size_t>(n);
+                }
+                return got;
+            };
     auto pending = std::make_shared<std::string>();
     auto at_end = std::make_shared<bool>(false);
-    return [fd, pending, at_end](std::uint64_t, std::size_t max) -> std::optional<std::string> {
+    return [fd, pending, at_end](std::uint64_t, char* out,
+                                 std::size_t max) -> std::optional<std::size_t> {
         char chunk[8192];
         while (pending->size() < max && !*at_end) {
             const ssize_t n = ::read(fd, chunk, sizeof chunk);
@@ -65,9 +65,10 @@ tftp::Transfer::Reader file_reader(int fd, bool netascii) {
             if (n == 0) *at_end = true;
             *pending += tftp::to_netascii(std::string_view(chunk, static_cast<std::size_t>(n)));
         }
-        std::string out = pending->substr(0, max);
-        pending->erase(0, out.size());
-        return out;
+        const std::size_t n = std::min(max, pending->size());
+        pending->copy(out, n);
+        pending->erase(0, n);
+        return n;
     };
 }
 
@@ -141,6 +142,8 @@ struct TftpServer::Impl::Session : std::enable_shared_from_this<Session> {
     Clock::time_point started = Clock::now();
     std::array<char, 2048> reply{};
     bool over = false;
+    Clock::time_point deadline;
+    bool timer_waiting = false;
 
     Session(Impl& s, udp::endpoint p, std::string n, UniqueFd f, tftp::Negotiated negotiated,
             bool netascii)
@@ -174,10 +177,24 @@ struct TftpServer::Impl::Session : std::enable_shared_from_this<Session> {
         });
     }
 
+    // The retransmission deadline moves with every send; the timer is not re-armed each time
+    // (a cancel and a new wait per block), it wakes at the old deadline and sleeps on to the
+    // new one.
     void arm() {
-        timer.expires_after(transfer.negotiated().timeout);
+        deadline = Clock::now() + transfer.negotiated().timeout;
+        if (!timer_waiting) wait_for_deadline();
+    }
+
+    void wait_for_deadline() {
+        timer_waiting = true;
+        timer.expires_at(deadline);
         timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+            self->timer_waiting = false;
             if (ec || self->over) return;
+            if (Clock::now() < self->deadline) {
+                self->wait_for_deadline();
+                return;
+            }
             self->send(self->transfer.on_timeout());
         });
     }
@@ -186,9 +203,11 @@ struct TftpServer::Impl::Session : std::enable_shared_from_this<Session> {
     void send(const tftp::Transfer::Send& s) {
         const unsigned n = (s.control.empty() ? 0 : 1) + s.blocks;
         if (n > 0) {
-            std::vector<unsigned char> headers(4 * std::size_t{s.blocks});
-            std::vector<iovec> iov(2 * std::size_t{n});
-            std::vector<mmsghdr> msgs(n);
+            // On the stack: a window is at most kMaxWindowSize blocks (plus an OACK).
+            std::array<unsigned char, 4 * tftp::kMaxWindowSize> headers;
+            std::array<iovec, 2 * (tftp::kMaxWindowSize + 1)> iov;
+            std::array<mmsghdr, tftp::kMaxWindowSize + 1> msgs;
+            std::memset(msgs.data(), 0, n * sizeof(mmsghdr));
             unsigned m = 0;
             if (!s.control.empty()) {
                 iov[0] = {const_cast<char*>(s.control.data()), s.control.size()};

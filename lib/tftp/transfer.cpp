@@ -14,13 +14,18 @@ Transfer::Send Transfer::start() {
 }
 
 bool Transfer::fill() {
-    const std::size_t want = std::size_t{n_.windowsize} * n_.blksize;
-    if (end_read_ || buffer_.size() >= want) return true;
-    const std::size_t ask = want - buffer_.size();
-    auto more = reader_((base_ - 1) * n_.blksize + buffer_.size(), ask);
-    if (!more) return false;
-    if (more->size() < ask) end_read_ = true;
-    buffer_.append(*more, 0, std::min(more->size(), ask));
+    const std::size_t window_bytes = std::size_t{n_.windowsize} * n_.blksize;
+    if (end_read_ || pending() >= window_bytes) return true;
+    // Read ahead: one read serves many windows of one block (what PXE ROMs ask for).
+    const std::size_t want = std::max(window_bytes, kReadAhead / n_.blksize * n_.blksize);
+    buffer_.erase(0, head_);
+    head_ = 0;
+    const std::size_t have = buffer_.size(), ask = want - have;
+    buffer_.resize(want);  // read in place: no copy between the file and the packets
+    const auto got = reader_((base_ - 1) * n_.blksize + have, buffer_.data() + have, ask);
+    buffer_.resize(have + (got ? std::min(*got, ask) : 0));
+    if (!got) return false;
+    if (*got < ask) end_read_ = true;
     return true;
 }
 
@@ -28,15 +33,16 @@ Transfer::Send Transfer::window() {
     if (!fill()) return fail(kNotDefined, "cannot read the file", true);
     // With the end read, the window stops at the last block: the first one shorter than
     // blksize (empty when the size is a multiple of it).
-    in_flight_ = end_read_ ? static_cast<unsigned>(std::min<std::size_t>(
-                                 n_.windowsize, buffer_.size() / n_.blksize + 1))
+    in_flight_ = end_read_ ? static_cast<unsigned>(
+                                 std::min<std::size_t>(n_.windowsize, pending() / n_.blksize + 1))
                            : n_.windowsize;
     return Send{{}, base_, in_flight_};
 }
 
 std::string_view Transfer::block(std::uint64_t index) const {
-    const std::size_t at = static_cast<std::size_t>(index - base_) * n_.blksize;
-    if (index < base_ || at > buffer_.size()) return {};
+    if (index < base_) return {};
+    const std::size_t at = head_ + static_cast<std::size_t>(index - base_) * n_.blksize;
+    if (at > buffer_.size()) return {};
     return std::string_view(buffer_).substr(at, n_.blksize);
 }
 
@@ -81,14 +87,15 @@ Transfer::Send Transfer::on_packet(std::string_view packet) {
         return Send{{}, base_, in_flight_};
     }
     const std::uint64_t count = *acked - base_ + 1;
-    const bool last = end_read_ && count == buffer_.size() / n_.blksize + 1;
+    const bool last = end_read_ && count == pending() / n_.blksize + 1;
     if (last) {
-        acked_bytes_ += buffer_.size();
+        acked_bytes_ += pending();
         buffer_.clear();
+        head_ = 0;
         status_ = Status::done;
         return {};
     }
-    buffer_.erase(0, static_cast<std::size_t>(count) * n_.blksize);
+    head_ += static_cast<std::size_t>(count) * n_.blksize;
     acked_bytes_ += count * n_.blksize;
     base_ = *acked + 1;
     retries_ = 0;

@@ -2,9 +2,9 @@
 // packet from the client, a timeout), it says what to send. Windows (RFC 7440), block numbers
 // rolling over past 65535, and retransmission are decided here and unit-tested without sockets.
 //
-// Invariants: the window holds the bytes of blocks [base, base + windowsize) read once; a
-// retransmission resends those bytes, never re-reads them (so a file changing mid-transfer
-// cannot make two copies of a block differ); at most windowsize * blksize bytes are held.
+// Invariants: the bytes of blocks [base, base + windowsize) are read once; a retransmission
+// resends those bytes, never re-reads them (so a file changing mid-transfer cannot make two
+// copies of a block differ); at most max(windowsize * blksize, 64 KiB) bytes are held.
 #pragma once
 
 #include "tftp/tftp_protocol.hpp"
@@ -19,9 +19,10 @@ namespace bootcfg::tftp {
 
 class Transfer {
   public:
-    // The transfer's bytes from `offset`, at most `max` of them (fewer only at the end), or
-    // nullopt on a read error.
-    using Reader = std::function<std::optional<std::string>(std::uint64_t offset, std::size_t max)>;
+    // Writes the transfer's bytes from `offset` into `out`, at most `max` of them (fewer only at
+    // the end); returns how many, or nullopt on a read error.
+    using Reader =
+        std::function<std::optional<std::size_t>(std::uint64_t offset, char* out, std::size_t max)>;
 
     Transfer(Negotiated negotiated, Reader reader, unsigned max_retries = 5);
 
@@ -59,7 +60,11 @@ class Transfer {
     unsigned retries_ = 0;
     unsigned retransmissions_ = 0;
     std::uint64_t base_ = 0;  // 0: waiting for the OACK's acknowledgement
-    std::string buffer_;      // bytes of blocks base_.. (up to windowsize of them)
+    // Bytes of blocks base_.. from buffer_[head_] on: the window and what was read ahead.
+    std::size_t pending() const { return buffer_.size() - head_; }
+    static constexpr std::size_t kReadAhead = 64 * 1024;
+    std::string buffer_;
+    std::size_t head_ = 0;
     bool end_read_ = false;   // the reader has returned its last byte
     unsigned in_flight_ = 0;  // blocks of the window sent
     std::uint64_t acked_bytes_ = 0;

@@ -1,7 +1,8 @@
-// TFTP load for scripts/bench-tftp: CLIENTS clients at once, each downloading FILE over and over
+// TFTP load for scripts/bench-pxe: CLIENTS clients at once, each downloading FILE over and over
 // (blksize BLKSIZE, one block per window as PXE ROMs do) from 127.0.0.1:PORT for SECONDS, every
-// block checked against the local copy of the file. One thread and epoll, so that the client
-// costs little of the two cores it shares with the server (its CPU time is printed).
+// block checked against the local copy of the file, each download from its own loopback address.
+// One thread and epoll, so that the client costs little of the two cores it shares with the server
+// (its CPU time is printed).
 //
 //   tftp_load PORT NAME LOCAL-COPY BLKSIZE CLIENTS SECONDS
 // prints: "transfers N bytes B seconds S mib_per_s M p50_ms A p99_ms B client_cpu_s C errors E"
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
     std::vector<Client> all(clients);
     std::vector<double> times;
     std::uint64_t transfers = 0, bytes = 0, errors = 0;
+    std::uint32_t next_address = 0;
     auto send = [](Client& c, std::string packet) {
         c.last_sent = std::move(packet);
         ::sendto(c.fd, c.last_sent.data(), c.last_sent.size(), 0,
@@ -69,9 +71,11 @@ int main(int argc, char** argv) {
     auto begin = [&](Client& c) {
         if (c.fd >= 0) ::close(c.fd);  // a new port per transfer, as firmware does
         c.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        // Each download from an address of its own (127.1.0.0/16 onwards, all loopback), as
+        // each machine of a fleet has one: the server's per-address limits are for one machine.
         sockaddr_in local{};
         local.sin_family = AF_INET;
-        local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        local.sin_addr.s_addr = htonl(0x7f010000u + (next_address++ % 0xfff0u) + 1);
         ::bind(c.fd, reinterpret_cast<sockaddr*>(&local), sizeof local);
         epoll_event ev{};
         ev.events = EPOLLIN;

@@ -33,10 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::require(n.blksize >= tftp::kMinBlockSize && n.blksize <= tftp::kMaxBlockSize);
     fuzz::require(n.windowsize >= 1 && n.windowsize * n.blksize <=
                                            std::max<std::size_t>(tftp::kMaxWindowBytes, n.blksize));
-    tftp::Transfer t(n, [&](std::uint64_t offset, std::size_t max) -> std::optional<std::string> {
-        if (offset >= content.size()) return std::string();
-        return content.substr(static_cast<std::size_t>(offset), max);
-    });
+    tftp::Transfer t(
+        n, [&](std::uint64_t offset, char* out, std::size_t max) -> std::optional<std::size_t> {
+            if (offset >= content.size()) return 0;
+            return content.copy(out, max, static_cast<std::size_t>(offset));
+        });
     auto check = [&](const tftp::Transfer::Send& s) {
         fuzz::require(s.blocks <= n.windowsize);
         for (unsigned i = 0; i < s.blocks; ++i)
