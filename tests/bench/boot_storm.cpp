@@ -9,7 +9,6 @@
 // Prints one line per figure: "machines N failed F seconds S machines_per_s R", a line
 // "step NAME count C p50_ms A p99_ms B max_ms M bytes N" per step, "client_cpu_s C", and the
 // first failure, if any, as "error ...". Exit 1 when any machine failed.
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <utility>  // before Asio's awaitable.hpp, which uses std::exchange
@@ -39,6 +38,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+
+#include "load_stats.hpp"
 
 namespace {
 
@@ -178,12 +179,6 @@ asio::awaitable<void> machines(Storm& storm) {
     }
 }
 
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
 int usage() {
     std::fputs(
         "usage: boot_storm PORT MACHINES CONCURRENCY FIRST CHAIN SCRIPT KERNEL INITRD CONFIG\n"
@@ -212,18 +207,16 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     ioc.run();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    const double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-                       static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    const double cpu = bootcfg::bench::cpu_seconds();
     std::printf("machines %zu failed %zu seconds %.3f machines_per_s %.1f\n", o.machines,
                 storm.failed, seconds, static_cast<double>(o.machines - storm.failed) / seconds);
     for (std::size_t step = 0; step < kSteps.size(); ++step)
-        std::printf(
-            "step %s count %zu p50_ms %.2f p99_ms %.2f max_ms %.2f bytes %llu\n", kSteps[step],
-            storm.latency_ms[step].size(), percentile(storm.latency_ms[step], 0.50),
-            percentile(storm.latency_ms[step], 0.99), percentile(storm.latency_ms[step], 1.0),
-            static_cast<unsigned long long>(storm.bytes[step]));
+        std::printf("step %s count %zu p50_ms %.2f p99_ms %.2f max_ms %.2f bytes %llu\n",
+                    kSteps[step], storm.latency_ms[step].size(),
+                    bootcfg::bench::percentile(storm.latency_ms[step], 0.50),
+                    bootcfg::bench::percentile(storm.latency_ms[step], 0.99),
+                    bootcfg::bench::percentile(storm.latency_ms[step], 1.0),
+                    static_cast<unsigned long long>(storm.bytes[step]));
     std::printf("client_cpu_s %.2f\n", cpu);
     if (!storm.first_error.empty()) std::printf("error %s\n", storm.first_error.c_str());
     return storm.failed ? 1 : 0;

@@ -9,7 +9,6 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +20,8 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "load_stats.hpp"
 
 namespace {
 
@@ -132,17 +133,8 @@ int main(int argc, char** argv) {
         }
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    std::sort(latencies.begin(), latencies.end());
-    auto pct = [&](double q) {
-        return latencies.empty()
-                   ? 0.0
-                   : latencies[std::min(latencies.size() - 1,
-                                        static_cast<std::size_t>(q * latencies.size()))];
-    };
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    const double cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                       static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    auto pct = [&](double q) { return bootcfg::bench::percentile(latencies, q); };
+    const double cpu = bootcfg::bench::cpu_seconds();
     std::printf(
         "answers %llu seconds %.2f per_s %.0f p50_ms %.3f p99_ms %.3f lost %llu client_cpu_s "
         "%.2f\n",

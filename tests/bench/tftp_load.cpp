@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +21,8 @@
 #include <iterator>
 #include <string>
 #include <vector>
+
+#include "load_stats.hpp"
 
 namespace {
 
@@ -173,16 +174,8 @@ int main(int argc, char** argv) {
             }
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    std::sort(times.begin(), times.end());
-    auto pct = [&](double p) {
-        return times.empty()
-                   ? 0.0
-                   : times[std::min(times.size() - 1, static_cast<std::size_t>(p * times.size()))];
-    };
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    const double cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                       static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    auto pct = [&](double q) { return bootcfg::bench::percentile(times, q); };
+    const double cpu = bootcfg::bench::cpu_seconds();
     std::printf(
         "transfers %llu bytes %llu seconds %.2f mib_per_s %.1f p50_ms %.1f p99_ms %.1f "
         "client_cpu_s %.2f errors %llu\n",
