@@ -361,9 +361,26 @@ int main(int argc, char** argv) {
         server.listen();
         auto proxy_dhcp = start_proxy_dhcp(config, server.local_address(), holder, machines.get());
         if (metrics)
-            metrics->on_scrape([&holder, &source, &machines, &server] {
-                return scrape_values(holder, source.get(), machines.get(),
-                                     server.open_connections());
+            metrics->on_scrape([&holder, &source, &machines, &server, &tftp_server, &proxy_dhcp] {
+                auto v =
+                    scrape_values(holder, source.get(), machines.get(), server.open_connections());
+                if (tftp_server) {
+                    const auto t = tftp_server->stats();
+                    v.tftp = true;
+                    v.tftp_completed = t.completed;
+                    v.tftp_failed = t.failed;
+                    v.tftp_refused = t.refused;
+                    v.tftp_dropped = t.dropped;
+                    v.tftp_bytes = t.bytes;
+                }
+                if (proxy_dhcp) {
+                    const auto d = proxy_dhcp->stats();
+                    v.proxy_dhcp = true;
+                    v.dhcp_answered = d.answered;
+                    v.dhcp_ignored = d.ignored;
+                    v.dhcp_dropped = d.dropped;
+                }
+                return v;
             });
 
         // Type=notify: systemd starts dependents once the port is open, and knows when reloads

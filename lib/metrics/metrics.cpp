@@ -34,8 +34,10 @@ prometheus::ClientMetric gauge(double value,
     return m;
 }
 
-prometheus::ClientMetric counter(double value) {
+prometheus::ClientMetric counter(double value,
+                                 std::vector<prometheus::ClientMetric::Label> labels = {}) {
     prometheus::ClientMetric m;
+    m.label = std::move(labels);
     m.counter.value = value;
     return m;
 }
@@ -77,6 +79,30 @@ class ScrapeCollector : public prometheus::Collectable {
                              {gauge(static_cast<double>(v.groups), {{"kind", "groups"}}),
                               gauge(static_cast<double>(v.profiles), {{"kind", "profiles"}}),
                               gauge(static_cast<double>(v.templates), {{"kind", "templates"}})}));
+        if (v.tftp) {
+            out.push_back(
+                family("bootcfg_tftp_transfers_total", "TFTP transfers ended, by result.",
+                       MetricType::Counter,
+                       {counter(static_cast<double>(v.tftp_completed), {{"result", "completed"}}),
+                        counter(static_cast<double>(v.tftp_failed), {{"result", "failed"}})}));
+            out.push_back(
+                family("bootcfg_tftp_requests_refused_total",
+                       "TFTP requests answered with an error (not found, a write, a bad request).",
+                       MetricType::Counter, {counter(static_cast<double>(v.tftp_refused))}));
+            out.push_back(family("bootcfg_tftp_requests_dropped_total",
+                                 "TFTP requests over a limit, not answered.", MetricType::Counter,
+                                 {counter(static_cast<double>(v.tftp_dropped))}));
+            out.push_back(family("bootcfg_tftp_bytes_total", "Bytes TFTP clients acknowledged.",
+                                 MetricType::Counter,
+                                 {counter(static_cast<double>(v.tftp_bytes))}));
+        }
+        if (v.proxy_dhcp)
+            out.push_back(
+                family("bootcfg_proxydhcp_packets_total",
+                       "DHCP packets ProxyDHCP saw, by what became of them.", MetricType::Counter,
+                       {counter(static_cast<double>(v.dhcp_answered), {{"result", "answered"}}),
+                        counter(static_cast<double>(v.dhcp_ignored), {{"result", "ignored"}}),
+                        counter(static_cast<double>(v.dhcp_dropped), {{"result", "dropped"}})}));
         if (!v.inventory) return out;
         std::vector<prometheus::ClientMetric> states;
         for (const auto& [state, n] : v.machines_by_state)

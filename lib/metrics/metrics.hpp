@@ -60,6 +60,12 @@ struct ScrapeValues {
     std::uint64_t groups = 0, profiles = 0, templates = 0;
     bool store_reachable = true;
     std::uint64_t connections = 0;  // open on the machine listener
+    // The PXE services, when on (-tftp-address, -proxy-dhcp).
+    bool tftp = false;
+    std::uint64_t tftp_completed = 0, tftp_failed = 0, tftp_refused = 0, tftp_dropped = 0,
+                  tftp_bytes = 0;
+    bool proxy_dhcp = false;
+    std::uint64_t dhcp_answered = 0, dhcp_ignored = 0, dhcp_dropped = 0;
 };
 
 class Metrics {

@@ -58,7 +58,8 @@ cat >"$WORK/data/groups/http-boot.json" <<J
  "metadata": {"pxe_boot_file": "-"}}
 J
 ip netns exec "$NS" "$BOOTCFGD" -address=192.168.77.1:8080 -data-path="$WORK/data" \
-    -assets-path="$assets" -state-path="$WORK/state" -proxy-dhcp=br0 >"$WORK/bootcfgd.log" 2>&1 &
+    -assets-path="$assets" -state-path="$WORK/state" -proxy-dhcp=br0 \
+    -metrics-address=192.168.77.1:9100 >"$WORK/bootcfgd.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q 'ProxyDHCP on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
 grep -q 'ProxyDHCP on' "$WORK/bootcfgd.log" || { cat "$WORK/bootcfgd.log"; exit 1; }
@@ -94,6 +95,9 @@ check "its firmware's HTTP boot got the URL of ipxe.efi" "proxydhcp: $HTTP_MAC U
 check "and downloaded it from bootcfgd" "GET /ipxe-bin/ipxe\.efi 200" "$log"
 check "HTTP-booted iPXE fetched /ipxe with its MAC" "GET /ipxe\?.*mac=${HTTP_MAC//:/-}.*arch=x86_64 200 .*selected=http-boot" "$log"
 check "the HTTP boot guest booted its group's config" 'BOOTLAB-OK cmdline=.*bootcfg\.config=http-boot' "$WORK/http.serial.log"
+ip netns exec "$NS" curl -s http://192.168.77.1:9100/metrics >"$WORK/metrics.txt"
+check "/metrics counts ProxyDHCP's answers" '^bootcfg_proxydhcp_packets_total\{result="answered"\} ([5-9]|[1-9][0-9]+)$' "$WORK/metrics.txt"
+check "and TFTP's transfers" '^bootcfg_tftp_transfers_total\{result="completed"\} [1-9]' "$WORK/metrics.txt"
 # The site's DHCP server gave no boot information: bootcfgd alone did.
 # (dnsmasq names itself as next server always; it sent no boot file, server name or PXE options.)
 if grep -qE 'sent size: .* option: +(43|66|67) ' "$WORK/dnsmasq.log"; then

@@ -31,7 +31,7 @@ start_tftp() {
     TPORT=$(grep -o 'TFTP listening on 127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$')
 }
 
-start_tftp main -tftp-assets
+start_tftp main -tftp-assets -metrics-address=127.0.0.1:0
 expect_contains "startup names the TFTP address and roots" "iPXE binaries from $ipxe, assets as assets/NAME" "$(cat "$LOG")"
 
 # --- Every iPXE binary, byte for byte, with each client and block size.
@@ -84,6 +84,14 @@ expect_eq "an unknown file is error 1" "error 1 file not found" "$(clients first
 expect_eq "assets/ is only there with -tftp-assets... here it is" "error 1 file not found" "$(clients first "$TPORT" assets/lab/missing)"
 expect_eq "mail mode is refused" 'error 4 unsupported mode "mail" (octet, netascii)' "$(clients first "$TPORT" undionly.kpxe mail)"
 expect_eq "an empty name is refused" "error 2 file name not allowed" "$(clients first "$TPORT" '')"
+# /metrics counts what happened above.
+metrics_url=$(grep -o 'metrics: serving http://[^ ]*' "$LOG" | cut -d' ' -f3)
+scrape=$(curl -s "$metrics_url")
+completed=$(awk '/^bootcfg_tftp_transfers_total\{result="completed"\}/ {print int($2)}' <<<"$scrape")
+refused=$(awk '/^bootcfg_tftp_requests_refused_total/ {print int($2)}' <<<"$scrape")
+if ((completed >= 25 && refused >= 5)); then pass; else fail "/metrics: $completed transfers completed, $refused refused"; fi
+expect_contains "/metrics: the probe's abort is a failed transfer" 'bootcfg_tftp_transfers_total{result="failed"}' "$scrape"
+expect_contains "/metrics: bytes acknowledged" 'bootcfg_tftp_bytes_total' "$scrape"
 kill "$PID"
 
 # --- Lost packets: a relay drops every 11th packet either way (the first: the OACK's ACK); curl
