@@ -9,18 +9,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
-#include <chrono>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+
+#include "service/rate_limiter.hpp"
 
 namespace bootcfg {
 
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
-using Clock = std::chrono::steady_clock;
 
 std::optional<dhcp::Ipv4> interface_ipv4(const std::string& interface) {
     ifaddrs* list = nullptr;
@@ -44,36 +43,18 @@ struct ProxyDhcpServer::Impl {
     std::array<char, dhcp::kMaxPacket + 1> buffer{};
     udp::endpoint from;
     std::thread thread;
-    struct Bucket {
-        double tokens;
-        Clock::time_point last;
-    };
-    std::map<dhcp::Mac, Bucket> buckets;
+    RateLimiter<dhcp::Mac> answers;
     mutable std::mutex stats_mutex;
     ProxyDhcpStats stats;
     std::function<dhcp::Overrides(const std::string& mac)> lookup;
 
-    explicit Impl(ProxyDhcpOptions o) : options(std::move(o)) {}
+    explicit Impl(ProxyDhcpOptions o)
+        : options(std::move(o)),
+          answers(options.answers_per_second, 2.0 * options.answers_per_second) {}
 
     void count(std::uint64_t ProxyDhcpStats::*field) {
         std::lock_guard lock(stats_mutex);
         ++(stats.*field);
-    }
-
-    bool allowed(const dhcp::Mac& mac) {
-        const auto now = Clock::now();
-        const double rate = options.answers_per_second, burst = 2 * rate;
-        if (buckets.size() > 4096) buckets.clear();  // a flood of forged MACs: start over
-        auto [it, fresh] = buckets.try_emplace(mac, Bucket{burst, now});
-        auto& b = it->second;
-        if (!fresh) {
-            b.tokens = std::min(
-                burst, b.tokens + std::chrono::duration<double>(now - b.last).count() * rate);
-            b.last = now;
-        }
-        if (b.tokens < 1) return false;
-        b.tokens -= 1;
-        return true;
     }
 
     void receive(udp::socket& socket, bool port_4011) {
@@ -105,7 +86,7 @@ struct ProxyDhcpServer::Impl {
                 spdlog::info("proxydhcp: {} not answered: {}", mac, a.what);
             return;
         }
-        if (!allowed(request->mac)) {
+        if (!answers.allow(request->mac)) {
             count(&ProxyDhcpStats::dropped);
             return;
         }

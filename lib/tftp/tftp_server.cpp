@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "assets/assets.hpp"
+#include "service/rate_limiter.hpp"
 #include "tftp/transfer.hpp"
 
 namespace bootcfg {
@@ -86,42 +87,18 @@ struct TftpServer::Impl {
     struct Session;
     std::set<std::shared_ptr<Session>> sessions;
     std::map<asio::ip::address, unsigned> per_client;
-    struct Bucket {
-        double tokens;
-        Clock::time_point last;
-    };
-    std::map<asio::ip::address, Bucket> buckets;
+    RateLimiter<asio::ip::address> requests;
 
     mutable std::mutex stats_mutex;
     TftpStats stats;
 
-    explicit Impl(TftpServerOptions o) : options(std::move(o)) {}
+    explicit Impl(TftpServerOptions o)
+        : options(std::move(o)),
+          requests(options.requests_per_second, 2.0 * options.requests_per_second) {}
 
     void count(std::uint64_t TftpStats::*field, std::uint64_t n = 1) {
         std::lock_guard lock(stats_mutex);
         stats.*field += n;
-    }
-
-    bool allowed(const asio::ip::address& client) {
-        const auto now = Clock::now();
-        const double rate = options.requests_per_second;
-        const double burst = 2 * rate;
-        if (buckets.size() > 4096) {  // forget clients whose bucket has refilled
-            for (auto it = buckets.begin(); it != buckets.end();) {
-                const double age = std::chrono::duration<double>(now - it->second.last).count();
-                it = it->second.tokens + age * rate >= burst ? buckets.erase(it) : std::next(it);
-            }
-        }
-        auto [it, fresh] = buckets.try_emplace(client, Bucket{burst, now});
-        auto& b = it->second;
-        if (!fresh) {
-            const double age = std::chrono::duration<double>(now - b.last).count();
-            b.tokens = std::min(burst, b.tokens + age * rate);
-            b.last = now;
-        }
-        if (b.tokens < 1) return false;
-        b.tokens -= 1;
-        return true;
     }
 
     void receive();
@@ -287,7 +264,7 @@ void TftpServer::Impl::refuse(const udp::endpoint& client, tftp::ErrorCode code,
 
 void TftpServer::Impl::on_request(std::string_view packet, const udp::endpoint& client) {
     const auto address = client.address();
-    if (client.port() == 0 || !allowed(address)) {
+    if (client.port() == 0 || !requests.allow(address)) {
         count(&TftpStats::dropped);
         return;
     }
