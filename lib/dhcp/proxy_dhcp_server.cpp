@@ -124,15 +124,8 @@ void ProxyDhcpServer::listen() {
     if (!ip)
         throw std::runtime_error("-proxy-dhcp: interface " + o.interface + " has no IPv4 address");
     o.settings.server = *ip;
-    auto open = [&](udp::socket& socket, std::string& port, bool broadcast) {
-        const std::string where = "ProxyDHCP port " + port + " on " + o.interface;
-        unsigned long number = 0;
-        try {
-            number = std::stoul(port);
-        } catch (...) {
-            number = 65536;
-        }
-        if (number > 65535) throw std::runtime_error(where + ": not a port number");
+    auto open = [&](udp::socket& socket, unsigned short& port, bool broadcast) {
+        const std::string where = "ProxyDHCP port " + std::to_string(port) + " on " + o.interface;
         boost::system::error_code ec;
         socket.open(udp::v4(), ec);
         if (!ec) socket.set_option(udp::socket::reuse_address(true), ec);
@@ -144,7 +137,7 @@ void ProxyDhcpServer::listen() {
             ec = boost::system::error_code(errno, boost::system::system_category());
         // 67 hears broadcasts only when bound to the wildcard address.
         const auto address = broadcast ? asio::ip::address_v4::any() : asio::ip::address_v4(*ip);
-        if (!ec) socket.bind(udp::endpoint(address, static_cast<unsigned short>(number)), ec);
+        if (!ec) socket.bind(udp::endpoint(address, port), ec);
         if (ec) {
             const bool denied = ec == boost::system::errc::permission_denied ||
                                 ec == boost::system::errc::operation_not_permitted;
@@ -152,7 +145,7 @@ void ProxyDhcpServer::listen() {
                 "cannot listen on " + where + ": " + ec.message() +
                 (denied ? " (needs CAP_NET_BIND_SERVICE and CAP_NET_RAW)" : ""));
         }
-        if (port == "0") port = std::to_string(socket.local_endpoint().port());
+        if (port == 0) port = socket.local_endpoint().port();
     };
     open(impl_->main, o.port, true);
     open(impl_->discovery, o.discovery_port, false);
@@ -161,7 +154,7 @@ void ProxyDhcpServer::listen() {
 std::string ProxyDhcpServer::describe() const {
     const auto& o = impl_->options;
     return o.interface + " " + asio::ip::address_v4(o.settings.server).to_string() + ", ports " +
-           o.port + " and " + o.discovery_port;
+           std::to_string(o.port) + " and " + std::to_string(o.discovery_port);
 }
 
 void ProxyDhcpServer::set_http_base(std::string base) {

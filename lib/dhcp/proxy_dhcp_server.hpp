@@ -15,10 +15,10 @@
 namespace bootcfg {
 
 struct ProxyDhcpOptions {
-    std::string interface;    // e.g. "br0"
-    dhcp::Settings settings;  // its server address is filled in from the interface by listen()
-    std::string port = "67";  // "0": ephemeral (tests)
-    std::string discovery_port = "4011";
+    std::string interface;     // e.g. "br0"
+    dhcp::Settings settings;   // its server address is filled in from the interface by listen()
+    unsigned short port = 67;  // 0: ephemeral
+    unsigned short discovery_port = 4011;
     unsigned answers_per_second = 10;
 };
 

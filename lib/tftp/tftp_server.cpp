@@ -342,17 +342,14 @@ void TftpServer::listen() {
         throw std::runtime_error("iPXE directory " + o.ipxe_dir + ": " + std::strerror(errno));
     }
     const std::string where = "TFTP address " + o.host + ":" + o.port;
+    // Resolved as the HTTP listener's address is (numeric port, a name or an address).
     boost::system::error_code ec;
-    const auto address = asio::ip::make_address(o.host, ec);
-    if (ec) throw std::runtime_error(where + ": not an IP address");
-    unsigned long port = 0;
-    try {
-        port = std::stoul(o.port);
-    } catch (...) {
-        port = 65536;
-    }
-    if (port > 65535) throw std::runtime_error(where + ": not a port number");
-    const udp::endpoint endpoint(address, static_cast<unsigned short>(port));
+    udp::resolver resolver(impl_->io);
+    const auto found = resolver.resolve(o.host, o.port, udp::resolver::passive, ec);
+    if (ec || found.empty())
+        throw std::runtime_error(where + ": " + (ec ? ec.message() : "no such address"));
+    const udp::endpoint endpoint = *found.begin();
+    const unsigned port = endpoint.port();
     impl_->socket.open(endpoint.protocol(), ec);
     if (!ec) impl_->socket.bind(endpoint, ec);
     if (ec) {

@@ -34,8 +34,7 @@ data="$repo/data"
 ip netns exec "$NS" "$BOOTCFGD" -address=192.168.77.1:8080 -data-path="$data" -assets-path="$assets" \
     >"$WORK/bootcfgd.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
-grep -q 'listening on' "$WORK/bootcfgd.log" || { cat "$WORK/bootcfgd.log"; exit 1; }
+await_log "$WORK/bootcfgd.log" 'listening on'
 
 # --- dnsmasq with the shipped configuration
 "$repo/scripts/dnsmasq-conf" --bootcfgd http://192.168.77.1:8080 --interface br0 \
@@ -49,15 +48,10 @@ sleep 0.5
 
 pick_accel
 
-# client NAME MAC FIRMWARE: a scripts/qemu-lab client on the bridge.
-client() {
-    watch_client "$1" "$lab" client --netns "$NS" --bridge br0 --mac "$2" --firmware "$3" \
-        --accel "$accel" --serial "$WORK/$1.serial.log"
-}
 
-client bios "$BIOS_MAC" bios &
+lab_client bios "$BIOS_MAC" bios &
 bios=$!
-client uefi "$UEFI_MAC" uefi &
+lab_client uefi "$UEFI_MAC" uefi &
 uefi=$!
 wait "$bios" "$uefi"
 

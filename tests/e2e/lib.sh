@@ -31,6 +31,21 @@ pick_accel() {
     echo "accelerator: $accel"
 }
 
+# await_log FILE TEXT: waits up to 5 s for a line with TEXT in FILE (a server saying it is up);
+# without it, prints the file and exits 1.
+await_log() {
+    for _ in $(seq 100); do grep -q -- "$2" "$1" && return 0; sleep 0.05; done
+    cat "$1"
+    exit 1
+}
+
+# lab_client NAME MAC FIRMWARE: a scripts/qemu-lab client on the bridge br0 of $NS (with
+# pick_accel's accelerator), its console in $WORK/NAME.serial.log.
+lab_client() {
+    watch_client "$1" "$(dirname "${BASH_SOURCE[0]}")/../../scripts/qemu-lab" client --netns "$NS" \
+        --bridge br0 --mac "$2" --firmware "$3" --accel "$accel" --serial "$WORK/$1.serial.log"
+}
+
 # boot_vm NAME QEMU-ARGS...: one client in the namespace, serial console in $WORK/NAME.serial.log.
 boot_vm() {
     local name=$1

@@ -31,7 +31,7 @@ sock="$WORK/admin.sock"
 ip netns exec "$NS" "$BOOTCFGD" -address=127.0.0.1:8080 -data-path="$data" -assets-path="$assets" \
     -admin-address="unix:$sock" >"$WORK/bootcfgd.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
+await_log "$WORK/bootcfgd.log" 'listening on'
 
 # --- the machine is registered like a cloud device, then boots
 "$BOOTCFG" run bootcfg rack --mac "$MAC" --endpoint "unix:$sock" --keep | tee "$WORK/run.out"

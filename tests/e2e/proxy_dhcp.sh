@@ -61,20 +61,15 @@ ip netns exec "$NS" "$BOOTCFGD" -address=192.168.77.1:8080 -data-path="$WORK/dat
     -assets-path="$assets" -state-path="$WORK/state" -proxy-dhcp=br0 \
     -metrics-address=192.168.77.1:9100 >"$WORK/bootcfgd.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do grep -q 'ProxyDHCP on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
-grep -q 'ProxyDHCP on' "$WORK/bootcfgd.log" || { cat "$WORK/bootcfgd.log"; exit 1; }
+await_log "$WORK/bootcfgd.log" 'ProxyDHCP on'
 sleep 0.5
 
 pick_accel
-client() {
-    watch_client "$1" "$lab" client --netns "$NS" --bridge br0 --mac "$2" --firmware "$3" \
-        --accel "$accel" --serial "$WORK/$1.serial.log"
-}
-client bios "$BIOS_MAC" bios &
+lab_client bios "$BIOS_MAC" bios &
 bios=$!
-client uefi "$UEFI_MAC" uefi &
+lab_client uefi "$UEFI_MAC" uefi &
 uefi=$!
-client http "$HTTP_MAC" uefi &
+lab_client http "$HTTP_MAC" uefi &
 http=$!
 wait "$bios" "$uefi" "$http"
 

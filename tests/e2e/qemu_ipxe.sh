@@ -88,8 +88,7 @@ fi
 ip netns exec "$NS" "$BOOTCFGD" -address=127.0.0.1:8080 "${store[@]}" -assets-path="$assets" \
     -admin-address=127.0.0.1:8081 -state-path="$WORK/state" >"$WORK/bootcfgd.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do grep -q 'listening on' "$WORK/bootcfgd.log" && break; sleep 0.05; done
-grep -q 'listening on' "$WORK/bootcfgd.log" || { cat "$WORK/bootcfgd.log"; exit 1; }
+await_log "$WORK/bootcfgd.log" 'listening on'
 
 # The dashboard open in headless Chromium (in the namespace) while the clients boot: each
 # machine's row must appear without a reload within 2 s of its first boot-script request.
