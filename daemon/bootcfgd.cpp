@@ -172,12 +172,12 @@ std::unique_ptr<bootcfg::ProxyDhcpServer> start_proxy_dhcp(
     options.settings.arm64_file = config.arm64_ipxe;
     auto server = std::make_unique<ProxyDhcpServer>(options);
     server->listen();  // finds the interface's address
-    const auto ip = interface_ipv4(config.proxy_dhcp);
     const auto http = split_host_port(http_address);
-    const std::string base =
-        !config.public_url.empty()
-            ? config.public_url
-            : "http://" + boost::asio::ip::address_v4(*ip).to_string() + ":" + http->port;
+    const std::string base = !config.public_url.empty()
+                                 ? config.public_url
+                                 : "http://" +
+                                       boost::asio::ip::address_v4(server->address()).to_string() +
+                                       ":" + http->port;
     if (config.public_url.empty() && http->host.starts_with("127."))
         spdlog::warn(
             "-proxy-dhcp: the HTTP listener {} is loopback only; machines on {} cannot "

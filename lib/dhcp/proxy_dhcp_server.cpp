@@ -151,6 +151,10 @@ void ProxyDhcpServer::listen() {
     open(impl_->discovery, o.discovery_port, false);
 }
 
+dhcp::Ipv4 ProxyDhcpServer::address() const {
+    return impl_->options.settings.server;
+}
+
 std::string ProxyDhcpServer::describe() const {
     const auto& o = impl_->options;
     return o.interface + " " + asio::ip::address_v4(o.settings.server).to_string() + ", ports " +

@@ -38,6 +38,7 @@ class ProxyDhcpServer {
     // Finds the interface's IPv4 address and binds both ports to it; throws std::runtime_error
     // with one line (the interface, the port, CAP_NET_BIND_SERVICE / CAP_NET_RAW when denied).
     void listen();
+    dhcp::Ipv4 address() const;    // the interface's address listen() found
     std::string describe() const;  // "br0 192.168.77.1, ports 67 and 4011"
     // Before start(): this server's HTTP base ("http://HOST:PORT"), and what a machine's
     // group says instead of the loader by architecture (by MAC; see dhcp::Overrides).
