@@ -411,8 +411,10 @@ int main(int argc, char** argv) {
         // One AdminApi (its writes serialize on one mutex) behind every admin listener.
         std::unique_ptr<admin::AdminApi> admin_api;
         std::vector<std::unique_ptr<admin::AdminServer>> admin_servers;
-        if (!admin_listeners.empty() || !config.rpc_address.empty())
+        if (!admin_listeners.empty() || !config.rpc_address.empty()) {
             admin_api = std::make_unique<admin::AdminApi>(store, machines.get());
+            admin_api->bmc_options({config.bmc_timeout, 2});
+        }
         for (const auto& listener : admin_listeners) {
             auto& admin_server = admin_servers.emplace_back(
                 std::make_unique<admin::AdminServer>(listener, *admin_api));

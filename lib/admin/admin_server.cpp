@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin/power.hpp"
 #include "http/parse_refusal.hpp"
 #include "logging/log_text.hpp"
 #include "result/result.hpp"
@@ -98,6 +99,9 @@ struct AdminServer::Impl {
     std::size_t open_connections = 0;  // touched only on the admin thread
     WarningLimiter warnings;
     asio::io_context ioc{1};
+    // BMC calls (power, next boot) wait on the BMC for seconds: on these threads, not the
+    // listener's. After ioc: joined before it goes.
+    asio::thread_pool bmc_pool{2};
     std::optional<ssl::context> tls;
     std::vector<Token> tokens;
     bool loopback_or_unix = false;
@@ -278,7 +282,13 @@ struct AdminServer::Impl {
                                    req[http::field::if_none_match],
                                    who};
             try {
-                reply = api->handle(api_request);
+                if (talks_to_bmc(req.target().substr(0, req.target().find('?'))))
+                    reply = co_await asio::co_spawn(
+                        bmc_pool,
+                        [&]() -> asio::awaitable<ApiReply> { co_return api->handle(api_request); },
+                        asio::use_awaitable);
+                else
+                    reply = api->handle(api_request);
             } catch (const std::exception& e) {
                 spdlog::error("admin: {} {}: {}", log_escape(req.method_string()),
                               log_target(req.target()), log_escape(e.what()));
@@ -700,6 +710,7 @@ void AdminServer::stop() {
     // A write in progress finishes (handlers are not interrupted); idle connections just end.
     im.ioc.stop();
     im.thread.join();
+    im.bmc_pool.join();
     if (!im.unix_path.empty()) ::unlink(im.unix_path.c_str());
 }
 

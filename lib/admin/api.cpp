@@ -135,7 +135,7 @@ ApiReply AdminApi::handle(const ApiRequest& request) {
         path = path.substr(0, q);
     }
     if (path == "/api/v1/machines" || path.starts_with("/api/v1/machines/"))
-        return machines_request(inventory_, request, path, query);
+        return machines_request(inventory_, bmc_calls_, request, path, query);
     if (path == "/metrics" && metrics_) {
         if (request.method != "GET" && request.method != "HEAD")
             return api_error(

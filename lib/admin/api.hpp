@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "admin/power.hpp"
 #include "admin/resources.hpp"
 #include "inventory/inventory.hpp"
 #include "metrics/metrics.hpp"
@@ -35,6 +36,8 @@ class AdminApi {
     inventory::EventLog* events() { return inventory_ ? &inventory_->events() : nullptr; }
     // GET /metrics on the admin listeners (-metrics-address naming one of them).
     void serve_metrics(const metrics::Metrics* m) { metrics_ = m; }
+    // Deadlines and retries of BMC calls (-bmc-timeout).
+    void bmc_options(const bmc::BmcOptions& options) { bmc_calls_.options = options; }
 
   private:
     ApiReply write(Kind kind, const std::string& name, const ApiRequest& request);
@@ -42,6 +45,7 @@ class AdminApi {
     LiveStore& store_;
     inventory::Inventory* inventory_;
     const metrics::Metrics* metrics_ = nullptr;
+    BmcCalls bmc_calls_;
 };
 
 }  // namespace bootcfg::admin

@@ -104,7 +104,7 @@ ApiReply list(const inventory::Inventory& inv, std::string_view query) {
 
 }  // namespace
 
-ApiReply machines_request(inventory::Inventory* inv, const ApiRequest& request,
+ApiReply machines_request(inventory::Inventory* inv, BmcCalls& bmc_calls, const ApiRequest& request,
                           std::string_view path, std::string_view query) {
     if (!inv) return api_error(404, "the machine inventory is off (-state-path is empty)");
     if (path == kMachines) {
@@ -113,7 +113,13 @@ ApiReply machines_request(inventory::Inventory* inv, const ApiRequest& request,
                 405, "method " + std::string(request.method) + " not allowed on the list (GET)");
         return list(*inv, query);
     }
-    const auto raw = percent_decode(path.substr(kMachines.size() + 1), false);
+    std::string_view rest = path.substr(kMachines.size() + 1);
+    std::string_view part;  // "/ID/bmc": the machine's BMC endpoints
+    if (const std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
+        part = rest.substr(slash + 1);
+        rest = rest.substr(0, slash);
+    }
+    const auto raw = percent_decode(rest, false);
     const auto id = raw ? record_id(*raw) : std::nullopt;
     if (!id)
         return api_error(400,
@@ -121,6 +127,7 @@ ApiReply machines_request(inventory::Inventory* inv, const ApiRequest& request,
                              "' is not a MAC address or uuid:UUID",
                          "id");
     if (!query.empty()) return api_error(400, "a machine takes no query parameters");
+    if (!part.empty()) return machine_bmc_request(*inv, bmc_calls, request, *id, part);
     if (request.method == "GET" || request.method == "HEAD") {
         auto r = inv->get(*id);
         if (!r) return api_error(404, "no machine '" + *id + "'", "id");

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -34,6 +35,9 @@ struct Invocation {
     std::vector<std::string> selectors;
     std::string state, seen_since;  // machine list filters
     std::vector<std::string> labels;
+    // machine set-bmc, next-boot
+    std::string bmc, user, password_file, ipmi_workarounds, cipher_suite;
+    bool uefi = false, persistent = false;
     std::vector<std::string> words;  // positional
 };
 
@@ -62,6 +66,13 @@ Invocation parse(const std::vector<std::string>& args,
                                              {"--state"},
                                              {"--label"},
                                              {"--seen-since"},
+                                             {"--bmc"},
+                                             {"--user"},
+                                             {"--password-file"},
+                                             {"--ipmi-workarounds"},
+                                             {"--cipher-suite"},
+                                             {"--uefi", false},
+                                             {"--persistent", false},
                                              {"--replace", false}});
     inv.words = f.words;
     inv.client.endpoint = f.get("--endpoint", inv.client.endpoint);
@@ -82,6 +93,13 @@ Invocation parse(const std::vector<std::string>& args,
     inv.state = f.get("--state");
     inv.labels = f.all("--label");
     inv.seen_since = f.get("--seen-since");
+    inv.bmc = f.get("--bmc");
+    inv.user = f.get("--user");
+    inv.password_file = f.get("--password-file");
+    inv.ipmi_workarounds = f.get("--ipmi-workarounds");
+    inv.cipher_suite = f.get("--cipher-suite");
+    inv.uefi = f.flag("--uefi");
+    inv.persistent = f.flag("--persistent");
     if (inv.output != "table" && inv.output != "json")
         throw UsageError{"-o " + inv.output + ": expected table or json"};
     if (inv.client.cert_file.empty() != inv.client.key_file.empty())
@@ -342,6 +360,13 @@ int machine(Context& c, const std::vector<std::string>& w) {
     const bool filters = !c.inv.state.empty() || !c.inv.labels.empty() || !c.inv.seen_since.empty();
     if (filters && verb != "list")
         throw UsageError{"--state, --label and --seen-since filter machine list only"};
+    const bool bmc_flags = !c.inv.bmc.empty() || !c.inv.user.empty() ||
+                           !c.inv.password_file.empty() || !c.inv.ipmi_workarounds.empty() ||
+                           !c.inv.cipher_suite.empty();
+    if (bmc_flags && verb != "set-bmc")
+        throw UsageError{
+            "--bmc, --user, --password-file, --ipmi-workarounds and --cipher-suite "
+            "go with machine set-bmc"};
     auto printed = [&](const ClientResponse& r, const std::string& line) {
         if (r.status != 200) return c.refused(r);
         if (c.inv.output == "json")
@@ -398,13 +423,101 @@ int machine(Context& c, const std::vector<std::string>& w) {
             c.call("PATCH", "/api/v1/machines/" + encode(machine_id), json{{"state", w[3]}}.dump());
         return printed(r, "machine " + machine_id + " is " + w[3]);
     }
+    if (verb == "set-bmc") {
+        const std::string machine_id = id();
+        if (c.inv.bmc.empty()) throw UsageError{"machine set-bmc needs --bmc URL"};
+        json body{{"url", c.inv.bmc}, {"user", c.inv.user}};
+        if (!c.inv.password_file.empty())
+            body["password"] = password_from_file("--password-file", c.inv.password_file);
+        if (!c.inv.ipmi_workarounds.empty()) {
+            json names = json::array();
+            std::stringstream list(c.inv.ipmi_workarounds);
+            for (std::string name; std::getline(list, name, ',');)
+                if (!name.empty()) names.push_back(name);
+            body["ipmi_workarounds"] = names;
+        }
+        if (!c.inv.cipher_suite.empty()) {
+            int suite = -1;
+            auto [end, ec] =
+                std::from_chars(c.inv.cipher_suite.data(),
+                                c.inv.cipher_suite.data() + c.inv.cipher_suite.size(), suite);
+            if (ec != std::errc{} || end != c.inv.cipher_suite.data() + c.inv.cipher_suite.size())
+                throw UsageError{"--cipher-suite " + c.inv.cipher_suite + ": not a number"};
+            body["cipher_suite"] = suite;
+        }
+        auto r = c.call("PUT", "/api/v1/machines/" + encode(machine_id) + "/bmc", body.dump());
+        return printed(r, "machine " + machine_id + ": BMC " + c.inv.bmc);
+    }
+    if (verb == "remove-bmc") {
+        const std::string machine_id = id();
+        auto r = c.call("DELETE", "/api/v1/machines/" + encode(machine_id) + "/bmc");
+        return printed(r, "machine " + machine_id + ": BMC removed");
+    }
     if (verb == "forget") {
         const std::string machine_id = id();
         auto r = c.call("DELETE", "/api/v1/machines/" + encode(machine_id));
         return printed(r, "forgot machine " + machine_id);
     }
     throw UsageError{"unknown command 'machine " + verb +
-                     "' (list, describe, set-state, forget, watch)"};
+                     "' (list, describe, set-state, forget, watch, set-bmc, remove-bmc)"};
+}
+
+// bootcfg power MAC on|off|cycle|reset|soft|status: through the machine's BMC, by bootcfgd.
+int power(Context& c, const std::vector<std::string>& w) {
+    if (w.size() != 3)
+        throw UsageError{"power takes MAC and one of on, off, cycle, reset, soft, status"};
+    const std::string& action = w[2];
+    static const std::vector<std::string> actions = {"on", "off", "cycle", "reset", "soft"};
+    const bool status = action == "status";
+    if (!status && std::find(actions.begin(), actions.end(), action) == actions.end())
+        throw UsageError{"power " + action + ": expected on, off, cycle, reset, soft or status"};
+    const std::string target = "/api/v1/machines/" + encode(w[1]) + "/power";
+    auto r =
+        status ? c.call("GET", target) : c.call("POST", target, json{{"action", action}}.dump());
+    if (r.status != 200) return c.refused(r);
+    if (c.inv.output == "json") {
+        std::fputs(r.body.c_str(), c.out);
+        return kExitOk;
+    }
+    const json j = parse_json_bounded(r.body);
+    std::fprintf(c.out, "%s%s: power is %s (%s)\n", str(j, "machine").c_str(),
+                 status ? "" : (" " + action).c_str(), str(j, "power").c_str(),
+                 str(j, "bmc").c_str());
+    return kExitOk;
+}
+
+// bootcfg next-boot MAC [pxe|http|disk [--uefi] [--persistent]]: the BMC's boot override.
+int next_boot(Context& c, const std::vector<std::string>& w) {
+    if (w.size() != 2 && w.size() != 3)
+        throw UsageError{"next-boot takes MAC [pxe|http|disk] [--uefi] [--persistent]"};
+    const std::string target = "/api/v1/machines/" + encode(w[1]) + "/next-boot";
+    ClientResponse r;
+    if (w.size() == 2) {
+        if (c.inv.uefi || c.inv.persistent)
+            throw UsageError{"--uefi and --persistent go with a device: next-boot MAC pxe --uefi"};
+        r = c.call("GET", target);
+    } else {
+        const std::string& device = w[2];
+        if (device != "pxe" && device != "http" && device != "disk")
+            throw UsageError{"next-boot " + device + ": expected pxe, http or disk"};
+        r = c.call("PUT", target,
+                   json{{"device", device}, {"uefi", c.inv.uefi}, {"persistent", c.inv.persistent}}
+                       .dump());
+    }
+    if (r.status != 200) return c.refused(r);
+    if (c.inv.output == "json") {
+        std::fputs(r.body.c_str(), c.out);
+        return kExitOk;
+    }
+    const json j = parse_json_bounded(r.body);
+    const json& next = at(j, "next_boot");
+    std::string said = "no override (the firmware's boot order)";
+    if (at(next, "device").is_string())
+        said = str(next, "device") + (at(next, "uefi") == true ? " (UEFI)" : "") +
+               (at(next, "persistent") == true ? ", every boot" : ", next boot only");
+    std::fprintf(c.out, "%s: next boot %s (%s)\n", str(j, "machine").c_str(), said.c_str(),
+                 str(j, "bmc").c_str());
+    return kExitOk;
 }
 
 int select(Context& c, const std::vector<std::string>& labels) {
@@ -556,7 +669,8 @@ int apply(Context& c) {
 
 bool is_admin_command(const std::string& word) {
     return word == "group" || word == "profile" || word == "ignition" || word == "cloud" ||
-           word == "generic" || word == "select" || word == "apply" || word == "machine";
+           word == "generic" || word == "select" || word == "apply" || word == "machine" ||
+           word == "power" || word == "next-boot";
 }
 
 std::string admin_usage() {
@@ -577,6 +691,13 @@ std::string admin_usage() {
            "  bootcfg machine list [--state S] [--label KEY=VALUE] [--seen-since 10m]\n"
            "  bootcfg machine describe MAC | set-state MAC STATE | forget MAC | watch\n"
            "                                           the machine inventory (-state-path)\n"
+           "  bootcfg machine set-bmc MAC --bmc ipmi://HOST[:PORT] --user U --password-file F\n"
+           "                  [--ipmi-workarounds opensesspriv,...] [--cipher-suite 3|17]\n"
+           "  bootcfg machine remove-bmc MAC           a machine's BMC, kept by bootcfgd (password "
+           "never shown)\n"
+           "  bootcfg power MAC on|off|cycle|reset|soft|status\n"
+           "  bootcfg next-boot MAC [pxe|http|disk [--uefi] [--persistent]]\n"
+           "                                           through the BMC, by bootcfgd (audited)\n"
            "Flags: --endpoint URL (https://HOST:PORT, http://127.0.0.1:PORT, unix:/PATH; default\n"
            "  unix:/run/bootcfg/admin.sock), --ca-file, --cert-file, --key-file, --token-file,\n"
            "  -o table|json. Environment: BOOTCFG_ENDPOINT, BOOTCFG_CA_FILE, BOOTCFG_CERT_FILE,\n"
@@ -594,6 +715,8 @@ int run_admin_command(const std::vector<std::string>& args,
         const std::string& noun = w[0];
         if (noun == "select") return select(c, {w.begin() + 1, w.end()});
         if (noun == "machine") return machine(c, w);
+        if (noun == "power") return power(c, w);
+        if (noun == "next-boot") return next_boot(c, w);
         if (noun == "apply") {
             if (w.size() != 1) throw UsageError{"apply takes no words: bootcfg apply -f DIR|FILE"};
             return apply(c);

@@ -2,7 +2,10 @@
 
 #include "values/values.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 #include "files/atomic_file.hpp"
@@ -67,6 +70,24 @@ ParsedFlags parse_flags(const std::vector<std::string>& args, const std::vector<
 }
 
 // "NAME TOKEN" (the server's token file line) or just "TOKEN".
+std::string password_from_file(const std::string& flag, const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        throw UsageError{flag + " " + path + ": not a readable file"};
+    if ((st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw UsageError{flag + " " + path + ": others may read it (mode " + mode +
+                         "); chmod 600 " + path};
+    }
+    std::string text;
+    if (!read_whole(path, text)) throw UsageError{flag + " " + path + ": cannot read it"};
+    text = text.substr(0, text.find('\n'));
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    if (text.empty()) throw UsageError{flag + " " + path + ": its first line is empty"};
+    return text;
+}
+
 std::string token_from_file(const std::string& path) {
     std::string text;
     if (!read_whole(path, text)) throw UsageError{"--token-file " + path + ": cannot read it"};

@@ -50,6 +50,9 @@ ParsedFlags parse_flags(const std::vector<std::string>& args, const std::vector<
 
 // --token-file: "NAME TOKEN" (the server's token file line) or just "TOKEN".
 std::string token_from_file(const std::string& path);
+// A password in a file (its first line, without the line end) that only its owner may read;
+// UsageError naming the flag and file otherwise.
+std::string password_from_file(const std::string& flag, const std::string& path);
 // A plain table: columns as wide as their widest cell.
 void print_table(std::FILE* out, const std::vector<std::vector<std::string>>& rows);
 

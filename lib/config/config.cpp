@@ -66,6 +66,8 @@ const Flag kFlags[] = {
     {"public-url", nullptr, Kind::string,
      "this server's URL as machines reach it (check-in URLs); default: from each request's Host"},
     {"checkin-ttl", nullptr, Kind::duration, "how long a rendered check-in URL stays valid"},
+    {"bmc-timeout", nullptr, Kind::duration,
+     "how long a BMC has to answer one try of a power or next-boot call (two tries; default 5s)"},
     {"rpc-address", nullptr, Kind::string,
      "matchbox's gRPC API (Terraform, bootcmd), host:port; needs -cert-file -key-file -ca-file "
      "(off when empty)"},
@@ -126,6 +128,7 @@ std::string apply(DaemonConfig& c, const Flag& f, const std::string& value) {
             if (name == "write-timeout") c.write_timeout = *d;
             if (name == "shutdown-timeout") c.shutdown_timeout = *d;
             if (name == "checkin-ttl") c.checkin_ttl = *d;
+            if (name == "bmc-timeout") c.bmc_timeout = *d;
             if (name == "etcd-timeout") c.etcd_timeout = *d;
             if (name == "etcd-start-timeout") c.etcd_start_timeout = *d;
             return "";

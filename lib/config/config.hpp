@@ -34,6 +34,7 @@ struct DaemonConfig {
     std::string state_path = "./state";
     std::string public_url;  // base of check-in URLs; empty: from each request's Host
     std::chrono::milliseconds checkin_ttl{24 * 3600 * 1000};
+    std::chrono::milliseconds bmc_timeout{5000};
     // matchbox's gRPC API: off unless set (host:port); TLS with client certificates required.
     std::string rpc_address;
     std::string metrics_address;  // "": no /metrics

@@ -148,6 +148,25 @@ Result<void> EtcdMachines::remove(const std::vector<std::string>& ids) {
     return {};
 }
 
+Result<void> EtcdMachines::put_secret(const std::string& name, const std::string& value) {
+    auto done = client_.txn({{prefix_ + "secrets/" + name, value, std::nullopt}});
+    if (!done) return done.failure();
+    return {};
+}
+
+Result<std::optional<std::string>> EtcdMachines::get_secret(const std::string& name) {
+    auto kv = client_.get(prefix_ + "secrets/" + name);
+    if (!kv) return kv.failure();
+    if (!*kv) return std::optional<std::string>{};
+    return std::optional<std::string>{std::move((*kv)->value)};
+}
+
+Result<void> EtcdMachines::remove_secret(const std::string& name) {
+    auto done = client_.txn({{prefix_ + "secrets/" + name, std::nullopt, std::nullopt}});
+    if (!done) return done.failure();
+    return {};
+}
+
 void EtcdMachines::follow(ChangeHandler on_change) {
     if (follower_) return;
     follower_ = std::make_unique<Follower>(client_, machines_, "inventory: etcd");

@@ -27,6 +27,10 @@ class EtcdMachines final : public inventory::MachineStore {
     Result<std::vector<inventory::MachineRecord>> load(std::vector<std::string>& skipped) override;
     Result<void> write(std::vector<inventory::RecordWrite>& rows) override;
     Result<void> remove(const std::vector<std::string>& ids) override;
+    // "secrets/<name>" under the prefix.
+    Result<void> put_secret(const std::string& name, const std::string& value) override;
+    Result<std::optional<std::string>> get_secret(const std::string& name) override;
+    Result<void> remove_secret(const std::string& name) override;
     void follow(ChangeHandler on_change) override;
 
   private:

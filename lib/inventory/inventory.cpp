@@ -23,13 +23,20 @@ struct Outcome {
     std::optional<Failure> failure;
     std::optional<MachineRecord> record;  // after the change; nullopt: forgotten or absent
     bool existed = false;
+    std::optional<std::string> secret;  // bmc_password
 };
+
+std::string bmc_secret_name(const std::string& id) {
+    return "bmc/" + id;
+}
 
 }  // namespace
 
 struct Inventory::Command {
-    enum { set_state, forget } kind;
+    enum { set_state, forget, set_bmc, bmc_password } kind;
     std::string id, state, by;
+    nlohmann::json bmc;  // set_bmc: the settings (null: remove the BMC)
+    std::string secret;  // set_bmc: its password
     std::shared_ptr<std::promise<Outcome>> done = std::make_shared<std::promise<Outcome>>();
 };
 
@@ -174,7 +181,7 @@ Result<MachineRecord> Inventory::set_state(const std::string& id, const std::str
     if (!valid_state(state))
         return fail("state '" + state + "' is not a state name ([a-z0-9][a-z0-9_-]*, at most 32)",
                     "state");
-    Command c{Command::set_state, id, state, by};
+    Command c{Command::set_state, id, state, by, nullptr, ""};
     auto done = c.done->get_future();
     if (auto queued = submit(std::move(c)); !queued) return queued.failure();
     Outcome o = done.get();
@@ -183,12 +190,31 @@ Result<MachineRecord> Inventory::set_state(const std::string& id, const std::str
 }
 
 Result<bool> Inventory::forget(const std::string& id) {
-    Command c{Command::forget, id, "", ""};
+    Command c{Command::forget, id, "", "", nullptr, ""};
     auto done = c.done->get_future();
     if (auto queued = submit(std::move(c)); !queued) return queued.failure();
     Outcome o = done.get();
     if (o.failure) return *o.failure;
     return o.existed;
+}
+
+Result<MachineRecord> Inventory::set_bmc(const std::string& id, const nlohmann::json& settings,
+                                         const std::string& password, const std::string& by) {
+    Command c{Command::set_bmc, id, "", by, settings, password};
+    auto done = c.done->get_future();
+    if (auto queued = submit(std::move(c)); !queued) return queued.failure();
+    Outcome o = done.get();
+    if (o.failure) return *o.failure;
+    return std::move(*o.record);
+}
+
+Result<std::optional<std::string>> Inventory::bmc_password(const std::string& id) {
+    Command c{Command::bmc_password, id, "", "", nullptr, ""};
+    auto done = c.done->get_future();
+    if (auto queued = submit(std::move(c)); !queued) return queued.failure();
+    Outcome o = done.get();
+    if (o.failure) return *o.failure;
+    return std::move(o.secret);
 }
 
 void Inventory::flush() {
@@ -357,6 +383,23 @@ void Inventory::run() {
         Pass pass;
         std::vector<std::string> removed;
         std::vector<Outcome> outcomes(commands.size());
+        // Secrets first, outside the records' lock: a password that could not be stored leaves
+        // the record as it was.
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+            const Command& c = commands[i];
+            if (c.kind == Command::bmc_password) {
+                auto secret = store_->get_secret(bmc_secret_name(c.id));
+                if (secret)
+                    outcomes[i].secret = std::move(*secret);
+                else
+                    outcomes[i].failure = secret.failure();
+            } else if (c.kind == Command::set_bmc) {
+                auto stored = c.bmc.is_null() || c.secret.empty()
+                                  ? store_->remove_secret(bmc_secret_name(c.id))
+                                  : store_->put_secret(bmc_secret_name(c.id), c.secret);
+                if (!stored) outcomes[i].failure = stored.failure();
+            }
+        }
         {
             std::lock_guard lk(records_mutex_);
             for (auto& [changes, listed_at] : remote) apply_remote(changes, listed_at);
@@ -390,12 +433,19 @@ void Inventory::run() {
                     removed.push_back(c.id);
                     continue;
                 }
+                if (c.kind == Command::bmc_password || outcomes[i].failure) continue;
                 MachineRecord& r = records_[c.id];
                 outcomes[i].existed = !r.id.empty();
                 if (r.id.empty()) {  // a machine named before it was seen
                     r.id = c.id;
                     if (!c.id.starts_with("uuid:")) r.mac = c.id;
                     r.first_seen_ms = r.last_seen_ms = now;
+                }
+                if (c.kind == Command::set_bmc) {
+                    r.bmc = c.bmc;
+                    r.bmc_set_ms = now;
+                    pass.touch(c.id);
+                    continue;
                 }
                 if (inventory::set_state(r, c.state, now, c.by)) {
                     set_indexed_state(r.id, &r.state);
@@ -415,6 +465,8 @@ void Inventory::run() {
         Result<void> removal;
         if (!removed.empty()) {
             removal = store_->remove(removed);
+            for (std::size_t i = 0; removal && i < removed.size(); ++i)
+                removal = store_->remove_secret(bmc_secret_name(removed[i]));
             if (removal) {
                 batches_.fetch_add(1, std::memory_order_relaxed);
                 for (const auto& id : removed)
@@ -428,12 +480,13 @@ void Inventory::run() {
         applied_.fetch_add(sightings, std::memory_order_relaxed);
         for (std::size_t i = 0; i < commands.size(); ++i) {
             const Command& c = commands[i];
+            const bool answered = c.kind == Command::bmc_password || outcomes[i].failure;
             if (c.kind == Command::forget) {
                 if (!removal) outcomes[i].failure = removal.failure();
-            } else if (!pass.written.contains(c.id)) {
+            } else if (!answered && !pass.written.contains(c.id)) {
                 outcomes[i].failure =
                     written ? fail("the record was forgotten meanwhile") : written.failure();
-            } else {
+            } else if (!answered) {
                 std::lock_guard lk(records_mutex_);
                 outcomes[i].record = records_.at(c.id);
             }

@@ -71,6 +71,13 @@ class Inventory {
     Result<MachineRecord> set_state(const std::string& id, const std::string& state,
                                     const std::string& by);
     Result<bool> forget(const std::string& id);  // false: there was no such machine
+    // The machine's BMC: the settings go into its record (lib/bmc checks them first; null
+    // removes the BMC), the password into the store's secrets, never into the record. Makes the
+    // record if the machine is new.
+    Result<MachineRecord> set_bmc(const std::string& id, const nlohmann::json& settings,
+                                  const std::string& password, const std::string& by);
+    // The password set with the BMC; nullopt when none was.
+    Result<std::optional<std::string>> bmc_password(const std::string& id);
     // Waits until every sighting queued before the call is written.
     void flush();
 

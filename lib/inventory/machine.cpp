@@ -143,6 +143,9 @@ MachineRecord merge_records(const MachineRecord& theirs, const MachineRecord& ou
         if (applies) change(out, std::move(h.state), h.time_ms, std::move(h.by));
     }
     if (out.history.empty()) out.state = theirs.state.empty() ? ours.state : theirs.state;
+    const MachineRecord& bmc_from = ours.bmc_set_ms > theirs.bmc_set_ms ? ours : theirs;
+    out.bmc = bmc_from.bmc;
+    out.bmc_set_ms = bmc_from.bmc_set_ms;
     return out;
 }
 
@@ -163,23 +166,28 @@ nlohmann::json record_json(const MachineRecord& r) {
                            {"time", rfc3339(h.time_ms)},
                            {"time_ms", h.time_ms},
                            {"by", h.by}});
-    return {{"id", r.id},
-            {"mac", r.mac},
-            {"uuid", r.uuid},
-            {"hostname", r.hostname},
-            {"serial", r.serial},
-            {"arch", r.arch},
-            {"client_ip", r.client_ip},
-            {"first_seen", rfc3339(r.first_seen_ms)},
-            {"first_seen_ms", r.first_seen_ms},
-            {"last_seen", rfc3339(r.last_seen_ms)},
-            {"last_seen_ms", r.last_seen_ms},
-            {"last_endpoint", r.last_endpoint},
-            {"group", r.group},
-            {"profile", r.profile},
-            {"boot_count", r.boot_count},
-            {"state", r.state},
-            {"history", std::move(history)}};
+    nlohmann::json j{{"id", r.id},
+                     {"mac", r.mac},
+                     {"uuid", r.uuid},
+                     {"hostname", r.hostname},
+                     {"serial", r.serial},
+                     {"arch", r.arch},
+                     {"client_ip", r.client_ip},
+                     {"first_seen", rfc3339(r.first_seen_ms)},
+                     {"first_seen_ms", r.first_seen_ms},
+                     {"last_seen", rfc3339(r.last_seen_ms)},
+                     {"last_seen_ms", r.last_seen_ms},
+                     {"last_endpoint", r.last_endpoint},
+                     {"group", r.group},
+                     {"profile", r.profile},
+                     {"boot_count", r.boot_count},
+                     {"state", r.state},
+                     {"history", std::move(history)}};
+    if (!r.bmc.is_null()) {
+        j["bmc"] = r.bmc;
+        j["bmc_set_ms"] = r.bmc_set_ms;
+    }
+    return j;
 }
 
 std::optional<MachineRecord> record_from_json(const nlohmann::json& j) {
@@ -210,6 +218,11 @@ std::optional<MachineRecord> record_from_json(const nlohmann::json& j) {
             const auto& h = history[i];
             r.history.push_back({h.at("state").get<std::string>(),
                                  h.value("time_ms", std::int64_t{0}), h.value("by", "")});
+        }
+        if (auto bmc = j.find("bmc"); bmc != j.end()) {
+            if (!bmc->is_object()) return std::nullopt;
+            r.bmc = *bmc;
+            r.bmc_set_ms = j.value("bmc_set_ms", std::int64_t{0});
         }
         return r;
     } catch (const nlohmann::json::exception&) {

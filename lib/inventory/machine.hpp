@@ -90,6 +90,10 @@ struct MachineRecord {
     std::uint64_t boot_count = 0;
     std::string state;
     std::vector<StateChange> history;  // oldest first; the last kHistoryLimit changes
+    // How to reach its BMC (lib/bmc's settings, never the password; null: none) and when an
+    // operator set that, which decides between two replicas' versions.
+    nlohmann::json bmc;
+    std::int64_t bmc_set_ms = 0;
     // The shared store's version of this record (etcd's mod_revision; 0: not stored there yet).
     // Not part of the record's JSON.
     std::int64_t revision = 0;

@@ -45,6 +45,11 @@ class MachineStore {
     virtual Result<void> write(std::vector<RecordWrite>& rows) = 0;
     // Removes these records, all or none.
     virtual Result<void> remove(const std::vector<std::string>& ids) = 0;
+    // Secrets kept beside the records, never in one ("bmc/<id>": a BMC's password): a read of
+    // a record, an event or an export never carries them.
+    virtual Result<void> put_secret(const std::string& name, const std::string& value) = 0;
+    virtual Result<std::optional<std::string>> get_secret(const std::string& name) = 0;
+    virtual Result<void> remove_secret(const std::string& name) = 0;
     // A shared store: tells `on_change` of other replicas' changes from the load on, until the
     // store goes. `listed_at` is 0, or the revision at which `changes` are every record there is
     // (read again after the store's history was compacted): a stored record older than it and

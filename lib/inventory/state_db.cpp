@@ -35,12 +35,18 @@ Result<std::unique_ptr<StateDb>> StateDb::open(const std::string& dir) {
         return fail(path + ": " + why);
     }
     std::unique_ptr<StateDb> out(new StateDb(db, dir, path));
+    // The file holds BMC passwords: only bootcfgd's user reads it. SQLite gives its WAL and
+    // shared-memory files the database's mode when it makes them; older ones are narrowed too.
+    for (const std::string& file : {path, path + "-wal", path + "-shm"})
+        if (::chmod(file.c_str(), 0600) != 0 && errno != ENOENT)
+            return fail(file + ": " + std::strerror(errno));
     // WAL: readers never wait for the writer; synchronous=NORMAL: a committed transaction
     // survives the process being killed (the OS has it), and costs no fsync per commit.
     for (const char* sql :
          {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=5000",
           "CREATE TABLE IF NOT EXISTS machines (id TEXT PRIMARY KEY, record TEXT "
           "NOT NULL)",
+          "CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
           // One write now: SQLite creates its WAL and seeds its randomness at
           // start-up, not while machines are being served.
           "PRAGMA user_version = 1"})
@@ -129,6 +135,38 @@ Result<void> StateDb::remove(const std::vector<std::string>& ids) {
     return transaction("DELETE FROM machines WHERE id = ?1", ids.size(),
                        [&](sqlite3_stmt* st, std::size_t i) {
                            bind_text(st, 1, ids[i]);
+                           return sqlite3_step(st) == SQLITE_DONE;
+                       });
+}
+
+Result<void> StateDb::put_secret(const std::string& name, const std::string& value) {
+    return transaction("INSERT OR REPLACE INTO secrets (name, value) VALUES (?1, ?2)", 1,
+                       [&](sqlite3_stmt* st, std::size_t) {
+                           bind_text(st, 1, name);
+                           sqlite3_bind_blob(st, 2, value.data(), static_cast<int>(value.size()),
+                                             SQLITE_STATIC);
+                           return sqlite3_step(st) == SQLITE_DONE;
+                       });
+}
+
+Result<std::optional<std::string>> StateDb::get_secret(const std::string& name) {
+    Statement st;
+    if (sqlite3_prepare_v2(db_, "SELECT value FROM secrets WHERE name = ?1", -1, &st.s, nullptr) !=
+        SQLITE_OK)
+        return fail(path_ + ": " + sqlite3_errmsg(db_));
+    bind_text(st.s, 1, name);
+    const int rc = sqlite3_step(st.s);
+    if (rc == SQLITE_DONE) return std::optional<std::string>{};
+    if (rc != SQLITE_ROW) return fail(path_ + ": " + sqlite3_errmsg(db_));
+    const auto* data = static_cast<const char*>(sqlite3_column_blob(st.s, 0));
+    return std::optional<std::string>{
+        std::string(data ? data : "", static_cast<std::size_t>(sqlite3_column_bytes(st.s, 0)))};
+}
+
+Result<void> StateDb::remove_secret(const std::string& name) {
+    return transaction("DELETE FROM secrets WHERE name = ?1", 1,
+                       [&](sqlite3_stmt* st, std::size_t) {
+                           bind_text(st, 1, name);
                            return sqlite3_step(st) == SQLITE_DONE;
                        });
 }

@@ -1,5 +1,6 @@
-// The inventory's embedded store: one SQLite file (WAL) in the state dir, one row per machine
-// holding its record as JSON, and the check-in key beside it.
+// The inventory's embedded store: one SQLite file (WAL, mode 0600) in the state dir, one row per
+// machine holding its record as JSON, a table of secrets (BMC passwords), and the check-in key
+// beside it.
 #pragma once
 
 #include <functional>
@@ -28,6 +29,9 @@ class StateDb final : public MachineStore {
     // One transaction each: every row or none.
     Result<void> write(std::vector<RecordWrite>& rows) override;
     Result<void> remove(const std::vector<std::string>& ids) override;
+    Result<void> put_secret(const std::string& name, const std::string& value) override;
+    Result<std::optional<std::string>> get_secret(const std::string& name) override;
+    Result<void> remove_secret(const std::string& name) override;
 
   private:
     StateDb(sqlite3* db, std::string dir, std::string path)
