@@ -391,3 +391,59 @@ TEST_CASE("merge: the history stays bounded") {
     CHECK(m.history.back().time_ms == 1001 + 2 * 39);
     CHECK(m.state == "c");
 }
+
+TEST_CASE("inventory: a BMC's settings in the record, its password a secret, both removable") {
+    test::TempDir dir;
+    const std::string state = (dir.path() / "state").string();
+    std::vector<std::string> skipped;
+    const nlohmann::json settings{{"url", "ipmi://10.0.9.5"}, {"user", "admin"}};
+    {
+        auto inv = Inventory::open({state}, skipped);
+        REQUIRE(inv);
+        auto set = (*inv)->set_bmc("52:54:00:00:00:01", settings, "pw-1", "test");
+        REQUIRE(set);
+        CHECK(set->bmc == settings);
+        CHECK(set->state.empty());  // a machine named before it was seen: no state yet
+        CHECK(record_text(*set).find("pw-1") == std::string::npos);
+        CHECK(*(*inv)->bmc_password("52:54:00:00:00:01") == "pw-1");
+        CHECK_FALSE(*(*inv)->bmc_password("52:54:00:00:00:02"));
+        REQUIRE((*inv)->set_bmc("52:54:00:00:00:02", settings, "pw-2", "test"));
+        // A boot afterwards moves the state as for any machine; the BMC stays.
+        Sighting s = seen("rack1", false, true, now_ms());
+        s.id = s.mac = "52:54:00:00:00:01";
+        (*inv)->record(s);
+        (*inv)->flush();
+        CHECK((*inv)->get("52:54:00:00:00:01")->state == "provisioning");
+        CHECK((*inv)->get("52:54:00:00:00:01")->bmc == settings);
+    }
+    auto inv = Inventory::open({state}, skipped);
+    REQUIRE(inv);
+    CHECK((*inv)->get("52:54:00:00:00:01")->bmc == settings);
+    CHECK(*(*inv)->bmc_password("52:54:00:00:00:01") == "pw-1");
+    auto removed = (*inv)->set_bmc("52:54:00:00:00:01", nullptr, "", "test");
+    REQUIRE(removed);
+    CHECK(removed->bmc.is_null());
+    CHECK_FALSE(*(*inv)->bmc_password("52:54:00:00:00:01"));
+    REQUIRE(*(*inv)->forget("52:54:00:00:00:02"));
+    CHECK_FALSE(*(*inv)->bmc_password("52:54:00:00:00:02"));
+}
+
+TEST_CASE("merge: the BMC set last wins") {
+    MachineRecord theirs, ours;
+    observe(theirs, seen("rack1", false, true, 1000));
+    ours = theirs;
+    theirs.bmc = {{"url", "ipmi://a"}};
+    theirs.bmc_set_ms = 2000;
+    ours.bmc = {{"url", "ipmi://b"}};
+    ours.bmc_set_ms = 3000;
+    ours.last_seen_ms = 500;  // the other side's labels win; the BMC goes by its own time
+    CHECK(merge_records(theirs, ours, 0).bmc["url"] == "ipmi://b");
+    CHECK(merge_records(ours, theirs, 0).bmc["url"] == "ipmi://b");
+    const auto back = record_from_json(record_json(ours));
+    REQUIRE(back);
+    CHECK(back->bmc == ours.bmc);
+    CHECK(back->bmc_set_ms == 3000);
+    auto broken = record_json(ours);
+    broken["bmc"] = "ipmi://b";
+    CHECK_FALSE(record_from_json(broken));
+}
