@@ -183,6 +183,15 @@ ApiReply machine_bmc_request(inventory::Inventory& inv, BmcCalls& calls, const A
         if (!on) return refused(on.failure());
         json reply{{"machine", id}, {"bmc", b.where()}, {"power", *on ? "on" : "off"}};
         if (action) reply["action"] = bmc::power_action_name(*action);
+        if (!action) {
+            // A status read also refreshes what the BMC tells of the machine, for its record.
+            auto hardware = b.hardware();
+            if (hardware && !hardware->is_null() && *hardware != record->hardware)
+                if (auto kept = inv.set_hardware(id, *hardware); !kept)
+                    spdlog::warn("inventory: machine {}: cannot keep its hardware facts: {}", id,
+                                 log_escape(kept.failure().reason));
+            if (hardware && !hardware->is_null()) reply["hardware"] = *hardware;
+        }
         return json_reply(200, reply);
     }
     auto now = b.next_boot();

@@ -94,8 +94,6 @@ Result<BmcAddress> parse_bmc_url(std::string_view url) {
 Result<void> check_settings(const BmcSettings& s) {
     auto address = parse_bmc_url(s.url);
     if (!address) return address.failure();
-    if (address->protocol == Protocol::redfish)
-        return fail("redfish:// BMCs are not served by this bootcfgd yet; use ipmi://", "url");
     if (s.user.size() > kMaxUser || std::any_of(s.user.begin(), s.user.end(), [](char c) {
             return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
         }))
@@ -107,6 +105,11 @@ Result<void> check_settings(const BmcSettings& s) {
         return fail("cipher suite " + std::to_string(s.cipher_suite) + " is not 0-17",
                     "cipher_suite");
     if (s.ca_file.size() > kMaxPath) return fail("a path too long", "ca_file");
+    if (s.insecure && !s.ca_file.empty())
+        return fail("insecure turns certificate checks off: no ca_file with it", "insecure");
+    if (address->protocol == Protocol::ipmi && (s.insecure || !s.ca_file.empty()))
+        return fail("IPMI has no certificates: ca_file and insecure are for redfish://",
+                    s.insecure ? "insecure" : "ca_file");
     return {};
 }
 
@@ -201,6 +204,8 @@ Result<std::unique_ptr<Bmc>> connect(const BmcSettings& settings, const std::str
     if (auto ok = check_settings(settings); !ok) return ok.failure();
     auto address = parse_bmc_url(settings.url);
     if (!address) return address.failure();
+    if (address->protocol == Protocol::redfish)
+        return make_redfish_bmc(*address, settings, password, options);
     return make_ipmi_bmc(*address, settings, password, options);
 }
 

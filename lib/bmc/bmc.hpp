@@ -79,6 +79,9 @@ class Bmc {
     virtual Result<void> set_next_boot(const NextBoot& next) = 0;
     // nullopt: no override set (the firmware's own order).
     virtual Result<std::optional<NextBoot>> next_boot() = 0;
+    // What the BMC tells of the machine (Redfish: manufacturer, model, serial, UUID, CPU and
+    // memory, NIC MACs) for its record; null when it tells nothing (IPMI).
+    virtual Result<nlohmann::json> hardware() { return nlohmann::json(); }
     virtual std::string where() const = 0;  // "ipmi://host:port", for messages
 };
 

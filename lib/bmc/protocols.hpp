@@ -10,5 +10,9 @@ namespace bootcfg::bmc {
 
 Result<std::unique_ptr<Bmc>> make_ipmi_bmc(const BmcAddress& address, const BmcSettings& settings,
                                            const std::string& password, const BmcOptions& options);
+Result<std::unique_ptr<Bmc>> make_redfish_bmc(const BmcAddress& address,
+                                              const BmcSettings& settings,
+                                              const std::string& password,
+                                              const BmcOptions& options);
 
 }  // namespace bootcfg::bmc

@@ -36,8 +36,8 @@ struct Invocation {
     std::string state, seen_since;  // machine list filters
     std::vector<std::string> labels;
     // machine set-bmc, next-boot
-    std::string bmc, user, password_file, ipmi_workarounds, cipher_suite;
-    bool uefi = false, persistent = false;
+    std::string bmc, user, password_file, ipmi_workarounds, cipher_suite, bmc_ca_file;
+    bool uefi = false, persistent = false, insecure = false;
     std::vector<std::string> words;  // positional
 };
 
@@ -71,6 +71,8 @@ Invocation parse(const std::vector<std::string>& args,
                                              {"--password-file"},
                                              {"--ipmi-workarounds"},
                                              {"--cipher-suite"},
+                                             {"--bmc-ca-file"},
+                                             {"--insecure", false},
                                              {"--uefi", false},
                                              {"--persistent", false},
                                              {"--replace", false}});
@@ -100,6 +102,8 @@ Invocation parse(const std::vector<std::string>& args,
     inv.cipher_suite = f.get("--cipher-suite");
     inv.uefi = f.flag("--uefi");
     inv.persistent = f.flag("--persistent");
+    inv.bmc_ca_file = f.get("--bmc-ca-file");
+    inv.insecure = f.flag("--insecure");
     if (inv.output != "table" && inv.output != "json")
         throw UsageError{"-o " + inv.output + ": expected table or json"};
     if (inv.client.cert_file.empty() != inv.client.key_file.empty())
@@ -362,11 +366,12 @@ int machine(Context& c, const std::vector<std::string>& w) {
         throw UsageError{"--state, --label and --seen-since filter machine list only"};
     const bool bmc_flags = !c.inv.bmc.empty() || !c.inv.user.empty() ||
                            !c.inv.password_file.empty() || !c.inv.ipmi_workarounds.empty() ||
-                           !c.inv.cipher_suite.empty();
+                           !c.inv.cipher_suite.empty() || !c.inv.bmc_ca_file.empty() ||
+                           c.inv.insecure;
     if (bmc_flags && verb != "set-bmc")
         throw UsageError{
-            "--bmc, --user, --password-file, --ipmi-workarounds and --cipher-suite "
-            "go with machine set-bmc"};
+            "--bmc, --user, --password-file, --ipmi-workarounds, --cipher-suite, "
+            "--bmc-ca-file and --insecure go with machine set-bmc"};
     auto printed = [&](const ClientResponse& r, const std::string& line) {
         if (r.status != 200) return c.refused(r);
         if (c.inv.output == "json")
@@ -445,6 +450,8 @@ int machine(Context& c, const std::vector<std::string>& w) {
                 throw UsageError{"--cipher-suite " + c.inv.cipher_suite + ": not a number"};
             body["cipher_suite"] = suite;
         }
+        if (!c.inv.bmc_ca_file.empty()) body["ca_file"] = c.inv.bmc_ca_file;
+        if (c.inv.insecure) body["insecure"] = true;
         auto r = c.call("PUT", "/api/v1/machines/" + encode(machine_id) + "/bmc", body.dump());
         return printed(r, "machine " + machine_id + ": BMC " + c.inv.bmc);
     }
@@ -693,6 +700,8 @@ std::string admin_usage() {
            "                                           the machine inventory (-state-path)\n"
            "  bootcfg machine set-bmc MAC --bmc ipmi://HOST[:PORT] --user U --password-file F\n"
            "                  [--ipmi-workarounds opensesspriv,...] [--cipher-suite 3|17]\n"
+           "  bootcfg machine set-bmc MAC --bmc redfish://HOST[:PORT][/redfish/v1/Systems/ID]\n"
+           "                  --user U --password-file F [--bmc-ca-file F | --insecure]\n"
            "  bootcfg machine remove-bmc MAC           a machine's BMC, kept by bootcfgd (password "
            "never shown)\n"
            "  bootcfg power MAC on|off|cycle|reset|soft|status\n"

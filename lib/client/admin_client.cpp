@@ -187,7 +187,7 @@ ClientResponse perform(const std::function<void(asio::io_context*)>& track, cons
         if (!o.key_file.empty())
             load("--key-file", o.key_file,
                  [&] { tls->use_private_key_file(o.key_file, ssl::context::pem); });
-        tls->set_verify_mode(ssl::verify_peer);
+        tls->set_verify_mode(o.insecure ? ssl::verify_none : ssl::verify_peer);
     }
     auto run = [&]() -> asio::awaitable<void> {
         const auto ioc = co_await asio::this_coro::executor;

@@ -20,6 +20,7 @@ struct ClientOptions {
     std::string cert_file, key_file;  // https: a client certificate
     std::string token;                // sent as "Authorization: Bearer TOKEN"
     std::chrono::milliseconds timeout{30000};
+    bool insecure = false;  // https: no certificate verification (a BMC's, when asked for)
 };
 
 struct ClientResponse {

@@ -33,9 +33,9 @@ std::string bmc_secret_name(const std::string& id) {
 }  // namespace
 
 struct Inventory::Command {
-    enum { set_state, forget, set_bmc, bmc_password } kind;
+    enum { set_state, forget, set_bmc, bmc_password, set_hardware } kind;
     std::string id, state, by;
-    nlohmann::json bmc;  // set_bmc: the settings (null: remove the BMC)
+    nlohmann::json bmc;  // set_bmc: the settings (null: remove the BMC); set_hardware: facts
     std::string secret;  // set_bmc: its password
     std::shared_ptr<std::promise<Outcome>> done = std::make_shared<std::promise<Outcome>>();
 };
@@ -201,6 +201,16 @@ Result<bool> Inventory::forget(const std::string& id) {
 Result<MachineRecord> Inventory::set_bmc(const std::string& id, const nlohmann::json& settings,
                                          const std::string& password, const std::string& by) {
     Command c{Command::set_bmc, id, "", by, settings, password};
+    auto done = c.done->get_future();
+    if (auto queued = submit(std::move(c)); !queued) return queued.failure();
+    Outcome o = done.get();
+    if (o.failure) return *o.failure;
+    return std::move(*o.record);
+}
+
+Result<MachineRecord> Inventory::set_hardware(const std::string& id,
+                                              const nlohmann::json& hardware) {
+    Command c{Command::set_hardware, id, "", "", hardware, ""};
     auto done = c.done->get_future();
     if (auto queued = submit(std::move(c)); !queued) return queued.failure();
     Outcome o = done.get();
@@ -444,6 +454,11 @@ void Inventory::run() {
                 if (c.kind == Command::set_bmc) {
                     r.bmc = c.bmc;
                     r.bmc_set_ms = now;
+                    pass.touch(c.id);
+                    continue;
+                }
+                if (c.kind == Command::set_hardware) {
+                    r.hardware = c.bmc;
                     pass.touch(c.id);
                     continue;
                 }

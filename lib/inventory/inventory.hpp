@@ -76,6 +76,8 @@ class Inventory {
     // record if the machine is new.
     Result<MachineRecord> set_bmc(const std::string& id, const nlohmann::json& settings,
                                   const std::string& password, const std::string& by);
+    // What the machine's BMC tells of it, kept in its record.
+    Result<MachineRecord> set_hardware(const std::string& id, const nlohmann::json& hardware);
     // The password set with the BMC; nullopt when none was.
     Result<std::optional<std::string>> bmc_password(const std::string& id);
     // Waits until every sighting queued before the call is written.

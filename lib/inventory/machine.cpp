@@ -146,6 +146,7 @@ MachineRecord merge_records(const MachineRecord& theirs, const MachineRecord& ou
     const MachineRecord& bmc_from = ours.bmc_set_ms > theirs.bmc_set_ms ? ours : theirs;
     out.bmc = bmc_from.bmc;
     out.bmc_set_ms = bmc_from.bmc_set_ms;
+    if (out.hardware.is_null()) out.hardware = other.hardware;
     return out;
 }
 
@@ -187,6 +188,7 @@ nlohmann::json record_json(const MachineRecord& r) {
         j["bmc"] = r.bmc;
         j["bmc_set_ms"] = r.bmc_set_ms;
     }
+    if (!r.hardware.is_null()) j["hardware"] = r.hardware;
     return j;
 }
 
@@ -223,6 +225,10 @@ std::optional<MachineRecord> record_from_json(const nlohmann::json& j) {
             if (!bmc->is_object()) return std::nullopt;
             r.bmc = *bmc;
             r.bmc_set_ms = j.value("bmc_set_ms", std::int64_t{0});
+        }
+        if (auto hardware = j.find("hardware"); hardware != j.end()) {
+            if (!hardware->is_object()) return std::nullopt;
+            r.hardware = *hardware;
         }
         return r;
     } catch (const nlohmann::json::exception&) {

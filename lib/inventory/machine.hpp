@@ -94,6 +94,8 @@ struct MachineRecord {
     // operator set that, which decides between two replicas' versions.
     nlohmann::json bmc;
     std::int64_t bmc_set_ms = 0;
+    // What its BMC tells of it (Redfish: manufacturer, model, serial, CPU, memory, NIC MACs).
+    nlohmann::json hardware;
     // The shared store's version of this record (etcd's mod_revision; 0: not stored there yet).
     // Not part of the record's JSON.
     std::int64_t revision = 0;

@@ -58,6 +58,14 @@ traversal_tree() {
     ln -s / "$1/root"
 }
 
+# timed CMD...: runs it; OUT (stdout and stderr), RC and ELAPSED_MS after.
+timed() {
+    local started
+    started=$(date +%s%N)
+    OUT=$("$@" 2>&1) && RC=0 || RC=$?
+    ELAPSED_MS=$(( ($(date +%s%N) - started) / 1000000 ))
+}
+
 pass() { CHECKS=$((CHECKS + 1)); }
 fail() {
     CHECKS=$((CHECKS + 1))

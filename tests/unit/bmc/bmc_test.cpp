@@ -4,6 +4,7 @@
 
 #include "bmc/bmc.hpp"
 #include "bmc/ipmi_codec.hpp"
+#include "bmc/redfish_codec.hpp"
 
 using namespace bootcfg::bmc;
 using Bytes = std::vector<std::uint8_t>;
@@ -153,4 +154,95 @@ TEST_CASE("power actions and boot devices by name") {
     CHECK_FALSE(parse_boot_device("cdrom"));
     CHECK(next_boot_json(std::nullopt)["device"].is_null());
     CHECK(next_boot_json(NextBoot{BootDevice::disk, false, true})["persistent"] == true);
+}
+
+TEST_CASE("Redfish: the one system of a collection") {
+    using nlohmann::json;
+    CHECK(*redfish::only_system(
+              json::parse(R"({"Members": [{"@odata.id": "/redfish/v1/Systems/1"}]})")) ==
+          "/redfish/v1/Systems/1");
+    auto many = redfish::only_system(json::parse(
+        R"({"Members": [{"@odata.id": "/redfish/v1/Systems/1"}, {"@odata.id": "/redfish/v1/Systems/2"}]})"));
+    REQUIRE_FALSE(many);
+    CHECK(many.failure().reason.find("2 systems; name one") == 0);
+    CHECK_FALSE(redfish::only_system(json::parse(R"({"Members": []})")));
+    CHECK_FALSE(redfish::only_system(json::parse(R"({"Members": [{"@odata.id": "/etc"}]})")));
+    CHECK_FALSE(redfish::only_system(json::array()));
+}
+
+namespace {
+
+redfish::ComputerSystem system_from(const char* text) {
+    auto s = redfish::parse_system(nlohmann::json::parse(text), "/redfish/v1/Systems/1");
+    REQUIRE(s);
+    return *s;
+}
+
+}  // namespace
+
+TEST_CASE("Redfish: reset types among those the system allows") {
+    const auto on = system_from(R"({"PowerState": "On", "Actions": {"#ComputerSystem.Reset": {
+        "target": "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset",
+        "ResetType@Redfish.AllowableValues": ["On", "ForceOff", "GracefulShutdown", "ForceRestart"]}}})");
+    CHECK(on.reset_target == "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset");
+    CHECK(*redfish::reset_type(PowerAction::off, on) == "ForceOff");
+    CHECK(*redfish::reset_type(PowerAction::soft, on) == "GracefulShutdown");
+    CHECK(*redfish::reset_type(PowerAction::cycle, on) == "ForceRestart");  // no PowerCycle here
+    auto off = on;
+    off.power_state = "Off";
+    CHECK(*redfish::reset_type(PowerAction::cycle, off) == "On");
+    const auto any = system_from(R"({"PowerState": "On"})");  // allows nothing named: anything
+    CHECK(*redfish::reset_type(PowerAction::cycle, any) == "PowerCycle");
+    const auto few = system_from(R"({"PowerState": "On", "Actions": {"#ComputerSystem.Reset": {
+        "target": "/x", "ResetType@Redfish.AllowableValues": ["On"]}}})");
+    auto refused = redfish::reset_type(PowerAction::off, few);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.failure().reason == "the system allows no ForceOff reset (it allows On)");
+    CHECK_FALSE(redfish::parse_system(nlohmann::json::parse(R"({"Id": "1"})"), "/s"));
+}
+
+TEST_CASE("Redfish: the boot override, written and read") {
+    const auto s = system_from(R"({"PowerState": "On", "Boot": {
+        "BootSourceOverrideEnabled": "Once", "BootSourceOverrideTarget": "UefiHttp",
+        "BootSourceOverrideMode": "UEFI",
+        "BootSourceOverrideTarget@Redfish.AllowableValues": ["None", "Pxe", "Hdd", "UefiHttp"]}})");
+    REQUIRE(s.next_boot);
+    CHECK(s.next_boot->device == BootDevice::http);
+    CHECK(s.next_boot->uefi);
+    CHECK_FALSE(s.next_boot->persistent);
+    auto patch = redfish::boot_patch({BootDevice::disk, false, true}, s, true);
+    REQUIRE(patch);
+    CHECK(
+        patch->dump() ==
+        R"({"Boot":{"BootSourceOverrideEnabled":"Continuous","BootSourceOverrideMode":"Legacy","BootSourceOverrideTarget":"Hdd"}})");
+    CHECK_FALSE(redfish::boot_patch({BootDevice::pxe, true, false}, s, false)
+                    ->at("Boot")
+                    .contains("BootSourceOverrideMode"));
+    const auto no_http = system_from(R"({"PowerState": "On", "Boot": {
+        "BootSourceOverrideTarget@Redfish.AllowableValues": ["Pxe", "Hdd"]}})");
+    CHECK(redfish::boot_patch({BootDevice::http, true, false}, no_http, true).failure().field ==
+          "device");
+    CHECK_FALSE(
+        system_from(R"({"PowerState": "On", "Boot": {"BootSourceOverrideEnabled": "Disabled",
+        "BootSourceOverrideTarget": "Pxe"}})")
+            .next_boot);
+    CHECK(redfish::refuses_boot_mode(
+        R"({"error": {"message": "The property BootSourceOverrideMode is read only"}})"));
+}
+
+TEST_CASE("Redfish: error bodies and hardware facts") {
+    CHECK(redfish::error_text(400, R"({"error": {"message": "A general error has occurred.",
+        "@Message.ExtendedInfo": [{"Message": "ResetType Nmi is not allowed."}]}})") ==
+          "HTTP 400: A general error has occurred.: ResetType Nmi is not allowed.");
+    CHECK(redfish::error_text(500, "<html>oops\nmore") == "HTTP 500: <html>oops");
+    const auto facts = redfish::hardware_facts(
+        nlohmann::json::parse(R"({"Manufacturer": "M\nX", "SerialNumber": "S1",
+            "ProcessorSummary": {"Count": 2, "Status": {"State": "Enabled"}},
+            "MemorySummary": {"TotalSystemMemoryGiB": 96}, "PowerState": "On"})"),
+        {"52:54:00:00:00:01"});
+    CHECK(facts["Manufacturer"] == "M X");  // one line
+    CHECK(facts["ProcessorSummary"].dump() == R"({"Count":2})");
+    CHECK(facts["MemorySummary"]["TotalSystemMemoryGiB"] == 96);
+    CHECK(facts["MACs"][0] == "52:54:00:00:00:01");
+    CHECK_FALSE(facts.contains("PowerState"));
 }
