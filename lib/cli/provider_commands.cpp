@@ -64,7 +64,15 @@ const std::vector<FlagSpec> kProviderFlags = {
     {"--endpoint"},
     {"--cert-file"},
     {"--key-file"},
-    {"--token-file"}};
+    {"--token-file"},
+    // ipmi, redfish: the machine's BMC (else the one bootcfgd has for it)
+    {"--bmc"},
+    {"--user"},
+    {"--password-file"},
+    {"--ipmi-workarounds"},
+    {"--bmc-ca-file"},
+    {"--insecure", false},
+    {"--uefi", false}};
 
 struct Env {
     const std::function<const char*(const char*)>& getenv;
@@ -111,6 +119,18 @@ ProviderOptions provider_options(const ParsedFlags& f, const Env& env, std::FILE
     const std::string token_file = setting(f, "--token-file", env, {"BOOTCFG_TOKEN_FILE"});
     if (!token_file.empty()) o.token = token_from_file(token_file);
     o.note = [err](const std::string& text) { std::fprintf(err, "note: %s\n", text.c_str()); };
+    o.bmc_url = f.get("--bmc");
+    o.bmc_user = f.get("--user");
+    if (f.has("--password-file"))
+        o.bmc_password = password_from_file("--password-file", f.get("--password-file"));
+    for (std::string all = f.get("--ipmi-workarounds"); !all.empty();) {
+        const auto comma = all.find(',');
+        if (comma != 0) o.ipmi_workarounds.push_back(all.substr(0, comma));
+        all = comma == std::string::npos ? "" : all.substr(comma + 1);
+    }
+    o.bmc_ca_file = f.get("--bmc-ca-file");
+    o.bmc_insecure = f.flag("--insecure");
+    o.uefi = f.flag("--uefi");
     return o;
 }
 
@@ -227,7 +247,9 @@ int run(const std::string& provider_name, const ParsedFlags& f, const Env& env, 
         std::FILE* err) {
     if (f.words.size() != 3) throw UsageError{"usage: bootcfg run PROVIDER NAME [flags]"};
     const std::string name = f.get("--img-name", f.words[2]);
-    const bool bootcfg = provider_name == "bootcfg";
+    // ipmi and redfish are the bootcfg provider with the machine's BMC.
+    const bool bootcfg =
+        provider_name == "bootcfg" || provider_name == "ipmi" || provider_name == "redfish";
     const std::string base_url_raw = setting(f, "--base-url", env, {"METAL_BASE_URL"});
     std::string base_url = base_url_raw;
     while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
@@ -261,7 +283,10 @@ int run(const std::string& provider_name, const ParsedFlags& f, const Env& env, 
     if (!bootcfg && !f.has("--device") && spec.metro.empty())
         throw UsageError{"run " + provider_name + " needs --metro (or --zone, METAL_METRO)"};
     if (bootcfg && spec.mac.empty() && !f.has("--device"))
-        throw UsageError{"run bootcfg needs the machine's --mac"};
+        throw UsageError{"run " + provider_name + " needs the machine's --mac"};
+    if (provider_name != "ipmi" && provider_name != "redfish" &&
+        (f.has("--bmc") || f.has("--password-file") || f.flag("--uefi")))
+        throw UsageError{"--bmc, --password-file and --uefi go with run ipmi|redfish"};
 
     install_stop_handlers();
     auto provider = make_provider(provider_name, provider_options(f, env, err));
@@ -468,7 +493,7 @@ int run_provider_command(const std::vector<std::string>& args,
         what += " " + f.words[1];
         if (!is_provider(f.words[1]))
             throw UsageError{"unknown provider '" + f.words[1] +
-                             "' (equinixmetal, packet, bootcfg)"};
+                             "' (equinixmetal, packet, bootcfg, ipmi, redfish)"};
         return run(f.words[1], f, env, out, err);
     } catch (const UsageError& e) {
         std::fprintf(err, "bootcfg %s: %s\n", what.c_str(), e.what());
@@ -493,6 +518,11 @@ std::string provider_usage() {
            "                                 a device booting NAME's iPXE script\n"
            "  run bootcfg NAME --mac MAC [--endpoint E] [--profile P] [--keep]\n"
            "                                 the machine with MAC boots profile NAME\n"
+           "  run ipmi|redfish NAME --mac MAC [--bmc URL --user U --password-file F]\n"
+           "      [--ipmi-workarounds W] [--bmc-ca-file CA | --insecure] [--uefi] [--keep]\n"
+           "                                 the same, hands-off: next boot PXE and a power\n"
+           "                                 cycle through its BMC, up once it checked in;\n"
+           "                                 at the end (Ctrl-C) powered off, unregistered\n"
            "  devices list|delete ID... --provider equinixmetal|bootcfg\n"
            "  devices delete --orphans --provider P   what killed runs left behind (the ledger:\n"
            "       $BOOTCFG_STATE_DIR, $XDG_STATE_HOME/bootcfg or ~/.local/state/bootcfg)\n"

@@ -1,6 +1,7 @@
 // Bare-metal providers: register a machine with an iPXE script URL, watch it come up, reboot,
-// delete, list. One interface, chosen by name: "equinixmetal" (alias "packet") and "bootcfg"
-// (a group in a bootcfgd, for on-premises racks).
+// delete, list. One interface, chosen by name: "equinixmetal" (alias "packet"), "bootcfg"
+// (a group in a bootcfgd, for on-premises racks), and "ipmi" / "redfish" (the same group, the
+// machine's BMC driven through that bootcfgd: next boot PXE, power, up once it checked in).
 #pragma once
 
 #include <atomic>
@@ -76,6 +77,11 @@ struct ProviderOptions {
     std::string endpoint, cert_file, key_file, token;  // bootcfg: the admin API
     std::chrono::milliseconds timeout{30000};
     std::function<void(const std::string&)> note;  // retries and waits worth telling the user
+    // ipmi, redfish: the machine's BMC, set through bootcfgd when bmc_url is given (else the
+    // one bootcfgd has), and whether it boots UEFI.
+    std::string bmc_url, bmc_user, bmc_password, bmc_ca_file;
+    std::vector<std::string> ipmi_workarounds;
+    bool bmc_insecure = false, uefi = false;
 };
 
 inline constexpr const char* kEquinixMetalApi = "https://api.equinix.com/metal/v1";

@@ -295,7 +295,7 @@ class BootcfgProvider : public Provider {
                (d.addresses.empty() ? "" : d.addresses[0]) + ")";
     }
 
-  private:
+  protected:
     ClientResponse call(const std::string& method, const std::string& target,
                         const std::string& body = {}, bool allow_404 = false) {
         ClientResponse r;
@@ -311,16 +311,97 @@ class BootcfgProvider : public Provider {
     ClientOptions c_;
 };
 
+// The bootcfg provider with the machine's BMC: create() makes the machine new to the lifecycle
+// (state discovered, so its check-in is this run's), registers the group, sets the next boot to
+// PXE and power-cycles it; the device is up ("active") once the machine checked in (installed);
+// remove() powers it off and unregisters the group.
+class BmcProvider final : public BootcfgProvider {
+  public:
+    BmcProvider(std::string protocol, const ProviderOptions& o)
+        : BootcfgProvider(o), protocol_(std::move(protocol)), o_(o) {}
+
+    Device create(const DeviceSpec& s) override {
+        const auto mac = normalize_mac(s.mac);
+        if (!mac) throw ProviderError("run " + protocol_ + " needs the machine's --mac");
+        const std::string machine = "/api/v1/machines/" + *mac;
+        if (!o_.bmc_url.empty()) {
+            json bmc{{"url", o_.bmc_url}, {"user", o_.bmc_user}, {"password", o_.bmc_password}};
+            if (!o_.ipmi_workarounds.empty()) bmc["ipmi_workarounds"] = o_.ipmi_workarounds;
+            if (!o_.bmc_ca_file.empty()) bmc["ca_file"] = o_.bmc_ca_file;
+            if (o_.bmc_insecure) bmc["insecure"] = true;
+            call("PUT", machine + "/bmc", bmc.dump());
+        }
+        const auto set = call("GET", machine + "/bmc", {}, true);
+        if (set.status == 404)
+            throw ProviderError("machine " + *mac + " has no BMC in bootcfgd: give --bmc " +
+                                protocol_ + "://HOST --user U --password-file F");
+        const std::string url = parse_json_bounded(set.body).value("url", "");
+        if (!url.starts_with(protocol_ + "://"))
+            throw ProviderError("machine " + *mac + "'s BMC is " + url + ", not " + protocol_);
+        call("PATCH", machine, json{{"state", "discovered"}}.dump());
+        Device d = BootcfgProvider::create(s);
+        call("PUT", machine + "/next-boot",
+             json{{"device", "pxe"}, {"uefi", o_.uefi}, {"persistent", false}}.dump());
+        call("POST", machine + "/power", json{{"action", "cycle"}}.dump());
+        return get(d.id);
+    }
+
+    Device get(const std::string& id) override {
+        Device d = BootcfgProvider::get(id);
+        const auto m = call("GET", "/api/v1/machines/" + mac_of(d), {}, true);
+        const std::string state =
+            m.status == 404 ? "" : parse_json_bounded(m.body).value("state", "");
+        d.state = state == "installed"    ? "active"
+                  : state == "discovered" ? "waiting for its first boot"
+                  : state.empty()         ? "not seen yet"
+                                          : state;
+        return d;
+    }
+
+    void reboot(const std::string& id) override {
+        call("POST", "/api/v1/machines/" + mac_of(get(id)) + "/power",
+             json{{"action", "cycle"}}.dump());
+    }
+
+    void remove(const std::string& id) override {
+        const std::string mac = mac_of(BootcfgProvider::get(id));
+        std::string power_error;
+        try {
+            call("POST", "/api/v1/machines/" + mac + "/power", json{{"action", "off"}}.dump());
+        } catch (const ProviderError& e) {
+            power_error = e.what();
+        }
+        BootcfgProvider::remove(id);
+        if (!power_error.empty())
+            throw ProviderError("group " + id +
+                                " removed, but the machine was not powered off: " + power_error);
+    }
+
+  private:
+    // The MAC the run's group selects ("mac 52:54:00:..." in its addresses).
+    static std::string mac_of(const Device& d) {
+        for (const auto& a : d.addresses)
+            if (a.starts_with("mac ")) return a.substr(4);
+        throw ProviderError("group " + d.id + " selects no MAC");
+    }
+
+    std::string protocol_;
+    ProviderOptions o_;
+};
+
 }  // namespace
 
 bool is_provider(const std::string& name) {
-    return name == "equinixmetal" || name == "packet" || name == "bootcfg";
+    return name == "equinixmetal" || name == "packet" || name == "bootcfg" || name == "ipmi" ||
+           name == "redfish";
 }
 
 std::unique_ptr<Provider> make_provider(const std::string& name, const ProviderOptions& options) {
     if (name == "equinixmetal" || name == "packet") return std::make_unique<EquinixMetal>(options);
     if (name == "bootcfg") return std::make_unique<BootcfgProvider>(options);
-    throw ProviderError("unknown provider '" + name + "' (equinixmetal, packet, bootcfg)");
+    if (name == "ipmi" || name == "redfish") return std::make_unique<BmcProvider>(name, options);
+    throw ProviderError("unknown provider '" + name +
+                        "' (equinixmetal, packet, bootcfg, ipmi, redfish)");
 }
 
 }  // namespace bootcfg

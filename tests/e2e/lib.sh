@@ -77,6 +77,26 @@ watch_client() {
     echo "$name: client finished after $((SECONDS - start)) s"
 }
 
+# installer_data DATA MAC: the reinstall loop's data for the machine MAC: an installer profile
+# whose initramfs checks in with the URL rendered into its cloud-config, and the installed
+# group (MAC with state installed) whose profile has no boot, so iPXE exits to the disk. Which
+# group installs is the test's.
+installer_data() {
+    local data=$1 mac=$2
+    mkdir -p "$data/profiles" "$data/groups" "$data/cloud"
+    cat >"$data/profiles/installer.json" <<'JSON'
+{"id": "installer", "name": "an installer that checks in",
+ "boot": {"kernel": "/assets/lab/vmlinuz", "initrd": ["/assets/lab/initrd.img"],
+          "args": ["console=ttyS0", "panic=-1", "bootcfg.config=installer",
+                   "bootlab.install=http://10.0.2.2:8080/cloud?mac=${mac:hexhyp}"]},
+ "cloud_id": "installer.yaml"}
+JSON
+    echo '{"id": "local-disk", "name": "installed: boot from the local disk"}' >"$data/profiles/local-disk.json"
+    printf '#cloud-config\ncheckin_url: {{.request.checkin_url}}\n' >"$data/cloud/installer.yaml"
+    echo "{\"id\": \"installed\", \"profile\": \"local-disk\", \"selector\": {\"mac\": \"$mac\", \"state\": \"installed\"}}" \
+        >"$data/groups/installed.json"
+}
+
 failures=0
 checks=0
 # check DESCRIPTION PATTERN FILE: the file has a line matching the extended regex.

@@ -50,20 +50,9 @@ JSON
 # the URL rendered into its cloud-config, reboots, and its next boot gets the installed group:
 # a profile without boot, so iPXE exits and the firmware goes on to the (absent) disk.
 INSTALL_MAC=52:54:00:77:00:01
-cat >"$data/profiles/installer.json" <<'JSON'
-{"id": "installer", "name": "an installer that checks in",
- "boot": {"kernel": "/assets/lab/vmlinuz", "initrd": ["/assets/lab/initrd.img"],
-          "args": ["console=ttyS0", "panic=-1", "bootcfg.config=installer",
-                   "bootlab.install=http://10.0.2.2:8080/cloud?mac=${mac:hexhyp}"]},
- "cloud_id": "installer.yaml"}
-JSON
-echo '{"id": "local-disk", "name": "installed: boot from the local disk"}' >"$data/profiles/local-disk.json"
-mkdir -p "$data/cloud"
-printf '#cloud-config\ncheckin_url: {{.request.checkin_url}}\n' >"$data/cloud/installer.yaml"
+installer_data "$data" "$INSTALL_MAC"
 echo "{\"id\": \"installer\", \"profile\": \"installer\", \"selector\": {\"mac\": \"$INSTALL_MAC\"}}" \
     >"$data/groups/installer.json"
-echo "{\"id\": \"installed\", \"profile\": \"local-disk\", \"selector\": {\"mac\": \"$INSTALL_MAC\", \"state\": \"installed\"}}" \
-    >"$data/groups/installed.json"
 
 store=(-data-path="$data")
 clients="layout group"
