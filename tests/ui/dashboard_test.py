@@ -2,7 +2,8 @@
 """The dashboard in a real browser (Debian's headless Chromium over the DevTools protocol):
 refused without a token, the login form, machines appearing and changing state live from real
 requests and a real check-in, sorting and filtering, the keyboard, the select explanation against
-/api/v1/select, setting a state and forgetting through the page, a broken data file on the config
+/api/v1/select, setting a state and forgetting through the page, power and next boot through a
+BMC (the Redfish test double of tests/integration), a broken data file on the config
 page, the message when the admin API goes away, no horizontal scrolling at 1280 px, and readable
 contrast. Screenshots of each page go to ARTIFACTS.
 Usage: dashboard_test.py BOOTCFGD ARTIFACTS [CHROMIUM]"""
@@ -370,6 +371,62 @@ try:
     b.evaluate("document.getElementById('set-state').requestSubmit()")
     time.sleep(0.3)
     check("an invalid state is refused by the form", api_machine(mac)["state"] == "installed")
+
+    # --- Power and next boot through the machine's BMC (tests/integration/redfish_double.py).
+    here = os.path.dirname(os.path.abspath(__file__))
+    tls = os.path.join(work, "tls")
+    subprocess.run([os.path.join(here, "..", "..", "scripts", "tls-gen"), tls], check=True,
+                   stdout=subprocess.DEVNULL)
+    bmc_log, port_file = os.path.join(work, "bmc.log"), os.path.join(work, "bmc.port")
+    bmc = subprocess.Popen([sys.executable, os.path.join(here, "..", "integration", "redfish_double.py"),
+                            "--cert", os.path.join(tls, "server.crt"), "--key", os.path.join(tls, "server.key"),
+                            "--port-file", port_file, "--log", bmc_log, "--user", "root", "--password", "calvin"])
+    try:
+        for _ in range(100):
+            if os.path.exists(port_file):
+                break
+            time.sleep(0.05)
+        check("the page offers no power actions without a BMC",
+              b.evaluate("document.getElementById('power').hidden") is True)
+        url = "redfish://127.0.0.1:" + open(port_file).read()
+        status, body, _ = http("PUT", ADMIN + "/api/v1/machines/" + mac + "/bmc", body=json.dumps(
+            {"url": url, "user": "root", "password": "calvin", "ca_file": os.path.join(tls, "ca.crt")}).encode(),
+            headers={"Content-Type": "application/json"})
+        check("a BMC set through the API", status == 200, body)
+        b.wait_for("!document.getElementById('power').hidden && document.getElementById('power-state').textContent === 'on'")
+        check("the page shows the BMC and asks it the power state",
+              b.evaluate("document.getElementById('bmc-url').textContent") == url)
+        b.wait_for("document.querySelector('dl.fields').textContent.includes('SN000001')")
+        check("and shows what the BMC told of the machine", True)
+        b.evaluate("document.getElementById('power-off').click()")
+        b.wait_for("document.getElementById('confirm-power').open")
+        b.screenshot(os.path.join(ARTIFACTS, "power-dialog.png"))
+        b.press("Escape")
+        b.wait_for("!document.getElementById('confirm-power').open")
+        time.sleep(0.2)
+        check("power off cancelled: nothing sent", '"ForceOff"' not in open(bmc_log).read())
+        b.evaluate("document.getElementById('power-off').click()")
+        b.wait_for("document.getElementById('confirm-power').open")
+        b.evaluate("document.getElementById('power-confirm').click()")
+        b.wait_for("document.getElementById('power-state').textContent === 'off'")
+        check("power off confirmed: the BMC got ForceOff", open(bmc_log).read().count("ForceOff") == 1)
+        check("and bootcfgd reads it off", json.loads(http("GET", ADMIN + "/api/v1/machines/" + mac + "/power")[1])["power"] == "off")
+        check("audited with the token's name", 'audit: who="token:alice" action="power off" object=machines/' + mac
+              in open(log_path).read())
+        b.evaluate("document.getElementById('next-boot-device').value = 'pxe'")
+        b.evaluate("document.getElementById('next-boot-uefi').checked = true")
+        b.evaluate("document.getElementById('next-boot').requestSubmit()")
+        b.wait_for("document.getElementById('next-boot-state').textContent === 'pxe (UEFI), once'")
+        check("next boot set through the page reaches the BMC",
+              '\\"BootSourceOverrideTarget\\":\\"Pxe\\"' in open(bmc_log).read())
+        no_horizontal_scroll("the machine page with a BMC")
+        readable("the machine page with a BMC")
+        b.screenshot(os.path.join(ARTIFACTS, "machine-power.png"))
+        check("the BMC password is nowhere in the page",
+              "calvin" not in b.evaluate("document.documentElement.outerHTML"))
+    finally:
+        bmc.kill()
+        bmc.wait()
 
     # --- Forget: asks first; Cancel keeps it, Forget deletes it.
     b.evaluate("document.getElementById('forget').click()")

@@ -1,6 +1,6 @@
 'use strict';
 // The dashboard: machines (live from /api/v1/events), one machine (its record, why it gets what
-// it gets, its history, state and forget), and the config (groups, profiles, templates and the
+// it gets, its history, state and forget, power and next boot through its BMC), and the config (groups, profiles, templates and the
 // problems of the last load). Reads and writes only through /api/v1; every value from a machine
 // or a data file goes into the page as text, never as markup.
 (() => {
@@ -10,6 +10,11 @@
   const conn = document.getElementById('conn');
   const KNOWN_STATES = ['discovered', 'assigned', 'provisioning', 'installed'];
   const MAX_ROWS = 500; // rows drawn at most: ~0.3 ms each to build
+  // What a Redfish BMC tells of its machine, as the record keeps it.
+  const HARDWARE_LABELS = {
+    Manufacturer: 'BMC: manufacturer', Model: 'BMC: model', SerialNumber: 'BMC: serial', UUID: 'BMC: UUID',
+    SKU: 'BMC: SKU', ProcessorSummary: 'BMC: CPUs', MemorySummary: 'BMC: memory', MACs: 'BMC: NIC MACs',
+  };
 
   // --- Small helpers.
   function h(tag, attrs, ...children) {
@@ -370,6 +375,16 @@
       } },
         h('button', { value: 'cancel', autofocus: true }, 'Cancel'),
         h('button', { value: 'forget', class: 'danger', id: 'forget-confirm' }, 'Forget')));
+    // Power through the machine's BMC: shown once it has one. Off and cycle ask first.
+    const powerPanel = h('section', { id: 'power', 'aria-labelledby': 'h-power', hidden: true });
+    const powerDialog = h('dialog', { id: 'confirm-power', 'aria-labelledby': 'power-title' },
+      h('h2', { id: 'power-title' }),
+      h('p', {}, 'The machine loses power at once, whatever it is doing.'),
+      h('form', { method: 'dialog', class: 'actions', onsubmit: (event) => {
+        if (event.submitter && event.submitter.value !== 'cancel') power(event.submitter.value);
+      } },
+        h('button', { value: 'cancel', autofocus: true }, 'Cancel'),
+        h('button', { class: 'danger', id: 'power-confirm' }, 'Confirm')));
     const setForm = h('form', { class: 'actions', id: 'set-state' },
       h('label', { for: 'new-state' }, 'Set state'), stateInput,
       h('datalist', { id: 'state-names' }, [...KNOWN_STATES, 'maintenance'].map((s) => h('option', { value: s }))),
@@ -380,10 +395,10 @@
       title, status,
       h('div', { class: 'columns' },
         h('div', {}, h('h2', { id: 'h-record' }, 'Record'), summary,
-          h('h2', {}, 'Actions'), setForm, h('p', { class: 'note' },
-            'Power and next-boot actions appear here once the machine has a BMC.')),
+          h('h2', {}, 'Actions'), setForm, powerPanel, h('p', { class: 'note', id: 'no-bmc' },
+            'Power and next-boot actions appear here once the machine has a BMC (bootcfg machine set-bmc).')),
         h('div', {}, history)),
-      selectBox, dialog);
+      selectBox, dialog, powerDialog);
 
     setForm.addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -413,7 +428,74 @@
       }
     }
 
-    let shownState = null;
+    const bmcPath = (part) => '/api/v1/machines/' + encodeURIComponent(id) + '/' + part;
+    const powerState = h('strong', { id: 'power-state' }, '…');
+    const nextBootState = h('span', { id: 'next-boot-state' }, '…');
+    const device = h('select', { id: 'next-boot-device' }, ['pxe', 'http', 'disk'].map((d) => h('option', { value: d }, d)));
+    const uefi = h('input', { type: 'checkbox', id: 'next-boot-uefi' });
+    const persistent = h('input', { type: 'checkbox', id: 'next-boot-persistent' });
+    const bmcLine = h('code', { id: 'bmc-url' });
+    function askPower(action) {
+      document.getElementById('power-title').textContent = 'Power ' + action + ' ' + id + '?';
+      document.getElementById('power-confirm').value = action;
+      powerDialog.showModal();
+    }
+    const nextBootForm = h('form', { class: 'actions', id: 'next-boot' },
+      h('label', { for: 'next-boot-device' }, 'Next boot'), device,
+      h('label', {}, uefi, ' UEFI'), h('label', {}, persistent, ' every boot'),
+      h('button', { type: 'submit' }, 'Set next boot'));
+    powerPanel.append(
+      h('h2', { id: 'h-power' }, 'Power and next boot'),
+      h('p', {}, 'BMC ', bmcLine, ': power ', powerState, ', next boot ', nextBootState),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', id: 'power-on', onclick: () => power('on') }, 'Power on'),
+        h('button', { type: 'button', class: 'danger', id: 'power-off', onclick: () => askPower('off') }, 'Power off…'),
+        h('button', { type: 'button', class: 'danger', id: 'power-cycle', onclick: () => askPower('cycle') }, 'Power cycle…'),
+        h('button', { type: 'button', id: 'power-refresh', onclick: () => readPower() }, 'Refresh')),
+      nextBootForm);
+    function showNextBoot(next) {
+      nextBootState.textContent = !next || !next.device ? 'the firmware\'s own order'
+        : next.device + (next.uefi ? ' (UEFI)' : '') + (next.persistent ? ', every boot' : ', once');
+    }
+    // Asks the BMC (seconds, for a slow one): on opening the page, after an action, on Refresh.
+    async function readPower() {
+      powerState.textContent = '…';
+      try {
+        const [p, n] = await Promise.all([api(bmcPath('power')), api(bmcPath('next-boot'))]);
+        powerState.textContent = p.power;
+        showNextBoot(n.next_boot);
+      } catch (e) {
+        powerState.textContent = 'unknown';
+        status.textContent = 'The BMC did not answer: ' + e.message;
+      }
+    }
+    async function power(action) {
+      status.textContent = 'Power ' + action + '…';
+      try {
+        const p = await api(bmcPath('power'), {
+          method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ action }),
+        });
+        powerState.textContent = p.power;
+        status.textContent = 'Power ' + action + ': the machine is ' + p.power + '.';
+      } catch (e) {
+        status.textContent = 'Power ' + action + ' failed: ' + e.message;
+      }
+    }
+    nextBootForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        const n = await api(bmcPath('next-boot'), {
+          method: 'PUT', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ device: device.value, uefi: uefi.checked, persistent: persistent.checked }),
+        });
+        showNextBoot(n.next_boot);
+        status.textContent = 'Next boot set: ' + nextBootState.textContent + '.';
+      } catch (e) {
+        status.textContent = 'Next boot not set: ' + e.message;
+      }
+    });
+
+    let shownState = null, shownBmc = null;
     async function render() {
       const r = machines.get(id);
       if (!r) {
@@ -428,7 +510,18 @@
         ['Boots', String(r.boot_count)], ['First seen', when(r.first_seen_ms)],
         ['Last seen', ago(r.last_seen_ms) + ' (' + when(r.last_seen_ms) + ')'],
         ['Last endpoint', r.last_endpoint],
+        ...Object.entries(r.hardware || {}).map(([k, v]) =>
+          [HARDWARE_LABELS[k] || k, Array.isArray(v) ? v.join(', ')
+            : typeof v === 'object' ? Object.entries(v).map(([a, b]) => a + ' ' + b).join(', ') : String(v)]),
       ]));
+      const bmcUrl = r.bmc ? r.bmc.url : null;
+      powerPanel.hidden = !bmcUrl;
+      document.getElementById('no-bmc').hidden = !!bmcUrl;
+      if (bmcUrl !== shownBmc) {
+        shownBmc = bmcUrl;
+        bmcLine.textContent = bmcUrl || '';
+        if (bmcUrl) readPower();
+      }
       history.replaceChildren(h('h2', { id: 'h-history' }, 'State history'),
         h('table', { id: 'history' },
           h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Since'), h('th', { scope: 'col' }, 'By'))),
