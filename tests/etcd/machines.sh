@@ -4,7 +4,8 @@
 # overwritten; a check-in URL rendered by one replica taken by the other, and the installed
 # state then selecting the boot-from-disk group on both; an operator's state and a forget on
 # one replica seen on the other; the store's problems and export untouched by machine keys; a
-# record broken by hand reported with its key and skipped; sightings made while etcd is down
+# record broken by hand reported with its key and skipped; a BMC set through one replica called
+# through the other (its password a secret in etcd); sightings made while etcd is down
 # written once it is back; a replica started later loads every record.
 # Usage: machines.sh BOOTCFGD BOOTCFG
 BOOTCFGD=$1
@@ -98,6 +99,24 @@ for _ in $(seq 30); do
     sleep 0.1
 done
 expect_eq "forgotten on B" 404 "$gone"
+
+# --- A BMC set through one replica is called through the other: its settings in the shared
+# record, its password under secrets/ (never in the record).
+"$here/../../scripts/tls-gen" "$WORK/tls" >/dev/null
+python3 "$here/../integration/redfish_double.py" --cert "$WORK/tls/server.crt" \
+    --key "$WORK/tls/server.key" --port-file "$WORK/bmc.port" --log "$WORK/bmc.log" \
+    --user root --password calvin &
+PIDS+=($!)
+for _ in $(seq 100); do [[ -f $WORK/bmc.port ]] && break; sleep 0.05; done
+printf 'calvin\n' >"$WORK/bmc.pass" && chmod 600 "$WORK/bmc.pass"
+cli "$A_ADMIN" machine set-bmc "$M1" --bmc "redfish://127.0.0.1:$(cat "$WORK/bmc.port")" --user root \
+    --password-file "$WORK/bmc.pass" --bmc-ca-file "$WORK/tls/ca.crt" >/dev/null
+expect_eq "the password is a secret in etcd" calvin "$(ctl get --print-value-only "/bootcfg/secrets/bmc/$M1")"
+expect_eq "... not in the record" "" "$(ctl get --print-value-only "/bootcfg/machines/$M1" | grep -o calvin || true)"
+eventually "$B_ADMIN" "$M1" '["bmc"]["user"]' root 30
+expect_contains "B calls the BMC A set, with the password from etcd" "power is on" "$(cli "$B_ADMIN" power "$M1" status)"
+cli "$B_ADMIN" machine remove-bmc "$M1" >/dev/null
+expect_eq "removed through B: the secret is gone" "" "$(ctl get --keys-only "/bootcfg/secrets/bmc/$M1")"
 
 # --- The store leaves the inventory's keys alone: no problem reported, nothing exported.
 expect_eq "no load problems on A" 0 \
