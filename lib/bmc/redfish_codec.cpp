@@ -83,6 +83,11 @@ Result<ComputerSystem> parse_system(const json& j, const std::string& path) {
         if (auto reset = actions->find("#ComputerSystem.Reset");
             reset != actions->end() && reset->is_object()) {
             s.reset_target = string_at(*reset, "target");
+            // A path on this BMC's service, nowhere else.
+            if (!s.reset_target.starts_with("/redfish/v1/") ||
+                s.reset_target.find_first_of(" \r\n\t?#") != std::string::npos ||
+                s.reset_target.find("..") != std::string::npos)
+                return fail(path + ": its Reset action's target is not a Redfish path");
             s.reset_types = strings_at(*reset, "ResetType@Redfish.AllowableValues");
         }
     }

@@ -156,6 +156,37 @@ sleep 0.2
 timed curl -s -o /dev/null "$ADMIN/api/v1/machines"
 [[ $ELAPSED_MS -lt 500 ]] && pass || fail "the admin API waited ${ELAPSED_MS} ms behind a BMC call"
 
+# --- bootcfg run ipmi: its end (the --wait passing, or Ctrl-C) powers off and unregisters.
+echo '{"id": "installer", "boot": {"kernel": "/assets/vmlinuz"}}' >"$WORK/installer.json"
+curl -s -o /dev/null -X PUT --data-binary @"$WORK/installer.json" "$ADMIN/api/v1/profiles/installer"
+M3=52:54:00:b0:00:03
+groups_of_runs() { curl -s "$ADMIN/api/v1/groups" | grep -c bootcfg_run || true; }
+cli power $M off >/dev/null
+: >"$hw/calls"
+timed "$BOOTCFG" run ipmi installer --mac $M3 --endpoint "$ADMIN" --bmc "$BMC" --user admin \
+    --password-file "$WORK/pw" --ipmi-workarounds opensesspriv --wait 2s --poll 1s
+expect_eq "run ipmi: a machine that never checks in fails the run" "1" "$RC"
+expect_contains "... saying what it waited for" "still waiting for its first boot after the --wait time" "$OUT"
+expect_eq "... after next boot PXE and a power-on" "set boot pxe set power 1" \
+    "$(grep '^set' "$hw/calls" | head -2 | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "... then powered off" "set power 0" "$(grep '^set' "$hw/calls" | tail -1)"
+expect_eq "... and its group removed" "0" "$(groups_of_runs)"
+expect_contains "... its BMC kept for the machine" "$BMC" "$(curl -s "$ADMIN/api/v1/machines/$M3/bmc")"
+: >"$hw/calls"
+"$BOOTCFG" run ipmi installer --mac $M3 --endpoint "$ADMIN" --wait 5m --poll 1s \
+    >"$WORK/run.out" 2>"$WORK/run.err" &
+run=$!
+for _ in $(seq 100); do grep -q "created device" "$WORK/run.out" && break; sleep 0.1; done
+expect_eq "run ipmi without --bmc uses the BMC bootcfgd has: the group is registered" "1" "$(groups_of_runs)"
+kill -INT $run
+wait $run && rc=0 || rc=$?
+expect_eq "Ctrl-C ends the run" "130" "$rc"
+expect_eq "... powered off" "set power 0" "$(grep '^set' "$hw/calls" | tail -1)"
+expect_eq "... and unregistered" "0" "$(groups_of_runs)"
+timed "$BOOTCFG" run redfish installer --mac $M3 --endpoint "$ADMIN" --wait 2s
+expect_eq "run redfish on a machine whose BMC speaks IPMI: refused" "1" "$RC"
+expect_contains "... saying so" "machine $M3's BMC is $BMC, not redfish" "$OUT"
+
 expect_eq "the password appears in no log line" "" "$(grep -ho 's3cret\|wrong' "$LOG" || true)"
 
 # --- kept across a restart; removed with the BMC and with the machine
@@ -163,13 +194,13 @@ kill "$PID"
 wait "$PID" 2>/dev/null || true
 start_bootcfgd again -data-path="$WORK/data" -assets-path= -admin-address=127.0.0.1:0 -bmc-timeout=1s
 ADMIN=http://127.0.0.1:$(grep -o 'admin API listening on 127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$')
-expect_eq "after a restart the BMC and its password still work" "$M: power is on ($BMC)" "$(cli power $M status)"
+expect_eq "after a restart the BMC and its password still work" "$M: power is off ($BMC)" "$(cli power $M status)"
 secrets() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from secrets").fetchone()[0])' "$BOOTCFG_STATE_PATH/inventory.db"; }
-expect_eq "two passwords stored" "2" "$(secrets)"
+expect_eq "three passwords stored" "3" "$(secrets)"
 expect_eq "remove-bmc" "machine $M2: BMC removed" "$(cli machine remove-bmc $M2)"
-expect_eq "... its password gone" "1" "$(secrets)"
+expect_eq "... its password gone" "2" "$(secrets)"
 expect_eq "... no BMC to call" "404" "$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN/api/v1/machines/$M2/power")"
 cli machine forget $M >/dev/null
-expect_eq "forgetting a machine removes its password" "0" "$(secrets)"
+expect_eq "forgetting a machine removes its password" "1" "$(secrets)"
 
 finish

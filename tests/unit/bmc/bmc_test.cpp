@@ -194,11 +194,19 @@ TEST_CASE("Redfish: reset types among those the system allows") {
     const auto any = system_from(R"({"PowerState": "On"})");  // allows nothing named: anything
     CHECK(*redfish::reset_type(PowerAction::cycle, any) == "PowerCycle");
     const auto few = system_from(R"({"PowerState": "On", "Actions": {"#ComputerSystem.Reset": {
-        "target": "/x", "ResetType@Redfish.AllowableValues": ["On"]}}})");
+        "target": "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset",
+        "ResetType@Redfish.AllowableValues": ["On"]}}})");
     auto refused = redfish::reset_type(PowerAction::off, few);
     REQUIRE_FALSE(refused);
     CHECK(refused.failure().reason == "the system allows no ForceOff reset (it allows On)");
     CHECK_FALSE(redfish::parse_system(nlohmann::json::parse(R"({"Id": "1"})"), "/s"));
+    for (const char* target :
+         {"http://elsewhere/x", "/redfish/v1/../../admin", "/redfish/v1/a b", "/other"}) {
+        nlohmann::json j = {{"PowerState", "On"}};
+        j["Actions"]["#ComputerSystem.Reset"]["target"] = target;
+        INFO(target);
+        CHECK_FALSE(redfish::parse_system(j, "/s"));
+    }
 }
 
 TEST_CASE("Redfish: the boot override, written and read") {
