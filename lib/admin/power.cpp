@@ -75,9 +75,9 @@ ApiReply bmc_settings(inventory::Inventory& inv, const ApiRequest& request, cons
     auto set = inv.set_bmc(id, bmc::settings_json(*settings), password, request.who);
     if (!set) return api_error(503, "cannot store the BMC: " + set.failure().reason);
     // Never the password: who set which BMC for which machine.
-    spdlog::info("audit: who=\"{}\" action=set-bmc object=machines/{} bmc={} user=\"{}\"",
-                 log_escape(request.who), id, log_escape(settings->url),
-                 log_escape(settings->user));
+    spdlog::info("audit: who=\"{}\" action=set-bmc object=machines/{} bmc={} user=\"{}\"{}",
+                 log_escape(request.who), id, log_escape(settings->url), log_escape(settings->user),
+                 settings->insecure ? " insecure=true (its certificate is not verified)" : "");
     return json_reply(200, inventory::record_json(*set));
 }
 

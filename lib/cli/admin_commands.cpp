@@ -451,7 +451,12 @@ int machine(Context& c, const std::vector<std::string>& w) {
             body["cipher_suite"] = suite;
         }
         if (!c.inv.bmc_ca_file.empty()) body["ca_file"] = c.inv.bmc_ca_file;
-        if (c.inv.insecure) body["insecure"] = true;
+        if (c.inv.insecure) {
+            body["insecure"] = true;
+            std::fprintf(c.err,
+                         "note: --insecure: bootcfgd will not verify this BMC's certificate, so "
+                         "anyone on the path can pose as it and read its password\n");
+        }
         auto r = c.call("PUT", "/api/v1/machines/" + encode(machine_id) + "/bmc", body.dump());
         return printed(r, "machine " + machine_id + ": BMC " + c.inv.bmc);
     }

@@ -108,7 +108,9 @@ expect_contains "... saying so" "certificate verify failed" "$out"
 set_bmc $M4 "$BMC_plain"
 out=$(cli power $M4 status 2>&1) && rc=0 || rc=$?
 expect_eq "the system's CAs do not know the test CA: refused" "1" "$rc"
-set_bmc $M4 "$BMC_plain" --insecure
+out=$(cli machine set-bmc $M4 --bmc "$BMC_plain" --user root --password-file "$WORK/pw" --insecure 2>&1)
+expect_contains "--insecure says what it does" "will not verify this BMC's certificate" "$out"
+expect_log "... and the audit line says so" "action=set-bmc object=machines/$M4 bmc=$BMC_plain user=\"root\" insecure=true"
 expect_contains "--insecure: no certificate check, on request" "power is" "$(cli power $M4 status)"
 expect_contains "... shown in the BMC settings" '"insecure": true' "$(curl -s "$ADMIN/api/v1/machines/$M4/bmc")"
 M5=52:54:00:c1:00:05
