@@ -19,13 +19,6 @@ using nlohmann::json;
 
 constexpr std::string_view kMachines = "/api/v1/machines";
 
-ApiReply json_reply(unsigned status, const json& body) {
-    ApiReply r;
-    r.status = status;
-    r.body = body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
-    return r;
-}
-
 // A record's fields as the labels `label=KEY=VALUE` filters on.
 const std::string* record_label(const MachineRecord& r, std::string_view key) {
     if (key == "mac") return &r.mac;

@@ -15,13 +15,6 @@ using nlohmann::json;
 // A password longer than any BMC takes (IPMI 2.0: 20 bytes; Redfish services: a few dozen).
 constexpr std::size_t kMaxPassword = 256;
 
-ApiReply json_reply(unsigned status, const json& body) {
-    ApiReply r;
-    r.status = status;
-    r.body = body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
-    return r;
-}
-
 Result<json> json_body(const ApiRequest& request, const char* expected) {
     try {
         json body = parse_json_bounded(request.body);

@@ -56,13 +56,6 @@ json with_meta(json object, const std::string& revision, const std::string& sour
     return object;
 }
 
-ApiReply json_reply(const json& body, std::string etag = {}) {
-    ApiReply r;
-    r.body = body.dump(2) + "\n";
-    r.etag = std::move(etag);
-    return r;
-}
-
 ApiReply list(const Snapshot& snapshot, Kind kind, std::string_view query) {
     json items = json::array();
     if (kind == Kind::groups) {
@@ -96,19 +89,20 @@ ApiReply list(const Snapshot& snapshot, Kind kind, std::string_view query) {
                                  {"source", t->source}});
         }
     }
-    return json_reply({{"items", std::move(items)}});
+    return json_reply(200, {{"items", std::move(items)}});
 }
 
 ApiReply get_one(const Snapshot& snapshot, Kind kind, const std::string& name) {
     const std::string what = std::string(kind_name(kind)) + "/" + name;
     if (kind == Kind::groups) {
-        if (const Group* g = snapshot.group(name)) return json_reply(group_json(*g), revision(*g));
+        if (const Group* g = snapshot.group(name))
+            return json_reply(200, group_json(*g), revision(*g));
         return api_error(404, "no group '" + name + "'", "id");
     }
     if (kind == Kind::profiles) {
         const Profile* p = snapshot.profile(name);
         if (!p) return api_error(404, "no profile '" + name + "'", "id");
-        return json_reply(profile_json(*p), revision(*p));
+        return json_reply(200, profile_json(*p), revision(*p));
     }
     const TemplateEntry* t = snapshot.template_entry(template_kind(kind), name);
     if (!t)
@@ -164,7 +158,8 @@ ApiReply select_request(const Snapshot& snapshot, std::string_view query) {
                               {"profile", g->profile},
                               {"selector_size", g->selector.entries().size()},
                               {"source", g->source}});
-    return json_reply({{"labels", std::move(labels)},
+    return json_reply(200,
+                      {{"labels", std::move(labels)},
                        {"selected", std::move(parts)},
                        {"matching_groups", std::move(candidates)},
                        {"rule",
@@ -180,6 +175,14 @@ ApiReply api_error(unsigned status, const std::string& reason, const std::string
     ApiReply r;
     r.status = status;
     r.body = body.dump() + "\n";
+    return r;
+}
+
+ApiReply json_reply(unsigned status, const json& body, std::string etag) {
+    ApiReply r;
+    r.status = status;
+    r.body = body.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+    r.etag = std::move(etag);
     return r;
 }
 

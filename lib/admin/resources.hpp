@@ -31,6 +31,8 @@ struct ApiReply {
 
 // {"error": reason, "field": field}; field left out when empty.
 ApiReply api_error(unsigned status, const std::string& reason, const std::string& field = {});
+// A JSON body, indented (bytes that are not UTF-8 become U+FFFD), with the revision if any.
+ApiReply json_reply(unsigned status, const nlohmann::json& body, std::string etag = {});
 
 // GET on /api/v1/...: lists, single objects, select. path is without the query string.
 ApiReply read_request(const Snapshot& snapshot, std::string_view path, std::string_view query);
