@@ -86,7 +86,9 @@ class RedfishBmc final : public Bmc {
     }
 
     Result<json> hardware() override {
-        auto doc = get(system_path_or_find());
+        auto path = system_path();
+        if (!path) return path.failure();
+        auto doc = get(*path);
         if (!doc) return doc.failure();
         std::vector<std::string> macs;
         // NICs: the EthernetInterfaces collection, a bounded number of members.
@@ -113,14 +115,6 @@ class RedfishBmc final : public Bmc {
   private:
     Failure failed(const std::string& what) const { return fail(where_ + ": " + what); }
 
-    const std::string& system_path_or_find() {
-        if (system_.empty()) {
-            auto found = find_system();
-            if (found) system_ = *found;
-        }
-        return system_;
-    }
-
     Result<std::string> find_system() {
         auto collection = get("/redfish/v1/Systems");
         if (!collection) return collection.failure();
@@ -129,13 +123,20 @@ class RedfishBmc final : public Bmc {
         return *path;
     }
 
-    Result<redfish::ComputerSystem> system() {
+    // The system's path: the URL's, else the collection's only member (looked up once).
+    Result<std::string> system_path() {
         if (system_.empty()) {
             auto found = find_system();
             if (!found) return found.failure();
             system_ = *found;
         }
-        auto doc = get(system_);
+        return system_;
+    }
+
+    Result<redfish::ComputerSystem> system() {
+        auto path = system_path();
+        if (!path) return path.failure();
+        auto doc = get(*path);
         if (!doc) return doc.failure();
         auto s = redfish::parse_system(*doc, system_);
         if (!s) return failed(s.failure().reason);
