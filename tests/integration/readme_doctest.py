@@ -165,6 +165,10 @@ def script_for(number, given, cmds, outdir):
 
 def main():
     readme, bootcfgd, bootcfg, work = sys.argv[1:5]
+    # Each block gets a tmpfs over /tmp: a work dir under /tmp (a build tree there) would vanish
+    # inside it, so it moves to /var/tmp.
+    if os.path.realpath(work).startswith("/tmp/"):
+        work = os.path.join("/var/tmp", "bootcfg-readme-doctest-" + str(os.getuid()))
     repo = os.path.dirname(os.path.abspath(readme))
     blocks = parse(readme)
     failures = [f"README.md:{n}: a sh example without a <!-- doctest: run|skip: REASON --> marker"
@@ -184,7 +188,12 @@ def main():
     shims = os.path.join(work, "bin")
     os.makedirs(shims)
     for binary in (bootcfgd, bootcfg):
-        os.symlink(os.path.abspath(binary), os.path.join(shims, os.path.basename(binary)))
+        shim = os.path.join(shims, os.path.basename(binary))
+        if os.path.realpath(binary).startswith("/tmp/"):  # hidden in the blocks too: a copy
+            shutil.copy2(binary, shim)
+        else:
+            os.symlink(os.path.abspath(binary), shim)
+    bootcfgd = os.path.join(shims, os.path.basename(bootcfgd))
     if not shutil.which("sudo"):
         with open(os.path.join(shims, "sudo"), "w") as f:
             f.write('#!/bin/sh\n# root already: run the command as sudo would\nexec "$@"\n')
