@@ -19,24 +19,24 @@ constexpr auto kWriteInterval = std::chrono::milliseconds(1000);
 // often. A kill -9 loses at most this much of last-seen times and boot counts, never a state.
 constexpr auto kSeenInterval = std::chrono::seconds(10);
 
-struct Outcome {
-    std::optional<Failure> failure;
-    std::optional<MachineRecord> record;  // after the change; nullopt: forgotten or absent
-    bool existed = false;
-    std::optional<std::string> secret;  // bmc_password
-};
-
 std::string bmc_secret_name(const std::string& id) {
     return "bmc/" + id;
 }
 
 }  // namespace
 
+struct Inventory::Outcome {
+    std::optional<Failure> failure;
+    std::optional<MachineRecord> record;  // after the change; nullopt: forgotten or absent
+    bool existed = false;
+    std::optional<std::string> secret;  // bmc_password
+};
+
 struct Inventory::Command {
     enum { set_state, forget, set_bmc, bmc_password, set_hardware } kind;
     std::string id, state, by;
-    nlohmann::json bmc;  // set_bmc: the settings (null: remove the BMC); set_hardware: facts
-    std::string secret;  // set_bmc: its password
+    nlohmann::json document;  // set_bmc: the settings (null: remove the BMC); set_hardware: facts
+    std::string secret;       // set_bmc: its password
     std::shared_ptr<std::promise<Outcome>> done = std::make_shared<std::promise<Outcome>>();
 };
 
@@ -166,14 +166,17 @@ std::vector<Sighting> Inventory::take_buffers() {
     return all;
 }
 
-Result<void> Inventory::submit(Command command) {
+Result<Inventory::Outcome> Inventory::execute(Command command) {
+    auto done = command.done->get_future();
     {
         std::lock_guard lk(queue_mutex_);
         if (stopping_) return fail("the inventory is shutting down");
         commands_.push_back(std::move(command));
     }
     queue_cv_.notify_one();
-    return {};
+    Outcome o = done.get();
+    if (o.failure) return *o.failure;
+    return o;
 }
 
 Result<MachineRecord> Inventory::set_state(const std::string& id, const std::string& state,
@@ -181,50 +184,35 @@ Result<MachineRecord> Inventory::set_state(const std::string& id, const std::str
     if (!valid_state(state))
         return fail("state '" + state + "' is not a state name ([a-z0-9][a-z0-9_-]*, at most 32)",
                     "state");
-    Command c{Command::set_state, id, state, by, nullptr, ""};
-    auto done = c.done->get_future();
-    if (auto queued = submit(std::move(c)); !queued) return queued.failure();
-    Outcome o = done.get();
-    if (o.failure) return *o.failure;
-    return std::move(*o.record);
+    auto o = execute({Command::set_state, id, state, by, nullptr, ""});
+    if (!o) return o.failure();
+    return std::move(*o->record);
 }
 
 Result<bool> Inventory::forget(const std::string& id) {
-    Command c{Command::forget, id, "", "", nullptr, ""};
-    auto done = c.done->get_future();
-    if (auto queued = submit(std::move(c)); !queued) return queued.failure();
-    Outcome o = done.get();
-    if (o.failure) return *o.failure;
-    return o.existed;
+    auto o = execute({Command::forget, id, "", "", nullptr, ""});
+    if (!o) return o.failure();
+    return o->existed;
 }
 
 Result<MachineRecord> Inventory::set_bmc(const std::string& id, const nlohmann::json& settings,
                                          const std::string& password, const std::string& by) {
-    Command c{Command::set_bmc, id, "", by, settings, password};
-    auto done = c.done->get_future();
-    if (auto queued = submit(std::move(c)); !queued) return queued.failure();
-    Outcome o = done.get();
-    if (o.failure) return *o.failure;
-    return std::move(*o.record);
+    auto o = execute({Command::set_bmc, id, "", by, settings, password});
+    if (!o) return o.failure();
+    return std::move(*o->record);
 }
 
 Result<MachineRecord> Inventory::set_hardware(const std::string& id,
                                               const nlohmann::json& hardware) {
-    Command c{Command::set_hardware, id, "", "", hardware, ""};
-    auto done = c.done->get_future();
-    if (auto queued = submit(std::move(c)); !queued) return queued.failure();
-    Outcome o = done.get();
-    if (o.failure) return *o.failure;
-    return std::move(*o.record);
+    auto o = execute({Command::set_hardware, id, "", "", hardware, ""});
+    if (!o) return o.failure();
+    return std::move(*o->record);
 }
 
 Result<std::optional<std::string>> Inventory::bmc_password(const std::string& id) {
-    Command c{Command::bmc_password, id, "", "", nullptr, ""};
-    auto done = c.done->get_future();
-    if (auto queued = submit(std::move(c)); !queued) return queued.failure();
-    Outcome o = done.get();
-    if (o.failure) return *o.failure;
-    return std::move(o.secret);
+    auto o = execute({Command::bmc_password, id, "", "", nullptr, ""});
+    if (!o) return o.failure();
+    return std::move(o->secret);
 }
 
 void Inventory::flush() {
@@ -404,7 +392,7 @@ void Inventory::run() {
                 else
                     outcomes[i].failure = secret.failure();
             } else if (c.kind == Command::set_bmc) {
-                auto stored = c.bmc.is_null() || c.secret.empty()
+                auto stored = c.document.is_null() || c.secret.empty()
                                   ? store_->remove_secret(bmc_secret_name(c.id))
                                   : store_->put_secret(bmc_secret_name(c.id), c.secret);
                 if (!stored) outcomes[i].failure = stored.failure();
@@ -452,13 +440,13 @@ void Inventory::run() {
                     r.first_seen_ms = r.last_seen_ms = now;
                 }
                 if (c.kind == Command::set_bmc) {
-                    r.bmc = c.bmc;
+                    r.bmc = c.document;
                     r.bmc_set_ms = now;
                     pass.touch(c.id);
                     continue;
                 }
                 if (c.kind == Command::set_hardware) {
-                    r.hardware = c.bmc;
+                    r.hardware = c.document;
                     pass.touch(c.id);
                     continue;
                 }

@@ -98,12 +98,14 @@ class Inventory {
 
   private:
     struct Command;
+    struct Outcome;
     struct Pass;
     Inventory(InventoryOptions options, std::unique_ptr<MachineStore> store, CheckinSigner signer,
               std::vector<MachineRecord> records);
     void run();
     void set_indexed_state(const std::string& id, const std::string* state);
-    Result<void> submit(Command command);
+    // Queues a command for the writer and waits for its outcome (a failure as the Failure).
+    Result<Outcome> execute(Command command);
     // The writer: a record gone from records_ leaves the state index, its boot count and an
     // event behind it.
     void drop_record(const std::string& id);
