@@ -91,7 +91,7 @@ Result<BmcAddress> parse_bmc_url(std::string_view url) {
     return a;
 }
 
-Result<void> check_settings(const BmcSettings& s) {
+Result<BmcAddress> check_settings(const BmcSettings& s) {
     auto address = parse_bmc_url(s.url);
     if (!address) return address.failure();
     if (s.user.size() > kMaxUser || std::any_of(s.user.begin(), s.user.end(), [](char c) {
@@ -110,7 +110,7 @@ Result<void> check_settings(const BmcSettings& s) {
     if (address->protocol == Protocol::ipmi && (s.insecure || !s.ca_file.empty()))
         return fail("IPMI has no certificates: ca_file and insecure are for redfish://",
                     s.insecure ? "insecure" : "ca_file");
-    return {};
+    return address;
 }
 
 nlohmann::json settings_json(const BmcSettings& s) {
@@ -201,8 +201,7 @@ nlohmann::json next_boot_json(const std::optional<NextBoot>& next) {
 
 Result<std::unique_ptr<Bmc>> connect(const BmcSettings& settings, const std::string& password,
                                      const BmcOptions& options) {
-    if (auto ok = check_settings(settings); !ok) return ok.failure();
-    auto address = parse_bmc_url(settings.url);
+    auto address = check_settings(settings);
     if (!address) return address.failure();
     if (address->protocol == Protocol::redfish)
         return make_redfish_bmc(*address, settings, password, options);

@@ -42,8 +42,9 @@ struct BmcSettings {
     bool insecure = false;
 };
 
-// Checks every field; the failure names the field ("url", "ipmi_workarounds", ...).
-Result<void> check_settings(const BmcSettings& settings);
+// Checks every field; the failure names the field ("url", "ipmi_workarounds", ...). The
+// address the URL names, parsed.
+Result<BmcAddress> check_settings(const BmcSettings& settings);
 // As machine records and the admin API hold them, and back (checked).
 nlohmann::json settings_json(const BmcSettings& settings);
 Result<BmcSettings> settings_from_json(const nlohmann::json& j);
