@@ -86,10 +86,15 @@ class RedfishBmc final : public Bmc {
     }
 
     Result<json> hardware() override {
-        auto path = system_path();
-        if (!path) return path.failure();
-        auto doc = get(*path);
-        if (!doc) return doc.failure();
+        // The system as this call last read it (a status read has just done so), else now.
+        if (system_doc_.is_null()) {
+            auto path = system_path();
+            if (!path) return path.failure();
+            auto doc = get(*path);
+            if (!doc) return doc.failure();
+            system_doc_ = std::move(*doc);
+        }
+        const json* doc = &system_doc_;
         std::vector<std::string> macs;
         // NICs: the EthernetInterfaces collection, a bounded number of members.
         if (doc->contains("EthernetInterfaces") && (*doc)["EthernetInterfaces"].is_object()) {
@@ -141,6 +146,7 @@ class RedfishBmc final : public Bmc {
         auto s = redfish::parse_system(*doc, system_);
         if (!s) return failed(s.failure().reason);
         if (!s->etag.empty()) etag_ = s->etag;
+        system_doc_ = std::move(*doc);
         return s;
     }
 
@@ -193,6 +199,7 @@ class RedfishBmc final : public Bmc {
     ClientOptions client_;
     BmcOptions options_;
     std::string system_, where_, authorization_, etag_;
+    json system_doc_;  // the system's document as last read
 };
 
 }  // namespace

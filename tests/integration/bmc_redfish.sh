@@ -47,6 +47,8 @@ M=52:54:00:c1:00:01
 set_bmc $M "$BMC_plain" --bmc-ca-file "$WORK/tls/ca.crt"
 expect_eq "power status" "$M: power is on ($BMC_plain)" "$(cli power $M status)"
 expect_eq "... found the system through the collection" "1" "$(grep -c '"path": "/redfish/v1/Systems"' "$WORK/plain.log")"
+expect_eq "... and read the system once for its power and its hardware" "1" \
+    "$(grep -c '"path": "/redfish/v1/Systems/RACK1-N1"' "$WORK/plain.log")"
 record=$(curl -s "$ADMIN/api/v1/machines/$M")
 hw() { python3 -c 'import json, sys; print(json.load(sys.stdin)["hardware"]'"$1"')' <<<"$record"; }
 expect_eq "the record gets the BMC's serial" "SN000001" "$(hw '["SerialNumber"]')"
