@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -36,8 +35,8 @@ struct Invocation {
     std::string state, seen_since;  // machine list filters
     std::vector<std::string> labels;
     // machine set-bmc, next-boot
-    std::string bmc, user, password_file, ipmi_workarounds, cipher_suite, bmc_ca_file;
-    bool uefi = false, persistent = false, insecure = false;
+    BmcFlags bmc;
+    bool uefi = false, persistent = false;
     std::vector<std::string> words;  // positional
 };
 
@@ -95,15 +94,9 @@ Invocation parse(const std::vector<std::string>& args,
     inv.state = f.get("--state");
     inv.labels = f.all("--label");
     inv.seen_since = f.get("--seen-since");
-    inv.bmc = f.get("--bmc");
-    inv.user = f.get("--user");
-    inv.password_file = f.get("--password-file");
-    inv.ipmi_workarounds = f.get("--ipmi-workarounds");
-    inv.cipher_suite = f.get("--cipher-suite");
+    inv.bmc = BmcFlags::from(f);
     inv.uefi = f.flag("--uefi");
     inv.persistent = f.flag("--persistent");
-    inv.bmc_ca_file = f.get("--bmc-ca-file");
-    inv.insecure = f.flag("--insecure");
     if (inv.output != "table" && inv.output != "json")
         throw UsageError{"-o " + inv.output + ": expected table or json"};
     if (inv.client.cert_file.empty() != inv.client.key_file.empty())
@@ -364,11 +357,7 @@ int machine(Context& c, const std::vector<std::string>& w) {
     const bool filters = !c.inv.state.empty() || !c.inv.labels.empty() || !c.inv.seen_since.empty();
     if (filters && verb != "list")
         throw UsageError{"--state, --label and --seen-since filter machine list only"};
-    const bool bmc_flags = !c.inv.bmc.empty() || !c.inv.user.empty() ||
-                           !c.inv.password_file.empty() || !c.inv.ipmi_workarounds.empty() ||
-                           !c.inv.cipher_suite.empty() || !c.inv.bmc_ca_file.empty() ||
-                           c.inv.insecure;
-    if (bmc_flags && verb != "set-bmc")
+    if (c.inv.bmc.any() && verb != "set-bmc")
         throw UsageError{
             "--bmc, --user, --password-file, --ipmi-workarounds, --cipher-suite, "
             "--bmc-ca-file and --insecure go with machine set-bmc"};
@@ -430,35 +419,14 @@ int machine(Context& c, const std::vector<std::string>& w) {
     }
     if (verb == "set-bmc") {
         const std::string machine_id = id();
-        if (c.inv.bmc.empty()) throw UsageError{"machine set-bmc needs --bmc URL"};
-        json body{{"url", c.inv.bmc}, {"user", c.inv.user}};
-        if (!c.inv.password_file.empty())
-            body["password"] = password_from_file("--password-file", c.inv.password_file);
-        if (!c.inv.ipmi_workarounds.empty()) {
-            json names = json::array();
-            std::stringstream list(c.inv.ipmi_workarounds);
-            for (std::string name; std::getline(list, name, ',');)
-                if (!name.empty()) names.push_back(name);
-            body["ipmi_workarounds"] = names;
-        }
-        if (!c.inv.cipher_suite.empty()) {
-            int suite = -1;
-            auto [end, ec] =
-                std::from_chars(c.inv.cipher_suite.data(),
-                                c.inv.cipher_suite.data() + c.inv.cipher_suite.size(), suite);
-            if (ec != std::errc{} || end != c.inv.cipher_suite.data() + c.inv.cipher_suite.size())
-                throw UsageError{"--cipher-suite " + c.inv.cipher_suite + ": not a number"};
-            body["cipher_suite"] = suite;
-        }
-        if (!c.inv.bmc_ca_file.empty()) body["ca_file"] = c.inv.bmc_ca_file;
-        if (c.inv.insecure) {
-            body["insecure"] = true;
+        if (c.inv.bmc.url.empty()) throw UsageError{"machine set-bmc needs --bmc URL"};
+        const std::string body = c.inv.bmc.body();
+        if (c.inv.bmc.insecure)
             std::fprintf(c.err,
                          "note: --insecure: bootcfgd will not verify this BMC's certificate, so "
                          "anyone on the path can pose as it and read its password\n");
-        }
-        auto r = c.call("PUT", "/api/v1/machines/" + encode(machine_id) + "/bmc", body.dump());
-        return printed(r, "machine " + machine_id + ": BMC " + c.inv.bmc);
+        auto r = c.call("PUT", "/api/v1/machines/" + encode(machine_id) + "/bmc", body);
+        return printed(r, "machine " + machine_id + ": BMC " + c.inv.bmc.url);
     }
     if (verb == "remove-bmc") {
         const std::string machine_id = id();

@@ -4,7 +4,10 @@
 
 #include <sys/stat.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <sstream>
 
@@ -86,6 +89,42 @@ std::string password_from_file(const std::string& flag, const std::string& path)
     if (!text.empty() && text.back() == '\r') text.pop_back();
     if (text.empty()) throw UsageError{flag + " " + path + ": its first line is empty"};
     return text;
+}
+
+BmcFlags BmcFlags::from(const ParsedFlags& f) {
+    return {f.get("--bmc"),           f.get("--user"),
+            f.get("--password-file"), f.get("--ipmi-workarounds"),
+            f.get("--cipher-suite"),  f.get("--bmc-ca-file"),
+            f.flag("--insecure")};
+}
+
+bool BmcFlags::any() const {
+    return !url.empty() || !user.empty() || !password_file.empty() || !ipmi_workarounds.empty() ||
+           !cipher_suite.empty() || !ca_file.empty() || insecure;
+}
+
+std::string BmcFlags::body() const {
+    nlohmann::json body{{"url", url}, {"user", user}};
+    if (!password_file.empty())
+        body["password"] = password_from_file("--password-file", password_file);
+    if (!ipmi_workarounds.empty()) {
+        nlohmann::json names = nlohmann::json::array();
+        std::stringstream list(ipmi_workarounds);
+        for (std::string name; std::getline(list, name, ',');)
+            if (!name.empty()) names.push_back(name);
+        body["ipmi_workarounds"] = names;
+    }
+    if (!cipher_suite.empty()) {
+        int suite = -1;
+        auto [end, ec] =
+            std::from_chars(cipher_suite.data(), cipher_suite.data() + cipher_suite.size(), suite);
+        if (ec != std::errc{} || end != cipher_suite.data() + cipher_suite.size())
+            throw UsageError{"--cipher-suite " + cipher_suite + ": not a number"};
+        body["cipher_suite"] = suite;
+    }
+    if (!ca_file.empty()) body["ca_file"] = ca_file;
+    if (insecure) body["insecure"] = true;
+    return body.dump();
 }
 
 std::string token_from_file(const std::string& path) {

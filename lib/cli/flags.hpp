@@ -53,6 +53,19 @@ std::string token_from_file(const std::string& path);
 // A password in a file (its first line, without the line end) that only its owner may read;
 // UsageError naming the flag and file otherwise.
 std::string password_from_file(const std::string& flag, const std::string& path);
+
+// A machine's BMC as `machine set-bmc` and `run ipmi|redfish` take it: --bmc, --user,
+// --password-file, --ipmi-workarounds, --cipher-suite, --bmc-ca-file, --insecure.
+struct BmcFlags {
+    std::string url, user, password_file, ipmi_workarounds, cipher_suite, ca_file;
+    bool insecure = false;
+
+    static BmcFlags from(const ParsedFlags& f);
+    bool any() const;
+    // The admin API's body for PUT /api/v1/machines/MAC/bmc (the password read from its file);
+    // UsageError naming a flag that is wrong.
+    std::string body() const;
+};
 // A plain table: columns as wide as their widest cell.
 void print_table(std::FILE* out, const std::vector<std::vector<std::string>>& rows);
 

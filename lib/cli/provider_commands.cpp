@@ -119,17 +119,7 @@ ProviderOptions provider_options(const ParsedFlags& f, const Env& env, std::FILE
     const std::string token_file = setting(f, "--token-file", env, {"BOOTCFG_TOKEN_FILE"});
     if (!token_file.empty()) o.token = token_from_file(token_file);
     o.note = [err](const std::string& text) { std::fprintf(err, "note: %s\n", text.c_str()); };
-    o.bmc_url = f.get("--bmc");
-    o.bmc_user = f.get("--user");
-    if (f.has("--password-file"))
-        o.bmc_password = password_from_file("--password-file", f.get("--password-file"));
-    for (std::string all = f.get("--ipmi-workarounds"); !all.empty();) {
-        const auto comma = all.find(',');
-        if (comma != 0) o.ipmi_workarounds.push_back(all.substr(0, comma));
-        all = comma == std::string::npos ? "" : all.substr(comma + 1);
-    }
-    o.bmc_ca_file = f.get("--bmc-ca-file");
-    o.bmc_insecure = f.flag("--insecure");
+    if (const auto bmc = BmcFlags::from(f); !bmc.url.empty()) o.bmc = bmc.body();
     o.uefi = f.flag("--uefi");
     return o;
 }

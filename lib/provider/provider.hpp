@@ -77,11 +77,10 @@ struct ProviderOptions {
     std::string endpoint, cert_file, key_file, token;  // bootcfg: the admin API
     std::chrono::milliseconds timeout{30000};
     std::function<void(const std::string&)> note;  // retries and waits worth telling the user
-    // ipmi, redfish: the machine's BMC, set through bootcfgd when bmc_url is given (else the
-    // one bootcfgd has), and whether it boots UEFI.
-    std::string bmc_url, bmc_user, bmc_password, bmc_ca_file;
-    std::vector<std::string> ipmi_workarounds;
-    bool bmc_insecure = false, uefi = false;
+    // ipmi, redfish: the machine's BMC to set through bootcfgd (the admin API's JSON body for
+    // it; empty: the one bootcfgd has), and whether it boots UEFI.
+    std::string bmc;
+    bool uefi = false;
 };
 
 inline constexpr const char* kEquinixMetalApi = "https://api.equinix.com/metal/v1";

@@ -324,13 +324,7 @@ class BmcProvider final : public BootcfgProvider {
         const auto mac = normalize_mac(s.mac);
         if (!mac) throw ProviderError("run " + protocol_ + " needs the machine's --mac");
         const std::string machine = "/api/v1/machines/" + *mac;
-        if (!o_.bmc_url.empty()) {
-            json bmc{{"url", o_.bmc_url}, {"user", o_.bmc_user}, {"password", o_.bmc_password}};
-            if (!o_.ipmi_workarounds.empty()) bmc["ipmi_workarounds"] = o_.ipmi_workarounds;
-            if (!o_.bmc_ca_file.empty()) bmc["ca_file"] = o_.bmc_ca_file;
-            if (o_.bmc_insecure) bmc["insecure"] = true;
-            call("PUT", machine + "/bmc", bmc.dump());
-        }
+        if (!o_.bmc.empty()) call("PUT", machine + "/bmc", o_.bmc);
         const auto set = call("GET", machine + "/bmc", {}, true);
         if (set.status == 404)
             throw ProviderError("machine " + *mac + " has no BMC in bootcfgd: give --bmc " +
