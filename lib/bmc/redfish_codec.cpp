@@ -1,6 +1,8 @@
 #include "bmc/redfish_codec.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <utility>
 
 #include "model/limits.hpp"
 
@@ -36,16 +38,20 @@ std::string joined(const std::vector<std::string>& list) {
     return s;
 }
 
-const char* target_of(BootDevice d) {
-    switch (d) {
-        case BootDevice::pxe:
-            return "Pxe";
-        case BootDevice::http:
-            return "UefiHttp";
-        case BootDevice::disk:
-            return "Hdd";
-    }
+// Redfish's BootSourceOverrideTarget for each boot device, read and written by one table.
+constexpr std::pair<BootDevice, std::string_view> kTargets[] = {
+    {BootDevice::pxe, "Pxe"}, {BootDevice::http, "UefiHttp"}, {BootDevice::disk, "Hdd"}};
+
+std::string target_of(BootDevice d) {
+    for (const auto& [device, target] : kTargets)
+        if (device == d) return std::string(target);
     return "None";
+}
+
+std::optional<BootDevice> device_of(std::string_view target) {
+    for (const auto& [device, name] : kTargets)
+        if (name == target) return device;
+    return std::nullopt;
 }
 
 // Text from a BMC, bounded and on one line.
@@ -96,19 +102,13 @@ Result<ComputerSystem> parse_system(const json& j, const std::string& path) {
         const std::string enabled = string_at(*boot, "BootSourceOverrideEnabled");
         const std::string target = string_at(*boot, "BootSourceOverrideTarget");
         if (enabled == "Once" || enabled == "Continuous") {
-            NextBoot next;
-            next.persistent = enabled == "Continuous";
-            next.uefi = string_at(*boot, "BootSourceOverrideMode") == "UEFI";
-            bool ours = true;
-            if (target == "Pxe")
-                next.device = BootDevice::pxe;
-            else if (target == "UefiHttp")
-                next.device = BootDevice::http;
-            else if (target == "Hdd")
-                next.device = BootDevice::disk;
-            else
-                ours = false;
-            if (ours) s.next_boot = next;
+            if (const auto device = device_of(target)) {  // else an override not ours
+                NextBoot next;
+                next.device = *device;
+                next.persistent = enabled == "Continuous";
+                next.uefi = string_at(*boot, "BootSourceOverrideMode") == "UEFI";
+                s.next_boot = next;
+            }
         }
     }
     return s;
