@@ -89,7 +89,7 @@ std::optional<std::string> boot_file_override(const Snapshot& snapshot, const La
                                               std::string_view key) {
     const auto selection = select(snapshot, labels, Part::group);
     if (!selection.group) return std::nullopt;
-    const auto& metadata = selection.group->metadata;
+    const auto metadata = selection.group->metadata.parsed();
     const auto it = metadata.find(key);
     if (it == metadata.end() || !it->is_string()) return std::nullopt;
     return it->get<std::string>();

@@ -2,6 +2,15 @@
 
 namespace bootcfg {
 
+Metadata::Metadata(const nlohmann::json& object) {
+    if (object.is_object() && !object.empty())
+        text_ = object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::json Metadata::parsed() const {
+    return text_.empty() ? nlohmann::json::object() : nlohmann::json::parse(text_);
+}
+
 const std::string& template_id(const Profile& profile, TemplateKind kind) {
     switch (kind) {
         case TemplateKind::ignition:

@@ -173,7 +173,7 @@ std::string grub_config(const BootSpec& boot, bool arm64) {
 
 nlohmann::json template_data(const Group& group, const Labels& query, std::string_view raw_query,
                              std::string_view checkin_url) {
-    nlohmann::json data = group.metadata.is_object() ? group.metadata : nlohmann::json::object();
+    nlohmann::json data = group.metadata.parsed();
     for (const auto& [key, value] : group.selector.entries()) {
         std::string k = key;
         std::transform(k.begin(), k.end(), k.begin(),
@@ -265,13 +265,12 @@ std::string metadata_env(const Group& group, const Labels& query, std::string_vi
     std::vector<std::string> lines;
     std::vector<std::string> selector_keys;
     for (const auto& [key, value] : group.selector.entries()) selector_keys.push_back(lower(key));
-    if (group.metadata.is_object()) {
-        for (const auto& [key, value] : group.metadata.items()) {
-            if (key == "request" ||
-                std::find(selector_keys.begin(), selector_keys.end(), key) != selector_keys.end())
-                continue;
-            flatten_value(key, value, lines);
-        }
+    const nlohmann::json metadata = group.metadata.parsed();
+    for (const auto& [key, value] : metadata.items()) {
+        if (key == "request" ||
+            std::find(selector_keys.begin(), selector_keys.end(), key) != selector_keys.end())
+            continue;
+        flatten_value(key, value, lines);
     }
     std::size_t i = 0;
     for (const auto& [key, value] : group.selector.entries())

@@ -117,7 +117,7 @@ void to_message(const Group& g, storagepb::Group& out) {
     out.set_name(g.name);
     out.set_profile(g.profile);
     for (const auto& [k, v] : g.selector.entries()) (*out.mutable_selector())[k] = v;
-    if (!g.metadata.empty()) out.set_metadata(g.metadata.dump());
+    if (!g.metadata.empty()) out.set_metadata(g.metadata.text());
 }
 
 void to_message(const Profile& p, storagepb::Profile& out) {

@@ -309,7 +309,7 @@ std::optional<Group> group_of(const std::string& text, Failure& failure) {
         failure.reason = "field 'metadata' must be an object";
         return std::nullopt;
     }
-    if (metadata.is_object()) g.metadata = as_go_json(std::move(metadata));
+    g.metadata = Metadata(as_go_json(std::move(metadata)));
 
     return g;
 }

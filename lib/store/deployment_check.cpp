@@ -85,9 +85,10 @@ std::vector<LoadProblem> deployment_warnings(const Snapshot& snapshot,
             if (!t || !t->parsed) continue;
             auto [it, fresh] = keys_of.try_emplace(t->parsed.get());
             if (fresh) it->second = t->parsed->root_keys();
+            const auto metadata = g->metadata.parsed();
             for (const auto& key : it->second) {
                 const bool provided =
-                    key == "request" || (g->metadata.is_object() && g->metadata.contains(key)) ||
+                    key == "request" || metadata.contains(key) ||
                     std::any_of(g->selector.entries().begin(), g->selector.entries().end(),
                                 [&](const auto& e) { return lowered(e.first) == key; });
                 if (!provided)

@@ -449,7 +449,7 @@ class DataDirLoader {
             return kept;
         };
         std::string unreadable;
-        const auto entries = sorted_entries(dir, &unreadable);
+        auto entries = sorted_entries(dir, &unreadable);
         if (!unreadable.empty()) {
             const bool kept = keep_previous(
                 [&](const std::string& source) { return source.starts_with(prefix); });
@@ -471,41 +471,43 @@ class DataDirLoader {
             paths.push_back(std::move(path));
             regular.push_back(e.is_regular);
         }
-        struct Outcome {
-            std::optional<T> item;
-            Failure failure;
-        };
-        std::vector<Outcome> outcomes(paths.size());
+        decltype(entries)().swap(entries);
+        // Parsed in place into `into`'s new slots, so a fleet's million groups are never held
+        // twice; the rare failures beside them.
+        const std::size_t base = into.size();
+        into.resize(base + paths.size());
+        std::vector<std::unique_ptr<Failure>> failures(paths.size());
         const int dirfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         const std::size_t name_at = dir.native().size() + 1;
         parallel_for(paths.size(), [&](std::size_t i) {
-            Outcome& o = outcomes[i];
+            Failure failure;
             if (!regular[i]) {
-                o.failure.reason = "not a regular file";
-                return;
+                failure.reason = "not a regular file";
+            } else if (auto data =
+                           read_regular_file(dirfd, paths[i].c_str() + name_at, failure.reason)) {
+                auto parsed = parse_with_field_line(*data, parse);
+                if (parsed) {
+                    into[base + i] = std::move(*parsed);
+                    return;
+                }
+                failure = parsed.failure();
             }
-            auto data = read_regular_file(dirfd, paths[i].c_str() + name_at, o.failure.reason);
-            if (!data) return;
-            auto parsed = parse_with_field_line(*data, parse);
-            if (parsed)
-                o.item = std::move(*parsed);
-            else
-                o.failure = parsed.failure();
+            failures[i] = std::make_unique<Failure>(std::move(failure));
         });
         if (dirfd >= 0) ::close(dirfd);
-        into.reserve(into.size() + paths.size());
+        std::size_t kept = base;
         for (std::size_t i = 0; i < paths.size(); ++i) {
-            Outcome& o = outcomes[i];
-            if (!o.item) {
-                failed(paths[i], o.failure, [&] {
+            if (failures[i]) continue;
+            if (kept != base + i) into[kept] = std::move(into[base + i]);
+            into[kept++].source = std::move(paths[i]);
+        }
+        into.resize(kept);
+        for (std::size_t i = 0; i < paths.size(); ++i)
+            if (failures[i])
+                failed(paths[i], *failures[i], [&] {
                     return keep_previous(
                         [&](const std::string& source) { return source == paths[i]; });
                 });
-                continue;
-            }
-            o.item->source = std::move(paths[i]);
-            into.push_back(std::move(*o.item));
-        }
     }
 
     void load_profiles() {

@@ -19,7 +19,30 @@ bool key_less(const std::string& a, const std::string& b) {
     return ra != rb ? ra < rb : a < b;
 }
 
-void append_value(std::string& out, const std::string& value) {
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+// A normalized MAC ("52:54:00:ab:cd:ef", as every selector's and request's mac is) as '#' and
+// its 6 bytes: the key of a {mac} group then fits std::string's inline buffer instead of costing
+// a heap block per group. '#' never starts a length, so keys stay distinct.
+bool append_mac(std::string& out, const std::string& value) {
+    if (value.size() != 17) return false;
+    char bytes[6];
+    for (int i = 0; i < 6; ++i) {
+        const int hi = hex_digit(value[i * 3]), lo = hex_digit(value[i * 3 + 1]);
+        if (hi < 0 || lo < 0 || (i < 5 && value[i * 3 + 2] != ':')) return false;
+        bytes[i] = static_cast<char>(hi << 4 | lo);
+    }
+    out += '#';
+    out.append(bytes, 6);
+    return true;
+}
+
+void append_value(std::string& out, const std::string& key, const std::string& value) {
+    if (key == "mac" && append_mac(out, value)) return;
     // Length-prefixed, so values containing any byte cannot collide across keys.
     out += std::to_string(value.size());
     out += ':';
@@ -39,7 +62,7 @@ bool GroupIndex::values_key(const std::vector<std::string>& keys, const Labels& 
     for (const auto& k : keys) {
         const std::string* v = labels.find(k);
         if (!v) return false;
-        append_value(out, *v);
+        append_value(out, k, *v);
     }
     return true;
 }

@@ -83,7 +83,7 @@ json group_json(const Group& g) {
         for (const auto& [k, v] : g.selector.entries()) selector[k] = v;
         j["selector"] = std::move(selector);
     }
-    if (!g.metadata.empty()) j["metadata"] = g.metadata;
+    if (!g.metadata.empty()) j["metadata"] = g.metadata.parsed();
     return j;
 }
 

@@ -83,7 +83,7 @@ Snapshot::Snapshot(StoreContents contents, std::uint64_t generation) : generatio
     contents.problems.clear();
     profiles_.reserve(contents.profiles.size());
     groups_.reserve(contents.groups.size());
-    locations_.reserve(contents.profiles.size() + contents.groups.size());
+    locations_.reserve(contents.profiles.size());  // most groups are found by their file name
     add(std::move(contents));
     check_all();
     collect_problems();
@@ -105,9 +105,8 @@ Snapshot::Snapshot(const Snapshot& previous, std::vector<LocationChange> changes
     bool groups_only = true;
     std::vector<std::string> group_ids;
     std::vector<Labels> selectors;
-    auto note = [&](const Held* held) {
-        if (!held) return;
-        for (const auto& [slot, id] : held->objects) {
+    auto note = [&](const Held& held) {
+        for (const auto& [slot, id] : held) {
             if (slot != kGroup) {
                 groups_only = false;
                 continue;
@@ -117,7 +116,7 @@ Snapshot::Snapshot(const Snapshot& previous, std::vector<LocationChange> changes
         }
     };
     for (const auto& change : changes) {
-        note(locations_.find(change.location));
+        note(held_at(change.location));
         for (const auto& p : file_problems_)
             if (p.path == change.location) groups_only = false;
         if (!change.now.problems.empty() || !change.now.profiles.empty()) groups_only = false;
@@ -155,13 +154,14 @@ Snapshot::Snapshot(const Snapshot& previous, std::vector<LocationChange> changes
 void Snapshot::add(StoreContents contents) {
     for (auto& p : contents.profiles) {
         auto item = std::make_shared<const Profile>(std::move(p));
-        locations_.edit(item->source).objects.emplace_back(kProfile, item->id);
+        locations_.edit(item->source).emplace_back(kProfile, item->id);
         auto& defs = profiles_.edit(item->id);
         insert_definition(defs, std::move(item));
     }
     std::vector<GroupPtr> groups;
     groups.reserve(contents.groups.size());
     for (auto& g : contents.groups) groups.push_back(std::make_shared<const Group>(std::move(g)));
+    std::vector<Group>().swap(contents.groups);  // the moved-from shells: ~190 MB at 1M groups
     // The index is built beside the maps (a bulk load takes half the time on two cores); what a
     // duplicate id hides is taken out of it once both are done.
     auto index_all = [&] {
@@ -170,7 +170,8 @@ void Snapshot::add(StoreContents contents) {
     std::thread indexer = beside_if_large(groups.size(), index_all);
     std::vector<const std::string*> shared_ids;
     for (const auto& item : groups) {
-        locations_.edit(item->source).objects.emplace_back(kGroup, item->id);
+        if (file_stem(item->source) != item->id)
+            locations_.edit(item->source).emplace_back(kGroup, item->id);
         auto& defs = groups_.edit(item->id);
         insert_definition(defs, item);
         if (defs.size() > 1) shared_ids.push_back(&item->id);
@@ -184,7 +185,7 @@ void Snapshot::add(StoreContents contents) {
     for (int k = 0; k < 3; ++k)
         for (auto& t : contents.templates[k]) {
             auto item = std::make_shared<const TemplateEntry>(std::move(t));
-            locations_.edit(item->source).objects.emplace_back(kTemplate + k, item->name);
+            locations_.edit(item->source).emplace_back(kTemplate + k, item->name);
             auto& defs = templates_[k].edit(item->name);
             insert_definition(defs, std::move(item));
         }
@@ -192,14 +193,12 @@ void Snapshot::add(StoreContents contents) {
 
 StoreContents Snapshot::objects_at(std::string_view location) const {
     StoreContents out;
-    const Held* held = locations_.find(location);
-    if (!held) return out;
     auto copy = [&](const auto& map, const std::string& id, auto& into) {
         if (const auto* defs = map.find(id))
             for (const auto& d : *defs)
                 if (d->source == location) into.push_back(*d);
     };
-    for (const auto& [slot, id] : held->objects) {
+    for (const auto& [slot, id] : held_at(location)) {
         if (slot == kProfile)
             copy(profiles_, id, out.profiles);
         else if (slot == kGroup)
@@ -210,10 +209,21 @@ StoreContents Snapshot::objects_at(std::string_view location) const {
     return out;
 }
 
+Snapshot::Held Snapshot::held_at(std::string_view location) const {
+    Held held;
+    if (const Held* listed = locations_.find(location)) held = *listed;
+    const std::string_view stem = file_stem(location);
+    if (const auto* defs = groups_.find(stem))
+        for (const auto& d : *defs)
+            if (d->source == location && d->id == stem) {
+                held.emplace_back(kGroup, std::string(stem));
+                break;
+            }
+    return held;
+}
+
 void Snapshot::drop_location(const std::string& location) {
-    const Held* held = locations_.find(location);
-    if (!held) return;
-    const auto objects = held->objects;
+    const Held objects = held_at(location);
     locations_.erase(location);
     auto drop = [&](auto& map, const std::string& id, auto on_served_change) {
         if (!map.find(id)) return;

@@ -39,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
             break;
         case 1:
             if (auto g = parse_group(text)) {
-                fuzz::require(!g->id.empty() && !g->profile.empty() && g->metadata.is_object());
+                fuzz::require(!g->id.empty() && !g->profile.empty() &&
+                              g->metadata.parsed().is_object());
                 if (const std::string* mac = g->selector.find("mac"))
                     fuzz::require(normalize_mac(*mac) == *mac);
             } else {

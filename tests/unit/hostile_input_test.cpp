@@ -40,8 +40,8 @@ TEST_CASE("metadata: only shell identifiers become variable names") {
     Group g;
     g.id = "g";
     g.selector = labels({{"mac", "52:54:00:00:00:01"}, {"a;b", "1"}});
-    g.metadata = json::parse(R"J({"ok": "x", "$(reboot)": "y", "n": {"a b": 1, "c": 2},
-                                "1st": 3, "new\nline": 4, "back`tick`": 5, "dash-ed": 6})J");
+    g.metadata = Metadata(json::parse(R"J({"ok": "x", "$(reboot)": "y", "n": {"a b": 1, "c": 2},
+                                "1st": 3, "new\nline": 4, "back`tick`": 5, "dash-ed": 6})J"));
     const auto labels_q = labels({{"x;touch /tmp/p", "1"}, {"fine_key", "v"}, {"sp ace", "2"}});
     for (const auto& out :
          {metadata_env(g, labels_q, "q"), metadata_env(template_data(g, labels_q, "q"))}) {

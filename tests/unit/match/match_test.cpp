@@ -123,16 +123,37 @@ TEST_CASE("selector values with separators do not collide") {
     CHECK(select(s, labels({{"a", "1:2"}, {"b", "3"}}), Part::boot));
 }
 
+TEST_CASE("MAC selectors: indexed by their bytes, never confused with other values") {
+    StoreContents c;
+    c.profiles.push_back(boot_profile("p"));
+    c.groups.push_back(group("a", "p", labels({{"mac", "52:54:00:00:00:01"}})));
+    c.groups.push_back(group("b", "p", labels({{"mac", "52:54:00:00:00:0f"}, {"os", "x"}})));
+    // The 7 bytes a MAC's key is made of, as a value: a different selector.
+    const std::string lookalike("#RT\0\0\0\x01", 7);
+    Labels odd;
+    odd.set("mac", lookalike);
+    c.groups.push_back(group("c", "p", odd));
+    c.groups.push_back(group("d", "p", labels({{"mac", "52:54:00:00:00:0G"}})));  // not hex
+    Snapshot s(std::move(c));
+    CHECK(select(s, labels({{"mac", "52:54:00:00:00:01"}}), Part::boot).group->id == "a");
+    CHECK(select(s, labels({{"mac", "52:54:00:00:00:0f"}, {"os", "x"}}), Part::boot).group->id ==
+          "b");
+    CHECK_FALSE(select(s, labels({{"mac", "52:54:00:00:00:0f"}}), Part::boot));
+    CHECK(select(s, odd, Part::boot).group->id == "c");
+    CHECK(select(s, labels({{"mac", "52:54:00:00:00:0G"}}), Part::boot).group->id == "d");
+    CHECK_FALSE(select(s, labels({{"mac", "52:54:00:00:00:02"}}), Part::boot));
+}
+
 TEST_CASE("boot_file_override: the best matching group's metadata, if it names one") {
     StoreContents c;
     c.profiles.push_back(boot_profile("p"));
     auto special = group("special", "p", labels({{"mac", "52:54:00:00:00:01"}}));
-    special.metadata = {{"pxe_boot_file", "ipxe.efi"}, {"http_boot_file", "snponly.efi"}};
+    special.metadata = Metadata({{"pxe_boot_file", "ipxe.efi"}, {"http_boot_file", "snponly.efi"}});
     auto installed =
         group("installed", "p", labels({{"mac", "52:54:00:00:00:01"}, {"state", "installed"}}));
-    installed.metadata = {{"pxe_boot_file", "-"}};
+    installed.metadata = Metadata(nlohmann::json{{"pxe_boot_file", "-"}});
     auto odd = group("odd", "p", labels({{"mac", "52:54:00:00:00:02"}}));
-    odd.metadata = {{"pxe_boot_file", 7}};
+    odd.metadata = Metadata(nlohmann::json{{"pxe_boot_file", 7}});
     c.groups = {group("default", "p", {}), special, installed, odd};
     Snapshot s(std::move(c));
     CHECK(boot_file_override(s, labels({{"mac", "52:54:00:00:00:01"}}), "pxe_boot_file") ==

@@ -20,7 +20,7 @@ TEST_CASE("GRUB config: matchbox's text, and one linux/initrd entry for arm64") 
 
 TEST_CASE("template data: metadata, then lowercased selectors, then request") {
     Group g;
-    g.metadata = {{"etcd_name", "node1"}, {"mac", "from-metadata"}};
+    g.metadata = Metadata({{"etcd_name", "node1"}, {"mac", "from-metadata"}});
     g.selector.set("mac", "52:54:00:a1:9c:ae");
     g.selector.set("Zone", "a");
     Labels q;
@@ -36,7 +36,7 @@ TEST_CASE("template data: metadata, then lowercased selectors, then request") {
 
 TEST_CASE("metadata env: the reference example") {
     Group g;
-    g.metadata = {{"etcd_name", "node1"}};
+    g.metadata = Metadata(nlohmann::json{{"etcd_name", "node1"}});
     g.selector.set("mac", "52:54:00:a1:9c:ae");
     Labels q;
     q.set("mac", "52:54:00:a1:9c:ae");
@@ -60,12 +60,12 @@ TEST_CASE("metadata env: nested maps, dropped lists and nulls, Go numbers, quoti
 
 TEST_CASE("metadata env from a group equals the template-data path, overrides included") {
     Group g;
-    g.metadata = {{"mac", {{"nested", "replaced by the selector"}}},
-                  {"request", "replaced by the request"},
-                  {"zone", "a"},
-                  {"deep", {{"x", {{"y", 1.5}}}}},
-                  {"list", {1, 2}},
-                  {"q", "needs 'quotes' & more"}};
+    g.metadata = Metadata({{"mac", {{"nested", "replaced by the selector"}}},
+                           {"request", "replaced by the request"},
+                           {"zone", "a"},
+                           {"deep", {{"x", {{"y", 1.5}}}}},
+                           {"list", {1, 2}},
+                           {"q", "needs 'quotes' & more"}});
     g.selector.set("mac", "52:54:00:a1:9c:ae");
     g.selector.set("Rack", "r1");
     Labels q;

@@ -107,6 +107,26 @@ TEST_CASE("store: a snapshot patched with changed files serves what a full load 
         CHECK(served(*d.patched) == served(*d.loaded));
         CHECK(d.patched->group("b")->source == d.path("groups/b.json"));
     }
+    SECTION("a file's group changes its id, away from its file's name and back") {
+        // A group named as its file is found through its id, others through their file.
+        d.dir.write("groups/a.json", group_json_text("renamed", "p", "52:54:00:00:00:01"));
+        d.changed({"groups/a.json"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        CHECK_FALSE(d.patched->group("a"));
+        CHECK(d.patched->holds(d.path("groups/a.json")));
+        d.dir.write("groups/a.json", group_json_text("a", "q", "52:54:00:00:00:01"));
+        d.changed({"groups/a.json"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        CHECK_FALSE(d.patched->group("renamed"));
+        d.dir.write("groups/b.json", group_json_text("a", "q", "52:54:00:00:00:02"));
+        d.changed({"groups/b.json"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        std::filesystem::remove(d.path("groups/a.json"));
+        d.changed({"groups/a.json"});
+        CHECK(served(*d.patched) == served(*d.loaded));
+        CHECK_FALSE(d.patched->holds(d.path("groups/a.json")));
+        CHECK(d.patched->group("a")->source == d.path("groups/b.json"));
+    }
     SECTION("references break and heal") {
         std::filesystem::remove(d.path("profiles/q.json"));
         std::filesystem::remove(d.path("cloud/c"));

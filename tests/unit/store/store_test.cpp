@@ -191,12 +191,11 @@ TEST_CASE("matchbox layout: profiles, groups, templates") {
     CHECK(p->boot.args == std::vector<std::string>{"a=1", "b=2", "z"});
     REQUIRE(s->groups().size() == 1);
     CHECK(*s->groups()[0]->selector.find("mac") == "52:54:00:aa:bb:cc");
-    CHECK(s->groups()[0]->metadata["n"].is_number_float());  // as Go decodes JSON
+    CHECK(s->groups()[0]->metadata.parsed()["n"].is_number_float());  // as Go decodes JSON
     CHECK(s->template_entry(TemplateKind::cloud, "c.yaml")->parsed != nullptr);
     CHECK(s->template_entry(TemplateKind::ignition, "i.ign")->parsed == nullptr);
-    CHECK(
-        *s->template_entry(TemplateKind::generic, "g")->parsed->render(s->groups()[0]->metadata) ==
-        "3");
+    CHECK(*s->template_entry(TemplateKind::generic, "g")
+               ->parsed->render(s->groups()[0]->metadata.parsed()) == "3");
 }
 
 TEST_CASE("matchbox layout: broken profile, group and template keep their last good version") {
