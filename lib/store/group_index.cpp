@@ -127,7 +127,9 @@ void GroupIndex::erase(const Group& group) {
                                [&](const GroupPtr& g) { return g.get() == &group; }))
         return;
     Bucket& bucket = sig.buckets.edit(key);
-    std::erase_if(bucket, [&](const GroupPtr& g) { return g.get() == &group; });
+    bucket.erase(std::remove_if(bucket.begin(), bucket.end(),
+                                [&](const GroupPtr& g) { return g.get() == &group; }),
+                 bucket.end());
     if (bucket.empty()) sig.buckets.erase(key);
 }
 

@@ -2,6 +2,7 @@
 // the number of groups. Patched in place when a group changes; copies share their buckets.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,8 +26,8 @@ using GroupPtr = std::shared_ptr<const Group>;
 // synthesized from the bootcfg layout, then by group id.
 class GroupIndex {
   public:
-    // The groups with one exact selector, best first.
-    using Bucket = std::vector<GroupPtr>;
+    // The groups with one exact selector, best first; nearly always one, kept inline.
+    using Bucket = boost::container::small_vector<GroupPtr, 1>;
 
     void insert(GroupPtr group);
     void erase(const Group& group);

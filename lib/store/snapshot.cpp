@@ -29,16 +29,14 @@ bool by_source(const std::shared_ptr<const T>& a, const std::shared_ptr<const T>
 
 // Inserts a definition in source order; returns the one served before (the first), if any.
 template <class T>
-const T* insert_definition(std::vector<std::shared_ptr<const T>>& defs,
-                           std::shared_ptr<const T> item) {
+const T* insert_definition(Definitions<T>& defs, std::shared_ptr<const T> item) {
     const T* served = defs.empty() ? nullptr : defs.front().get();
     defs.insert(std::upper_bound(defs.begin(), defs.end(), item, by_source<T>), std::move(item));
     return served;
 }
 
 template <class T, class Id>
-std::vector<const T*> served_in_load_order(
-    const ObjectMap<std::vector<std::shared_ptr<const T>>>& map, Id id) {
+std::vector<const T*> served_in_load_order(const ObjectMap<Definitions<T>>& map, Id id) {
     std::vector<const T*> out;
     out.reserve(map.size());
     map.for_each([&](const std::string&, const auto& defs) { out.push_back(defs.front().get()); });
@@ -50,8 +48,8 @@ std::vector<const T*> served_in_load_order(
 
 // Every definition of an id after the served one, reported as ignored.
 template <class T>
-void duplicates(const char* what, const std::string& id,
-                const std::vector<std::shared_ptr<const T>>& defs, std::vector<LoadProblem>& out) {
+void duplicates(const char* what, const std::string& id, const Definitions<T>& defs,
+                std::vector<LoadProblem>& out) {
     for (std::size_t i = 1; i < defs.size(); ++i)
         out.push_back({defs[i]->source, 0,
                        std::string(what) + " id '" + id + "' is already defined in " +
