@@ -304,7 +304,7 @@ int main(int argc, char** argv) {
             assets = std::make_unique<AssetRoot>(assets_path, config.assets_listing);
 
         if (etcd_source && !wait_for_etcd(*etcd_source, config.etcd_start_timeout)) {
-            spdlog::shutdown();
+            stop_async_logger();
             return 1;
         }
         // The machine inventory: state apart from config, in the state dir or beside the
@@ -313,7 +313,7 @@ int main(int argc, char** argv) {
         if (!config.state_path.empty()) {
             auto opened = open_inventory(config);
             if (!opened) {
-                spdlog::shutdown();
+                stop_async_logger();
                 std::fprintf(stderr, "bootcfgd: inventory: %s\n", opened.failure().reason.c_str());
                 return 1;
             }
@@ -471,13 +471,13 @@ int main(int argc, char** argv) {
         metrics.reset();  // its listener's scrapes read the server, the store and the inventory
         // Leaving this scope joins the reloader's thread, which may be mid-reload and logging.
     } catch (const std::exception& e) {
-        spdlog::shutdown();
+        stop_async_logger();
         std::fprintf(stderr, "bootcfgd: %s\n", e.what());
         return 1;
     }
     // Only now that no thread can log any more may the loggers go (a reload logging after
     // spdlog::shutdown() dereferenced a null default logger).
     spdlog::info("stopped");
-    spdlog::shutdown();
+    stop_async_logger();
     return 0;
 }

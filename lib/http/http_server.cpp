@@ -70,6 +70,18 @@ struct Worker {
     tcp::acceptor acceptor{ioc};
     asio::steady_timer accept_retry{ioc};
     tcp::endpoint peer;  // filled by accept(2) itself: no getpeername(2) per connection
+    // Access lines of this turn of the event loop, logged together at its end.
+    std::string access_lines;
+
+    void log_access(const AccessRecord& record) {
+        if (access_lines.empty()) asio::post(ioc, [this] { flush_access(); });
+        access_lines += access_line(record);
+        access_lines += '\n';
+    }
+    void flush_access() {
+        log_access_lines(access_lines);
+        access_lines.clear();
+    }
 };
 
 struct HttpServer::Impl {
@@ -354,7 +366,7 @@ class Session : public std::enable_shared_from_this<Session> {
         record.selected = selected_;
         record.reason = reason_;
         record.aborted = !ok;
-        spdlog::info("{}", access_line(record));
+        if (spdlog::should_log(spdlog::level::info)) worker_.log_access(record);
         if (auto* m = server_.options.metrics) {
             const auto target = std::string_view(head_fields_.target);
             m->observe({metrics::endpoint_of(target.substr(0, target.find('?'))), status_,
@@ -550,8 +562,12 @@ void HttpServer::run(const std::function<void()>& on_ready) {
     if (on_ready) on_ready();
     std::vector<std::thread> pool;
     for (std::size_t i = 1; i < im.workers.size(); ++i)
-        pool.emplace_back([w = im.workers[i].get()] { w->ioc.run(); });
+        pool.emplace_back([w = im.workers[i].get()] {
+            w->ioc.run();
+            w->flush_access();  // lines of a turn a stop() cut short
+        });
     im.workers[0]->ioc.run();
+    im.workers[0]->flush_access();
     for (auto& t : pool) t.join();
 }
 

@@ -30,6 +30,9 @@ void use_log_format(const std::string& format);
 void use_async_stdout_logger(const std::string& name, const std::string& level,
                              const std::string& format);
 
+// Ends that logger: every line logged before is written. Call once no thread logs any more.
+void stop_async_logger();
+
 // One request as the access log records it.
 struct AccessRecord {
     std::string_view remote, method, target;  // raw: escaped (and secrets masked) here
@@ -42,6 +45,12 @@ struct AccessRecord {
 };
 // The access line in the current format.
 std::string access_line(const AccessRecord& r);
+
+// Logs '\n'-terminated access lines at info level. With the daemon's logger they reach its
+// thread as one queue entry (a request thread hands over a turn of its event loop's lines at
+// once: one wake-up of the logger instead of one per request) and come out exactly as lines
+// logged one by one; otherwise each is logged through the default logger.
+void log_access_lines(std::string_view lines);
 
 // At most one warning per key per interval; the next one that passes says how many were held
 // back ("... (37 similar suppressed)"). Thread-safe; a bounded number of keys.
