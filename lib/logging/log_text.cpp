@@ -146,6 +146,16 @@ void use_log_format(const std::string& format) {
 namespace {
 
 constexpr std::string_view kAccessLogger = "access";
+
+// fn(line) for each '\n'-separated line of text (a final '\n' ends the last one).
+template <class Fn>
+void for_each_line(std::string_view text, Fn fn) {
+    while (!text.empty()) {
+        const auto end = text.find('\n');
+        fn(text.substr(0, end));
+        text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    }
+}
 std::shared_ptr<spdlog::logger> g_access_logger;     // set with the daemon's logger, then constant
 std::shared_ptr<spdlog::sinks::sink> g_stdout_sink;  // the same logger's
 
@@ -163,13 +173,10 @@ class BatchingStdoutSink final : public spdlog::sinks::base_sink<std::mutex> {
         if (msg.logger_name == kAccessLogger) {
             // A batch of access lines: each formatted as a message of its own.
             spdlog::details::log_msg line = msg;
-            std::string_view rest(msg.payload.data(), msg.payload.size());
-            while (!rest.empty()) {
-                const auto end = rest.find('\n');
-                line.payload = rest.substr(0, end);
+            for_each_line({msg.payload.data(), msg.payload.size()}, [&](std::string_view text) {
+                line.payload = text;
                 formatter_->format(line, buffer_);
-                rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
-            }
+            });
         } else {
             formatter_->format(msg, buffer_);
         }
@@ -226,11 +233,7 @@ void log_access_lines(std::string_view lines) {
         g_access_logger->info("{}", lines.substr(0, lines.size() - (lines.back() == '\n')));
         return;
     }
-    while (!lines.empty()) {
-        const auto end = lines.find('\n');
-        spdlog::info("{}", lines.substr(0, end));
-        lines = end == std::string_view::npos ? std::string_view{} : lines.substr(end + 1);
-    }
+    for_each_line(lines, [](std::string_view line) { spdlog::info("{}", line); });
 }
 
 std::string access_line(const AccessRecord& r) {
