@@ -39,11 +39,13 @@ await_log() {
     exit 1
 }
 
-# lab_client NAME MAC FIRMWARE: a scripts/qemu-lab client on the bridge br0 of $NS (with
-# pick_accel's accelerator), its console in $WORK/NAME.serial.log.
+# lab_client NAME MAC FIRMWARE [OPTIONS...]: a scripts/qemu-lab client on the bridge br0 of $NS
+# (with pick_accel's accelerator and qemu-lab's client OPTIONS), its console in
+# $WORK/NAME.serial.log.
 lab_client() {
     watch_client "$1" "$(dirname "${BASH_SOURCE[0]}")/../../scripts/qemu-lab" client --netns "$NS" \
-        --bridge br0 --mac "$2" --firmware "$3" --accel "$accel" --serial "$WORK/$1.serial.log"
+        --bridge br0 --mac "$2" --firmware "$3" --accel "$accel" --serial "$WORK/$1.serial.log" \
+        "${@:4}"
 }
 
 # boot_vm NAME QEMU-ARGS...: one client in the namespace, serial console in $WORK/NAME.serial.log.

@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 MARKER = re.compile(r"^<!-- doctest: (.*) -->$")
 BLOCK_TIMEOUT = 300
@@ -239,6 +240,7 @@ def main():
                  "mount -t overlay overlay -o lowerdir=/etc,upperdir=/tmp/.etc/up,workdir=/tmp/.etc/work /etc; "
                  f'cd "{op}"; exec bash "{script}"')
         ran += 1
+        started = time.monotonic()
         try:
             with open(log, "w") as out:
                 rc = subprocess.run(
@@ -264,7 +266,8 @@ def main():
             if os.path.exists(log + ".bg"):
                 print("---- background servers\n" + open(log + ".bg", errors="replace").read()[-3000:])
         else:
-            print(f"ok   README.md:{number}: {len(cmds)} commands")
+            print(f"ok   README.md:{number}: {len(cmds)} commands "
+                  f"({time.monotonic() - started:.1f} s)")
     print(f"{ran} examples run, {failed} failed")
     return 1 if failed else 0
 
