@@ -92,6 +92,7 @@ struct Storm {
     std::array<std::uint64_t, kSteps.size()> bytes{};
     std::array<std::string, kSteps.size()> expected_asset;  // by step, with -check-assets
     std::vector<Answers> answers;                           // by machine
+    std::vector<char> drain = std::vector<char>(1 << 20);   // recv(MSG_TRUNC)'s, never written
     std::string first_error;
 
     void fail(std::string what) {
@@ -196,11 +197,13 @@ asio::awaitable<Reply> fetch(Storm& storm, const std::string& target,
             n = co_await socket.async_read_some(asio::buffer(chunk), token);
         } else {
             // Past what is looked at: MSG_TRUNC has TCP drop the bytes without copying them out
-            // (tcp(7)), so a 32 MiB initrd costs the generator next to nothing.
+            // (tcp(7)), so a 32 MiB initrd costs the generator next to nothing. The length is
+            // the drain buffer's although nothing is written to it: ASan's recv() counts what is
+            // returned as written.
             co_await socket.async_wait(tcp::socket::wait_read, token);
             if (ec) co_return r.error = "read body: " + ec.message(), r;
-            const ssize_t got =
-                ::recv(socket.native_handle(), chunk.data(), 1 << 30, MSG_TRUNC | MSG_DONTWAIT);
+            const ssize_t got = ::recv(socket.native_handle(), storm.drain.data(),
+                                       storm.drain.size(), MSG_TRUNC | MSG_DONTWAIT);
             if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
             if (got < 0)
                 ec.assign(errno, boost::system::system_category());
