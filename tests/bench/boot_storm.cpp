@@ -38,6 +38,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -92,7 +93,9 @@ struct Storm {
     std::array<std::uint64_t, kSteps.size()> bytes{};
     std::array<std::string, kSteps.size()> expected_asset;  // by step, with -check-assets
     std::vector<Answers> answers;                           // by machine
-    std::vector<char> drain = std::vector<char>(1 << 20);   // recv(MSG_TRUNC)'s, never written
+    // recv(MSG_TRUNC)'s: never written, so never paged in (new char[], not zero-filled).
+    static constexpr std::size_t kDrain = 64 << 20;
+    std::unique_ptr<char[]> drain{new char[kDrain]};
     std::string first_error;
 
     void fail(std::string what) {
@@ -198,12 +201,12 @@ asio::awaitable<Reply> fetch(Storm& storm, const std::string& target,
         } else {
             // Past what is looked at: MSG_TRUNC has TCP drop the bytes without copying them out
             // (tcp(7)), so a 32 MiB initrd costs the generator next to nothing. The length is
-            // the drain buffer's although nothing is written to it: ASan's recv() counts what is
-            // returned as written.
+            // the drain buffer's (64 MiB, more than a socket holds) although nothing is written to
+            // it: ASan's recv() counts what is returned as written.
             co_await socket.async_wait(tcp::socket::wait_read, token);
             if (ec) co_return r.error = "read body: " + ec.message(), r;
-            const ssize_t got = ::recv(socket.native_handle(), storm.drain.data(),
-                                       storm.drain.size(), MSG_TRUNC | MSG_DONTWAIT);
+            const ssize_t got = ::recv(socket.native_handle(), storm.drain.get(), Storm::kDrain,
+                                       MSG_TRUNC | MSG_DONTWAIT);
             if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
             if (got < 0)
                 ec.assign(errno, boost::system::system_category());
