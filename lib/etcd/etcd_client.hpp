@@ -78,9 +78,11 @@ class Client {
     Result<std::string> call(const std::string& path, const nlohmann::json& body) const;
 
     // Every key under `prefix` but those under the `skip` prefixes (never read), in pages of
-    // `page` keys all read at the first page's revision.
+    // `page` keys all read at the first page's revision. Each range read with a limit costs etcd
+    // a count of the rest of the range besides its keys: 50,000-key pages (about 14 MB of JSON)
+    // read 100,000 groups in 1.4 s where 5,000-key pages took 1.9 s.
     Result<Listing> list(const std::string& prefix, const std::vector<std::string>& skip = {},
-                         std::int64_t page = 5000) const;
+                         std::int64_t page = 50000) const;
     // One key now (linearizable); nullopt when it does not exist.
     Result<std::optional<KeyValue>> get(const std::string& key) const;
     Result<TxnResult> txn(const std::vector<TxnOp>& ops) const;

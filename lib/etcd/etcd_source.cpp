@@ -28,42 +28,27 @@ std::int64_t ms_since(std::chrono::steady_clock::time_point start) {
         .count();
 }
 
-struct Parsed {
-    std::optional<std::string> layout_path;  // a bootcfg-layout key: merged per machine later
-    std::optional<Profile> profile;
-    std::optional<Group> group;
-    std::optional<TemplateEntry> entry;
-    TemplateKind entry_kind{};
-    std::optional<Failure> failure;
-    bool outside_layout = false;
-};
+// Where a key under the prefix goes.
+enum class Place : unsigned char { skip, layout, outside, profile, group, entry };
 
-Parsed parse_kv(const std::string& prefix, const KeyValue& kv) {
-    Parsed out;
-    out.layout_path = layout_path(prefix, kv.key);
-    if (out.layout_path) return out;
-    const auto ref = object_of(prefix, kv.key);
-    if (!ref) {
-        out.outside_layout = true;
-        return out;
-    }
-    auto take = [&](auto parsed, auto& into) {
-        if (!parsed) {
-            out.failure = parsed.failure();
-            return;
-        }
-        parsed->source = kv.key;
-        into = std::move(*parsed);
-    };
-    if (ref->kind == ObjectKind::profiles)
-        take(parse_with_field_line(kv.value, parse_profile), out.profile);
-    else if (ref->kind == ObjectKind::groups)
-        take(parse_with_field_line(kv.value, parse_group), out.group);
-    else {
-        out.entry_kind = template_kind(ref->kind);
-        take(parse_template_entry(out.entry_kind, ref->name, kv.value), out.entry);
-    }
-    return out;
+Place place_of(const std::string& prefix, const std::string& key) {
+    if (is_inventory_key(prefix, key)) return Place::skip;
+    if (layout_path(prefix, key)) return Place::layout;
+    const auto ref = object_of(prefix, key);
+    if (!ref) return Place::outside;
+    if (ref->kind == ObjectKind::profiles) return Place::profile;
+    if (ref->kind == ObjectKind::groups) return Place::group;
+    return Place::entry;
+}
+
+// A profile's or group's value parsed into `slot`, or its failure.
+template <class T, class Parse>
+std::unique_ptr<Failure> parse_object(const KeyValue& kv, Parse parse, T& slot) {
+    auto parsed = parse_with_field_line(kv.value, parse);
+    if (!parsed) return std::make_unique<Failure>(parsed.failure());
+    slot = std::move(*parsed);
+    slot.source = kv.key;
+    return nullptr;
 }
 
 }  // namespace
@@ -162,41 +147,74 @@ bool is_inventory_key(const std::string& prefix, std::string_view key) {
 
 StoreContents contents_of(const std::string& prefix, const std::vector<KeyValue>& kvs,
                           const Snapshot* previous) {
-    std::vector<Parsed> parsed(kvs.size());
-    parallel_for(kvs.size(), [&](std::size_t i) { parsed[i] = parse_kv(prefix, kvs[i]); });
     StoreContents out;
-    LayoutKeys layout(out, previous);
+    std::vector<Place> places(kvs.size());
+    std::vector<std::size_t> profiles, groups;
     for (std::size_t i = 0; i < kvs.size(); ++i) {
-        Parsed& p = parsed[i];
-        const std::string& key = kvs[i].key;
-        if (is_inventory_key(prefix, key)) continue;
-        if (p.layout_path) {
-            layout.add(kvs[i], *p.layout_path);
-        } else if (p.outside_layout) {
-            LoadProblem problem{key, 0,
-                                "ignored: not profiles/ID, groups/ID, ignition/NAME, cloud/NAME "
-                                "or generic/NAME under " +
-                                    prefix + " (names: letters, digits, '.', '_', '-')",
-                                "", true};
-            out.problems.push_back(std::move(problem));
-        } else if (p.failure) {
-            std::string reason = p.failure->reason;
-            if (previous && previous->holds(key)) {
-                StoreContents kept = previous->objects_at(key);
-                for (auto& profile : kept.profiles) out.profiles.push_back(std::move(profile));
-                for (auto& group : kept.groups) out.groups.push_back(std::move(group));
-                for (int k = 0; k < 3; ++k)
-                    for (auto& t : kept.templates[k]) out.templates[k].push_back(std::move(t));
-                reason += "; keeping the last good version";
+        places[i] = place_of(prefix, kvs[i].key);
+        if (places[i] == Place::profile) profiles.push_back(i);
+        if (places[i] == Place::group) groups.push_back(i);
+    }
+    // The groups (a fleet's bulk) and profiles parsed on all cores into their final places.
+    const auto profile_failures =
+        parse_in_place(profiles.size(), out.profiles, [&](std::size_t j, Profile& slot) {
+            return parse_object(kvs[profiles[j]], parse_profile, slot);
+        });
+    const auto group_failures =
+        parse_in_place(groups.size(), out.groups, [&](std::size_t j, Group& slot) {
+            return parse_object(kvs[groups[j]], parse_group, slot);
+        });
+    // Then, in key order, the rest and every problem.
+    LayoutKeys layout(out, previous);
+    std::size_t next_profile = 0, next_group = 0;
+    for (std::size_t i = 0; i < kvs.size(); ++i) {
+        const KeyValue& kv = kvs[i];
+        const Failure* failure = nullptr;
+        Failure entry_failure;
+        switch (places[i]) {
+            case Place::skip:
+                continue;
+            case Place::layout:
+                layout.add(kv, *layout_path(prefix, kv.key));
+                continue;
+            case Place::outside:
+                out.problems.push_back({kv.key, 0,
+                                        "ignored: not profiles/ID, groups/ID, ignition/NAME, "
+                                        "cloud/NAME or generic/NAME under " +
+                                            prefix + " (names: letters, digits, '.', '_', '-')",
+                                        "", true});
+                continue;
+            case Place::profile:
+                failure = profile_failures[next_profile++].get();
+                break;
+            case Place::group:
+                failure = group_failures[next_group++].get();
+                break;
+            case Place::entry: {
+                const auto ref = object_of(prefix, kv.key);
+                const TemplateKind kind = template_kind(ref->kind);
+                auto entry = parse_template_entry(kind, ref->name, kv.value);
+                if (entry) {
+                    entry->source = kv.key;
+                    out.templates[static_cast<int>(kind)].push_back(std::move(*entry));
+                } else {
+                    entry_failure = entry.failure();
+                    failure = &entry_failure;
+                }
+                break;
             }
-            out.problems.push_back({key, p.failure->line, std::move(reason), p.failure->field});
-        } else if (p.profile) {
-            out.profiles.push_back(std::move(*p.profile));
-        } else if (p.group) {
-            out.groups.push_back(std::move(*p.group));
-        } else if (p.entry) {
-            out.templates[static_cast<int>(p.entry_kind)].push_back(std::move(*p.entry));
         }
+        if (!failure) continue;
+        std::string reason = failure->reason;
+        if (previous && previous->holds(kv.key)) {
+            StoreContents kept = previous->objects_at(kv.key);
+            for (auto& profile : kept.profiles) out.profiles.push_back(std::move(profile));
+            for (auto& group : kept.groups) out.groups.push_back(std::move(group));
+            for (int k = 0; k < 3; ++k)
+                for (auto& t : kept.templates[k]) out.templates[k].push_back(std::move(t));
+            reason += "; keeping the last good version";
+        }
+        out.problems.push_back({kv.key, failure->line, std::move(reason), failure->field});
     }
     layout.finish();
     return out;

@@ -472,14 +472,9 @@ class DataDirLoader {
             regular.push_back(e.is_regular);
         }
         decltype(entries)().swap(entries);
-        // Parsed in place into `into`'s new slots, so a fleet's million groups are never held
-        // twice; the rare failures beside them.
-        const std::size_t base = into.size();
-        into.resize(base + paths.size());
-        std::vector<std::unique_ptr<Failure>> failures(paths.size());
         const int dirfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         const std::size_t name_at = dir.native().size() + 1;
-        parallel_for(paths.size(), [&](std::size_t i) {
+        auto failures = parse_in_place(paths.size(), into, [&](std::size_t i, T& slot) {
             Failure failure;
             if (!regular[i]) {
                 failure.reason = "not a regular file";
@@ -487,21 +482,15 @@ class DataDirLoader {
                            read_regular_file(dirfd, paths[i].c_str() + name_at, failure.reason)) {
                 auto parsed = parse_with_field_line(*data, parse);
                 if (parsed) {
-                    into[base + i] = std::move(*parsed);
-                    return;
+                    slot = std::move(*parsed);
+                    slot.source = std::move(paths[i]);  // only a failure's path is used later
+                    return std::unique_ptr<Failure>();
                 }
                 failure = parsed.failure();
             }
-            failures[i] = std::make_unique<Failure>(std::move(failure));
+            return std::make_unique<Failure>(std::move(failure));
         });
         if (dirfd >= 0) ::close(dirfd);
-        std::size_t kept = base;
-        for (std::size_t i = 0; i < paths.size(); ++i) {
-            if (failures[i]) continue;
-            if (kept != base + i) into[kept] = std::move(into[base + i]);
-            into[kept++].source = std::move(paths[i]);
-        }
-        into.resize(kept);
         for (std::size_t i = 0; i < paths.size(); ++i)
             if (failures[i])
                 failed(paths[i], *failures[i], [&] {

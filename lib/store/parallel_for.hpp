@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <thread>
 #include <vector>
+
+#include "result/result.hpp"
 
 namespace bootcfg {
 
@@ -23,6 +26,26 @@ void parallel_for(std::size_t n, Fn fn) {
             for (std::size_t i = t; i < n; i += threads) fn(i);
         });
     for (auto& th : pool) th.join();
+}
+
+// Parses n items on all cores straight into new slots at the end of `into` (a fleet's million
+// groups are never held twice), then closes the gaps the failures left, keeping the order.
+// parse(i, slot) fills slot with item i, or returns its failure. Returns the failures by item.
+template <class T, class Parse>
+std::vector<std::unique_ptr<Failure>> parse_in_place(std::size_t n, std::vector<T>& into,
+                                                     Parse parse) {
+    const std::size_t base = into.size();
+    into.resize(base + n);
+    std::vector<std::unique_ptr<Failure>> failures(n);
+    parallel_for(n, [&](std::size_t i) { failures[i] = parse(i, into[base + i]); });
+    std::size_t kept = base;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (failures[i]) continue;
+        if (kept != base + i) into[kept] = std::move(into[base + i]);
+        ++kept;
+    }
+    into.resize(kept);
+    return failures;
 }
 
 }  // namespace bootcfg

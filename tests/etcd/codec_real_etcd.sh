@@ -73,6 +73,20 @@ expect_eq "watch: created, then a PUT and a DELETE under the prefix only" "creat
 PUT /bootcfg/groups/b $((now + 1)) {\"id\":\"b\"}
 DELETE /bootcfg/groups/a $((now + 2)) " "$(cat "$WORK/watch.out")"
 
+# --- the client's paged listing: pages of 3 keys, each read at the first page's revision, the
+# skipped prefixes never read, so page boundaries fall before, inside and after the gap
+for k in a0 a1 a2 a3 a4 a5 a6; do ctl put "/list/groups/$k" "v-$k" >/dev/null; done
+for k in m0 m1 m2 m3; do ctl put "/list/machines/$k" "secret-$k" >/dev/null; done
+for k in p0 p1 p2 p3 p4; do ctl put "/list/profiles/$k" "v-$k" >/dev/null; done
+listed=$(ctl get /list/ --prefix -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
+expected="revision $listed"
+for k in a0 a1 a2 a3 a4 a5 a6; do expected+=$'\n'"kv /list/groups/$k v-$k"; done
+for k in p0 p1 p2 p3 p4; do expected+=$'\n'"kv /list/profiles/$k v-$k"; done
+for page in 3 4 100; do
+    expect_eq "list in pages of $page, machines/ skipped" "$expected" \
+        "$("$TOOL" list "$E" /list/ "$page" /list/machines/)"
+done
+
 # --- a watch from a compacted revision is canceled with the compaction's revision
 last=$(ctl get /bootcfg/ --prefix -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
 ctl compaction "$last" >/dev/null

@@ -4,10 +4,12 @@
 //   etcd_codec_tool txn KEY VALUE|- MOD_REVISION|any     (- deletes)
 //   etcd_codec_tool watch PREFIX START_REVISION
 //   etcd_codec_tool parse range|txn|watch < ANSWER
+//   etcd_codec_tool list ENDPOINT PREFIX PAGE [SKIP...]   lib/etcd's paged listing, its keys
 #include <iostream>
 #include <iterator>
 #include <string>
 
+#include "etcd/etcd_client.hpp"
 #include "store/etcd_codec.hpp"
 
 using namespace bootcfg::etcd;
@@ -67,6 +69,17 @@ int main(int argc, char** argv) {
         if (op.value == "-") op.value.reset();
         if (std::string(argv[4]) != "any") op.mod_revision = std::stoll(argv[4]);
         return std::cout << txn_request({op}).dump() << "\n", 0;
+    }
+    if (cmd == "list" && argc >= 5) {
+        ClusterOptions options;
+        options.endpoints = {argv[2]};
+        const Client client(std::move(options));
+        const std::vector<std::string> skip(argv + 5, argv + argc);
+        const auto listing = client.list(argv[3], skip, std::stoll(argv[4]));
+        if (!listing) return std::cout << "error " << listing.failure().reason << "\n", 1;
+        std::cout << "revision " << listing->revision << "\n";
+        for (const auto& kv : listing->kvs) std::cout << "kv " << kv.key << " " << kv.value << "\n";
+        return 0;
     }
     return usage();
 }
