@@ -5,6 +5,12 @@
 # arguments, and their own hostname, which their Ignition config carries with the signed
 # check-in URL. Any other machine gets the default group. Every answer a machine gets before its
 # kernel is its own, so an answer served to the wrong machine shows.
+
+# The chain each machine walks in that data, as tests/bench/boot_storm.cpp takes it ({mac} and
+# {uuid} filled in per machine): chain script, boot script, kernel, initrd, config.
+STORM_PATHS=("/boot.ipxe?mac={mac}&uuid={uuid}" "/ipxe?mac={mac}&uuid={uuid}" /assets/storm/vmlinuz
+             /assets/storm/initrd "/ignition?mac={mac}&uuid={uuid}")
+
 storm_data() {
     local data=$1 assets=$2 machines=$3 kernel_bytes=$4 initrd_bytes=$5 p
     mkdir -p "$data/profiles" "$data/groups" "$data/ignition" "$assets/storm"

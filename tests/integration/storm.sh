@@ -15,15 +15,13 @@ storm_data "$WORK/data" "$WORK/assets" $MACHINES $((1024 * 1024)) $((3 * 1024 * 
 start_bootcfgd storm -data-path="$WORK/data" -assets-path="$WORK/assets" \
     -admin-address=127.0.0.1:0
 ADMIN=http://127.0.0.1:$(grep -o 'admin API listening on 127.0.0.1:[0-9]*' "$LOG" | grep -o '[0-9]*$')
-PATHS=("/boot.ipxe?mac={mac}&uuid={uuid}" "/ipxe?mac={mac}&uuid={uuid}" /assets/storm/vmlinuz
-       /assets/storm/initrd "/ignition?mac={mac}&uuid={uuid}")
 
 # The answers do differ per machine (else "its own answers" would prove nothing).
 two=$(curl -s "$(url '/ignition?mac=52:54:03:00:00:01')" "$(url '/ipxe?mac=52:54:03:00:00:02')")
 expect_contains "machine 1's config carries its hostname" "node-1" "$two"
 expect_contains "machine 2's boot script its profile" "storm.profile=2" "$two"
 
-out=$("$STORM" -check-assets "$PORT" $MACHINES 60 0 "${PATHS[@]}" 2>&1) && rc=0 || rc=$?
+out=$("$STORM" -check-assets "$PORT" $MACHINES 60 0 "${STORM_PATHS[@]}" 2>&1) && rc=0 || rc=$?
 expect_eq "first storm: every machine booted" 0 "$rc"
 expect_contains "first storm: none failed" "machines $MACHINES failed 0 " "$out"
 expect_contains "first storm: all checked" \
@@ -42,7 +40,7 @@ done
 expect_eq "every machine of the storm is installed" "$MACHINES" "$(count '?state=installed')"
 
 # The same machines again, with the data dir reloaded mid-storm (the same content).
-"$STORM" "$PORT" $MACHINES 60 0 "${PATHS[@]}" >"$WORK/second" 2>&1 &
+"$STORM" "$PORT" $MACHINES 60 0 "${STORM_PATHS[@]}" >"$WORK/second" 2>&1 &
 storm_pid=$!
 sleep 0.2
 kill -HUP "$PID"
