@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "client/admin_client.hpp"
+#include "etcd/etcd_grpc.hpp"
 #include "files/atomic_file.hpp"
 #include "store/data_files.hpp"
 
@@ -77,16 +78,18 @@ Result<ClusterOptions> cluster_options(const ClusterSettings& settings, const st
 }
 
 struct Client::State {
+    explicit State(const ClusterOptions& options) : ranges(options) {}
     std::mutex mutex;
     std::size_t current = 0;  // the endpoint that answered last
     std::string token;        // with auth on: the user's current token
     bool down = false;
     std::string down_detail;
     StreamingRequest watch;
+    GrpcRange ranges;
 };
 
 Client::Client(ClusterOptions options)
-    : options_(std::move(options)), state_(std::make_unique<State>()) {}
+    : options_(std::move(options)), state_(std::make_unique<State>(options_)) {}
 
 Client::~Client() = default;
 
@@ -208,6 +211,25 @@ Result<std::string> Client::call(const std::string& path, const json& body) cons
     return std::move(response->body);
 }
 
+Result<RangePage> Client::range(const RangeCall& call) const {
+    RangePage page;
+    auto response =
+        each_endpoint([&](const ClientOptions& connection, const Headers& headers, const auto&) {
+            std::string token;
+            for (const auto& [name, value] : headers)
+                if (name == "Authorization") token = value;
+            return state_->ranges.read(connection.endpoint, token, call, page);
+        });
+    if (!response) return response.failure();
+    if (response->status == 413)
+        return fail("etcd's answer to a range read is larger than " +
+                        std::to_string(options_.max_page_bytes) + " bytes",
+                    "too_large");
+    if (response->status != 200)
+        return fail("etcd refused a range read: " + refusal_reason(*response));
+    return page;
+}
+
 Result<Listing> Client::list(const std::string& prefix, const std::vector<std::string>& skip,
                              std::int64_t page) const {
     std::vector<std::string> gaps = skip;  // read up to each in turn, then on from its end
@@ -217,19 +239,20 @@ Result<Listing> Client::list(const std::string& prefix, const std::vector<std::s
     std::string from = prefix;
     while (true) {
         while (gap < gaps.size() && from >= prefix_end(gaps[gap])) ++gap;
-        auto request = range_request(prefix, from, page, listing.revision);
         const bool before_gap = gap < gaps.size();
-        if (before_gap) request["range_end"] = base64_encode(gaps[gap]);
+        RangeCall call{from, before_gap ? gaps[gap] : prefix_end(prefix), page, listing.revision};
         // Later pages read the first page's revision: the member that answered it (tried first)
         // has applied it, so they need no quorum round; elsewhere, a failure asks again in full.
-        if (listing.revision) request["serializable"] = true;
-        auto body = call("/v3/kv/range", request);
-        if (!body && body.failure().field != "unreachable" && listing.revision) {
-            request.erase("serializable");
-            body = call("/v3/kv/range", request);
+        call.serializable = listing.revision != 0;
+        auto got = range(call);
+        if (!got && got.failure().field == "too_large" && page > 1) {
+            page = std::max<std::int64_t>(1, page / 2);
+            continue;
         }
-        if (!body) return body.failure();
-        auto got = parse_range(*body);
+        if (!got && got.failure().field != "unreachable" && call.serializable) {
+            call.serializable = false;
+            got = range(call);
+        }
         if (!got) return got.failure();
         if (listing.revision == 0) listing.revision = got->revision;
         const bool more = got->more && !got->kvs.empty();

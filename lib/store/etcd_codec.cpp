@@ -124,15 +124,6 @@ std::optional<ObjectRef> object_of(std::string_view prefix, std::string_view key
     return ObjectRef{*kind, std::string(name)};
 }
 
-json range_request(std::string_view prefix, std::string_view from, std::int64_t limit,
-                   std::int64_t revision) {
-    json request = {{"key", base64_encode(from.empty() ? prefix : from)},
-                    {"range_end", base64_encode(prefix_end(prefix))},
-                    {"limit", std::to_string(limit)}};
-    if (revision > 0) request["revision"] = std::to_string(revision);
-    return request;
-}
-
 namespace {
 
 // A range answer read without building its document: a page of thousands of keys is most of a

@@ -37,10 +37,7 @@ struct KeyValue {
     std::int64_t mod_revision = 0;
 };
 
-// A page of a prefix scan at one store revision: keys from `from` (inclusive) to the prefix's
-// end, at most `limit`, read at `revision` (0: the newest).
-nlohmann::json range_request(std::string_view prefix, std::string_view from, std::int64_t limit,
-                             std::int64_t revision);
+// A range read's answer (Client::get reads one key through the gateway; listings use gRPC).
 struct RangePage {
     std::int64_t revision = 0;  // the store revision the page was read at
     std::vector<KeyValue> kvs;

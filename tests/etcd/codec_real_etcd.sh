@@ -87,6 +87,14 @@ for page in 3 4 100; do
         "$("$TOOL" list "$E" /list/ "$page" /list/machines/)"
 done
 
+# A page over the client's size bound is read again in smaller pages; one key over it is an error.
+expect_eq "list in pages of 100 answered in at most 200 bytes each" "$expected" \
+    "$(MAX_PAGE_BYTES=200 "$TOOL" list "$E" /list/ 100 /list/machines/)"
+ctl put /big/groups/huge "$(printf 'x%.0s' $(seq 300))" >/dev/null
+expect_eq "list with a key larger than the bound" \
+    "error etcd's answer to a range read is larger than 200 bytes" \
+    "$(MAX_PAGE_BYTES=200 "$TOOL" list "$E" /big/ 100)"
+
 # --- a watch from a compacted revision is canceled with the compaction's revision
 last=$(ctl get /bootcfg/ --prefix -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
 ctl compaction "$last" >/dev/null

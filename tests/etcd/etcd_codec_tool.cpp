@@ -5,6 +5,8 @@
 //   etcd_codec_tool watch PREFIX START_REVISION
 //   etcd_codec_tool parse range|txn|watch < ANSWER
 //   etcd_codec_tool list ENDPOINT PREFIX PAGE [SKIP...]   lib/etcd's paged listing, its keys
+//     (MAX_PAGE_BYTES in the environment: the client's bound on one page's answer)
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -61,7 +63,11 @@ int main(int argc, char** argv) {
     if (argc < 3) return usage();
     const std::string cmd = argv[1];
     if (cmd == "parse") return parse(argv[2]);
-    if (cmd == "range") return std::cout << range_request(argv[2], "", 1000, 0).dump() << "\n", 0;
+    if (cmd == "range") {
+        const nlohmann::json request = {{"key", base64_encode(argv[2])},
+                                        {"range_end", base64_encode(prefix_end(argv[2]))}};
+        return std::cout << request.dump() << "\n", 0;
+    }
     if (cmd == "watch" && argc == 4)
         return std::cout << watch_request(argv[2], std::stoll(argv[3])).dump() << "\n", 0;
     if (cmd == "txn" && argc == 5) {
@@ -73,6 +79,8 @@ int main(int argc, char** argv) {
     if (cmd == "list" && argc >= 5) {
         ClusterOptions options;
         options.endpoints = {argv[2]};
+        if (const char* max = std::getenv("MAX_PAGE_BYTES"))
+            options.max_page_bytes = std::stoul(max);
         const Client client(std::move(options));
         const std::vector<std::string> skip(argv + 5, argv + argc);
         const auto listing = client.list(argv[3], skip, std::stoll(argv[4]));

@@ -24,14 +24,6 @@ TEST_CASE("etcd: a prefix scan ends at the prefix with its last byte + 1") {
     CHECK(prefix_end("/bootcfg/") == "/bootcfg0");
     CHECK(prefix_end(std::string("a\xff", 2)) == "b");
     CHECK(prefix_end(std::string("\xff\xff", 2)) == std::string(1, '\0'));
-    const json r = range_request("/p/", "", 500, 0);
-    CHECK(r["key"] == base64_encode("/p/"));
-    CHECK(r["range_end"] == base64_encode("/p0"));
-    CHECK(r["limit"] == "500");
-    CHECK_FALSE(r.contains("revision"));
-    const json next = range_request("/p/", "/p/groups/x\x01", 500, 42);
-    CHECK(next["key"] == base64_encode("/p/groups/x\x01"));
-    CHECK(next["revision"] == "42");
 }
 
 TEST_CASE("etcd: keys are the data dir's paths without .json under the prefix") {
