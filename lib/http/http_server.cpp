@@ -50,6 +50,16 @@ const std::string& date_now() {
     return cached;
 }
 
+// Asio marks a socket it did not open itself (accepted sockets come in through assign) as
+// possibly dup(2)ed, and so takes it out of epoll with epoll_ctl(DEL) before closing it: a
+// system call per connection that close(2) does anyway for a descriptor nobody else holds.
+class AcceptedSocket : public tcp::socket {
+  public:
+    explicit AcceptedSocket(tcp::socket&& socket) : tcp::socket(std::move(socket)) {
+        impl_.get_implementation().state_ &= ~asio::detail::socket_ops::possible_dup;
+    }
+};
+
 std::string format_endpoint(const tcp::endpoint& ep) {
     return join_host_port(ep.address().to_string(), std::to_string(ep.port()));
 }
@@ -202,6 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (head_fields_.target.size() > server_.options.target_limit)
             return send_error(414, "request target too long", false);
         keep_alive_ = parser_->keep_alive();
+        client_closes_ = !keep_alive_;
         head_ = head_fields_.verb == http::verb::head;
 
         MachineRequest request;
@@ -230,6 +241,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
     void send_error(unsigned status, std::string reason, bool request_line_known) {
         keep_alive_ = false;
+        client_closes_ = false;
         head_ = false;
         if (!request_line_known) head_fields_.target.clear();
         send(error_reply(status, std::move(reason)));
@@ -378,13 +390,17 @@ class Session : public std::enable_shared_from_this<Session> {
         reason_.clear();
         bytes_ = 0;
         parser_.reset();
+        // A client that asked to close and sent nothing more: close(2) alone sends the FIN.
+        if (ok && client_closes_ && buffer_.size() == 0) return close(false);
         if (!ok || !keep_alive_ || server_.stopping) return close();
         wait_for_request();
     }
 
-    void close() {
+    // `flush`: the FIN first, so that a peer still sending gets the answer before the reset
+    // that closing with unread bytes causes.
+    void close(bool flush = true) {
         beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        if (flush) stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
         stream_.socket().close(ec);
     }
 
@@ -401,6 +417,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string remote_ip_;  // the peer address alone, for the inventory
     bool idle_ = false;
     bool keep_alive_ = false;
+    bool client_closes_ = false;  // the request said close and was read whole
     bool head_ = false;
     UniqueFd file_;
     off_t file_offset_ = 0;
@@ -470,7 +487,7 @@ void HttpServer::Impl::do_accept(Worker& w) {
         if (connections.load(std::memory_order_relaxed) >= options.max_connections)
             shed_connection(std::move(socket));
         else  // TCP_NODELAY comes from the listening socket (Linux copies it to accepted ones)
-            std::make_shared<Session>(std::move(socket), w, *this)->start();
+            std::make_shared<Session>(AcceptedSocket(std::move(socket)), w, *this)->start();
         do_accept(w);
     });
 }
