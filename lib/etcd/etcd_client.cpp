@@ -78,14 +78,14 @@ Result<ClusterOptions> cluster_options(const ClusterSettings& settings, const st
 }
 
 struct Client::State {
-    explicit State(const ClusterOptions& options) : ranges(options) {}
+    explicit State(const ClusterOptions& options) : kv(options) {}
     std::mutex mutex;
     std::size_t current = 0;  // the endpoint that answered last
     std::string token;        // with auth on: the user's current token
     bool down = false;
     std::string down_detail;
     StreamingRequest watch;
-    GrpcRange ranges;
+    GrpcKv kv;
 };
 
 Client::Client(ClusterOptions options)
@@ -211,15 +211,20 @@ Result<std::string> Client::call(const std::string& path, const json& body) cons
     return std::move(response->body);
 }
 
+Result<ClientResponse> Client::over_grpc(const GrpcCall& call) const {
+    return each_endpoint([&](const ClientOptions& connection, const Headers& headers, const auto&) {
+        std::string token;
+        for (const auto& [name, value] : headers)
+            if (name == "Authorization") token = value;
+        return call(connection.endpoint, token);
+    });
+}
+
 Result<RangePage> Client::range(const RangeCall& call) const {
     RangePage page;
-    auto response =
-        each_endpoint([&](const ClientOptions& connection, const Headers& headers, const auto&) {
-            std::string token;
-            for (const auto& [name, value] : headers)
-                if (name == "Authorization") token = value;
-            return state_->ranges.read(connection.endpoint, token, call, page);
-        });
+    auto response = over_grpc([&](const std::string& endpoint, const std::string& token) {
+        return state_->kv.range(endpoint, token, call, page);
+    });
     if (!response) return response.failure();
     if (response->status == 413)
         return fail("etcd's answer to a range read is larger than " +
@@ -266,9 +271,7 @@ Result<Listing> Client::list(const std::string& prefix, const std::vector<std::s
 }
 
 Result<std::optional<KeyValue>> Client::get(const std::string& key) const {
-    auto body = call("/v3/kv/range", json{{"key", base64_encode(key)}});
-    if (!body) return body.failure();
-    auto got = parse_range(*body);
+    auto got = range(RangeCall{key, "", 0, 0, false});
     if (!got) return got.failure();
     for (auto& kv : got->kvs)
         if (kv.key == key) return std::optional<KeyValue>(std::move(kv));
@@ -276,9 +279,14 @@ Result<std::optional<KeyValue>> Client::get(const std::string& key) const {
 }
 
 Result<TxnResult> Client::txn(const std::vector<TxnOp>& ops) const {
-    auto body = call("/v3/kv/txn", txn_request(ops));
-    if (!body) return body.failure();
-    return parse_txn(*body);
+    TxnResult result;
+    auto response = over_grpc([&](const std::string& endpoint, const std::string& token) {
+        return state_->kv.txn(endpoint, token, ops, result);
+    });
+    if (!response) return response.failure();
+    if (response->status != 200)
+        return fail("etcd refused a transaction: " + refusal_reason(*response));
+    return result;
 }
 
 Result<void> Client::watch(const std::string& prefix, std::int64_t start_revision,

@@ -1,4 +1,5 @@
-// Talking to an etcd cluster over its v3 JSON gateway: every request bounded by a deadline,
+// Talking to an etcd cluster (reads and transactions over its gRPC API, logging in and watches
+// over its v3 JSON gateway): every request bounded by a deadline,
 // endpoints tried in turn (starting from the last one that answered), a user's token fetched
 // and renewed when the cluster has auth on, and whether the cluster is reachable as requests
 // find it.
@@ -50,8 +51,8 @@ struct ClusterSettings {
 // bootcfg).
 Result<ClusterOptions> cluster_options(const ClusterSettings& settings, const std::string& dash);
 
-// etcd's default --max-txn-ops, and a transaction's bytes of keys and values kept below its
-// 1.5 MiB request limit once base64 (4/3) and JSON framing are added.
+// etcd's default --max-txn-ops, and a transaction's bytes of keys and values kept well below its
+// 1.5 MiB request limit (--max-request-bytes) with the framing added.
 inline constexpr std::size_t kMaxTxnOps = 128;
 inline constexpr std::size_t kMaxTxnBytes = 1024 * 1024;
 // Items of these sizes (key + value bytes) cut into runs that each fit one transaction:
@@ -85,7 +86,7 @@ class Client {
     // hence large pages; a page over max_page_bytes is read again as two of half the keys.
     Result<Listing> list(const std::string& prefix, const std::vector<std::string>& skip = {},
                          std::int64_t page = 50000) const;
-    // One key now (linearizable); nullopt when it does not exist.
+    // One key now (linearizable); nullopt when it does not exist. Over gRPC, as txn().
     Result<std::optional<KeyValue>> get(const std::string& key) const;
     Result<TxnResult> txn(const std::vector<TxnOp>& ops) const;
 
@@ -109,7 +110,10 @@ class Client {
     using Send = std::function<ClientResponse(const ClientOptions&, const Headers&,
                                               const std::function<void()>& answered)>;
     Result<ClientResponse> each_endpoint(const Send& send) const;
-    // One page of a listing.
+    // A call over gRPC (etcd_grpc.hpp) through each_endpoint: call(endpoint, token).
+    using GrpcCall = std::function<ClientResponse(const std::string&, const std::string&)>;
+    Result<ClientResponse> over_grpc(const GrpcCall& call) const;
+    // One range read (a page of a listing, or one key).
     Result<RangePage> range(const struct RangeCall& call) const;
     // An endpoint answered (with this token): it is tried first next time; reachable again.
     void answered(std::size_t endpoint, const std::string& token) const;

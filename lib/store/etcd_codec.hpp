@@ -1,8 +1,8 @@
-// The messages of etcd's v3 JSON gateway (/v3/kv/range, /v3/kv/txn, /v3/watch) for the store's
-// objects, as pure functions: the etcd backend sends what these build and reads what they parse.
-// Keys and values travel base64-encoded; 64-bit numbers are JSON strings; proto3 JSON leaves out
-// fields at their default (a PUT event has no "type", a failed txn no "succeeded", an empty range
-// no "kvs"). See ../shared/reference/etcd.md.
+// The store's objects as etcd keys, and the messages of etcd's v3 JSON gateway the etcd backend
+// watches with (/v3/watch), as pure functions. Keys and values travel base64-encoded; 64-bit
+// numbers are JSON strings; proto3 JSON leaves out fields at their default (a PUT event has no
+// "type"). Reads and transactions go over gRPC (lib/etcd/etcd_grpc.hpp); their results are here
+// too. See ../shared/reference/etcd.md.
 #pragma once
 
 #include <cstdint>
@@ -37,13 +37,12 @@ struct KeyValue {
     std::int64_t mod_revision = 0;
 };
 
-// A range read's answer (Client::get reads one key through the gateway; listings use gRPC).
+// A range read's answer: keys in order, read at one store revision.
 struct RangePage {
     std::int64_t revision = 0;  // the store revision the page was read at
     std::vector<KeyValue> kvs;
     bool more = false;  // more keys follow the last one
 };
-Result<RangePage> parse_range(std::string_view body);
 
 // One change to apply atomically: put `value` or delete, provided the key's mod_revision is still
 // `mod_revision` (0: the key must not exist; nullopt: whatever it is).
@@ -52,12 +51,10 @@ struct TxnOp {
     std::optional<std::string> value;  // nullopt: delete
     std::optional<std::int64_t> mod_revision;
 };
-nlohmann::json txn_request(const std::vector<TxnOp>& ops);
 struct TxnResult {
     bool succeeded = false;
     std::int64_t revision = 0;  // the store revision after a successful txn
 };
-Result<TxnResult> parse_txn(std::string_view body);
 
 // A watch on the prefix from `start_revision` on.
 nlohmann::json watch_request(std::string_view prefix, std::int64_t start_revision);

@@ -57,9 +57,11 @@ def stream(admin, rate, seconds):
     writes = failed = 0
     start = time.monotonic()
     while time.monotonic() - start < seconds:
+        # Each round of the 100 groups moves them all to the next profile: every write is a
+        # change (a write of the bytes already stored changes nothing and reaches no replica).
         i = writes % 100
         status = put(conn, "groups", f"w{i}",
-                     {"id": f"w{i}", "profile": "p%d" % (writes % 4),
+                     {"id": f"w{i}", "profile": "p%d" % ((writes // 100) % 4),
                       "selector": {"mac": "52:54:ff:00:00:%02x" % i}})
         writes += 1
         failed += status not in (200, 201)

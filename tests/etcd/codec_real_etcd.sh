@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# lib/store/etcd_codec against a real etcd (Debian's etcd-server): the request bodies it builds
-# are accepted, and what etcd answers (range pages, txn results, watch lines with PUT and DELETE
-# events, a watch from a compacted revision) parses to the facts etcdctl shows.
+# lib/etcd's client and lib/store/etcd_codec against a real etcd (Debian's etcd-server): its
+# transactions and reads over gRPC (compares, puts, deletes, single keys, paged listings around
+# skipped prefixes, pages over the size bound) and the watch messages of the JSON gateway (PUT
+# and DELETE events, a watch from a compacted revision) give the facts etcdctl shows.
 # Usage: codec_real_etcd.sh ETCD_CODEC_TOOL
 set -euo pipefail
 TOOL=$(realpath "${1:?path to etcd_codec_tool}")
@@ -33,31 +34,31 @@ E=http://127.0.0.1:$client
 ctl() { ETCDCTL_API=3 etcdctl --endpoints="$E" --command-timeout=5s "$@"; }
 for _ in $(seq 100); do ctl endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
 ctl endpoint health >/dev/null 2>&1 || { cat "$WORK/etcd.log"; exit 1; }
-post() { curl -s --max-time 5 -X POST -d @- "$E$1"; }
 
-# --- txn: create only if absent (mod_revision 0), then the same again is refused
-"$TOOL" txn /bootcfg/groups/a '{"id":"a"}' 0 | post /v3/kv/txn >"$WORK/t1"
-expect_eq "txn create: succeeded" "succeeded 1" "$("$TOOL" parse txn <"$WORK/t1" | head -1)"
-"$TOOL" txn /bootcfg/groups/a '{"id":"a2"}' 0 | post /v3/kv/txn >"$WORK/t2"
-expect_eq "txn create again: refused (no \"succeeded\" in the answer)" "succeeded 0" "$("$TOOL" parse txn <"$WORK/t2" | head -1)"
+# --- txn over gRPC: create only if absent (mod_revision 0), then the same again is refused
+expect_eq "txn create: succeeded" "succeeded 1" "$("$TOOL" txn "$E" /bootcfg/groups/a '{"id":"a"}' 0 | head -1)"
+expect_eq "txn create again: refused" "succeeded 0" "$("$TOOL" txn "$E" /bootcfg/groups/a '{"id":"a2"}' 0 | head -1)"
 expect_eq "etcd holds the first value" '{"id":"a"}' "$(ctl get --print-value-only /bootcfg/groups/a)"
 rev=$(ctl get /bootcfg/groups/a -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kvs"][0]["mod_revision"])')
-"$TOOL" txn /bootcfg/groups/a '{"id":"a3"}' "$rev" | post /v3/kv/txn >"$WORK/t3"
-expect_eq "txn at the current mod_revision: succeeded" "succeeded 1" "$("$TOOL" parse txn <"$WORK/t3" | head -1)"
+expect_eq "txn at a stale mod_revision: refused" "succeeded 0" "$("$TOOL" txn "$E" /bootcfg/groups/a '{"id":"a0"}' $((rev - 1)) | head -1)"
+done_txn=$("$TOOL" txn "$E" /bootcfg/groups/a '{"id":"a3"}' "$rev")
+expect_eq "txn at the current mod_revision: succeeded, at the next revision" "succeeded 1
+revision $((rev + 1))" "$done_txn"
+"$TOOL" txn "$E" /bootcfg/groups/gone x any >/dev/null
+expect_eq "txn delete (any revision)" "succeeded 1" "$("$TOOL" txn "$E" /bootcfg/groups/gone - any | head -1)"
+expect_eq "the deleted key is gone" "none" "$("$TOOL" get "$E" /bootcfg/groups/gone)"
 ctl put /bootcfg/profiles/p '{"id":"p"}' >/dev/null
 ctl put /other/x y >/dev/null
 
-# --- range: the prefix only, values decoded, the revision of the read
-"$TOOL" range /bootcfg/ | post /v3/kv/range >"$WORK/r"
+# --- reads over gRPC: one key with its mod_revision, the prefix only, the revision of the read
 now=$(ctl get /bootcfg/ --prefix -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)["header"]["revision"])')
-got=$("$TOOL" parse range <"$WORK/r" | sed -E 's/^(kv [^ ]+) [0-9]+ /\1 /')
-expect_eq "range: revision, keys under the prefix only, values" "revision $now
-more 0
+expect_eq "get: the key, its mod_revision, its value" "kv /bootcfg/groups/a $((rev + 1)) {\"id\":\"a3\"}" \
+    "$("$TOOL" get "$E" /bootcfg/groups/a)"
+expect_eq "get of a missing key" "none" "$("$TOOL" get "$E" /bootcfg/groups/nope)"
+expect_eq "list: revision, keys under the prefix only, values" "revision $now
 kv /bootcfg/groups/a {\"id\":\"a3\"}
-kv /bootcfg/profiles/p {\"id\":\"p\"}" "$got"
-echo '{"key": "L25vbmUv", "range_end": "L25vbmUw"}' | post /v3/kv/range >"$WORK/empty"
-expect_eq "range with no match (no \"kvs\")" "revision $now
-more 0" "$("$TOOL" parse range <"$WORK/empty")"
+kv /bootcfg/profiles/p {\"id\":\"p\"}" "$("$TOOL" list "$E" /bootcfg/ 100)"
+expect_eq "list with no match" "revision $now" "$("$TOOL" list "$E" /none/ 100)"
 
 # --- watch: a PUT (no "type" in etcd's JSON) and a DELETE, from the next revision on
 "$TOOL" watch /bootcfg/ $((now + 1)) >"$WORK/watch.req"

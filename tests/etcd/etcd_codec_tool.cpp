@@ -1,10 +1,10 @@
-// Drives lib/store/etcd_codec from a shell test against a real etcd: prints the request bodies
-// the codec builds and what it parses from etcd's answers (stdin), one fact per line.
-//   etcd_codec_tool range PREFIX
-//   etcd_codec_tool txn KEY VALUE|- MOD_REVISION|any     (- deletes)
-//   etcd_codec_tool watch PREFIX START_REVISION
-//   etcd_codec_tool parse range|txn|watch < ANSWER
-//   etcd_codec_tool list ENDPOINT PREFIX PAGE [SKIP...]   lib/etcd's paged listing, its keys
+// Drives lib/store/etcd_codec and lib/etcd's client from a shell test against a real etcd, one
+// fact per line:
+//   etcd_codec_tool watch PREFIX START_REVISION           the watch request the codec builds
+//   etcd_codec_tool parse watch < STREAM                  what it parses from etcd's watch lines
+//   etcd_codec_tool txn ENDPOINT KEY VALUE|- MOD_REVISION|any   (- deletes) over gRPC
+//   etcd_codec_tool get ENDPOINT KEY                      one key over gRPC ("none" if absent)
+//   etcd_codec_tool list ENDPOINT PREFIX PAGE [SKIP...]   the paged listing over gRPC, its keys
 //     (MAX_PAGE_BYTES in the environment: the client's bound on one page's answer)
 #include <cstdlib>
 #include <iostream>
@@ -19,27 +19,12 @@ using namespace bootcfg::etcd;
 namespace {
 
 int usage() {
-    std::cerr << "usage: etcd_codec_tool range|txn|watch|parse ...\n";
+    std::cerr << "usage: etcd_codec_tool watch|parse|txn|get|list ...\n";
     return 2;
 }
 
-int parse(const std::string& what) {
+int parse_watch() {
     std::string line;
-    if (what != "watch") {
-        const std::string body{std::istreambuf_iterator<char>(std::cin), {}};
-        if (what == "range") {
-            const auto page = parse_range(body);
-            if (!page) return std::cout << "error " << page.failure().reason << "\n", 1;
-            std::cout << "revision " << page->revision << "\nmore " << page->more << "\n";
-            for (const auto& kv : page->kvs)
-                std::cout << "kv " << kv.key << " " << kv.mod_revision << " " << kv.value << "\n";
-            return 0;
-        }
-        const auto txn = parse_txn(body);
-        if (!txn) return std::cout << "error " << txn.failure().reason << "\n", 1;
-        std::cout << "succeeded " << txn->succeeded << "\nrevision " << txn->revision << "\n";
-        return 0;
-    }
     while (std::getline(std::cin, line)) {  // the stream: one JSON object per line
         if (line.empty()) continue;
         const auto m = parse_watch_line(line);
@@ -62,26 +47,32 @@ int parse(const std::string& what) {
 int main(int argc, char** argv) {
     if (argc < 3) return usage();
     const std::string cmd = argv[1];
-    if (cmd == "parse") return parse(argv[2]);
-    if (cmd == "range") {
-        const nlohmann::json request = {{"key", base64_encode(argv[2])},
-                                        {"range_end", base64_encode(prefix_end(argv[2]))}};
-        return std::cout << request.dump() << "\n", 0;
-    }
+    if (cmd == "parse" && std::string(argv[2]) == "watch") return parse_watch();
     if (cmd == "watch" && argc == 4)
         return std::cout << watch_request(argv[2], std::stoll(argv[3])).dump() << "\n", 0;
-    if (cmd == "txn" && argc == 5) {
-        TxnOp op{argv[2], std::string(argv[3]), std::nullopt};
+    if (argc < 4) return usage();
+    ClusterOptions options;
+    options.endpoints = {argv[2]};
+    if (const char* max = std::getenv("MAX_PAGE_BYTES")) options.max_page_bytes = std::stoul(max);
+    const Client client(std::move(options));
+    if (cmd == "txn" && argc == 6) {
+        TxnOp op{argv[3], std::string(argv[4]), std::nullopt};
         if (op.value == "-") op.value.reset();
-        if (std::string(argv[4]) != "any") op.mod_revision = std::stoll(argv[4]);
-        return std::cout << txn_request({op}).dump() << "\n", 0;
+        if (std::string(argv[5]) != "any") op.mod_revision = std::stoll(argv[5]);
+        const auto done = client.txn({op});
+        if (!done) return std::cout << "error " << done.failure().reason << "\n", 1;
+        std::cout << "succeeded " << done->succeeded << "\nrevision " << done->revision << "\n";
+        return 0;
+    }
+    if (cmd == "get" && argc == 4) {
+        const auto got = client.get(argv[3]);
+        if (!got) return std::cout << "error " << got.failure().reason << "\n", 1;
+        if (!*got) return std::cout << "none\n", 0;
+        std::cout << "kv " << (*got)->key << " " << (*got)->mod_revision << " " << (*got)->value
+                  << "\n";
+        return 0;
     }
     if (cmd == "list" && argc >= 5) {
-        ClusterOptions options;
-        options.endpoints = {argv[2]};
-        if (const char* max = std::getenv("MAX_PAGE_BYTES"))
-            options.max_page_bytes = std::stoul(max);
-        const Client client(std::move(options));
         const std::vector<std::string> skip(argv + 5, argv + argc);
         const auto listing = client.list(argv[3], skip, std::stoll(argv[4]));
         if (!listing) return std::cout << "error " << listing.failure().reason << "\n", 1;

@@ -39,67 +39,22 @@ TEST_CASE("etcd: keys are the data dir's paths without .json under the prefix") 
     CHECK_FALSE(object_of("/bootcfg/", "/bootcfg/groups"));
 }
 
-TEST_CASE("etcd: a range answer, with proto3's left-out fields") {
-    const std::string body = json{
-        {"header", {{"revision", "17"}}},
-        {"kvs",
-         {{{"key", base64_encode("/p/groups/a")},
-           {"value", base64_encode("{}")},
-           {"mod_revision", "9"}},
-          {{"key", base64_encode("/p/groups/empty")}}}},
-        {"more", true}}.dump();
-    const auto page = parse_range(body);
-    REQUIRE(page);
-    CHECK(page->revision == 17);
-    REQUIRE(page->kvs.size() == 2);
-    CHECK(page->kvs[0].key == "/p/groups/a");
-    CHECK(page->kvs[0].value == "{}");
-    CHECK(page->kvs[0].mod_revision == 9);
-    CHECK(page->kvs[1].value.empty());
-    CHECK(page->more);
-    const auto none = parse_range(R"({"header": {"revision": "3"}})");  // no match: no "kvs"
-    REQUIRE(none);
-    CHECK(none->kvs.empty());
-    CHECK_FALSE(none->more);
-}
-
-TEST_CASE("etcd: hostile or broken answers are failures with a reason, never a crash") {
-    for (const char* body :
-         {"", "[]", "{", R"({"kvs": []})", R"({"header": {"revision": "x1"}})",
-          R"({"header": {"revision": "1"}, "kvs": {}})",
-          R"({"header": {"revision": "1"}, "kvs": [{"key": "!!!!"}]})",
-          R"({"header": {"revision": "1"}, "kvs": [{"key": 5}]})",
-          R"({"header": {"revision": "1"}, "kvs": [{"mod_revision": "99999999999999999999"}]})"}) {
-        INFO(body);
-        const auto page = parse_range(body);
-        REQUIRE_FALSE(page);
-        CHECK_FALSE(page.failure().reason.empty());
+TEST_CASE("etcd: hostile or broken watch lines are failures with a reason, never a crash") {
+    for (
+        const char* line :
+        {"", "[]", "{", R"({"result": []})", R"({"result": {"header": {"revision": "x1"}}})",
+         R"({"result": {"header": {"revision": "1"}, "events": {}}})",
+         R"({"result": {"header": {"revision": "1"}, "events": [{"kv": {"key": "!!!!"}}]}})",
+         R"({"result": {"header": {"revision": "1"}, "events": [{"kv": {"key": 5}}]}})",
+         R"({"result": {"header": {"revision": "1"}, "events": [{"kv": {"mod_revision": "99999999999999999999"}}]}})"}) {
+        INFO(line);
+        const auto message = parse_watch_line(line);
+        REQUIRE_FALSE(message);
+        CHECK_FALSE(message.failure().reason.empty());
     }
-    std::string deep = R"({"header": {"revision": "1"}, "x": )";
+    std::string deep = R"({"result": {"header": {"revision": "1"}, "x": )";
     for (int i = 0; i < 10000; ++i) deep += "[";
-    CHECK_FALSE(parse_range(deep));
-}
-
-TEST_CASE("etcd: a txn compares each key's mod_revision, then puts or deletes them all") {
-    const json t = txn_request({{"/p/groups/a", "A", 7},
-                                {"/p/groups/b", "B", 0},
-                                {"/p/groups/c", std::nullopt, std::nullopt}});
-    REQUIRE(t["compare"].size() == 2);
-    CHECK(t["compare"][0] == json({{"key", base64_encode("/p/groups/a")},
-                                   {"target", "MOD"},
-                                   {"result", "EQUAL"},
-                                   {"mod_revision", "7"}}));
-    CHECK(t["compare"][1]["mod_revision"] == "0");  // must not exist yet
-    REQUIRE(t["success"].size() == 3);
-    CHECK(t["success"][0]["request_put"]["value"] == base64_encode("A"));
-    CHECK(t["success"][2]["request_delete_range"]["key"] == base64_encode("/p/groups/c"));
-    const auto ok = parse_txn(R"({"header": {"revision": "12"}, "succeeded": true})");
-    REQUIRE(ok);
-    CHECK(ok->succeeded);
-    CHECK(ok->revision == 12);
-    const auto lost = parse_txn(R"({"header": {"revision": "12"}})");  // failed: no "succeeded"
-    REQUIRE(lost);
-    CHECK_FALSE(lost->succeeded);
+    CHECK_FALSE(parse_watch_line(deep));
 }
 
 TEST_CASE("etcd: watch lines: PUT without a type, DELETE, created, compacted") {
