@@ -199,18 +199,6 @@ void Client::answered(std::size_t endpoint, const std::string& token) const {
         options_.on_reachability(true, options_.endpoints[endpoint]);
 }
 
-Result<std::string> Client::call(const std::string& path, const json& body) const {
-    const std::string text = body.dump();
-    auto response =
-        each_endpoint([&](const ClientOptions& connection, const Headers& headers, const auto&) {
-            return admin_request(connection, "POST", path, text, headers);
-        });
-    if (!response) return response.failure();
-    if (response->status != 200)
-        return fail("etcd refused " + path + ": " + refusal_reason(*response));
-    return std::move(response->body);
-}
-
 Result<ClientResponse> Client::over_grpc(const GrpcCall& call) const {
     return each_endpoint([&](const ClientOptions& connection, const Headers& headers, const auto&) {
         std::string token;

@@ -76,9 +76,8 @@ class Client {
     // "http://a:2379,http://b:2379"
     std::string endpoints() const;
 
-    // POST a gateway method ("/v3/kv/range"): the 200 body, or why not. A failure at every
-    // endpoint (no connection, a timeout, 5xx) marks the cluster unreachable.
-    Result<std::string> call(const std::string& path, const nlohmann::json& body) const;
+    // A failure at every endpoint (no connection, a timeout, 5xx) marks the cluster unreachable
+    // and fails with field "unreachable"; any other refusal names etcd's reason.
 
     // Every key under `prefix` but those under the `skip` prefixes (never read), in pages of
     // `page` keys all read at the first page's revision, over etcd's gRPC API (etcd_grpc.hpp).
@@ -92,7 +91,7 @@ class Client {
 
     // A watch on `prefix` from `start_revision`: on_message gets each message until it returns
     // false, the stream ends or stays silent for the timeout, or cancel() is called. Fails
-    // like call() when no endpoint accepts the watch.
+    // like the other calls when no endpoint accepts the watch.
     Result<void> watch(const std::string& prefix, std::int64_t start_revision,
                        const std::function<bool(const WatchMessage&)>& on_message) const;
     // Ends a watch in progress (from any thread) and every later one.

@@ -18,6 +18,8 @@ enter_lab bmc
 for tool in ipmi_sim ipmitool qemu-system-x86_64; do
     command -v "$tool" >/dev/null || { echo "SKIP: $tool missing (scripts/deps --test)"; exit 77; }
 done
+# Background processes start without the function: `in_ns CMD &` would fork a shell whose pid
+# is recorded while CMD runs as its child and outlives the cleanup.
 in_ns() { ip netns exec "$NS" "$@"; }
 
 assets="$WORK/assets"
@@ -26,7 +28,7 @@ data="$WORK/data"
 # The installed machine boots its disk; the install group is the one `bootcfg run` registers.
 installer_data "$data" "$MAC"
 
-in_ns "$BOOTCFGD" -address=127.0.0.1:8080 -data-path="$data" -assets-path="$assets" \
+ip netns exec "$NS" "$BOOTCFGD" -address=127.0.0.1:8080 -data-path="$data" -assets-path="$assets" \
     -admin-address=127.0.0.1:8081 -state-path="$WORK/state" >"$WORK/bootcfgd.log" 2>&1 &
 PIDS+=($!)
 await_log "$WORK/bootcfgd.log" 'listening on'
@@ -86,7 +88,7 @@ set_working_mc 0x20
 EOF
 printf 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n' \
     >"$WORK/sim.emu"
-in_ns ipmi_sim -c "$WORK/lan.conf" -f "$WORK/sim.emu" -n -s "$WORK/sim" >"$WORK/ipmi_sim.log" 2>&1 &
+ip netns exec "$NS" ipmi_sim -c "$WORK/lan.conf" -f "$WORK/sim.emu" -n -s "$WORK/sim" >"$WORK/ipmi_sim.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do
     in_ns ipmitool -I lanplus -C 3 -H 127.0.0.1 -U admin -P rack-pw chassis power status >/dev/null 2>&1 && break

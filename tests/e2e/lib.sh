@@ -20,6 +20,8 @@ leave_lab() {
         kill -9 "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true  # reaped quietly: no "Killed" job notices
     done
+    # Whatever still runs in the namespace (a child of a recorded wrapper) goes with it.
+    ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
     rm -rf "$WORK"
 }
