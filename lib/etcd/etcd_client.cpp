@@ -122,11 +122,6 @@ Result<ClientResponse> Client::each_endpoint(const Send& send) const {
         const std::size_t at = (start + i) % o.endpoints.size();
         const std::string& endpoint = o.endpoints[at];
         ClientOptions connection{endpoint, o.ca_file, o.cert_file, o.key_file, "", o.timeout};
-        auto headers_with = [&](const std::string& token) {
-            Headers headers;
-            if (!token.empty()) headers.emplace_back("Authorization", token);
-            return headers;
-        };
         try {
             std::string token;
             {
@@ -154,12 +149,12 @@ Result<ClientResponse> Client::each_endpoint(const Send& send) const {
                 token = *fresh;
             }
             const std::function<void()> now_answered = [&] { answered(at, token); };
-            ClientResponse response = send(connection, headers_with(token), now_answered);
+            ClientResponse response = send(connection, token, now_answered);
             if (token_refused(response) && !o.username.empty()) {
                 auto fresh = authenticate();
                 if (fresh) {
                     token = *fresh;
-                    response = send(connection, headers_with(token), now_answered);
+                    response = send(connection, token, now_answered);
                 }
             }
             if (response.status >= 500) {
@@ -200,12 +195,8 @@ void Client::answered(std::size_t endpoint, const std::string& token) const {
 }
 
 Result<ClientResponse> Client::over_grpc(const GrpcCall& call) const {
-    return each_endpoint([&](const ClientOptions& connection, const Headers& headers, const auto&) {
-        std::string token;
-        for (const auto& [name, value] : headers)
-            if (name == "Authorization") token = value;
-        return call(connection.endpoint, token);
-    });
+    return each_endpoint([&](const ClientOptions& connection, const std::string& token,
+                             const auto&) { return call(connection.endpoint, token); });
 }
 
 Result<RangePage> Client::range(const RangeCall& call) const {
@@ -282,7 +273,7 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
     const std::string request = watch_request(prefix, start_revision).dump();
     std::string broken;  // why the stream was given up, when it was
     bool token_expired = false;
-    auto response = each_endpoint([&](const ClientOptions& connection, const Headers& headers,
+    auto response = each_endpoint([&](const ClientOptions& connection, const std::string& token,
                                       const std::function<void()>& answered_now) {
         std::string line;
         bool set_up = false;  // a first message came: the watch is on
@@ -314,6 +305,8 @@ Result<void> Client::watch(const std::string& prefix, std::int64_t start_revisio
             return true;
         };
         try {
+            std::vector<std::pair<std::string, std::string>> headers;
+            if (!token.empty()) headers.emplace_back("Authorization", token);
             return state_->watch.run(connection, "POST", "/v3/watch", request, headers, sink);
         } catch (const ConnectError& e) {
             // Silence or a dropped connection after the watch was set up: it just ends.

@@ -59,6 +59,25 @@ inline constexpr std::size_t kMaxTxnBytes = 1024 * 1024;
 // [begin, end) index ranges, in order.
 std::vector<std::pair<std::size_t, std::size_t>> txn_ranges(const std::vector<std::size_t>& sizes);
 
+// A range read's answer: keys in order, read at one store revision.
+struct RangePage {
+    std::int64_t revision = 0;  // the store revision the page was read at
+    std::vector<KeyValue> kvs;
+    bool more = false;  // more keys follow the last one
+};
+
+// One change to apply atomically: put `value` or delete, provided the key's mod_revision is still
+// `mod_revision` (0: the key must not exist; nullopt: whatever it is).
+struct TxnOp {
+    std::string key;
+    std::optional<std::string> value;  // nullopt: delete
+    std::optional<std::int64_t> mod_revision;
+};
+struct TxnResult {
+    bool succeeded = false;
+    std::int64_t revision = 0;  // the store revision after a successful txn
+};
+
 // Every key under a prefix as of one store revision.
 struct Listing {
     std::int64_t revision = 0;
@@ -102,11 +121,11 @@ class Client {
 
   private:
     struct State;
-    using Headers = std::vector<std::pair<std::string, std::string>>;
-    // Runs `send` against each endpoint in turn until one answers (any status but 5xx),
-    // renewing a refused token once; records reachability. A send that streams calls
-    // `answered` once the endpoint has answered, before its response ends.
-    using Send = std::function<ClientResponse(const ClientOptions&, const Headers&,
+    // Runs `send` against each endpoint in turn until one answers (any status but 5xx), with
+    // the user's token ("" with auth off), renewing a refused token once; records
+    // reachability. A send that streams calls `answered` once the endpoint has answered,
+    // before its response ends.
+    using Send = std::function<ClientResponse(const ClientOptions&, const std::string& token,
                                               const std::function<void()>& answered)>;
     Result<ClientResponse> each_endpoint(const Send& send) const;
     // A call over gRPC (etcd_grpc.hpp) through each_endpoint: call(endpoint, token).

@@ -1,8 +1,7 @@
 // The store's objects as etcd keys, and the messages of etcd's v3 JSON gateway the etcd backend
 // watches with (/v3/watch), as pure functions. Keys and values travel base64-encoded; 64-bit
 // numbers are JSON strings; proto3 JSON leaves out fields at their default (a PUT event has no
-// "type"). Reads and transactions go over gRPC (lib/etcd/etcd_grpc.hpp); their results are here
-// too. See ../shared/reference/etcd.md.
+// "type"). Reads and transactions go over gRPC (lib/etcd). See ../shared/reference/etcd.md.
 #pragma once
 
 #include <cstdint>
@@ -35,25 +34,6 @@ struct KeyValue {
     std::string key;
     std::string value;
     std::int64_t mod_revision = 0;
-};
-
-// A range read's answer: keys in order, read at one store revision.
-struct RangePage {
-    std::int64_t revision = 0;  // the store revision the page was read at
-    std::vector<KeyValue> kvs;
-    bool more = false;  // more keys follow the last one
-};
-
-// One change to apply atomically: put `value` or delete, provided the key's mod_revision is still
-// `mod_revision` (0: the key must not exist; nullopt: whatever it is).
-struct TxnOp {
-    std::string key;
-    std::optional<std::string> value;  // nullopt: delete
-    std::optional<std::int64_t> mod_revision;
-};
-struct TxnResult {
-    bool succeeded = false;
-    std::int64_t revision = 0;  // the store revision after a successful txn
 };
 
 // A watch on the prefix from `start_revision` on.

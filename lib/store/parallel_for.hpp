@@ -20,7 +20,7 @@ inline unsigned cores() {
 // Runs fn(i) for i in [0, n) on all cores; fn must only touch its own slot.
 template <class Fn>
 void parallel_for(std::size_t n, Fn fn) {
-    const std::size_t threads = n < 256 ? 1 : std::min<std::size_t>(cores(), n / 256 + 1);
+    const std::size_t threads = std::min<std::size_t>(cores(), n / 256 + 1);
     if (threads <= 1) {
         for (std::size_t i = 0; i < n; ++i) fn(i);
         return;
