@@ -19,7 +19,7 @@ traversal_tree "$assets"
 
 # --- 2,000 idle connections plus slow-header and slow-body clients
 start_bootcfgd storm -data-path="$data" -assets-path="$assets" -idle-timeout=4s -read-timeout=2s
-if python3 "$here/hostile_clients.py" storm "$PORT" 2000 2 4 >"$WORK/storm.txt" 2>&1; then pass; else fail "storm"; fi
+if python3 "$here/hostile_clients.py" storm "$PORT" 2000 2 4 "$PID" >"$WORK/storm.txt" 2>&1; then pass; else fail "storm"; fi
 cat "$WORK/storm.txt"
 kill -0 "$PID" && pass || fail "bootcfgd survived the storm"
 kill "$PID"
