@@ -32,11 +32,11 @@ wrk_parse() {
 }
 
 # wrk_once URL CONNS [DURATION]: one wrk run, parsed. The long timeout lets 64 MiB downloads
-# finish: wrk's 2 s default would count slow transfers as errors.
+# finish: wrk's 2 s default would count slow transfers as errors. WRK_CPU, when set, pins wrk.
 # WRK_SCRIPT, when set, is a Lua script for wrk (-s), e.g. one that varies the request;
 # WRK_HEADER a header line for every request (e.g. "Connection: close").
 wrk_once() {
-    wrk -t"$WRK_THREADS" -c"$2" -d"${3:-$DURATION}"s --timeout 60s --latency \
+    ${WRK_CPU:+taskset -c "$WRK_CPU"} wrk -t"$WRK_THREADS" -c"$2" -d"${3:-$DURATION}"s --timeout 60s --latency \
         ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} ${WRK_HEADER:+-H "$WRK_HEADER"} "$1" 2>&1 | wrk_parse
 }
 

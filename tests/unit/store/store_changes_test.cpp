@@ -236,6 +236,16 @@ TEST_CASE("object map: a copy shares until written, then only the written shard 
     int sum = 0;
     b.for_each([&](const std::string&, int v) { sum += v; });
     CHECK(sum == 1000 * 999 / 2 - 1 - 1 - 2 + 7);
+    // Writing every key of a copy of the copy (every leaf and shard cloned) changes neither.
+    ObjectMap<int> c = b;
+    for (int i = 0; i < 1000; ++i) c.edit("k" + std::to_string(i)) = 0;
+    int sum_b = 0, sum_c = 0;
+    b.for_each([&](const std::string&, int v) { sum_b += v; });
+    c.for_each([&](const std::string&, int v) { sum_c += v; });
+    CHECK(sum_b == sum);
+    CHECK(sum_c == 7);
+    CHECK(c.size() == 1001);
+    for (int i = 0; i < 1000; ++i) CHECK(*a.find("k" + std::to_string(i)) == i);
 }
 
 TEST_CASE("store: a bulk load (index built on its own thread) hides duplicates like a small one") {
