@@ -83,13 +83,24 @@ struct Worker {
     tcp::acceptor acceptor{ioc};
     asio::steady_timer accept_retry{ioc};
     tcp::endpoint peer;  // filled by accept(2) itself: no getpeername(2) per connection
-    // Access lines of this turn of the event loop, logged together at its end.
+    // Access lines, handed to the logger thread together 20 ms after the first (or at 64 KiB):
+    // waking it for every short connection cost a tenth of the rate of new connections.
     std::string access_lines;
+    asio::steady_timer access_flush{ioc};
 
     void log_access(const AccessRecord& record) {
-        if (access_lines.empty()) asio::post(ioc, [this] { flush_access(); });
+        if (access_lines.empty()) {
+            access_flush.expires_after(std::chrono::milliseconds(20));
+            access_flush.async_wait([this](beast::error_code ec) {
+                if (!ec) flush_access();
+            });
+        }
         access_lines += access_line(record);
         access_lines += '\n';
+        if (access_lines.size() >= 64 * 1024) {
+            access_flush.cancel();
+            flush_access();
+        }
     }
     void flush_access() {
         log_access_lines(access_lines);
@@ -589,7 +600,7 @@ void HttpServer::run(const std::function<void()>& on_ready) {
     for (std::size_t i = 1; i < im.workers.size(); ++i)
         pool.emplace_back([w = im.workers[i].get()] {
             w->ioc.run();
-            w->flush_access();  // lines of a turn a stop() cut short
+            w->flush_access();  // lines a stop() left waiting
         });
     im.workers[0]->ioc.run();
     im.workers[0]->flush_access();
