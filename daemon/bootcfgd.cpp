@@ -395,7 +395,7 @@ int main(int argc, char** argv) {
         std::atomic<bool> stopping{false};
         // Files change in bursts (editors, tools) worth waiting out; etcd's watch delivers each
         // transaction whole, so its changes are applied at once.
-        Reloader reloader(store, std::chrono::milliseconds(from_etcd ? 1 : 10));
+        Reloader reloader(store, std::chrono::milliseconds(from_etcd ? 0 : 10));
         reloader.on_reload([&](bool begin) {
             if (stopping)
                 return;  // a reload finishing during shutdown: no READY=1 after STOPPING=1

@@ -47,9 +47,9 @@ struct AccessRecord {
 std::string access_line(const AccessRecord& r);
 
 // Logs '\n'-terminated access lines at info level. With the daemon's logger they reach its
-// thread as one queue entry (a request thread hands over a turn of its event loop's lines at
-// once: one wake-up of the logger instead of one per request) and come out exactly as lines
-// logged one by one; otherwise each is logged through the default logger.
+// thread as one queue entry (a request thread hands over its lines in batches: one wake-up of the
+// logger instead of one per request) and come out exactly as lines logged one by one; otherwise
+// each is logged through the default logger.
 void log_access_lines(std::string_view lines);
 
 // At most one warning per key per interval; the next one that passes says how many were held

@@ -38,12 +38,15 @@ std::shared_ptr<const Snapshot> LiveStore::patched(const Snapshot& base,
     return std::make_shared<const Snapshot>(base, std::move(changes), base.generation() + 1);
 }
 
-void LiveStore::apply(const std::vector<std::string>& locations) {
+std::optional<LiveStore::Applied> LiveStore::apply(const std::vector<std::string>& locations) {
     std::lock_guard guard(mutex_);
     const auto start = std::chrono::steady_clock::now();
     const auto previous = holder_.get();
     auto changes = source_.read_changes(locations, *previous);
-    if (!changes) return reload_locked();
+    if (!changes) {
+        reload_locked();
+        return std::nullopt;
+    }
     const std::unordered_set<std::string> changed(locations.begin(), locations.end());
     auto next = patched(*previous, std::move(*changes));
     // Only what this change brought: a file's own problems, and cross-file ones that are new.
@@ -56,9 +59,7 @@ void LiveStore::apply(const std::vector<std::string>& locations) {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
-    spdlog::info("applied {} changed file{} of {} {} in {}.{:03} ms", locations.size(),
-                 locations.size() == 1 ? "" : "s", source_.describe(), next->summary(), us / 1000,
-                 us % 1000);
+    return Applied{locations.size(), us, next->summary()};
 }
 
 }  // namespace bootcfg

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,9 +22,16 @@ class LiveStore {
 
     // Loads everything again and swaps it in.
     void reload();
+    // What apply() did, for the log.
+    struct Applied {
+        std::size_t files = 0;
+        long long micros = 0;
+        std::string summary;  // the new snapshot's (Snapshot::summary)
+    };
     // Reads only the changed locations and swaps in the previous snapshot patched with them;
-    // loads everything when the source cannot apply them one by one.
-    void apply(const std::vector<std::string>& locations);
+    // loads everything (and says so in the log) when the source cannot apply them one by one:
+    // then nullopt.
+    std::optional<Applied> apply(const std::vector<std::string>& locations);
 
     // For a writer: reloads and other writers wait while it checks, writes and publishes.
     std::unique_lock<std::mutex> lock() { return std::unique_lock(mutex_); }

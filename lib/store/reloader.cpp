@@ -21,7 +21,50 @@ namespace {
 constexpr std::size_t kMaxApplied = 2000;
 // A stream of changes that never pauses is applied at least this often.
 constexpr auto kMaxDelay = std::chrono::milliseconds(500);
+
+// Thousandths as "1.234": microseconds as milliseconds, milliseconds as seconds.
+std::string thousandths(long long n) {
+    return fmt::format("{}.{:03}", n / 1000, n % 1000);
+}
 }  // namespace
+
+std::string AppliedLog::add(const LiveStore::Applied& applied, const std::string& source,
+                            Clock::time_point now) {
+    if (changes_ == 0 && (!logged_ || now - *logged_ >= interval_)) {
+        logged_ = now;
+        return fmt::format("applied {} changed file{} of {} {} in {} ms", applied.files,
+                           applied.files == 1 ? "" : "s", source, applied.summary,
+                           thousandths(applied.micros));
+    }
+    if (changes_ == 0) first_held_ = now;
+    ++changes_;
+    files_ += applied.files;
+    micros_ += applied.micros;
+    longest_ = std::max(longest_, applied.micros);
+    source_ = source;
+    summary_ = applied.summary;
+    return "";
+}
+
+std::optional<AppliedLog::Clock::time_point> AppliedLog::due() const {
+    if (changes_ == 0) return std::nullopt;
+    return *logged_ + interval_;
+}
+
+std::string AppliedLog::fold(Clock::time_point now) {
+    if (changes_ == 0) return "";
+    const auto span = std::chrono::duration_cast<std::chrono::milliseconds>(now - first_held_);
+    std::string line = fmt::format(
+        "applied {} changed file{} of {} {} in {} more change{} over {} s: {} ms each on "
+        "average, at most {} ms",
+        files_, files_ == 1 ? "" : "s", source_, summary_, changes_, changes_ == 1 ? "" : "s",
+        thousandths(span.count()), thousandths(micros_ / static_cast<long long>(changes_)),
+        thousandths(longest_));
+    logged_ = now;
+    changes_ = files_ = 0;
+    micros_ = longest_ = 0;
+    return line;
+}
 
 struct Reloader::Impl {
     Impl(LiveStore& s, std::chrono::milliseconds d) : store(s), debounce(d) {}
@@ -34,8 +77,12 @@ struct Reloader::Impl {
     asio::signal_set hup{ioc, SIGHUP};
     asio::steady_timer timer{ioc};
     asio::steady_timer release_timer{ioc};
+    asio::steady_timer log_timer{ioc};
+    AppliedLog applied_log;
+    bool log_timer_armed = false;
     std::set<std::string> pending;
     bool pending_all = false;
+    bool flush_posted = false;
     std::chrono::steady_clock::time_point first_pending;
     std::thread thread;
 
@@ -83,6 +130,15 @@ struct Reloader::Impl {
         pending.insert(std::make_move_iterator(locations.begin()),
                        std::make_move_iterator(locations.end()));
         if (pending.size() > kMaxApplied) pending_all = true;
+        if (debounce.count() == 0) {
+            if (!flush_posted)
+                asio::post(ioc, [this] {
+                    flush_posted = false;
+                    flush();
+                });
+            flush_posted = true;
+            return;
+        }
         timer.expires_at(std::min(now + debounce, first_pending + kMaxDelay));
         timer.async_wait([this](const boost::system::error_code& ec) {
             if (!ec) flush();
@@ -97,8 +153,21 @@ struct Reloader::Impl {
         run([&] {
             if (all)
                 reload_everything();
-            else
-                store.apply(locations);
+            else if (const auto applied = store.apply(locations))
+                log_applied(*applied);
+        });
+    }
+
+    void log_applied(const LiveStore::Applied& applied) {
+        const std::string line =
+            applied_log.add(applied, store.source().describe(), AppliedLog::Clock::now());
+        if (!line.empty()) return spdlog::info(line);
+        if (log_timer_armed) return;
+        log_timer_armed = true;
+        log_timer.expires_at(*applied_log.due());
+        log_timer.async_wait([this](const boost::system::error_code& ec) {
+            log_timer_armed = false;
+            if (!ec) spdlog::info(applied_log.fold(AppliedLog::Clock::now()));
         });
     }
 };
@@ -110,6 +179,8 @@ Reloader::~Reloader() {
     impl_->store.source().unwatch();
     impl_->ioc.stop();
     if (impl_->thread.joinable()) impl_->thread.join();
+    if (auto held = impl_->applied_log.fold(AppliedLog::Clock::now()); !held.empty())
+        spdlog::info(held);
 }
 
 void Reloader::on_reload(std::function<void(bool)> hook) {

@@ -3,15 +3,45 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "store/live_store.hpp"
 
 namespace bootcfg {
 
+// The log lines of applied changes: a change after a quiet interval is logged at once, those
+// that follow within it are held and logged as one line when it ends. A stream of 100
+// changes/s (etcd) writes one line a second instead of waking the log writer 100 times.
+class AppliedLog {
+  public:
+    using Clock = std::chrono::steady_clock;
+    explicit AppliedLog(std::chrono::milliseconds interval = std::chrono::seconds(1))
+        : interval_(interval) {}
+    // The line to log now for this change, or "" when it is held.
+    std::string add(const LiveStore::Applied& applied, const std::string& source,
+                    Clock::time_point now);
+    // When the held changes are due (nullopt: none held).
+    std::optional<Clock::time_point> due() const;
+    // The held changes as one line ("" when none); nothing is held afterwards.
+    std::string fold(Clock::time_point now);
+
+  private:
+    std::chrono::milliseconds interval_;
+    std::optional<Clock::time_point> logged_;  // when a line was last logged
+    Clock::time_point first_held_;
+    std::size_t changes_ = 0, files_ = 0;
+    long long micros_ = 0, longest_ = 0;
+    std::string source_, summary_;
+};
+
 class Reloader {
   public:
+    // debounce 0: apply what has arrived as soon as the thread is free (what arrives meanwhile
+    // is applied together next).
     explicit Reloader(LiveStore& store,
                       std::chrono::milliseconds debounce = std::chrono::milliseconds(10));
     ~Reloader();  // stops the thread

@@ -5,6 +5,14 @@
 median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print 0; else print v[int((NR + 1) / 2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
+# applied_changes LOG: how many changes bootcfgd's log says it applied in place (a line per
+# change, or one line for the changes that followed within a second: "... in N more changes").
+applied_changes() {
+    awk '/ applied [0-9]+ changed file/ {
+        if (match($0, / in [0-9]+ more change/)) n += substr($0, RSTART + 4) + 0; else n++
+    } END { print n + 0 }' "$1"
+}
+
 # macs_lua FILE: a wrk script whose requests are /ipxe for 10,000 distinct MACs in turn
 # (52:54:02:00:00:00 on).
 macs_lua() {

@@ -189,12 +189,13 @@ TEST_CASE("store: a patched snapshot leaves the one it came from untouched") {
 }
 
 TEST_CASE("reloader: a changed file is applied from the watch, a new directory loads all") {
+    const int debounce_ms = GENERATE(10, 0);  // 0: as for etcd, applied as it arrives
     test::TempDir dir;
     dir.write("profiles/p.json", R"({"id": "p", "boot": {"kernel": "/p"}})");
     DirectorySource source(dir.path().string());
     SnapshotHolder holder(load_snapshot(source, nullptr));
     LiveStore store(source, holder);
-    Reloader reloader(store);
+    Reloader reloader(store, std::chrono::milliseconds(debounce_ms));
     std::atomic<int> reloads{0};
     reloader.on_reload([&](bool begin) {
         if (!begin) ++reloads;
@@ -216,6 +217,32 @@ TEST_CASE("reloader: a changed file is applied from the watch, a new directory l
     std::filesystem::remove(dir.path() / "groups/g.json");
     CHECK(wait_for([&] { return holder.get()->group("g") == nullptr; }));
     CHECK(reloads > 0);
+}
+
+TEST_CASE("applied-changes log: one line at once after a quiet second, the rest folded") {
+    using namespace std::chrono_literals;
+    AppliedLog log(1s);
+    const auto t0 = AppliedLog::Clock::time_point() + 100s;
+    const LiveStore::Applied one{1, 130, "(generation 2): 3 groups"};
+    CHECK(log.add(one, "SRC", t0) ==
+          "applied 1 changed file of SRC (generation 2): 3 groups in 0.130 ms");
+    CHECK_FALSE(log.due());
+    CHECK(log.fold(t0 + 1ms).empty());
+    // Within the second: held, due when it ends.
+    CHECK(log.add({2, 250, "(generation 3): 3 groups"}, "SRC", t0 + 10ms).empty());
+    CHECK(log.add({1, 50, "(generation 4): 4 groups"}, "SRC", t0 + 20ms).empty());
+    REQUIRE(log.due());
+    CHECK(*log.due() == t0 + 1s);
+    CHECK(log.fold(t0 + 1s) ==
+          "applied 3 changed files of SRC (generation 4): 4 groups in 2 more changes over 0.990 "
+          "s: 0.150 ms each on average, at most 0.250 ms");
+    CHECK_FALSE(log.due());
+    // A stream keeps folding: the next change within a second of that line is held too.
+    CHECK(log.add(one, "SRC", t0 + 1500ms).empty());
+    CHECK(*log.due() == t0 + 2s);
+    CHECK(log.fold(t0 + 2s).find("in 1 more change over 0.500 s") != std::string::npos);
+    // After a quiet second: at once again.
+    CHECK_FALSE(log.add(one, "SRC", t0 + 3s).empty());
 }
 
 TEST_CASE("object map: a copy shares until written, then only the written shard differs") {
