@@ -55,9 +55,14 @@ class ObjectMap {
     // [first, last) only (disjoint ranges can be visited by different threads).
     template <class Fn>
     void for_each(Fn&& fn, std::size_t first = 0, std::size_t last = kShards) const {
-        for (std::size_t i = first; i < last; ++i)
+        for (std::size_t i = first; i < last; ++i) {
+            if (!leaves_[i / kPerLeaf]) {  // a map of a few keys (problems) has few leaves
+                i |= kPerLeaf - 1;
+                continue;
+            }
             if (const Shard* shard = shard_at(i))
                 for (const auto& [key, value] : *shard) fn(key, value);
+        }
     }
 
     std::size_t size() const { return size_; }

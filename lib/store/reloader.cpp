@@ -150,12 +150,15 @@ struct Reloader::Impl {
         const std::vector<std::string> locations(pending.begin(), pending.end());
         pending.clear();
         pending_all = false;
-        run([&] {
-            if (all)
-                reload_everything();
-            else if (const auto applied = store.apply(locations))
-                log_applied(*applied);
-        });
+        // A few changed files applied in place are not a reload for the service manager: with
+        // etcd they arrive 100 times a second.
+        if (all)
+            run([this] { reload_everything(); });
+        else if (const auto applied = store.apply(locations))
+            log_applied(*applied);
+        // What earlier changes replaced, freed now rather than all at once by the timer: under a
+        // stream of changes each one then costs about the same, with no burst every 100 ms.
+        store.release_retired();
     }
 
     void log_applied(const LiveStore::Applied& applied) {

@@ -49,7 +49,8 @@ class Reloader {
     Reloader& operator=(const Reloader&) = delete;
 
     void start();
-    // Called around each reload: for service managers (systemd's RELOADING=1 / READY=1).
+    // Called around each full reload (SIGHUP, or more changes than are applied one by one), not
+    // around changes applied in place: for service managers (systemd's RELOADING=1 / READY=1).
     void on_reload(std::function<void(bool begin)> hook);
 
   private:

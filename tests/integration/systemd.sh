@@ -8,8 +8,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 data="$WORK/data"
-mkdir -p "$data/boot"
+mkdir -p "$data/boot" "$data/profiles"
 echo '{"kernel": "/k"}' >"$data/boot/default"
+echo '{"id": "p", "boot": {"kernel": "/p"}}' >"$data/profiles/p.json"
 
 for sock in "$WORK/notify.sock" "@bootcfg-test-$$"; do
     out="$WORK/notify-$RANDOM.txt"
@@ -19,6 +20,12 @@ for sock in "$WORK/notify.sock" "@bootcfg-test-$$"; do
     NOTIFY_SOCKET=$sock start_bootcfgd "notify$RANDOM" -data-path="$data" -assets-path=
     for _ in $(seq 100); do grep -q READY=1 "$out" && break; sleep 0.05; done
     expect_contains "$sock: READY=1 once the port answers" "READY=1|STATUS=serving http://127.0.0.1:$PORT [port open: 200]" "$(cat "$out")"
+    # A changed file applied in place is no reload for systemd (etcd streams 100 changes/s).
+    echo "{\"id\": \"p\", \"boot\": {\"kernel\": \"/p$RANDOM\"}}" >"$data/profiles/p.json"
+    for _ in $(seq 100); do grep -q "applied 1 changed file" "$LOG" && break; sleep 0.05; done
+    expect_contains "$sock: change applied" "applied 1 changed file" "$(cat "$LOG")"
+    expect_eq "$sock: no RELOADING=1 for a change applied in place" "READY" \
+        "$(grep -o -E '^(READY|RELOADING)' "$out" | xargs)"
     kill -HUP "$PID"
     for _ in $(seq 100); do [[ $(grep -c READY=1 "$out") -ge 2 ]] && break; sleep 0.05; done
     expect_eq "$sock: reload wrapped in RELOADING=1, READY=1" "READY RELOADING READY" \

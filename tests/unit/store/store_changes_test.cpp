@@ -212,6 +212,7 @@ TEST_CASE("reloader: a changed file is applied from the watch, a new directory l
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         return holder.get()->profile("p")->boot.kernel == "/p2";
     }));
+    CHECK(reloads == 0);  // applied in place: not a reload for the service manager
     dir.write("groups/g.json", R"({"id": "g", "profile": "p"})");  // groups/ is new
     CHECK(wait_for([&] { return holder.get()->group("g") != nullptr; }));
     std::filesystem::remove(dir.path() / "groups/g.json");
@@ -273,6 +274,22 @@ TEST_CASE("object map: a copy shares until written, then only the written shard 
     CHECK(sum_c == 7);
     CHECK(c.size() == 1001);
     for (int i = 0; i < 1000; ++i) CHECK(*a.find("k" + std::to_string(i)) == i);
+}
+
+TEST_CASE("object map: a sparse map is visited whole, also in ranges of shards") {
+    constexpr std::size_t all = ObjectMap<int>::kShards;
+    for (int n : {0, 1, 5, 100}) {
+        ObjectMap<int> m;
+        for (int i = 0; i < n; ++i) m.edit("key" + std::to_string(i * 7919)) = 1;
+        int whole = 0, in_ranges = 0;
+        m.for_each([&](const std::string&, int v) { whole += v; });
+        // Ranges that start and end inside leaves.
+        for (std::size_t first = 0; first < all; first += 1000)
+            m.for_each([&](const std::string&, int v) { in_ranges += v; }, first,
+                       std::min(all, first + 1000));
+        CHECK(whole == n);
+        CHECK(in_ranges == n);
+    }
 }
 
 TEST_CASE("store: a bulk load (index built on its own thread) hides duplicates like a small one") {
