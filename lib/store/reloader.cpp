@@ -28,12 +28,11 @@ std::string thousandths(long long n) {
 }
 }  // namespace
 
-std::string AppliedLog::add(const LiveStore::Applied& applied, const std::string& source,
-                            Clock::time_point now) {
+std::string AppliedLog::add(LiveStore::Applied applied, Clock::time_point now) {
     if (changes_ == 0 && (!logged_ || now - *logged_ >= interval_)) {
         logged_ = now;
         return fmt::format("applied {} changed file{} of {} {} in {} ms", applied.files,
-                           applied.files == 1 ? "" : "s", source, applied.summary,
+                           applied.files == 1 ? "" : "s", source_, applied.summary,
                            thousandths(applied.micros));
     }
     if (changes_ == 0) first_held_ = now;
@@ -41,8 +40,7 @@ std::string AppliedLog::add(const LiveStore::Applied& applied, const std::string
     files_ += applied.files;
     micros_ += applied.micros;
     longest_ = std::max(longest_, applied.micros);
-    source_ = source;
-    summary_ = applied.summary;
+    summary_ = std::move(applied.summary);
     return "";
 }
 
@@ -67,7 +65,8 @@ std::string AppliedLog::fold(Clock::time_point now) {
 }
 
 struct Reloader::Impl {
-    Impl(LiveStore& s, std::chrono::milliseconds d) : store(s), debounce(d) {}
+    Impl(LiveStore& s, std::chrono::milliseconds d)
+        : store(s), debounce(d), applied_log(s.source().describe()) {}
 
     LiveStore& store;
     std::chrono::milliseconds debounce;
@@ -77,9 +76,8 @@ struct Reloader::Impl {
     asio::signal_set hup{ioc, SIGHUP};
     asio::steady_timer timer{ioc};
     asio::steady_timer release_timer{ioc};
-    asio::steady_timer log_timer{ioc};
     AppliedLog applied_log;
-    bool log_timer_armed = false;
+    asio::steady_timer log_timer{ioc};  // armed while applied_log holds changes
     std::set<std::string> pending;
     bool pending_all = false;
     bool flush_posted = false;
@@ -154,22 +152,20 @@ struct Reloader::Impl {
         // etcd they arrive 100 times a second.
         if (all)
             run([this] { reload_everything(); });
-        else if (const auto applied = store.apply(locations))
-            log_applied(*applied);
+        else if (auto applied = store.apply(locations))
+            log_applied(std::move(*applied));
         // What earlier changes replaced, freed now rather than all at once by the timer: under a
         // stream of changes each one then costs about the same, with no burst every 100 ms.
         store.release_retired();
     }
 
-    void log_applied(const LiveStore::Applied& applied) {
-        const std::string line =
-            applied_log.add(applied, store.source().describe(), AppliedLog::Clock::now());
+    void log_applied(LiveStore::Applied applied) {
+        const bool holding = applied_log.due().has_value();  // the timer is armed
+        const std::string line = applied_log.add(std::move(applied), AppliedLog::Clock::now());
         if (!line.empty()) return spdlog::info(line);
-        if (log_timer_armed) return;
-        log_timer_armed = true;
+        if (holding) return;
         log_timer.expires_at(*applied_log.due());
         log_timer.async_wait([this](const boost::system::error_code& ec) {
-            log_timer_armed = false;
             if (!ec) spdlog::info(applied_log.fold(AppliedLog::Clock::now()));
         });
     }

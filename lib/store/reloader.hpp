@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "store/live_store.hpp"
 
@@ -19,23 +20,25 @@ namespace bootcfg {
 class AppliedLog {
   public:
     using Clock = std::chrono::steady_clock;
-    explicit AppliedLog(std::chrono::milliseconds interval = std::chrono::seconds(1))
-        : interval_(interval) {}
+    // `source`: what the changes are applied from (StoreSource::describe).
+    explicit AppliedLog(std::string source,
+                        std::chrono::milliseconds interval = std::chrono::seconds(1))
+        : source_(std::move(source)), interval_(interval) {}
     // The line to log now for this change, or "" when it is held.
-    std::string add(const LiveStore::Applied& applied, const std::string& source,
-                    Clock::time_point now);
+    std::string add(LiveStore::Applied applied, Clock::time_point now);
     // When the held changes are due (nullopt: none held).
     std::optional<Clock::time_point> due() const;
     // The held changes as one line ("" when none); nothing is held afterwards.
     std::string fold(Clock::time_point now);
 
   private:
+    std::string source_;
     std::chrono::milliseconds interval_;
     std::optional<Clock::time_point> logged_;  // when a line was last logged
     Clock::time_point first_held_;
     std::size_t changes_ = 0, files_ = 0;
     long long micros_ = 0, longest_ = 0;
-    std::string source_, summary_;
+    std::string summary_;  // the last held change's
 };
 
 class Reloader {

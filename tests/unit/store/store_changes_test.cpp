@@ -222,16 +222,15 @@ TEST_CASE("reloader: a changed file is applied from the watch, a new directory l
 
 TEST_CASE("applied-changes log: one line at once after a quiet second, the rest folded") {
     using namespace std::chrono_literals;
-    AppliedLog log(1s);
+    AppliedLog log("SRC", 1s);
     const auto t0 = AppliedLog::Clock::time_point() + 100s;
     const LiveStore::Applied one{1, 130, "(generation 2): 3 groups"};
-    CHECK(log.add(one, "SRC", t0) ==
-          "applied 1 changed file of SRC (generation 2): 3 groups in 0.130 ms");
+    CHECK(log.add(one, t0) == "applied 1 changed file of SRC (generation 2): 3 groups in 0.130 ms");
     CHECK_FALSE(log.due());
     CHECK(log.fold(t0 + 1ms).empty());
     // Within the second: held, due when it ends.
-    CHECK(log.add({2, 250, "(generation 3): 3 groups"}, "SRC", t0 + 10ms).empty());
-    CHECK(log.add({1, 50, "(generation 4): 4 groups"}, "SRC", t0 + 20ms).empty());
+    CHECK(log.add({2, 250, "(generation 3): 3 groups"}, t0 + 10ms).empty());
+    CHECK(log.add({1, 50, "(generation 4): 4 groups"}, t0 + 20ms).empty());
     REQUIRE(log.due());
     CHECK(*log.due() == t0 + 1s);
     CHECK(log.fold(t0 + 1s) ==
@@ -239,11 +238,11 @@ TEST_CASE("applied-changes log: one line at once after a quiet second, the rest 
           "s: 0.150 ms each on average, at most 0.250 ms");
     CHECK_FALSE(log.due());
     // A stream keeps folding: the next change within a second of that line is held too.
-    CHECK(log.add(one, "SRC", t0 + 1500ms).empty());
+    CHECK(log.add(one, t0 + 1500ms).empty());
     CHECK(*log.due() == t0 + 2s);
     CHECK(log.fold(t0 + 2s).find("in 1 more change over 0.500 s") != std::string::npos);
     // After a quiet second: at once again.
-    CHECK_FALSE(log.add(one, "SRC", t0 + 3s).empty());
+    CHECK_FALSE(log.add(one, t0 + 3s).empty());
 }
 
 TEST_CASE("object map: a copy shares until written, then only the written shard differs") {
